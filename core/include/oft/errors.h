@@ -1,0 +1,24 @@
+#pragma once
+// Error types thrown by the host library. Every message names the thing that was wrong and what was
+// expected, so callers can show it to users as is.
+#include <stdexcept>
+#include <string>
+
+namespace oft {
+
+// Invalid configuration: a bad key, value or combination in an OFTConfig or a host config.
+struct ConfigError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// A request that does not fit the model or layer it is applied to (shapes, dtypes, adapter names).
+struct UsageError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+// A file that is missing, unreadable, malformed or from an unsupported format version.
+struct FormatError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace oft

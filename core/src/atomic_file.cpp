@@ -1,0 +1,30 @@
+#include "oft/atomic_file.h"
+
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
+
+#include "oft/errors.h"
+
+namespace oft {
+
+void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write) {
+  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  try {
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      if (!out) throw FormatError("cannot write " + path.string() + ": cannot create " + tmp.string());
+      write(out);
+      out.flush();
+      if (!out) throw FormatError("cannot write " + path.string() + ": write failed (disk full?)");
+    }
+    std::filesystem::rename(tmp, path);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw;
+  }
+}
+
+}  // namespace oft

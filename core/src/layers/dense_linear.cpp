@@ -1,0 +1,21 @@
+#include "oft/layers/dense_linear.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+namespace oft {
+namespace {
+
+// Writes in place so the parameter object (and anything holding it, e.g. an optimizer) stays the same.
+void assign_weight(at::Tensor& param, const at::Tensor& value) {
+  torch::NoGradGuard no_grad;
+  param.copy_(value);
+}
+
+}  // namespace
+
+void DenseLinear::set_dense_weight(const at::Tensor& weight) { assign_weight(linear_->weight, weight); }
+
+void Conv1DLinear::set_dense_weight(const at::Tensor& weight) { assign_weight(conv_->weight, weight.t()); }
+
+}  // namespace oft
