@@ -171,7 +171,7 @@ TEST_F(OFTLayers, SafeMergeRefusesNonFiniteWeightsAndLeavesTheBaseUntouched) {
   EXPECT_TRUE(at::equal(lin->weight, w));
   EXPECT_FALSE(layer->merged());
 
-  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(2, 3, 3));  // PEFT's Conv2d skips this check (B13)
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(2, 3, 3));
   auto cw = conv->weight.clone();
   OFTConv2d oft_conv(conv);
   oft_conv->add_adapter("default", block_config(6));

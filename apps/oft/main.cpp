@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.parse_complete_callback([&] { oft::logger()->set_level(spdlog::level::from_str(level)); });
   oft::app::add_demo_command(app);
+  oft::app::add_plugins_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -19,7 +19,9 @@ void write_atomically(const std::filesystem::path& path, const std::function<voi
       out.flush();
       if (!out) throw FormatError("cannot write " + path.string() + ": write failed (disk full?)");
     }
-    std::filesystem::rename(tmp, path);
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw FormatError("cannot write " + path.string() + ": rename from " + tmp.string() + " failed: " + ec.message());
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);

@@ -1,7 +1,5 @@
 #include "oft/config.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -18,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 
+#include "oft/atomic_file.h"
 #include "oft/errors.h"
 #include "oft/log.h"
 
@@ -445,17 +444,6 @@ json read_json(const fs::path& path) {
   }
 }
 
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) {
-    std::error_code ignored;
-    fs::remove(path, ignored);
-    throw FormatError(fmt::format("cannot write \"{}\": {}", path.string(), std::strerror(errno)));
-  }
-}
-
 }  // namespace
 
 ModuleSelector ModuleSelector::from_names(std::vector<std::string> names) {
@@ -553,16 +541,7 @@ void OFTConfig::save(const fs::path& adapter_config_json) const {
   validate();
   // PEFT's layout: indent 2, ASCII escapes, no trailing newline.
   const std::string text = to_json().dump(2, ' ', true);
-  const fs::path tmp = adapter_config_json.string() + ".tmp." + std::to_string(::getpid());
-  write_file(tmp, text);
-  std::error_code ec;
-  fs::rename(tmp, adapter_config_json, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw FormatError(fmt::format("cannot rename \"{}\" to \"{}\": {}", tmp.string(),
-                                  adapter_config_json.string(), ec.message()));
-  }
+  write_atomically(adapter_config_json, [&](std::ostream& out) { out << text; });
 }
 
 }  // namespace oft

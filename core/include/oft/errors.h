@@ -16,6 +16,11 @@ struct UsageError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// A backend plugin that could not be used where the configuration requires it (plugins.require).
+struct PluginError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // A file that is missing, unreadable, malformed or from an unsupported format version.
 struct FormatError : std::runtime_error {
   using std::runtime_error::runtime_error;

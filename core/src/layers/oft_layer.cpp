@@ -27,11 +27,11 @@ c10::ScalarType adapter_dtype_for(c10::ScalarType base) { return at::promote_typ
 
 }  // namespace
 
-OFTLayer::OFTLayer(const std::string& container_name) {
+OFTLayer::OFTLayer(const std::string& container_name) : container_name_(container_name) {
   rotations_ = register_module(container_name, torch::nn::ModuleDict());
 }
 
-void OFTLayer::add_adapter(const std::string& name, const OFTConfig& config) {
+void OFTLayer::add_adapter(const std::string& name, const OFTConfig& config, bool on_meta) {
   if (name.empty()) throw UsageError("adapter name must not be empty");
   if (has_adapter(name)) throw UsageError("adapter '" + name + "' already exists on " + layer_label_);
   const int64_t d = rotated_features();
@@ -47,7 +47,7 @@ void OFTLayer::add_adapter(const std::string& name, const OFTConfig& config) {
   spec.dropout = config.module_dropout;
 
   OFTRotation rotation(spec);
-  rotation->to(base_device(), adapter_dtype_for(base_dtype()));
+  rotation->to(on_meta ? c10::Device(c10::kMeta) : base_device(), adapter_dtype_for(base_dtype()));
   rotation->reset(config.init_weights);
   rotation->train(is_training());
   rotations_->update({{name, rotation.ptr()}});
@@ -64,6 +64,22 @@ void OFTLayer::delete_adapter(const std::string& name) {
   rotations_->unregister_module(name);
   layouts_.erase(name);
   active_.erase(std::remove(active_.begin(), active_.end(), name), active_.end());
+}
+
+void OFTLayer::materialize_adapter(const std::string& name, const at::Tensor& weight) {
+  OFTRotation old = rotation(name);
+  if (weight.sizes() != old->weight.sizes())
+    throw UsageError("adapter '" + name + "' on " + layer_label_ + " needs weight shape " + c10::str(old->weight.sizes()) +
+                     ", got " + c10::str(weight.sizes()));
+  OFTRotation fresh(old->spec());
+  fresh->to(weight.device(), old->weight.scalar_type());
+  {
+    torch::NoGradGuard no_grad;
+    fresh->weight.copy_(weight);
+  }
+  fresh->weight.set_requires_grad(old->weight.requires_grad());
+  fresh->train(old->is_training());
+  rotations_->update({{name, fresh.ptr()}});
 }
 
 bool OFTLayer::has_adapter(const std::string& name) const { return rotations_->contains(name); }

@@ -18,6 +18,7 @@ class OFTConv2dImpl : public OFTLayer {
 
   torch::nn::Conv2d& base() { return base_; }
   // (in_channels / groups) * kh * kw: one flattened filter.
+  std::shared_ptr<torch::nn::Module> base_module() const override { return base_.ptr(); }
   int64_t rotated_features() const override;
 
  protected:

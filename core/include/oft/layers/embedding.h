@@ -15,6 +15,7 @@ class OFTEmbeddingImpl : public OFTLayer {
   at::Tensor forward(const at::Tensor& ids);
 
   torch::nn::Embedding& base() { return base_; }
+  std::shared_ptr<torch::nn::Module> base_module() const override { return base_.ptr(); }
   int64_t rotated_features() const override { return base_->weight.size(1); }
 
  protected:

@@ -20,6 +20,7 @@ class OFTLinearImpl : public OFTLayer {
   at::Tensor forward(const at::Tensor& x);
 
   sdk::LinearBase& base() { return *base_; }
+  std::shared_ptr<torch::nn::Module> base_module() const override { return base_->module(); }
   int64_t rotated_features() const override { return base_->in_features(); }
   sdk::MergePolicy merge_policy() const override { return base_->merge_policy(); }
 

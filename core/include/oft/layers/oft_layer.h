@@ -22,9 +22,13 @@ class OFTLayer : public torch::nn::Module {
  public:
   // Adds adapter `name` built from `config` (PEFT's update_layer): block layout for this layer,
   // identity or random init, fp32 (or wider) weights on the base layer's device. A new adapter is
-  // trainable only if it is active; the first adapter of a layer becomes active.
-  void add_adapter(const std::string& name, const OFTConfig& config);
+  // trainable only if it is active; the first adapter of a layer becomes active. on_meta creates the
+  // weight on the meta device (no memory) for loading later.
+  void add_adapter(const std::string& name, const OFTConfig& config, bool on_meta = false);
   void delete_adapter(const std::string& name);
+  // Gives a meta-device adapter (created with on_meta) real weights: a meta tensor cannot take data
+  // in place, so the adapter's rotation module is replaced by one holding `weight`.
+  void materialize_adapter(const std::string& name, const at::Tensor& weight);
   bool has_adapter(const std::string& name) const;
   std::vector<std::string> adapter_names() const;
   OFTRotation rotation(const std::string& name) const;
@@ -51,6 +55,12 @@ class OFTLayer : public torch::nn::Module {
   virtual sdk::MergePolicy merge_policy() const { return {}; }
   // Size of the rotated dimension d.
   virtual int64_t rotated_features() const = 0;
+  // The wrapped layer's own module (what merge_and_unload puts back).
+  virtual std::shared_ptr<torch::nn::Module> base_module() const = 0;
+  // "oft_R" or "oft_embedding_R": the container name in parameter and file keys.
+  const std::string& container_name() const { return container_name_; }
+  // Label used in messages (module type and shape, or the module's path once set by OFTModel).
+  void set_label(std::string label) { layer_label_ = std::move(label); }
 
  protected:
   explicit OFTLayer(const std::string& container_name);
@@ -76,6 +86,7 @@ class OFTLayer : public torch::nn::Module {
   void refresh_trainable();
   at::Tensor rotated_weight(const at::Tensor& weight, const at::Tensor& blocks, bool inverse) const;
 
+  std::string container_name_;
   torch::nn::ModuleDict rotations_;
   std::map<std::string, BlockLayout> layouts_;
   std::vector<std::string> active_;

@@ -1,0 +1,65 @@
+// `oft plugins [--json] [--config FILE] [--no-safe-scan]`: where the host looks for plugins, every
+// plugin file it found with its status (loaded, rejected and why, disabled), each plugin's version,
+// and the dispatchers in the order they are asked ("default" last).
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "oft/plugin_host.h"
+#include "oft/plugin_report_json.h"
+
+namespace oft::app {
+namespace {
+
+struct PluginsOptions {
+  bool json = false;
+  std::string config;
+  bool no_safe_scan = false;
+};
+
+void print_text(const PluginHostResult& result) {
+  std::printf("Plugin search path:\n");
+  for (const auto& f : result.folders)
+    std::printf("  %s (%s)%s\n", f.folder.c_str(), f.origin.c_str(), f.problem.empty() ? "" : ("  ! " + f.problem).c_str());
+  std::printf("Plugin files:\n");
+  if (result.files.empty()) std::printf("  (none)\n");
+  for (const auto& p : result.files) {
+    std::printf("  %-8s  %-20s %-10s %s\n", to_string(p.status).c_str(), p.name.c_str(),
+                p.version.empty() ? "-" : p.version.c_str(), p.file.c_str());
+    if (!p.reason.empty()) std::printf("            %s\n", p.reason.c_str());
+  }
+  std::printf("Dispatchers, in the order they are asked:\n");
+  for (size_t i = 0; i < result.dispatchers.size(); ++i) {
+    const auto& d = result.dispatchers[i];
+    std::printf("  %zu. %-20s priority %4d  %s\n", i + 1, d.name.c_str(), d.priority, d.origin.c_str());
+  }
+}
+
+int run_plugins(const PluginsOptions& o) {
+  PluginHostOptions options;
+  if (!o.config.empty()) options.settings = read_plugin_settings(o.config);
+  // Safe scanning is on by default for the command: a crashing plugin must not take it down.
+  options.safe_scan = !o.no_safe_scan && options.settings.safe_scan.value_or(true);
+  const PluginHostResult result = load_plugins(options);
+  if (o.json)
+    std::cout << to_json(result).dump(2) << std::endl;
+  else
+    print_text(result);
+  return 0;
+}
+
+}  // namespace
+
+void add_plugins_command(CLI::App& app) {
+  auto options = std::make_shared<PluginsOptions>();
+  auto* cmd = app.add_subcommand("plugins", "List the plugin search path, the plugin files found and the dispatchers");
+  cmd->add_flag("--json", options->json, "print JSON for machines");
+  cmd->add_option("--config", options->config, "host config JSON with a \"plugins\" section (paths, require, disable, safe_scan)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--no-safe-scan", options->no_safe_scan, "load plugins without vetting them in a child process first");
+  cmd->callback([options] {
+    if (const int rc = run_plugins(*options); rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace oft::app

@@ -1,0 +1,129 @@
+#pragma once
+// OFTModel: PEFT's OFTModel for LibTorch models. It finds the target modules of a model by PEFT's
+// rules, asks the dispatchers to claim each one, replaces it in its parent with an OFT layer
+// (parameter names as PEFT's: "<path>.base_layer.weight", "<path>.oft_R.<adapter>.weight"), and
+// manages several adapters, merging, and saving/loading in PEFT's file format.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+#include "oft/config.h"
+#include "oft/dispatcher_registry.h"
+#include "oft/layers/oft_layer.h"
+#include "oft/model/modules_to_save.h"
+
+namespace oft {
+
+// What OFTModel needs to know about the model beyond its module tree (from its config.json).
+struct ModelInfo {
+  std::string model_type = "custom";    // selects PEFT's default target list when target_modules is unset
+  std::string output_layer;             // excluded from "all-linear" (e.g. "lm_head"); empty: none
+  std::string quantization_method;      // "gptq", "bitsandbytes", ...; empty when dense
+  std::string quantization_config_json; // config.json "quantization_config", handed to dispatchers
+  bool layers_replicated = false;       // base model layers replicated (merging is refused)
+  std::string name_or_path;             // written as base_model_name_or_path
+};
+
+struct ParameterCount {
+  int64_t trainable = 0;
+  int64_t total = 0;
+  // PEFT's print_trainable_parameters line.
+  std::string summary() const;
+};
+
+class OFTModel {
+ public:
+  // Injects adapter `adapter_name` into `model` (modified in place). With low_cpu_mem_usage the
+  // adapter weights are created on the meta device and materialized when loaded.
+  OFTModel(std::shared_ptr<torch::nn::Module> model, const OFTConfig& config, const std::string& adapter_name = "default",
+           ModelInfo info = {}, std::shared_ptr<DispatcherRegistry> registry = nullptr, bool low_cpu_mem_usage = false);
+
+  // PEFT's PeftModel.from_pretrained: the adapter saved in `dir` under `adapter_name`, active.
+  static OFTModel from_pretrained(std::shared_ptr<torch::nn::Module> model, const std::filesystem::path& dir,
+                                  const std::string& adapter_name = "default", ModelInfo info = {},
+                                  std::shared_ptr<DispatcherRegistry> registry = nullptr, bool is_trainable = false,
+                                  bool low_cpu_mem_usage = false);
+
+  torch::nn::Module& model() { return *model_; }
+  std::shared_ptr<torch::nn::Module> model_ptr() { return model_; }
+  const ModelInfo& info() const { return info_; }
+
+  // --- adapters -----------------------------------------------------------------------------------
+  // A second (third, ...) adapter; not active and not trainable until set_adapter names it.
+  void add_adapter(const std::string& name, const OFTConfig& config, bool low_cpu_mem_usage = false);
+  void set_adapter(const std::vector<std::string>& names);
+  const std::vector<std::string>& active_adapters() const { return active_; }
+  std::vector<std::string> adapter_names() const;
+  const OFTConfig& config(const std::string& name) const;
+  void delete_adapter(const std::string& name);
+  // Modules that carry adapter `name` (default: any adapter), sorted.
+  std::vector<std::string> targeted_module_names(const std::string& name = "") const;
+  // Which dispatcher claimed each adapted module.
+  const std::map<std::string, std::string>& claimed_by() const { return claimed_by_; }
+  std::map<std::string, std::shared_ptr<OFTLayer>> oft_layers() const;
+
+  // While alive, every OFT layer runs its base layer alone and nothing is trainable; afterwards
+  // the active adapters are enabled and trainable again.
+  class DisabledScope {
+   public:
+    explicit DisabledScope(OFTModel& model);
+    ~DisabledScope();
+    DisabledScope(const DisabledScope&) = delete;
+    DisabledScope& operator=(const DisabledScope&) = delete;
+
+   private:
+    OFTModel& model_;
+  };
+  DisabledScope disable_adapters() { return DisabledScope(*this); }
+
+  ParameterCount count_parameters() const;
+
+  // --- merging ------------------------------------------------------------------------------------
+  // Checks first (gptq model, replicated layers, any layer whose backend refuses), then merges.
+  void merge_adapter(std::optional<std::vector<std::string>> names = std::nullopt, bool safe_merge = false);
+  void unmerge_adapter();
+  // Merges and puts the base layers back (modules_to_save: the active copy); returns the model.
+  std::shared_ptr<torch::nn::Module> merge_and_unload(bool safe_merge = false,
+                                                      std::optional<std::vector<std::string>> names = std::nullopt);
+  // Puts the original base layers back, unmerging first (PEFT would leave merged weights in place).
+  std::shared_ptr<torch::nn::Module> unload();
+
+  // --- files --------------------------------------------------------------------------------------
+  // PEFT's layout: adapter "default" in dir/, others in dir/<name>/; adapter_config.json and
+  // adapter_model.safetensors with keys "base_model.model.<module>.oft_R.weight" (no adapter name).
+  void save_pretrained(const std::filesystem::path& dir,
+                       std::optional<std::vector<std::string>> adapters = std::nullopt) const;
+  // Loads an adapter saved by PEFT or by save_pretrained under `name` (not activated).
+  void load_adapter(const std::filesystem::path& dir, const std::string& name, bool is_trainable = false,
+                    bool low_cpu_mem_usage = false);
+
+ private:
+  void inject(const std::string& name, OFTConfig& config, bool low_cpu_mem_usage);
+  void check_merge_allowed() const;
+  void mark_trainable();
+  void replace_child(const std::string& path, std::shared_ptr<torch::nn::Module> replacement);
+  // Adapter `name`'s tensors under their file keys without the "base_model.model." prefix: the
+  // rotations, trainable biases and modules_to_save copies (the live parameters, not copies).
+  std::map<std::string, at::Tensor> adapter_parameters(const std::string& name) const;
+  void load_weights(const std::filesystem::path& dir, const std::string& name, bool is_trainable);
+  void restore_base_layers();
+
+  std::shared_ptr<torch::nn::Module> model_;
+  ModelInfo info_;
+  std::shared_ptr<DispatcherRegistry> registry_;
+  std::map<std::string, OFTConfig> configs_;
+  std::vector<std::string> active_;
+  std::map<std::string, std::string> claimed_by_;
+  std::map<std::string, std::shared_ptr<OFTLayer>> layers_;            // path -> OFT layer
+  std::map<std::string, std::shared_ptr<ModulesToSaveImpl>> saved_;    // path -> modules_to_save wrapper
+  std::map<std::string, std::vector<std::string>> targets_;           // adapter -> module paths
+  std::map<std::string, bool> inference_mode_;                         // adapter -> loaded frozen
+  bool enabled_ = true;
+};
+
+}  // namespace oft

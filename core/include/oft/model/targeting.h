@@ -1,0 +1,27 @@
+#pragma once
+// Which modules get an adapter: PEFT's check_target_module_exists, its layer-index filter and its
+// default target list per model_type.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oft/config.h"
+
+namespace oft {
+
+enum class TargetMatch { Target, NotTarget, Excluded };
+
+// PEFT's rules for the module named `key` (dotted, relative to the wrapped model), in PEFT's order:
+// exclude_modules, modules_to_save (never adapted), target regex (full match), exact name, then
+// "."-suffix match filtered by layers_to_transform.
+TargetMatch match_target(const OFTConfig& config, const std::string& key);
+
+// The transformer layer index in `key` ("model.layers.3.mlp" -> 3) by PEFT's regexes, with the
+// given layers_pattern names or PEFT's default pattern.
+std::optional<int64_t> layer_index(const std::string& key, const std::optional<std::vector<std::string>>& layers_pattern);
+
+// PEFT's TRANSFORMERS_MODELS_TO_OFT_TARGET_MODULES_MAPPING entry for a model_type, if any.
+std::optional<ModuleSelector> default_target_modules(const std::string& model_type);
+
+}  // namespace oft

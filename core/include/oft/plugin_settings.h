@@ -1,0 +1,30 @@
+#pragma once
+// The "plugins" section of the host's JSON config:
+//   {"plugins": {"paths": ["/opt/oft/plugins"], "require": ["gptq"], "disable": ["bnb"],
+//                "safe_scan": true}}
+// Other top-level keys belong to other parts of the host and are left alone.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace oft {
+
+struct PluginSettings {
+  std::vector<std::filesystem::path> paths;  // folders (or plugin files) searched after OFT_PLUGIN_PATH
+  std::vector<std::string> require;          // plugin names that must load, else PluginError
+  std::vector<std::string> disable;          // plugin names never loaded
+  std::optional<bool> safe_scan;             // unset: the host application's default
+};
+
+// Reads the "plugins" object; ConfigError on unknown keys or wrong types. Relative paths are taken
+// relative to `base_folder` (the config file's folder).
+PluginSettings plugin_settings_from_json(const nlohmann::json& plugins, const std::filesystem::path& base_folder);
+
+// Reads the "plugins" section of a host config file (none: default settings). FormatError if the
+// file cannot be read or is not JSON.
+PluginSettings read_plugin_settings(const std::filesystem::path& host_config);
+
+}  // namespace oft

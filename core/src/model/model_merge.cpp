@@ -1,0 +1,55 @@
+// OFTModel: merging adapters into the base weights and putting the base layers back.
+#include "oft/errors.h"
+#include "oft/model/module.h"
+#include "oft/model/oft_model.h"
+
+namespace oft {
+
+void OFTModel::check_merge_allowed() const {
+  if (info_.quantization_method == "gptq") throw UsageError("Cannot merge OFT layers when the model is gptq quantized");
+  if (info_.layers_replicated) throw UsageError("Cannot merge OFT layers when base model layers are replicated");
+  for (const auto& [path, layer] : layers_) {
+    const sdk::MergePolicy policy = layer->merge_policy();
+    if (policy.mode == sdk::MergeMode::Refused)
+      throw UsageError("Cannot merge OFT layer '" + path + "' (dispatcher " + claimed_by_.at(path) + "): " + policy.reason);
+  }
+}
+
+void OFTModel::merge_adapter(std::optional<std::vector<std::string>> names, bool safe_merge) {
+  check_merge_allowed();  // before touching any weight
+  const std::vector<std::string> to_merge = names.value_or(active_);
+  for (const auto& n : to_merge)
+    if (!configs_.count(n)) throw UsageError("Adapter " + n + " not found.");
+  for (auto& [path, layer] : layers_) layer->merge(safe_merge, to_merge);
+}
+
+void OFTModel::unmerge_adapter() {
+  for (auto& [path, layer] : layers_)
+    if (layer->merged()) layer->unmerge();
+}
+
+void OFTModel::restore_base_layers() {
+  for (auto& [path, layer] : layers_) replace_child(path, layer->base_module());
+  for (auto& [path, wrapper] : saved_) replace_child(path, wrapper->current());
+  layers_.clear();
+  saved_.clear();
+  configs_.clear();
+  targets_.clear();
+  claimed_by_.clear();
+  active_.clear();
+}
+
+std::shared_ptr<torch::nn::Module> OFTModel::merge_and_unload(bool safe_merge, std::optional<std::vector<std::string>> names) {
+  merge_adapter(std::move(names), safe_merge);
+  restore_base_layers();
+  return model_;
+}
+
+std::shared_ptr<torch::nn::Module> OFTModel::unload() {
+  unmerge_adapter();
+  for (auto& [path, wrapper] : saved_) wrapper->enable_adapters(false);  // put the original back, not a copy
+  restore_base_layers();
+  return model_;
+}
+
+}  // namespace oft

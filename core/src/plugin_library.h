@@ -1,0 +1,32 @@
+#pragma once
+// Opening one plugin library: file checks, dlopen through Boost.DLL, the descriptor handshake, and
+// the call to its register function. Nothing here knows about search paths or the registry.
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace oft::sdk {
+class Dispatcher;
+}
+
+namespace oft::plugin {
+
+// Why a plugin file was rejected; the message is the reason alone (callers add the file name).
+struct Rejection : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct OpenedPlugin {
+  std::shared_ptr<const void> library;  // keeps the library loaded; owners of its objects hold it
+  std::string name;
+  std::string version;
+  std::vector<std::shared_ptr<sdk::Dispatcher>> dispatchers;  // as registered, not yet checked
+};
+
+// Throws Rejection with the specific reason: not an ELF shared library, cannot be loaded, no entry
+// symbol (or the entry of another ABI major), null descriptor, descriptor mismatch, registration failed.
+OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& expected_name);
+
+}  // namespace oft::plugin

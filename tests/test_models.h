@@ -1,0 +1,74 @@
+#pragma once
+// Small models defined exactly as in tests/golden/gen_oft_models.py (same module names and shapes),
+// built from replaceable layers so OFTModel can adapt them.
+#include <memory>
+#include <string>
+
+#include <torch/nn/modules/container/modulelist.h>
+
+#include "oft/model/module.h"
+
+namespace oft::test {
+
+struct MlpModel : Module {
+  LayerSlot lin0, lin1, lin2;
+  MlpModel();
+  at::Tensor forward(const at::Tensor& x);
+};
+
+struct ConvModel : Module {
+  LayerSlot conv0, conv1, head;
+  ConvModel();
+  at::Tensor forward(const at::Tensor& x);
+};
+
+struct EmbModel : Module {
+  LayerSlot emb, lin;
+  EmbModel();
+  at::Tensor forward(const at::Tensor& ids);
+};
+
+struct Attention : Module {
+  LayerSlot q_proj, k_proj, v_proj, o_proj;
+  explicit Attention(int64_t hidden);
+};
+
+struct FeedForward : Module {
+  LayerSlot up_proj, down_proj;
+  FeedForward(int64_t hidden, int64_t intermediate);
+};
+
+struct Block : torch::nn::Module {
+  std::shared_ptr<Attention> self_attn;
+  std::shared_ptr<FeedForward> mlp;
+  Block(int64_t hidden, int64_t intermediate);
+  at::Tensor forward(const at::Tensor& h);
+};
+
+// The decoder stack: embed_tokens + layers (a ModuleList of Blocks), as "model" in tiny_lm.
+struct Decoder : Module {
+  LayerSlot embed_tokens;
+  torch::nn::ModuleList layers;
+  Decoder(int64_t vocab, int64_t hidden, int64_t intermediate, int64_t num_layers);
+  at::Tensor forward(const at::Tensor& ids);
+};
+
+struct TinyLm : Module {
+  std::shared_ptr<Decoder> model;
+  LayerSlot lm_head;
+  TinyLm(int64_t vocab = 50, int64_t hidden = 16, int64_t intermediate = 32, int64_t num_layers = 3);
+  at::Tensor forward(const at::Tensor& ids);
+};
+
+// A model by its golden name ("mlp", "conv", "emb", "tiny_lm", "tiny_lm.model") with its forward.
+struct NamedModel {
+  std::shared_ptr<torch::nn::Module> module;
+  std::function<at::Tensor(const at::Tensor&)> forward;
+};
+NamedModel make_model(const std::string& name);
+
+// Copies tensors into the model's parameters by name; every parameter must be present.
+void load_parameters(torch::nn::Module& model, const std::map<std::string, at::Tensor>& tensors,
+                     const std::string& strip_prefix = "");
+
+}  // namespace oft::test
