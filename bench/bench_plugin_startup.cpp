@@ -1,7 +1,7 @@
 // Start-up cost of the plugin host: discovering and loading every plugin found, and what safe
 // scanning adds. There are no real backends yet, so this runs on the test fixture plugins:
 //   good/    2 plugins with LibTorch code (both load)
-//   broken/  11 files: 1 loads, 10 are rejected at every stage (ELF check, dlopen, handshake, register)
+//   broken/  12 files: 1 loads, 11 are rejected at every stage (ELF check, dlopen, handshake, register)
 // Cold: a fresh process, as at a real start (the host has already loaded LibTorch; the plugins
 // have not been mapped yet), timed around load_plugins only. Warm: again in the same process.
 // Safe scan: a first start (each plugin vetted in a child process) and later starts (cached verdicts).
@@ -36,7 +36,7 @@ std::vector<fs::path> folders_for(int64_t set) {
   return {kPlugins / "good", kPlugins / "broken"};
 }
 
-const char* set_label(int64_t set) { return set == 0 ? "good (2 files)" : "good+broken (13 files)"; }
+const char* set_label(int64_t set) { return set == 0 ? "good (2 files)" : "good+broken (14 files)"; }
 
 // The child of BM_Cold: loads once and prints the microseconds load_plugins took.
 int cold_load_once(int argc, char** argv) {

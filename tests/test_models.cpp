@@ -7,6 +7,7 @@
 #include <torch/nn/modules/linear.h>
 
 #include "oft/errors.h"
+#include "oft/modules/linear.h"
 
 namespace oft::test {
 
@@ -73,6 +74,43 @@ TinyLm::TinyLm(int64_t vocab, int64_t hidden, int64_t intermediate, int64_t num_
   register_layer("lm_head", lm_head, Linear(hidden, vocab));
 }
 at::Tensor TinyLm::forward(const at::Tensor& ids) { return lm_head(model->forward(ids)); }
+
+namespace {
+
+struct LlamaAttention : Module {
+  LayerSlot q_proj, k_proj, v_proj, o_proj;
+  LlamaAttention(int64_t hidden, c10::Device device) {
+    auto proj = [&] { return oft::Linear(LinearSpec{hidden, hidden, false, device}); };
+    register_layer("q_proj", q_proj, proj());
+    register_layer("k_proj", k_proj, proj());
+    register_layer("v_proj", v_proj, proj());
+    register_layer("o_proj", o_proj, proj());
+  }
+};
+
+struct LlamaMlp : Module {
+  LayerSlot gate_proj, up_proj, down_proj;
+  LlamaMlp(int64_t hidden, int64_t intermediate, c10::Device device) {
+    register_layer("gate_proj", gate_proj, oft::Linear(LinearSpec{hidden, intermediate, false, device}));
+    register_layer("up_proj", up_proj, oft::Linear(LinearSpec{hidden, intermediate, false, device}));
+    register_layer("down_proj", down_proj, oft::Linear(LinearSpec{intermediate, hidden, false, device}));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<torch::nn::Module> make_llama_shaped(int64_t layers, int64_t hidden, int64_t intermediate,
+                                                     c10::Device device) {
+  auto model = std::make_shared<torch::nn::Module>();
+  auto list = model->register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < layers; ++i) {
+    auto layer = std::make_shared<torch::nn::Module>();
+    layer->register_module("self_attn", std::make_shared<LlamaAttention>(hidden, device));
+    layer->register_module("mlp", std::make_shared<LlamaMlp>(hidden, intermediate, device));
+    list->push_back(layer);
+  }
+  return model;
+}
 
 NamedModel make_model(const std::string& name) {
   if (name == "mlp") {

@@ -60,6 +60,11 @@ struct TinyLm : Module {
   at::Tensor forward(const at::Tensor& ids);
 };
 
+// LLaMA-shaped decoder layers ("layers.N.self_attn.{q,k,v,o}_proj", "layers.N.mlp.{gate,up,down}_proj")
+// of bias-free oft::Linear projections created on `device` (meta: no memory at all).
+std::shared_ptr<torch::nn::Module> make_llama_shaped(int64_t layers, int64_t hidden, int64_t intermediate,
+                                                     c10::Device device);
+
 // A model by its golden name ("mlp", "conv", "emb", "tiny_lm", "tiny_lm.model") with its forward.
 struct NamedModel {
   std::shared_ptr<torch::nn::Module> module;

@@ -159,6 +159,7 @@ INSTANTIATE_TEST_SUITE_P(
     EachWayOfBeingWrong, BrokenPluginTest,
     ::testing::Values(
         BrokenCase{"not_a_library", {"not a shared library (no ELF header)"}},
+        BrokenCase{"undefined_symbol", {"cannot be loaded: ", "undefined symbol: oft_fixture_function_nobody_defines"}},
         BrokenCase{"no_entry", {"no entry symbol oft_plugin_descriptor_v1"}},
         BrokenCase{"null_entry", {"oft_plugin_descriptor_v1 returned a null descriptor"}},
         BrokenCase{"short_descriptor", {"descriptor is 8 bytes, expected at least " + std::to_string(sizeof(OftPluginDescriptor))}},

@@ -12,6 +12,8 @@ std::optional<sdk::Claim> DefaultDispatcher::claim(const sdk::ModuleRef& module,
   using Kind = sdk::Claim::Kind;
   if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(module.module))
     return sdk::Claim{Kind::Linear, std::make_shared<DenseLinear>(torch::nn::Linear(linear))};
+  if (auto linear = std::dynamic_pointer_cast<LinearImpl>(module.module))
+    return sdk::Claim{Kind::Linear, std::make_shared<DenseLinear>(Linear(linear))};
   if (auto conv1d = std::dynamic_pointer_cast<Conv1DImpl>(module.module))
     return sdk::Claim{Kind::Linear, std::make_shared<Conv1DLinear>(Conv1D(conv1d))};
   if (std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(module.module)) return sdk::Claim{Kind::Conv2d, nullptr};

@@ -7,8 +7,8 @@
 
 namespace oft {
 
-OFTRotationImpl::OFTRotationImpl(const RotationSpec& spec) : spec_(spec) {
-  weight = register_parameter("weight", at::zeros({spec_.stored_blocks(), spec_.vector_length()}));
+OFTRotationImpl::OFTRotationImpl(const RotationSpec& spec, const at::TensorOptions& options) : spec_(spec) {
+  weight = register_parameter("weight", at::zeros({spec_.stored_blocks(), spec_.vector_length()}, options));
 }
 
 void OFTRotationImpl::reset(bool identity) {

@@ -1,5 +1,5 @@
 #pragma once
-// The built-in dispatcher "default" (priority 1000, asked last): dense torch::nn::Linear, Conv1D
+// The built-in dispatcher "default" (priority 1000, asked last): dense torch::nn::Linear, oft::Linear, Conv1D
 // (fan_in_fan_out), torch::nn::Conv2d and torch::nn::Embedding.
 #include "oft/sdk/dispatcher.h"
 

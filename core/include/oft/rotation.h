@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/TensorOptions.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
@@ -27,7 +28,8 @@ struct RotationSpec {
 
 class OFTRotationImpl : public torch::nn::Module {
  public:
-  explicit OFTRotationImpl(const RotationSpec& spec);
+  // The weight is created with `options` (device and dtype; the meta device allocates nothing).
+  explicit OFTRotationImpl(const RotationSpec& spec, const at::TensorOptions& options = {});
 
   // init_weights=true: zeros (identity rotation); false: Normal(0, 0.1), as PEFT.
   void reset(bool identity);

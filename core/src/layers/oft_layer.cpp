@@ -46,8 +46,8 @@ void OFTLayer::add_adapter(const std::string& name, const OFTConfig& config, boo
   spec.num_cayley_neumann_terms = config.num_cayley_neumann_terms;
   spec.dropout = config.module_dropout;
 
-  OFTRotation rotation(spec);
-  rotation->to(on_meta ? c10::Device(c10::kMeta) : base_device(), adapter_dtype_for(base_dtype()));
+  const c10::Device device = on_meta ? c10::Device(c10::kMeta) : base_device();
+  OFTRotation rotation(spec, at::TensorOptions().device(device).dtype(adapter_dtype_for(base_dtype())));
   rotation->reset(config.init_weights);
   rotation->train(is_training());
   rotations_->update({{name, rotation.ptr()}});
@@ -71,8 +71,7 @@ void OFTLayer::materialize_adapter(const std::string& name, const at::Tensor& we
   if (weight.sizes() != old->weight.sizes())
     throw UsageError("adapter '" + name + "' on " + layer_label_ + " needs weight shape " + c10::str(old->weight.sizes()) +
                      ", got " + c10::str(weight.sizes()));
-  OFTRotation fresh(old->spec());
-  fresh->to(weight.device(), old->weight.scalar_type());
+  OFTRotation fresh(old->spec(), at::TensorOptions().device(weight.device()).dtype(old->weight.scalar_type()));
   {
     torch::NoGradGuard no_grad;
     fresh->weight.copy_(weight);

@@ -10,6 +10,7 @@
 #include "oft/layers/embedding.h"
 #include "oft/layers/linear.h"
 #include "oft/model/modules_to_save.h"
+#include "oft/modules/linear.h"
 
 namespace oft {
 namespace {
@@ -31,7 +32,7 @@ void LayerSlot::assign(std::shared_ptr<torch::nn::Module> module, LayerForward f
 
 LayerForward forward_of(const std::shared_ptr<torch::nn::Module>& module) {
   LayerForward f;
-  if (bind<torch::nn::LinearImpl>(module, f) || bind<Conv1DImpl>(module, f) || bind<torch::nn::Conv2dImpl>(module, f) ||
+  if (bind<torch::nn::LinearImpl>(module, f) || bind<LinearImpl>(module, f) || bind<Conv1DImpl>(module, f) || bind<torch::nn::Conv2dImpl>(module, f) ||
       bind<torch::nn::EmbeddingImpl>(module, f) || bind<torch::nn::LayerNormImpl>(module, f) ||
       bind<OFTLinearImpl>(module, f) || bind<OFTConv2dImpl>(module, f) || bind<OFTEmbeddingImpl>(module, f) ||
       bind<ModulesToSaveImpl>(module, f))

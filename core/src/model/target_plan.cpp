@@ -9,6 +9,7 @@
 #include "oft/layers/linear.h"
 #include "oft/log.h"
 #include "oft/model/targeting.h"
+#include "oft/modules/linear.h"
 
 namespace oft {
 namespace {
@@ -28,7 +29,8 @@ bool is_all_linear(const ModuleSelector& s) {
 }
 
 bool is_linear(const std::shared_ptr<torch::nn::Module>& m) {
-  return std::dynamic_pointer_cast<torch::nn::LinearImpl>(m) || std::dynamic_pointer_cast<Conv1DImpl>(m) ||
+  return std::dynamic_pointer_cast<torch::nn::LinearImpl>(m) || std::dynamic_pointer_cast<LinearImpl>(m) ||
+         std::dynamic_pointer_cast<Conv1DImpl>(m) ||
          std::dynamic_pointer_cast<OFTLinearImpl>(m);
 }
 

@@ -1,32 +1,38 @@
 #pragma once
-// The built-in LinearBase implementations: torch::nn::Linear (weight (out, in)) and Conv1D
-// (fan_in_fan_out, weight (in, out)). Both merge exactly.
+// The built-in LinearBase implementations: torch::nn::Linear and oft::Linear (weight (out, in)), and
+// Conv1D (fan_in_fan_out, weight (in, out)). All merge exactly.
 #include <memory>
 
 #include <torch/nn/modules/linear.h>
 
 #include "oft/modules/conv1d.h"
+#include "oft/modules/linear.h"
 #include "oft/sdk/base_layer.h"
 
 namespace oft {
 
+// A weight (out, in) + optional bias computed as x W^T + b: torch::nn::Linear and oft::Linear.
 class DenseLinear final : public sdk::LinearBase {
  public:
-  explicit DenseLinear(torch::nn::Linear linear) : linear_(std::move(linear)) {}
+  explicit DenseLinear(torch::nn::Linear linear);
+  explicit DenseLinear(Linear linear);
 
-  std::shared_ptr<torch::nn::Module> module() override { return linear_.ptr(); }
-  std::string type_name() const override { return "torch::nn::Linear"; }
-  int64_t in_features() const override { return linear_->options.in_features(); }
-  int64_t out_features() const override { return linear_->options.out_features(); }
-  c10::ScalarType compute_dtype() const override { return linear_->weight.scalar_type(); }
-  c10::Device device() const override { return linear_->weight.device(); }
-  at::Tensor forward(const at::Tensor& x) override { return linear_->forward(x); }
+  std::shared_ptr<torch::nn::Module> module() override { return module_; }
+  std::string type_name() const override { return type_name_; }
+  int64_t in_features() const override { return weight_.size(1); }
+  int64_t out_features() const override { return weight_.size(0); }
+  c10::ScalarType compute_dtype() const override { return weight_.scalar_type(); }
+  c10::Device device() const override { return weight_.device(); }
+  at::Tensor forward(const at::Tensor& x) override;
   sdk::MergePolicy merge_policy() const override { return {}; }
-  at::Tensor dense_weight() override { return linear_->weight; }
+  at::Tensor dense_weight() override { return weight_; }
   void set_dense_weight(const at::Tensor& weight) override;
 
  private:
-  torch::nn::Linear linear_;
+  std::shared_ptr<torch::nn::Module> module_;
+  std::string type_name_;
+  at::Tensor weight_;  // the module's parameters (same tensors, not copies)
+  at::Tensor bias_;
 };
 
 class Conv1DLinear final : public sdk::LinearBase {
