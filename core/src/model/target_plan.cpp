@@ -14,13 +14,6 @@
 namespace oft {
 namespace {
 
-bool names_module(const std::vector<std::string>& names, const std::string& key) {
-  return std::any_of(names.begin(), names.end(), [&](const std::string& n) {
-    return key == n || (key.size() > n.size() && key.compare(key.size() - n.size(), n.size(), n) == 0 &&
-                        key[key.size() - n.size() - 1] == '.');
-  });
-}
-
 bool is_all_linear(const ModuleSelector& s) {
   if (s.kind != ModuleSelector::Kind::Regex) return false;
   std::string lower = s.regex;
@@ -82,7 +75,7 @@ TargetPlan plan_targets(const torch::nn::Module& model, const OFTConfig& config,
   for (const auto& item : modules) {
     const auto& key = item.key();
     if (options.skip(key)) continue;
-    if (c.modules_to_save && names_module(*c.modules_to_save, key)) plan.modules_to_save.push_back(key);
+    if (c.modules_to_save && matches_name_or_suffix(key, *c.modules_to_save)) plan.modules_to_save.push_back(key);
     switch (match_target(c, key)) {
       case TargetMatch::Target: plan.targets.push_back(key); break;
       case TargetMatch::Excluded: ++excluded; break;

@@ -14,8 +14,7 @@ bool ends_with_segment(const std::string& key, const std::string& name) {
 
 bool matches_selector(const ModuleSelector& selector, const std::string& key) {
   if (selector.kind == ModuleSelector::Kind::Regex) return std::regex_match(key, std::regex(selector.regex));
-  return std::any_of(selector.names.begin(), selector.names.end(),
-                     [&](const std::string& n) { return key == n || ends_with_segment(key, n); });
+  return matches_name_or_suffix(key, selector.names);
 }
 
 // Python's re.match: anchored at the start, not at the end.
@@ -26,6 +25,10 @@ std::optional<int64_t> first_group_as_index(const std::string& key, const std::s
 }
 
 }  // namespace
+
+bool matches_name_or_suffix(const std::string& key, const std::vector<std::string>& names) {
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return key == n || ends_with_segment(key, n); });
+}
 
 std::optional<int64_t> layer_index(const std::string& key, const std::optional<std::vector<std::string>>& layers_pattern) {
   if (!layers_pattern || layers_pattern->empty()) return first_group_as_index(key, R"(.*?\.[^.]*\.(\d+)\.)");

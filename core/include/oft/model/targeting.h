@@ -10,6 +10,9 @@
 
 namespace oft {
 
+// PEFT's list rule: `key` is one of `names` or ends with "." + one of them.
+bool matches_name_or_suffix(const std::string& key, const std::vector<std::string>& names);
+
 enum class TargetMatch { Target, NotTarget, Excluded };
 
 // PEFT's rules for the module named `key` (dotted, relative to the wrapped model), in PEFT's order:
