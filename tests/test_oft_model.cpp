@@ -46,13 +46,21 @@ class TempDir {
   static inline int counter = 0;
 };
 
+struct HalfDeclared : Module {
+  LayerSlot head;
+  HalfDeclared() {
+    register_layer("head", head, torch::nn::Linear(8, 8));
+    register_module("block", std::make_shared<torch::nn::Module>())->register_module("proj", torch::nn::Linear(8, 8));
+  }
+};
+
 TEST(OFTModelTest, UndeclaredLayerIsAClearErrorAndLeavesTheModelAlone) {
-  auto model = std::make_shared<torch::nn::Module>();
-  auto plain = model->register_module("block", std::make_shared<torch::nn::Module>());
-  plain->register_module("proj", torch::nn::Linear(8, 8));
-  const std::string msg = message_of([&] { OFTModel(model, config_for({"proj"}, 4)); });
+  auto model = std::make_shared<HalfDeclared>();
+  const std::string msg = message_of([&] { OFTModel(model, config_for({"head", "proj"}, 4)); });
   EXPECT_NE(msg.find("cannot replace module 'block.proj'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("register_layer"), std::string::npos) << msg;
+  // Nothing was replaced, not even the declared layer that came first.
+  EXPECT_NE(model->head.as<torch::nn::LinearImpl>(), nullptr);
   EXPECT_NE(model->named_modules()["block.proj"]->as<torch::nn::Linear>(), nullptr);
 }
 

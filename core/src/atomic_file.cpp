@@ -1,5 +1,6 @@
 #include "oft/atomic_file.h"
 
+#include <atomic>
 #include <fstream>
 #include <string>
 
@@ -10,7 +11,9 @@
 namespace oft {
 
 void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write) {
-  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  // Unique per process and per call, so concurrent writers never share a temporary file.
+  static std::atomic<uint64_t> counter{0};
+  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   try {
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

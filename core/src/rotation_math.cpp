@@ -71,7 +71,8 @@ at::Tensor multiplicative_dropout(const at::Tensor& blocks, double p) {
   if (p <= 0.0 || count == 1) return blocks;
   const auto num_to_replace = static_cast<int64_t>(p * static_cast<double>(count));
   // PEFT: mask = cat(ones(k), zeros(D-k))[randperm(D)], so block i is dropped iff perm[i] < k.
-  auto perm = at::randperm(count, at::TensorOptions().device(blocks.device()).dtype(at::kLong));
+  // Drawn on the CPU generator on every device, as PEFT's torch.randperm(D) is.
+  auto perm = at::randperm(count, at::TensorOptions().dtype(at::kLong)).to(blocks.device());
   auto mask = (perm < num_to_replace).to(blocks.scalar_type()).view({count, 1, 1});
   auto eye = identity_blocks(count, blocks.size(-1), blocks.options());
   return (1 - mask) * blocks + mask * eye;

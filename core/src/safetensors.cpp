@@ -55,12 +55,13 @@ Entry parse_entry(const std::string& name, const nlohmann::json& spec, const std
   if (!spec["dtype"].is_string()) throw FormatError(where + ": 'dtype' must be a string");
   Entry e{name, dtype_from_name(spec["dtype"].get<std::string>(), where), {}, 0, 0};
   if (!spec["shape"].is_array()) throw FormatError(where + ": 'shape' must be a list of non-negative integers");
-  uint64_t numel = 1;
+  // Bytes of the whole tensor, kept below 2^62 so no product can overflow.
+  uint64_t bytes = c10::elementSize(e.dtype);
   for (const auto& dim : spec["shape"]) {
     if (!dim.is_number_unsigned()) throw FormatError(where + ": 'shape' must be a list of non-negative integers");
     const uint64_t n = dim.get<uint64_t>();
-    if (n != 0 && numel > (uint64_t{1} << 62) / n) throw FormatError(where + ": shape is too large");
-    numel *= n;
+    if (n > (uint64_t{1} << 62) || (n != 0 && bytes > (uint64_t{1} << 62) / n)) throw FormatError(where + ": shape is too large");
+    bytes *= n;
     e.shape.push_back(static_cast<int64_t>(n));
   }
   const auto& offsets = spec["data_offsets"];
@@ -69,7 +70,6 @@ Entry parse_entry(const std::string& name, const nlohmann::json& spec, const std
     throw FormatError(where + ": 'data_offsets' must be [begin, end] non-negative integers");
   e.begin = offsets[0].get<uint64_t>();
   e.end = offsets[1].get<uint64_t>();
-  const uint64_t bytes = numel * c10::elementSize(e.dtype);
   if (e.end < e.begin || e.end - e.begin != bytes)
     throw FormatError(where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                       ") hold " + std::to_string(e.end - e.begin) + " bytes but dtype x shape needs " +

@@ -32,7 +32,7 @@ int64_t OFTConv2dImpl::rotated_features() const {
   return w.size(1) * w.size(2) * w.size(3);
 }
 
-at::Tensor OFTConv2dImpl::weight_matrix() { return base_->weight.view({base_->weight.size(0), -1}); }
+at::Tensor OFTConv2dImpl::weight_matrix() { return base_->weight.reshape({base_->weight.size(0), -1}); }
 
 void OFTConv2dImpl::set_weight_matrix(const at::Tensor& weight) {
   base_->weight.copy_(weight.view_as(base_->weight));

@@ -71,7 +71,7 @@ void OFTLayer::materialize_adapter(const std::string& name, const at::Tensor& we
   if (weight.sizes() != old->weight.sizes())
     throw UsageError("adapter '" + name + "' on " + layer_label_ + " needs weight shape " + c10::str(old->weight.sizes()) +
                      ", got " + c10::str(weight.sizes()));
-  OFTRotation fresh(old->spec(), at::TensorOptions().device(weight.device()).dtype(old->weight.scalar_type()));
+  OFTRotation fresh(old->spec(), at::TensorOptions().device(base_device()).dtype(old->weight.scalar_type()));
   {
     torch::NoGradGuard no_grad;
     fresh->weight.copy_(weight);
@@ -174,14 +174,13 @@ void OFTLayer::unmerge() {
     logger()->warn("Already unmerged. Nothing to do. ({})", layer_label_);
     return;
   }
+  // Undo on a copy, last merged first; the record changes only once the weight is written.
   torch::NoGradGuard no_grad;
   at::Tensor weight = weight_matrix();
-  while (!merged_.empty()) {
-    const std::string name = merged_.back();
-    weight = rotated_weight(weight, rotation(name)->blocks(), /*inverse=*/true);
-    merged_.pop_back();
-  }
+  for (auto it = merged_.rbegin(); it != merged_.rend(); ++it)
+    weight = rotated_weight(weight, rotation(*it)->blocks(), /*inverse=*/true);
   set_weight_matrix(weight);
+  merged_.clear();
 }
 
 }  // namespace oft

@@ -88,7 +88,12 @@ OFTModel OFTModel::from_pretrained(std::shared_ptr<torch::nn::Module> model, con
                                    bool low_cpu_mem_usage) {
   OFTModel result(std::move(model), OFTConfig::load(dir / kConfigFile), adapter_name, std::move(info), std::move(registry),
                   low_cpu_mem_usage);
-  result.load_weights(dir, adapter_name, is_trainable);
+  try {
+    result.load_weights(dir, adapter_name, is_trainable);
+  } catch (...) {
+    result.unload();  // give the caller's model back as it was
+    throw;
+  }
   return result;
 }
 

@@ -47,8 +47,7 @@ std::shared_ptr<torch::nn::Module> OFTModel::merge_and_unload(bool safe_merge, s
 
 std::shared_ptr<torch::nn::Module> OFTModel::unload() {
   unmerge_adapter();
-  for (auto& [path, wrapper] : saved_) wrapper->enable_adapters(false);  // put the original back, not a copy
-  restore_base_layers();
+  restore_base_layers();  // modules_to_save: the active trained copy, as PEFT
   return model_;
 }
 

@@ -46,8 +46,9 @@ void Module::replace_layer(const std::string& name, std::shared_ptr<torch::nn::M
   if (it == slots_.end())
     throw UsageError("child '" + name + "' of " + this->name() +
                      " was not registered with oft::Module::register_layer, so it cannot be replaced");
+  LayerForward forward = forward_of(module);  // may throw: before anything changes
   replace_module(name, module);
-  it->second->assign(module, forward_of(module));
+  it->second->assign(std::move(module), std::move(forward));
 }
 
 }  // namespace oft

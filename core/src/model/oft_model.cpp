@@ -95,45 +95,60 @@ void OFTModel::inject(const std::string& name, OFTConfig& config, bool low_cpu_m
   const std::vector<std::string>& matched = plan.targets;
   const auto modules = model_->named_modules("", /*include_self=*/false);
 
-  // Build every new layer (and add the adapter to existing ones) before replacing anything, so a
-  // failure leaves the model as it was.
+  // Everything that can fail happens before the model changes: dispatching and building the new
+  // layers and modules_to_save wrappers, checking that every parent can take its replacement, and
+  // adding the adapter to layers and wrappers that already exist (undone on failure).
   const sdk::DispatchContext context{info_.quantization_config_json};
-  std::vector<std::pair<std::string, std::shared_ptr<OFTLayer>>> created;
+  struct NewLayer {
+    std::string path, dispatcher;
+    std::shared_ptr<OFTLayer> layer;
+  };
+  std::vector<NewLayer> created;
+  std::vector<std::pair<std::string, std::shared_ptr<ModulesToSaveImpl>>> created_wrappers;
   for (const auto& key : matched) {
-    auto existing = layers_.find(key);
-    if (existing != layers_.end()) continue;
+    if (layers_.count(key)) continue;
     const auto module = modules[key];
     DispatchResult result = registry_->dispatch({key, module}, context);
     auto layer = make_oft_layer(result.claim, module);
     layer->set_label("'" + key + "'");
     layer->add_adapter(name, config, low_cpu_mem_usage);
     layer->train(module->is_training());
-    claimed_by_[key] = result.dispatcher;
-    created.emplace_back(key, std::move(layer));
+    check_replaceable(key);
+    created.push_back({key, result.dispatcher, std::move(layer)});
+  }
+  for (const auto& key : plan.modules_to_save) {
+    if (saved_.count(key)) continue;
+    auto wrapper = std::make_shared<ModulesToSaveImpl>(modules[key]);
+    wrapper->add_adapter(name);
+    check_replaceable(key);
+    created_wrappers.emplace_back(key, std::move(wrapper));
   }
   std::vector<std::shared_ptr<OFTLayer>> extended;
+  std::vector<std::shared_ptr<ModulesToSaveImpl>> extended_wrappers;
   try {
     for (const auto& key : matched)
       if (auto it = layers_.find(key); it != layers_.end()) {
         it->second->add_adapter(name, config, low_cpu_mem_usage);
         extended.push_back(it->second);
       }
+    for (const auto& key : plan.modules_to_save)
+      if (auto it = saved_.find(key); it != saved_.end()) {
+        it->second->add_adapter(name);
+        extended_wrappers.push_back(it->second);
+      }
   } catch (...) {
     for (auto& layer : extended) layer->delete_adapter(name);
+    for (auto& wrapper : extended_wrappers) wrapper->delete_adapter(name);
     throw;
   }
-  for (auto& [key, layer] : created) {
-    replace_child(key, layer);
-    layers_[key] = layer;
+  for (auto& [path, dispatcher, layer] : created) {
+    replace_child(path, layer);
+    layers_[path] = layer;
+    claimed_by_[path] = dispatcher;
   }
-  for (const auto& key : plan.modules_to_save) {
-    auto wrapper = saved_.find(key);
-    if (wrapper == saved_.end()) {
-      auto created_wrapper = std::make_shared<ModulesToSaveImpl>(modules[key]);
-      replace_child(key, created_wrapper);
-      wrapper = saved_.emplace(key, created_wrapper).first;
-    }
-    wrapper->second->add_adapter(name);
+  for (auto& [path, wrapper] : created_wrappers) {
+    replace_child(path, wrapper);
+    saved_[path] = wrapper;
   }
   configs_[name] = config;
   targets_[name] = matched;
@@ -141,13 +156,10 @@ void OFTModel::inject(const std::string& name, OFTConfig& config, bool low_cpu_m
   mark_trainable();
 }
 
-void OFTModel::replace_child(const std::string& path, std::shared_ptr<torch::nn::Module> replacement) {
+std::shared_ptr<Module> OFTModel::replaceable_parent(const std::string& path) const {
   const std::string parent_path = parent_of(path);
   std::shared_ptr<torch::nn::Module> parent = model_;
-  if (!parent_path.empty()) {
-    const auto modules = model_->named_modules("", false);
-    parent = modules[parent_path];
-  }
+  if (!parent_path.empty()) parent = model_->named_modules("", false)[parent_path];
   auto replaceable = std::dynamic_pointer_cast<Module>(parent);
   const std::string child = child_of(path);
   if (!replaceable || !replaceable->has_layer(child))
@@ -155,7 +167,13 @@ void OFTModel::replace_child(const std::string& path, std::shared_ptr<torch::nn:
                      (parent_path.empty() ? std::string("(the model)") : "'" + parent_path + "'") + " of type " +
                      parent->name() + " does not declare it as replaceable. Derive the parent from oft::Module and "
                      "register the layer with register_layer(\"" + child + "\", slot, layer).");
-  replaceable->replace_layer(child, std::move(replacement));
+  return replaceable;
+}
+
+void OFTModel::check_replaceable(const std::string& path) const { replaceable_parent(path); }
+
+void OFTModel::replace_child(const std::string& path, std::shared_ptr<torch::nn::Module> replacement) {
+  replaceable_parent(path)->replace_layer(child_of(path), std::move(replacement));
 }
 
 void OFTModel::mark_trainable() {
@@ -186,6 +204,13 @@ void OFTModel::mark_trainable() {
 void OFTModel::set_adapter(const std::vector<std::string>& names) {
   for (const auto& n : names)
     if (!configs_.count(n)) throw UsageError("Adapter " + n + " not found.");
+  for (const auto& [path, wrapper] : saved_) {
+    int copies = 0;
+    for (const auto& n : names) copies += wrapper->has_adapter(n);
+    if (copies > 1)
+      throw UsageError("cannot activate several adapters that each have a modules_to_save copy of '" + path +
+                       "' (PEFT refuses this too): only one copy can run");
+  }
   for (auto& [path, layer] : layers_)
     if (layer->merged()) {
       logger()->warn("Adapter cannot be set when the model is merged. Unmerging the model first.");

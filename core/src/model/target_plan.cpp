@@ -75,7 +75,11 @@ TargetPlan plan_targets(const torch::nn::Module& model, const OFTConfig& config,
   for (const auto& item : modules) {
     const auto& key = item.key();
     if (options.skip(key)) continue;
-    if (c.modules_to_save && matches_name_or_suffix(key, *c.modules_to_save)) plan.modules_to_save.push_back(key);
+    // PEFT wraps every module whose name ends with a modules_to_save entry (no "." boundary).
+    if (c.modules_to_save && std::any_of(c.modules_to_save->begin(), c.modules_to_save->end(), [&](const std::string& m) {
+          return key.size() >= m.size() && key.compare(key.size() - m.size(), m.size(), m) == 0;
+        }))
+      plan.modules_to_save.push_back(key);
     switch (match_target(c, key)) {
       case TargetMatch::Target: plan.targets.push_back(key); break;
       case TargetMatch::Excluded: ++excluded; break;

@@ -15,6 +15,7 @@
 #include "oft/config.h"
 #include "oft/dispatcher_registry.h"
 #include "oft/layers/oft_layer.h"
+#include "oft/model/module.h"
 #include "oft/model/modules_to_save.h"
 
 namespace oft {
@@ -106,6 +107,9 @@ class OFTModel {
   void inject(const std::string& name, OFTConfig& config, bool low_cpu_mem_usage);
   void check_merge_allowed() const;
   void mark_trainable();
+  // The oft::Module parent of `path` that declared it with register_layer; UsageError otherwise.
+  std::shared_ptr<Module> replaceable_parent(const std::string& path) const;
+  void check_replaceable(const std::string& path) const;
   void replace_child(const std::string& path, std::shared_ptr<torch::nn::Module> replacement);
   // Adapter `name`'s tensors under their file keys without the "base_model.model." prefix: the
   // rotations, trainable biases and modules_to_save copies (the live parameters, not copies).
