@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The SDK as a vendor sees it: install the SDK component to a fresh prefix, build the installed
 # template plugin out of tree against it (find_package(oftSDK)), drop the .so into a plugin folder,
-# and check that `oft plugins --json` loads it and asks its dispatcher before "default".
-#   sdk_install_test.sh CMAKE BUILD_DIR TORCH_DIR OFT_BINARY WORK_DIR
+# check that `oft plugins --json` loads it and asks its dispatcher before "default", then run the
+# template-plugin suite on it (its format quantizes a layer, its dispatcher claims it for OFT).
+#   sdk_install_test.sh CMAKE BUILD_DIR TORCH_DIR OFT_BINARY WORK_DIR TEMPLATE_TEST_BINARY
 set -euo pipefail
-cmake=$1 build=$2 torch_dir=$3 oft=$4 work=$5
+cmake=$1 build=$2 torch_dir=$3 oft=$4 work=$5 template_test=$6
 rm -rf "$work" && mkdir -p "$work/plugins"
 
 "$cmake" --install "$build" --component sdk --prefix "$work/prefix" >/dev/null
@@ -25,9 +26,10 @@ report = json.load(open(sys.argv[1]))
 plugin = next((p for p in report["plugins"] if p["file"] == sys.argv[2]), None)
 assert plugin, f"oft plugins did not list {sys.argv[2]}: {report['plugins']}"
 assert plugin["status"] == "loaded", f"template plugin not loaded: {plugin}"
-assert plugin["name"] == "template" and plugin["version"] == "0.1.0", plugin
-assert plugin["dispatchers"] == ["template"], plugin
+assert plugin["name"] == "template" and plugin["version"] == "0.2.0", plugin
+assert plugin["dispatchers"] == ["template"] and plugin["formats"] == ["template_int8"], plugin
 order = [d["name"] for d in report["dispatchers"]]
 assert order[-2:] == ["template", "default"], f"dispatcher order {order}"
 print("template plugin loaded by the host; dispatchers asked in order:", order)
 PY
+OFT_TEMPLATE_PLUGIN_DIR="$work/plugins" "$template_test" --gtest_brief=1

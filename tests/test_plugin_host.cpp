@@ -164,7 +164,9 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenCase{"null_entry", {"oft_plugin_descriptor_v1 returned a null descriptor"}},
         BrokenCase{"short_descriptor", {"descriptor is 8 bytes, expected at least " + std::to_string(sizeof(OftPluginDescriptor))}},
         BrokenCase{"abi_major", {"exports oft_plugin_descriptor_v2", "built for plugin ABI major 2", "host speaks ABI major 1"}},
-        BrokenCase{"abi_minor", {"built for plugin ABI 1.1, newer than this host's 1.0"}},
+        BrokenCase{"abi_minor", {"built for plugin ABI " + std::to_string(OFT_PLUGIN_ABI_MAJOR) + "." +
+                                      std::to_string(OFT_PLUGIN_ABI_MINOR + 1) + ", newer than this host's " +
+                                      std::to_string(OFT_PLUGIN_ABI_MAJOR) + "." + std::to_string(OFT_PLUGIN_ABI_MINOR)}},
         BrokenCase{"torch_version",
                    {"built against LibTorch 2.14.0", std::string("this host uses LibTorch ") + TORCH_VERSION}},
         BrokenCase{"cxx_abi", {"C++11 ABI " + std::to_string(1 - _GLIBCXX_USE_CXX11_ABI), "both must be equal"}},
@@ -362,12 +364,14 @@ TEST(PluginSettingsTest, ReadsThePluginsSectionOfTheHostConfig) {
   const fs::path dir = fs::temp_directory_path() / ("oft-host-config-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "host.json") << R"({"logging": {"level": "info"},
-      "plugins": {"paths": ["rel", "/abs"], "require": ["gptq"], "disable": ["bnb"], "safe_scan": false}})";
+      "plugins": {"paths": ["rel", "/abs"], "require": ["gptq"], "disable": ["bnb"], "safe_scan": false,
+                  "config": {"gptq": {"kernel": "exllama"}}}})";
   const PluginSettings s = read_plugin_settings(dir / "host.json");
   EXPECT_EQ(s.paths, (std::vector<fs::path>{fs::absolute(dir) / "rel", "/abs"}));
   EXPECT_EQ(s.require, std::vector<std::string>{"gptq"});
   EXPECT_EQ(s.disable, std::vector<std::string>{"bnb"});
   EXPECT_EQ(s.safe_scan, false);
+  EXPECT_EQ(nlohmann::json::parse(s.config.at("gptq")), nlohmann::json({{"kernel", "exllama"}}));
 
   std::ofstream(dir / "typo.json") << R"({"plugins": {"path": ["x"]}})";
   EXPECT_THROW(
@@ -382,7 +386,19 @@ TEST(PluginSettingsTest, ReadsThePluginsSectionOfTheHostConfig) {
       ConfigError);
   std::ofstream(dir / "types.json") << R"({"plugins": {"require": "gptq"}})";
   EXPECT_THROW(read_plugin_settings(dir / "types.json"), ConfigError);
+  std::ofstream(dir / "section.json") << R"({"plugins": {"config": {"gptq": 4}}})";
+  EXPECT_THROW(read_plugin_settings(dir / "section.json"), ConfigError);
   fs::remove_all(dir);
+}
+
+TEST_F(PluginHostTest, EachPluginGetsItsOwnSectionOfPluginsConfig) {
+  PluginHostOptions options = only({kGood});
+  options.settings.config["fixture_good"] = R"({"refuse": true})";
+  const PluginHostResult result = load_plugins(options);
+  const auto& good = report_for(result, plugin_file(kGood, "fixture_good"));
+  EXPECT_EQ(good.status, PluginStatus::Rejected);
+  EXPECT_THAT(good.reason, HasSubstr("registration failed: refused by its settings {\"refuse\": true}"));
+  EXPECT_EQ(report_for(result, plugin_file(kGood, "fixture_second")).status, PluginStatus::Loaded);
 }
 
 }  // namespace

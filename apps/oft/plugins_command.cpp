@@ -1,6 +1,6 @@
 // `oft plugins [--json] [--config FILE] [--no-safe-scan]`: where the host looks for plugins, every
 // plugin file it found with its status (loaded, rejected and why, disabled), each plugin's version,
-// and the dispatchers in the order they are asked ("default" last).
+// the dispatchers in the order they are asked ("default" last) and the quantized-linear formats.
 #include <cstdio>
 #include <iostream>
 
@@ -33,6 +33,9 @@ void print_text(const PluginHostResult& result) {
     const auto& d = result.dispatchers[i];
     std::printf("  %zu. %-20s priority %4d  %s\n", i + 1, d.name.c_str(), d.priority, d.origin.c_str());
   }
+  std::printf("Quantized-linear formats (loaders and quantizers):\n");
+  if (result.format_summaries.empty()) std::printf("  (none)\n");
+  for (const auto& f : result.format_summaries) std::printf("  %-20s %s\n", f.name.c_str(), f.origin.c_str());
 }
 
 int run_plugins(const PluginsOptions& o) {

@@ -8,6 +8,8 @@
 
 #include "oft/dispatcher_registry.h"
 #include "oft/errors.h"
+#include "oft/format_registry.h"
+#include "oft/sdk/linear_format.h"
 #include "oft/log.h"
 #include "plugin_discovery.h"
 #include "plugin_library.h"
@@ -21,19 +23,48 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-// Which plugin (or the host) registered each dispatcher name, for clash messages.
-using DispatcherOwners = std::map<std::string, std::string>;
+// Where loaded plugins put their dispatchers and formats, and which plugin (or the host) registered
+// each name, for clash messages.
+struct Registries {
+  DispatcherRegistry& dispatchers;
+  FormatRegistry& formats;
+  std::map<std::string, std::string> dispatcher_owners;
+  std::map<std::string, std::string> format_owners;
 
-DispatcherOwners built_in_owners(const DispatcherRegistry& registry) {
-  DispatcherOwners owners;
-  for (const auto& name : registry.order()) owners[name] = "the host's built-in dispatchers";
-  return owners;
+  Registries(DispatcherRegistry& d, FormatRegistry& f) : dispatchers(d), formats(f) {
+    for (const auto& name : d.order()) dispatcher_owners[name] = "the host's built-in dispatchers";
+  }
+};
+
+// The names of a plugin's formats; Rejection if one is unnamed, taken, or throws.
+std::vector<std::string> checked_format_names(const Registries& registries, const plugin::OpenedPlugin& opened) {
+  std::vector<std::string> names;
+  for (const auto& format : opened.formats) {
+    std::string name;
+    try {
+      name = format->name();
+    } catch (const std::exception& e) {
+      throw plugin::Rejection(std::string("a format's name() threw: ") + e.what());
+    }
+    if (name.empty()) throw plugin::Rejection("registered a format with an empty name");
+    if (const auto it = registries.format_owners.find(name); it != registries.format_owners.end())
+      throw plugin::Rejection("registers format '" + name + "', a name already taken by " + it->second);
+    if (contains(names, name)) throw plugin::Rejection("registers format '" + name + "' twice");
+    names.push_back(name);
+  }
+  return names;
 }
 
-// Adds all of a plugin's dispatchers, or none if any is unusable (unnamed, name taken, throws).
-std::vector<std::string> register_plugin(DispatcherRegistry& registry, DispatcherOwners& owners,
-                                         const plugin::OpenedPlugin& opened, const std::filesystem::path& file) {
+struct RegisteredNames {
+  std::vector<std::string> dispatchers;
+  std::vector<std::string> formats;
+};
+
+// Adds all of a plugin's dispatchers and formats, or none if any is unusable (unnamed, name taken, throws).
+RegisteredNames register_plugin(Registries& registries, const plugin::OpenedPlugin& opened,
+                                const std::filesystem::path& file) {
   const std::string origin = "plugin '" + opened.name + "' (" + file.string() + ")";
+  auto& owners = registries.dispatcher_owners;
   std::vector<std::string> names;
   for (const auto& dispatcher : opened.dispatchers) {
     std::string name;
@@ -49,17 +80,23 @@ std::vector<std::string> register_plugin(DispatcherRegistry& registry, Dispatche
     if (contains(names, name)) throw plugin::Rejection("registers dispatcher '" + name + "' twice");
     names.push_back(name);
   }
-  for (const auto& dispatcher : opened.dispatchers) registry.add(dispatcher, opened.library, origin);
+  const std::vector<std::string> format_names = checked_format_names(registries, opened);
+  for (const auto& dispatcher : opened.dispatchers) registries.dispatchers.add(dispatcher, opened.library, origin);
+  for (const auto& format : opened.formats) registries.formats.add(format, opened.library, origin);
   for (const auto& name : names) owners[name] = origin;
-  if (names.empty()) logger()->warn("plugin '{}' ({}) registered no dispatchers", opened.name, file.string());
-  return names;
+  for (const auto& name : format_names) registries.format_owners[name] = origin;
+  if (names.empty() && format_names.empty())
+    logger()->warn("plugin '{}' ({}) registered no dispatchers and no formats", opened.name, file.string());
+  return {names, format_names};
 }
 
-PluginFileReport load_in_process(DispatcherRegistry& registry, DispatcherOwners& owners, PluginFileReport report) {
+PluginFileReport load_in_process(Registries& registries, PluginFileReport report, const std::string& config_json) {
   try {
-    const plugin::OpenedPlugin opened = plugin::open_plugin(report.file, report.name);
+    const plugin::OpenedPlugin opened = plugin::open_plugin(report.file, report.name, config_json);
     report.version = opened.version;
-    report.dispatchers = register_plugin(registry, owners, opened, report.file);
+    RegisteredNames registered = register_plugin(registries, opened, report.file);
+    report.dispatchers = std::move(registered.dispatchers);
+    report.formats = std::move(registered.formats);
     report.status = PluginStatus::Loaded;
     report.reason.clear();
   } catch (const plugin::Rejection& e) {
@@ -135,7 +172,8 @@ void enforce_required(const PluginHostOptions& options, const PluginHostResult& 
 PluginHostResult load_plugins(const PluginHostOptions& options) {
   PluginHostResult result;
   result.registry = DispatcherRegistry::with_default();
-  DispatcherOwners owners = built_in_owners(*result.registry);
+  result.formats = std::make_shared<FormatRegistry>();
+  Registries registries(*result.registry, *result.formats);
   plugin::Discovery discovery = plugin::discover(plugin::search_entries(options));
   result.folders = std::move(discovery.folders);
 
@@ -173,7 +211,9 @@ PluginHostResult load_plugins(const PluginHostOptions& options) {
       report.version = verdict->second.version;  // rejected in the child: never loaded here
       report.reason = verdict->second.reason;
     } else {
-      report = load_in_process(*result.registry, owners, std::move(report));
+      const auto config = options.settings.config.find(candidate.name);
+      report = load_in_process(registries, std::move(report),
+                               config == options.settings.config.end() ? "{}" : config->second);
       if (report.status == PluginStatus::Loaded) loaded_from[report.name] = report.file;
     }
     log_report(report);
@@ -181,6 +221,7 @@ PluginHostResult load_plugins(const PluginHostOptions& options) {
   }
   for (const auto& info : result.registry->describe())
     result.dispatchers.push_back({info.name, info.priority, info.origin.empty() ? "built in" : info.origin});
+  for (const auto& info : result.formats->describe()) result.format_summaries.push_back({info.name, info.origin});
   enforce_required(options, result);
   return result;
 }
@@ -194,8 +235,9 @@ PluginFileReport vet_plugin_file(const std::filesystem::path& file) {
     return report;
   }
   auto registry = DispatcherRegistry::with_default();
-  DispatcherOwners owners = built_in_owners(*registry);
-  return load_in_process(*registry, owners, std::move(report));
+  FormatRegistry formats;
+  Registries registries(*registry, formats);
+  return load_in_process(registries, std::move(report), "{}");
 }
 
 }  // namespace oft

@@ -43,11 +43,21 @@ std::string other_abi_entry(const boost::dll::shared_library& library) {
 // only after the whole registration succeeded.
 class CollectingRegistrar final : public sdk::Registrar {
  public:
+  explicit CollectingRegistrar(std::string config_json) : config_json_(std::move(config_json)) {}
   void add(std::shared_ptr<sdk::Dispatcher> dispatcher) override {
     if (!dispatcher) throw std::invalid_argument("Registrar::add was given a null dispatcher");
     dispatchers.push_back(std::move(dispatcher));
   }
+  void add_format(std::shared_ptr<sdk::LinearFormat> format) override {
+    if (!format) throw std::invalid_argument("Registrar::add_format was given a null format");
+    formats.push_back(std::move(format));
+  }
+  std::string config_json() const override { return config_json_; }
   std::vector<std::shared_ptr<sdk::Dispatcher>> dispatchers;
+  std::vector<std::shared_ptr<sdk::LinearFormat>> formats;
+
+ private:
+  std::string config_json_;
 };
 
 // Plugins are never unmapped: modules, tensors' deleters and op registrations they created can
@@ -57,7 +67,8 @@ void pin(const std::filesystem::path& file) { dlopen(file.c_str(), RTLD_NOW | RT
 
 }  // namespace
 
-OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& expected_name) {
+OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& expected_name,
+                         const std::string& config_json) {
   require_elf_shared_object(file);
   auto library = std::make_shared<boost::dll::shared_library>();
   boost::dll::fs::error_code ec;
@@ -82,7 +93,7 @@ OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& e
     const bool has_version = descriptor->struct_size >= sizeof(OftPluginDescriptor) && descriptor->version;
     throw Rejection(has_version ? problem + " [plugin version " + descriptor->version + "]" : problem);
   }
-  CollectingRegistrar registrar;
+  CollectingRegistrar registrar(config_json);
   std::array<char, 1024> error{};
   const OftPluginStatus status = descriptor->register_dispatchers(
       reinterpret_cast<OftRegistrar*>(static_cast<sdk::Registrar*>(&registrar)), error.data(), error.size());
@@ -90,7 +101,8 @@ OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& e
   if (status != OFT_PLUGIN_OK)
     throw Rejection("registration failed: " + std::string(error[0] ? error.data() : "(the plugin gave no reason)"));
   pin(file);
-  return {library, descriptor->name, descriptor->version, std::move(registrar.dispatchers)};
+  return {library, descriptor->name, descriptor->version, std::move(registrar.dispatchers),
+          std::move(registrar.formats)};
 }
 
 }  // namespace oft::plugin

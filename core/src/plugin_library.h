@@ -9,6 +9,7 @@
 
 namespace oft::sdk {
 class Dispatcher;
+class LinearFormat;
 }
 
 namespace oft::plugin {
@@ -23,10 +24,13 @@ struct OpenedPlugin {
   std::string name;
   std::string version;
   std::vector<std::shared_ptr<sdk::Dispatcher>> dispatchers;  // as registered, not yet checked
+  std::vector<std::shared_ptr<sdk::LinearFormat>> formats;    // as registered, not yet checked
 };
 
 // Throws Rejection with the specific reason: not an ELF shared library, cannot be loaded, no entry
 // symbol (or the entry of another ABI major), null descriptor, descriptor mismatch, registration failed.
-OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& expected_name);
+// `config_json` is the plugin's section of the host config ("{}" when none), handed to its registration.
+OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& expected_name,
+                         const std::string& config_json = "{}");
 
 }  // namespace oft::plugin

@@ -22,7 +22,7 @@ PluginStatus plugin_status_from_string(const std::string& text) {
 nlohmann::json to_json(const PluginFileReport& r) {
   return {{"file", r.file.string()}, {"origin", r.origin},   {"status", to_string(r.status)},
           {"name", r.name},          {"version", r.version}, {"reason", r.reason},
-          {"dispatchers", r.dispatchers}};
+          {"dispatchers", r.dispatchers}, {"formats", r.formats}};
 }
 
 nlohmann::json to_json(const PluginFolderReport& r) {
@@ -39,7 +39,9 @@ nlohmann::json to_json(const PluginHostResult& result) {
   for (const auto& f : result.folders) folders.push_back(to_json(f));
   for (const auto& p : result.files) plugins.push_back(to_json(p));
   for (const auto& d : result.dispatchers) dispatchers.push_back(to_json(d));
-  return {{"folders", folders}, {"plugins", plugins}, {"dispatchers", dispatchers}};
+  nlohmann::json formats = nlohmann::json::array();
+  for (const auto& f : result.format_summaries) formats.push_back({{"name", f.name}, {"origin", f.origin}});
+  return {{"folders", folders}, {"plugins", plugins}, {"dispatchers", dispatchers}, {"formats", formats}};
 }
 
 PluginFileReport file_report_from_json(const nlohmann::json& json) {
@@ -52,6 +54,7 @@ PluginFileReport file_report_from_json(const nlohmann::json& json) {
     r.version = json.at("version").get<std::string>();
     r.reason = json.at("reason").get<std::string>();
     r.dispatchers = json.at("dispatchers").get<std::vector<std::string>>();
+    r.formats = json.value("formats", std::vector<std::string>{});
     return r;
   } catch (const nlohmann::json::exception& e) {
     throw FormatError("malformed plugin report " + json.dump() + ": " + e.what());

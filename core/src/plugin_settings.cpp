@@ -26,8 +26,9 @@ std::vector<std::string> string_list(const nlohmann::json& plugins, const char* 
 PluginSettings plugin_settings_from_json(const nlohmann::json& plugins, const std::filesystem::path& base_folder) {
   if (!plugins.is_object()) throw ConfigError("the host config's \"plugins\" must be an object, found " + plugins.dump());
   for (const auto& [key, value] : plugins.items())
-    if (key != "paths" && key != "require" && key != "disable" && key != "safe_scan")
-      throw ConfigError("unknown key plugins." + key + " in the host config (expected paths, require, disable, safe_scan)");
+    if (key != "paths" && key != "require" && key != "disable" && key != "safe_scan" && key != "config")
+      throw ConfigError("unknown key plugins." + key +
+                        " in the host config (expected paths, require, disable, safe_scan, config)");
   PluginSettings settings;
   for (const auto& path : string_list(plugins, "paths")) settings.paths.push_back(base_folder / path);
   settings.require = string_list(plugins, "require");
@@ -35,6 +36,14 @@ PluginSettings plugin_settings_from_json(const nlohmann::json& plugins, const st
   if (plugins.contains("safe_scan")) {
     if (!plugins.at("safe_scan").is_boolean()) throw ConfigError("plugins.safe_scan must be true or false");
     settings.safe_scan = plugins.at("safe_scan").get<bool>();
+  }
+  if (plugins.contains("config")) {
+    const auto& config = plugins.at("config");
+    if (!config.is_object()) throw ConfigError("plugins.config must be an object of plugin name -> settings object");
+    for (const auto& [name, section] : config.items()) {
+      if (!section.is_object()) throw ConfigError("plugins.config." + name + " must be an object, found " + section.dump());
+      settings.config[name] = section.dump();
+    }
   }
   return settings;
 }

@@ -19,6 +19,7 @@
 namespace oft {
 
 class DispatcherRegistry;
+class FormatRegistry;
 
 struct PluginHostOptions {
   PluginSettings settings;          // plugins.paths / require / disable from the host config
@@ -39,6 +40,7 @@ struct PluginFileReport {
   std::string version;                   // the plugin's own version, once its descriptor was read
   std::string reason;                    // why it was rejected or disabled
   std::vector<std::string> dispatchers;  // names of the dispatchers it registered (loaded only)
+  std::vector<std::string> formats;      // names of the quantized-linear formats it registered (loaded only)
 };
 
 struct PluginFolderReport {
@@ -53,11 +55,18 @@ struct DispatcherSummary {
   std::string origin;  // "built in" or "plugin '<name>' (<file>)"
 };
 
+struct FormatSummary {
+  std::string name;
+  std::string origin;  // "plugin '<name>' (<file>)"
+};
+
 struct PluginHostResult {
   std::shared_ptr<DispatcherRegistry> registry;  // "default" plus the loaded plugins' dispatchers
+  std::shared_ptr<FormatRegistry> formats;       // the loaded plugins' loaders and quantizers
   std::vector<PluginFolderReport> folders;       // in search order
   std::vector<PluginFileReport> files;           // every liboft_backend_*.so found, in search order
   std::vector<DispatcherSummary> dispatchers;    // the registry's dispatchers in the order they are asked
+  std::vector<FormatSummary> format_summaries;   // the loaded formats, by name
 };
 
 // Throws PluginError when a plugin named in plugins.require is missing, disabled or rejected.

@@ -1,9 +1,11 @@
 #pragma once
 // The "plugins" section of the host's JSON config:
 //   {"plugins": {"paths": ["/opt/oft/plugins"], "require": ["gptq"], "disable": ["bnb"],
-//                "safe_scan": true}}
+//                "safe_scan": true, "config": {"gptq": {...}}}}
+// plugins.config holds each plugin's own settings, handed to it as JSON text when it registers.
 // Other top-level keys belong to other parts of the host and are left alone.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@ struct PluginSettings {
   std::vector<std::string> require;          // plugin names that must load, else PluginError
   std::vector<std::string> disable;          // plugin names never loaded
   std::optional<bool> safe_scan;             // unset: the host application's default
+  std::map<std::string, std::string> config; // plugin name -> its settings as JSON text
 };
 
 // Reads the "plugins" object; ConfigError on unknown keys or wrong types. Relative paths are taken

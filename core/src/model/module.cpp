@@ -11,6 +11,7 @@
 #include "oft/layers/linear.h"
 #include "oft/model/modules_to_save.h"
 #include "oft/modules/linear.h"
+#include "oft/sdk/linear_format.h"
 
 namespace oft {
 namespace {
@@ -35,10 +36,10 @@ LayerForward forward_of(const std::shared_ptr<torch::nn::Module>& module) {
   if (bind<torch::nn::LinearImpl>(module, f) || bind<LinearImpl>(module, f) || bind<Conv1DImpl>(module, f) || bind<torch::nn::Conv2dImpl>(module, f) ||
       bind<torch::nn::EmbeddingImpl>(module, f) || bind<torch::nn::LayerNormImpl>(module, f) ||
       bind<OFTLinearImpl>(module, f) || bind<OFTConv2dImpl>(module, f) || bind<OFTEmbeddingImpl>(module, f) ||
-      bind<ModulesToSaveImpl>(module, f))
+      bind<ModulesToSaveImpl>(module, f) || bind<sdk::LinearModule>(module, f))
     return f;
   throw UsageError("oft cannot call a module of type " + module->name() +
-                   " through a LayerSlot (supported: Linear, Conv1D, Conv2d, Embedding, LayerNorm and OFT layers)");
+                   " through a LayerSlot (supported: Linear, Conv1D, Conv2d, Embedding, LayerNorm, OFT layers and backends' quantized linears)");
 }
 
 void Module::replace_layer(const std::string& name, std::shared_ptr<torch::nn::Module> module) {

@@ -1,56 +1,103 @@
-// The template backend: an int8 linear layer with one fp32 scale per output row, and the
-// dispatcher that tells the oft host to put OFT on it. A real backend replaces the format
-// (packing, scales, kernels) and keeps the shape of this file.
-#include <cmath>
+// The template backend: an int8 linear layer with one fp32 scale per output row. It shows the three
+// things a backend gives the oft host:
+//   - its layer (a sdk::LinearModule: what the model calls and what OFT sits on),
+//   - its format (loader from checkpoint tensors, quantizer from float weights, saver),
+//   - its dispatcher (tells the host to put OFT on its layers).
+// A real backend replaces the packing, scales and kernels and keeps the shape of this file.
+#include <stdexcept>
 
 #include <ATen/ATen.h>
-#include <torch/nn/module.h>
 
 #include "oft/sdk/dispatcher.h"
+#include "oft/sdk/linear_format.h"
 #include "oft/sdk/plugin.h"
 
 namespace {
 
-// The quantized module as it sits in a model: weight (out, in) int8, scale (out) fp32, bias (out).
-class TemplateInt8Linear : public torch::nn::Module {
+constexpr const char* kFormatName = "template_int8";
+
+// Checkpoint tensors: weight (out, in) int8, weight_scale (out) fp32, bias (out) optional.
+class TemplateInt8Linear final : public oft::sdk::LinearModule {
  public:
-  explicit TemplateInt8Linear(const at::Tensor& dense_weight, const at::Tensor& bias) {
-    qweight = register_buffer("qweight", at::empty(dense_weight.sizes(), at::kChar));
-    scale = register_buffer("scale", at::empty({dense_weight.size(0)}));
-    this->bias = register_parameter("bias", bias.detach().clone(), /*requires_grad=*/false);
-    quantize_from(dense_weight);
+  TemplateInt8Linear(at::Tensor qweight, at::Tensor scale, at::Tensor bias) {
+    this->qweight = register_buffer("weight", std::move(qweight));
+    this->scale = register_buffer("weight_scale", std::move(scale));
+    if (bias.defined()) this->bias = register_parameter("bias", std::move(bias), /*requires_grad=*/false);
   }
 
-  // Symmetric per-row int8: scale = max|w| / 127.
-  void quantize_from(const at::Tensor& dense) {
-    at::Tensor row_max = dense.detach().abs().amax(1).clamp_min(1e-12).to(at::kFloat);
-    scale.copy_(row_max / 127);
-    qweight.copy_((dense.detach().to(at::kFloat) / scale.unsqueeze(1)).round().clamp(-127, 127).to(at::kChar));
+  static std::shared_ptr<TemplateInt8Linear> quantized(const at::Tensor& dense, const at::Tensor& bias) {
+    auto layer = std::make_shared<TemplateInt8Linear>(at::empty(dense.sizes(), at::kChar), at::empty({dense.size(0)}),
+                                                      bias.defined() ? bias.detach().to(at::kFloat).clone() : at::Tensor());
+    layer->set_dense_weight(dense);
+    return layer;
   }
-  at::Tensor dequantize() const { return qweight.to(at::kFloat) * scale.unsqueeze(1); }
+
+  std::string format() const override { return kFormatName; }
+  std::string type_name() const override { return "TemplateInt8Linear"; }
+  int64_t in_features() const override { return qweight.size(1); }
+  int64_t out_features() const override { return qweight.size(0); }
+  c10::ScalarType compute_dtype() const override { return at::kFloat; }
+  c10::Device device() const override { return qweight.device(); }
+  at::Tensor forward(const at::Tensor& x) override { return at::linear(x, dense_weight(), bias); }
+  oft::sdk::MergePolicy merge_policy() const override {
+    return {oft::sdk::MergeMode::Requantize, "the rotated weight is quantized to int8 again"};
+  }
+  at::Tensor dense_weight() override { return qweight.to(at::kFloat) * scale.unsqueeze(1); }
+  // Symmetric per-row int8: scale = max|w| / 127.
+  void set_dense_weight(const at::Tensor& dense) override {
+    at::NoGradGuard no_grad;
+    at::Tensor w = dense.detach().to(at::kFloat);
+    scale.copy_(w.abs().amax(1).clamp_min(1e-12) / 127);
+    qweight.copy_((w / scale.unsqueeze(1)).round().clamp(-127, 127).to(at::kChar));
+  }
 
   at::Tensor qweight, scale, bias;
 };
 
-// What the OFT wrapper sits on: forward, dense view of the weight, and how merging works.
-class TemplateLinearBase final : public oft::sdk::LinearBase {
+class TemplateFormat final : public oft::sdk::LinearFormat {
  public:
-  explicit TemplateLinearBase(std::shared_ptr<TemplateInt8Linear> layer) : layer_(std::move(layer)) {}
-  std::shared_ptr<torch::nn::Module> module() override { return layer_; }
-  std::string type_name() const override { return "TemplateInt8Linear"; }
-  int64_t in_features() const override { return layer_->qweight.size(1); }
-  int64_t out_features() const override { return layer_->qweight.size(0); }
-  c10::ScalarType compute_dtype() const override { return at::kFloat; }
-  c10::Device device() const override { return layer_->qweight.device(); }
-  at::Tensor forward(const at::Tensor& x) override { return at::linear(x, layer_->dequantize(), layer_->bias); }
-  oft::sdk::MergePolicy merge_policy() const override {
-    return {oft::sdk::MergeMode::Requantize, "the rotated weight is quantized to int8 again"};
+  std::string name() const override { return kFormatName; }
+
+  bool recognizes(const oft::sdk::TensorMap& tensors, const std::string&) const override {
+    return tensors.count("weight_scale") != 0;
   }
-  at::Tensor dense_weight() override { return layer_->dequantize(); }
-  void set_dense_weight(const at::Tensor& weight) override { layer_->quantize_from(weight); }
+
+  std::shared_ptr<oft::sdk::LinearModule> load(const oft::sdk::TensorMap& tensors, const oft::sdk::LinearShape& shape,
+                                               const std::string&) const override {
+    const at::Tensor& weight = required(tensors, "weight");
+    const at::Tensor& scale = required(tensors, "weight_scale");
+    if (weight.scalar_type() != at::kChar || weight.sizes() != at::IntArrayRef{shape.out_features, shape.in_features})
+      throw std::invalid_argument("tensor 'weight' must be int8 of shape (" + std::to_string(shape.out_features) + ", " +
+                                  std::to_string(shape.in_features) + ")");
+    if (scale.dim() != 1 || scale.size(0) != shape.out_features)
+      throw std::invalid_argument("tensor 'weight_scale' must have shape (" + std::to_string(shape.out_features) + ")");
+    at::Tensor bias = shape.bias ? required(tensors, "bias").to(at::kFloat) : at::Tensor();
+    return std::make_shared<TemplateInt8Linear>(weight.clone(), scale.to(at::kFloat).clone(), bias);
+  }
+
+  std::shared_ptr<oft::sdk::LinearModule> quantize(const at::Tensor& weight, const at::Tensor& bias, const std::string&,
+                                                   const at::Tensor&) const override {
+    if (weight.dim() != 2) throw std::invalid_argument("the weight to quantize must be 2-D (out_features, in_features)");
+    return TemplateInt8Linear::quantized(weight, bias);
+  }
+
+  std::string quantization_config(const std::string&) const override {
+    return R"({"quant_method": "template_int8"})";
+  }
+
+  oft::sdk::TensorMap save(const oft::sdk::LinearModule& layer) const override {
+    const auto& t = dynamic_cast<const TemplateInt8Linear&>(layer);
+    oft::sdk::TensorMap out{{"weight", t.qweight}, {"weight_scale", t.scale}};
+    if (t.bias.defined()) out["bias"] = t.bias;
+    return out;
+  }
 
  private:
-  std::shared_ptr<TemplateInt8Linear> layer_;
+  static const at::Tensor& required(const oft::sdk::TensorMap& tensors, const std::string& name) {
+    const auto it = tensors.find(name);
+    if (it == tensors.end()) throw std::invalid_argument("missing tensor '" + name + "'");
+    return it->second;
+  }
 };
 
 class TemplateDispatcher final : public oft::sdk::Dispatcher {
@@ -61,12 +108,15 @@ class TemplateDispatcher final : public oft::sdk::Dispatcher {
   std::optional<oft::sdk::Claim> claim(const oft::sdk::ModuleRef& module, const oft::sdk::DispatchContext&) override {
     auto layer = std::dynamic_pointer_cast<TemplateInt8Linear>(module.module);
     if (!layer) return std::nullopt;
-    return oft::sdk::Claim{oft::sdk::Claim::Kind::Linear, std::make_shared<TemplateLinearBase>(std::move(layer))};
+    return oft::sdk::Claim{oft::sdk::Claim::Kind::Linear, std::move(layer)};
   }
 };
 
-void register_template(oft::sdk::Registrar& registrar) { registrar.add(std::make_shared<TemplateDispatcher>()); }
+void register_template(oft::sdk::Registrar& registrar) {
+  registrar.add(std::make_shared<TemplateDispatcher>());
+  registrar.add_format(std::make_shared<TemplateFormat>());
+}
 
 }  // namespace
 
-OFT_PLUGIN("template", "0.1.0", register_template)
+OFT_PLUGIN("template", "0.2.0", register_template)

@@ -5,7 +5,8 @@
 //   #include "oft/sdk/dispatcher.h"
 //   #include "oft/sdk/plugin.h"
 //   void register_awq(oft::sdk::Registrar& registrar) {
-//     registrar.add(std::make_shared<AwqDispatcher>());
+//     registrar.add(std::make_shared<AwqDispatcher>());        // puts OFT on its layers
+//     registrar.add_format(std::make_shared<AwqFormat>());     // loads and quantizes its layers
 //   }
 //   OFT_PLUGIN("awq", "0.3.1", register_awq)   // the library must be liboft_backend_awq.so
 //
@@ -24,13 +25,19 @@
 namespace oft::sdk {
 
 class Dispatcher;
+class LinearFormat;
 
 // The host's side of registration. Dispatchers added here are asked in priority order together with
-// the host's built-in ones. Throws if a dispatcher is null or its name is taken; the host then
+// the host's built-in ones; formats become loaders and quantizers for the host's checkpoint reader and
+// `oft quantize`. Throws if a dispatcher or format is null or its name is taken; the host then
 // rejects the whole plugin (nothing it added is kept).
 class Registrar {
  public:
   virtual void add(std::shared_ptr<Dispatcher> dispatcher) = 0;
+  virtual void add_format(std::shared_ptr<LinearFormat> format) = 0;
+  // This plugin's section of the host config ("plugins": {"config": {"<name>": {...}}}) as JSON text;
+  // "{}" when the host gives none.
+  virtual std::string config_json() const = 0;
 
  protected:
   ~Registrar() = default;

@@ -17,7 +17,7 @@
 /* Major: the descriptor layout or the C++ interfaces changed incompatibly (host and plugin must be
  * equal). Minor: fields were appended; a host accepts plugins with a minor up to its own. */
 #define OFT_PLUGIN_ABI_MAJOR 1
-#define OFT_PLUGIN_ABI_MINOR 0
+#define OFT_PLUGIN_ABI_MINOR 1  /* 1: Registrar::add_format and config_json */
 
 #define OFT_PLUGIN_ENTRY_PASTE_(major) oft_plugin_descriptor_v##major
 #define OFT_PLUGIN_ENTRY_NAME_(major) OFT_PLUGIN_ENTRY_PASTE_(major)
