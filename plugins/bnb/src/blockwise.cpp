@@ -1,0 +1,172 @@
+#include "blockwise.h"
+
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/abs.h>
+#include <ATen/ops/amax.h>
+#include <ATen/ops/bucketize.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/clamp.h>
+#include <ATen/ops/clamp_min.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/isfinite.h>
+#include <ATen/ops/mean.h>
+#include <ATen/ops/pad.h>
+#include <ATen/ops/reciprocal.h>
+#include <ATen/ops/tensor.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include "codes.h"
+
+namespace oft::bnb {
+namespace {
+
+struct Scaled {
+  at::Tensor values;  // float32 [n], each in [-1, 1]
+  at::Tensor absmax;  // float32 [nblocks]
+};
+
+// bitsandbytes' reference kernels (backends/default/ops.py): full blocks are multiplied by the reciprocal of
+// their absmax, the trailing partial block is divided by its absmax; a zero absmax only guards the division
+// (full blocks store 0, a partial block stores the guard 1e-38).
+Scaled scale_blocks(const at::Tensor& flat, int64_t blocksize) {
+  const int64_t n = flat.numel();
+  const int64_t rem = n % blocksize;
+  const int64_t full = n - rem;
+  std::vector<at::Tensor> values, absmax;
+  if (full > 0) {
+    const at::Tensor blocks = flat.slice(0, 0, full).view({full / blocksize, blocksize});
+    const at::Tensor am = at::amax(at::abs(blocks), {1});
+    const at::Tensor inv = at::reciprocal(at::clamp_min(am, 1e-38)) * 1.0;
+    values.push_back(at::clamp(blocks * inv.view({-1, 1}), -1, 1).reshape({-1}));
+    absmax.push_back(am);
+  }
+  if (rem > 0) {
+    const at::Tensor tail = flat.slice(0, full);
+    const at::Tensor am = at::clamp_min(at::amax(at::abs(tail)), 1e-38);
+    values.push_back(at::clamp(tail / am, -1, 1));
+    absmax.push_back(am.view({1}));
+  }
+  return {at::cat(values), at::cat(absmax)};
+}
+
+// The sorted table, its midpoints, and for each sorted position the code it stands for.
+struct Nearest {
+  at::Tensor bounds;
+  std::vector<int64_t> code_of;
+};
+
+Nearest nearest_of(const std::vector<float>& table) {
+  std::vector<int64_t> order(table.size());
+  std::iota(order.begin(), order.end(), 0);
+  // FP4 has +0 and -0: equal values keep code order (+0 first), as torch.argsort does on 16 values.
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return table[a] < table[b]; });
+  std::vector<float> sorted(order.size());
+  for (size_t i = 0; i < order.size(); ++i) sorted[i] = table[order[i]];
+  const at::Tensor s = at::tensor(sorted, at::kFloat);
+  return {(s.slice(0, 0, -1) + s.slice(0, 1)) / 2, order};
+}
+
+void check_blocksize(int64_t blocksize, const std::string& what) {
+  if (!is_valid_blocksize(blocksize))
+    throw std::invalid_argument(what + ": blocksize " + std::to_string(blocksize) +
+                                ", expected one of 32, 64, 128, 256, 512, 1024, 2048, 4096");
+}
+
+template <typename T>
+void dequantize_into(const uint8_t* packed, const float* absmax, const float* table, int64_t blocksize, int64_t n,
+                     T* out) {
+  at::parallel_for(0, (n + blocksize - 1) / blocksize, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t block = begin; block < end; ++block) {
+      const float scale = absmax[block];
+      const int64_t stop = std::min(n, (block + 1) * blocksize);
+      for (int64_t e = block * blocksize; e < stop; ++e) {
+        const uint8_t byte = packed[e >> 1];
+        const uint8_t code = (e & 1) ? (byte & 0xF) : (byte >> 4);
+        out[e] = static_cast<T>(table[code] * scale);  // float32 product, one rounding to T
+      }
+    }
+  });
+}
+
+}  // namespace
+
+Packed4bit quantize_4bit(const at::Tensor& weight, QuantType type, int64_t blocksize) {
+  check_blocksize(blocksize, "bitsandbytes 4-bit quantization");
+  const at::Tensor flat = weight.detach().reshape({-1}).to(at::kFloat).contiguous();
+  if (flat.numel() == 0) throw std::invalid_argument("bitsandbytes 4-bit quantization: the weight is empty");
+  if (!at::isfinite(flat).all().item<bool>())
+    throw std::invalid_argument("bitsandbytes 4-bit quantization: the weight contains NaN or Inf");
+  Scaled s = scale_blocks(flat, blocksize);
+  at::Tensor values = s.values;
+  if (values.numel() % 2) values = at::pad(values, {0, 1});  // a zero fills the last byte's low nibble
+  static const Nearest nf4 = nearest_of({code_table(QuantType::NF4).begin(), code_table(QuantType::NF4).end()});
+  static const Nearest fp4 = nearest_of({code_table(QuantType::FP4).begin(), code_table(QuantType::FP4).end()});
+  const Nearest& nearest = type == QuantType::NF4 ? nf4 : fp4;
+  const at::Tensor position = at::bucketize(values, nearest.bounds, /*out_int32=*/true).contiguous();
+  const int64_t bytes = values.numel() / 2;
+  at::Tensor packed = at::empty({bytes, 1}, at::kByte);
+  const int32_t* p = position.data_ptr<int32_t>();
+  uint8_t* out = packed.data_ptr<uint8_t>();
+  at::parallel_for(0, bytes, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      out[i] = static_cast<uint8_t>(nearest.code_of[p[2 * i]] << 4 | nearest.code_of[p[2 * i + 1]]);
+  });
+  return {packed, s.absmax};
+}
+
+at::Tensor dequantize_4bit(const at::Tensor& packed, const at::Tensor& absmax, QuantType type, int64_t blocksize,
+                           int64_t out_features, int64_t in_features, c10::ScalarType dtype) {
+  check_blocksize(blocksize, "bitsandbytes 4-bit dequantization");
+  const int64_t n = out_features * in_features;
+  const at::Tensor bytes = packed.contiguous();
+  const at::Tensor scales = absmax.to(at::kFloat).contiguous();
+  const float* table = code_table(type).data();
+  at::Tensor out = at::empty({out_features, in_features}, at::TensorOptions().dtype(dtype).device(at::kCPU));
+  const uint8_t* src = bytes.data_ptr<uint8_t>();
+  const float* am = scales.data_ptr<float>();
+  switch (dtype) {
+    case at::kFloat: dequantize_into(src, am, table, blocksize, n, out.data_ptr<float>()); break;
+    case at::kHalf: dequantize_into(src, am, table, blocksize, n, out.data_ptr<c10::Half>()); break;
+    case at::kBFloat16: dequantize_into(src, am, table, blocksize, n, out.data_ptr<c10::BFloat16>()); break;
+    default: throw std::invalid_argument("bitsandbytes 4-bit dequantization: dtype must be float32, float16 or bfloat16");
+  }
+  return out;
+}
+
+NestedAbsmax quantize_absmax(const at::Tensor& absmax) {
+  NestedAbsmax nested;
+  const at::Tensor mean = at::mean(absmax);
+  nested.offset = mean.item<float>();
+  nested.quant_map = dynamic_map();
+  Scaled s = scale_blocks((absmax - mean).contiguous(), kNestedBlocksize);
+  const at::Tensor bounds = (nested.quant_map.slice(0, 0, -1) + nested.quant_map.slice(0, 1)) / 2;
+  nested.codes = at::bucketize(s.values, bounds, /*out_int32=*/true).to(at::kByte);
+  nested.nested_absmax = s.absmax;
+  return nested;
+}
+
+at::Tensor dequantize_absmax(const at::Tensor& codes, const at::Tensor& nested_absmax, const at::Tensor& quant_map,
+                             float offset) {
+  const int64_t n = codes.numel();
+  const at::Tensor c = codes.contiguous();
+  const at::Tensor map = quant_map.to(at::kFloat).contiguous();
+  const at::Tensor scales = nested_absmax.to(at::kFloat).contiguous();
+  at::Tensor out = at::empty({n}, at::kFloat);
+  const uint8_t* src = c.data_ptr<uint8_t>();
+  const float* m = map.data_ptr<float>();
+  const float* am = scales.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  // Two float32 roundings, as bnb: the blockwise dequantization, then `absmax += offset`.
+  for (int64_t i = 0; i < n; ++i) dst[i] = m[src[i]] * am[i / kNestedBlocksize] + offset;
+  return out;
+}
+
+}  // namespace oft::bnb

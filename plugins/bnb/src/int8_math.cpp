@@ -1,0 +1,98 @@
+#include "int8_math.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/abs.h>
+#include <ATen/ops/amax.h>
+#include <ATen/ops/any.h>
+#include <ATen/ops/argwhere.h>
+#include <ATen/ops/index_select.h>
+#include <ATen/ops/linear.h>
+#include <ATen/ops/matmul.h>
+#include <ATen/ops/reciprocal.h>
+#include <ATen/ops/round.h>
+#include <ATen/ops/where.h>
+#include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
+
+namespace oft::bnb {
+namespace {
+
+// bitsandbytes' dequantization constants (float32 after the Python float is applied to a float32 tensor).
+constexpr double kInv127 = 7.874015718698502e-3;
+constexpr double kInv127Squared = 6.200124e-05;  // the CPU/default op's value; bnb's CUDA kernel uses 6.200012e-05
+
+struct RowQuantized {
+  at::Tensor codes;         // int8 (rows, cols)
+  at::Tensor stats;         // float32 (rows)
+  at::Tensor outlier_cols;  // int64, undefined when threshold == 0
+};
+
+// int8_vectorwise_quant on an fp16 matrix.
+RowQuantized quantize_rows(at::Tensor a, double threshold) {
+  RowQuantized q;
+  at::Tensor outliers;
+  if (threshold > 0.0) {
+    outliers = at::abs(a).ge(threshold);
+    q.outlier_cols = at::argwhere(at::any(outliers, 0)).view({-1});
+    if (q.outlier_cols.numel() > 0) a = at::where(outliers, at::zeros({}, a.options()), a);
+  }
+  q.stats = std::get<0>(at::abs(a).max(1)).to(at::kFloat);
+  // Python's `127.0 / stats` is stats.reciprocal() * 127.0.
+  q.codes = at::round(a * (at::reciprocal(q.stats) * 127.0).unsqueeze(-1)).to(at::kChar);
+  if (a.size(0) > 1 && q.outlier_cols.defined() && q.outlier_cols.numel() > 0)
+    q.codes.index_fill_(1, q.outlier_cols, 0);
+  return q;
+}
+
+// Exact int32 A . B^T for int8 matrices: fp32 GEMMs over chunks of 1024 columns are exact (|sum| <= 2^24).
+at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b) {
+  constexpr int64_t kChunk = 1024;
+  const int64_t k = a.size(1);
+  at::Tensor acc;
+  for (int64_t start = 0; start < k; start += kChunk) {
+    const int64_t stop = std::min(k, start + kChunk);
+    const at::Tensor part = at::matmul(a.slice(1, start, stop).to(at::kFloat), b.slice(1, start, stop).to(at::kFloat).t())
+                                .to(at::kInt);
+    acc = acc.defined() ? acc.add_(part) : part;
+  }
+  return acc;
+}
+
+}  // namespace
+
+Int8Weight quantize_int8(const at::Tensor& weight) {
+  const RowQuantized q = quantize_rows(weight.detach().contiguous().to(at::kHalf), 0.0);
+  return {q.codes, q.stats};
+}
+
+at::Tensor dequantize_int8(const at::Tensor& cb, const at::Tensor& scb) { return cb * scb.view({-1, 1}) * kInv127; }
+
+at::Tensor int8_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb, const at::Tensor& bias,
+                        double threshold) {
+  const auto dtype = x.scalar_type();
+  const at::Tensor a = x.reshape({-1, x.size(-1)});
+  const RowQuantized q = quantize_rows(a.to(at::kHalf), threshold);
+  at::Tensor out = int8_matmul(q.codes, cb) * (q.stats.view({-1, 1}) * scb.view({1, -1})) * kInv127Squared;
+  if (bias.defined()) out.add_(bias.to(dtype));
+  out = out.to(dtype);
+  if (q.outlier_cols.defined() && q.outlier_cols.numel() > 0) {
+    const at::Tensor sub_a = at::index_select(a, 1, q.outlier_cols);
+    const at::Tensor sub_b = dequantize_int8(at::index_select(cb, 1, q.outlier_cols), scb).to(dtype).t();
+    out = out.addmm(sub_a, sub_b);
+  }
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = cb.size(0);
+  return out.view(shape);
+}
+
+at::Tensor dequantized_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb,
+                               const at::Tensor& bias) {
+  at::Tensor w = cb.to(x.scalar_type());
+  w.mul_(scb.unsqueeze(1) * (1.0 / 127.0));
+  return at::linear(x, w, bias.defined() ? bias.to(x.scalar_type()) : bias);
+}
+
+}  // namespace oft::bnb
