@@ -1,0 +1,136 @@
+// NF4 / FP4 parity with bitsandbytes 0.50.2 on CPU (tests/golden/data/bnb/bnb_4bit.safetensors): every
+// blocksize bnb accepts, plain and nested absmax, fp32/fp16/bf16 source weights.
+#include <gtest/gtest.h>
+
+#include "bnb_golden.h"
+#include "codes.h"
+#include "formats.h"
+#include "linear4bit.h"
+
+namespace oft::bnb {
+namespace {
+
+using test::json;
+
+class Bnb4bitGolden : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { golden_ = new oft::test::GoldenFile(oft::test::load_golden("bnb/bnb_4bit.safetensors")); }
+  static void TearDownTestSuite() { delete golden_; }
+  static const oft::test::GoldenFile& g() { return *golden_; }
+  static at::Tensor field(const json& c, const std::string& f) { return g().get(c["name"].get<std::string>() + "/" + f); }
+  static sdk::LinearShape shape_of(const json& c) {
+    return {c["in_features"].get<int64_t>(), c["out_features"].get<int64_t>(), c["bias"].get<bool>()};
+  }
+  static std::string options_for(const json& c) {
+    return json{{"bnb_4bit_quant_type", c["quant_type"]},
+                {"bnb_4bit_blocksize", c["blocksize"]},
+                {"bnb_4bit_use_double_quant", c["nested"]},
+                {"bnb_4bit_compute_dtype", c["compute_dtype"]}}
+        .dump();
+  }
+  static std::string config_for(const json& c) {
+    return json{{"load_in_4bit", true}, {"bnb_4bit_compute_dtype", c["compute_dtype"]}}.dump();
+  }
+  static oft::test::GoldenFile* golden_;
+};
+oft::test::GoldenFile* Bnb4bitGolden::golden_ = nullptr;
+
+TEST_F(Bnb4bitGolden, QuantizesToBitsandbytesTensorsExactly) {
+  FourBitFormat format;
+  for (const auto& c : g().cases) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const std::string dense = c["dense"];
+    const at::Tensor bias = c["bias"].get<bool>() ? g().get(dense + "/bias") : at::Tensor();
+    auto layer = format.quantize(g().get(dense + "/weight"), bias, options_for(c), at::Tensor());
+    const sdk::TensorMap saved = format.save(*layer);
+    const sdk::TensorMap state = test::state_of(g(), c);
+    ASSERT_EQ(saved.size(), state.size());
+    // Codes, absmax (nested codes, nested absmax, dynamic map), the JSON blob byte for byte, bias.
+    for (const auto& [key, tensor] : state) {
+      ASSERT_TRUE(saved.count(key)) << key;
+      EXPECT_TRUE(test::identical(saved.at(key), tensor, key));
+    }
+  }
+}
+
+TEST_F(Bnb4bitGolden, LoadsTheStateDictDequantizesExactlyAndSavesItBack) {
+  FourBitFormat format;
+  for (const auto& c : g().cases) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const sdk::TensorMap state = test::state_of(g(), c);
+    ASSERT_TRUE(format.recognizes(state, ""));
+    auto layer = format.load(state, shape_of(c), config_for(c));
+    EXPECT_TRUE(test::identical(layer->dense_weight(), field(c, "dequant"), "dequantize_4bit"));
+    const sdk::TensorMap saved = format.save(*layer);
+    for (const auto& [key, tensor] : state) EXPECT_TRUE(test::identical(saved.at(key), tensor, "saved " + key));
+  }
+}
+
+TEST_F(Bnb4bitGolden, ForwardMatchesLinear4bitInItsComputeDtype) {
+  FourBitFormat format;
+  int checked = 0;
+  for (const auto& c : g().cases) {
+    if (!c.contains("input_dtype")) continue;
+    SCOPED_TRACE(c["name"].get<std::string>());
+    auto layer = format.load(test::state_of(g(), c), shape_of(c), config_for(c));
+    EXPECT_EQ(layer->compute_dtype(), test::dtype_named(c["compute_dtype"]));
+    const at::Tensor x = field(c, "input");
+    const at::Tensor y = layer->forward(x);
+    // Same dequantized weight, same torch linear: equal up to float rounding of the compute dtype.
+    const auto cd = test::dtype_named(c["compute_dtype"]);
+    const double tol = cd == at::kFloat ? 1e-6 : (cd == at::kHalf ? 1e-3 : 8e-3);
+    EXPECT_EQ(y.scalar_type(), x.scalar_type());
+    EXPECT_TRUE(oft::test::close(y, field(c, "output"), tol, "forward"));
+    ++checked;
+  }
+  EXPECT_GE(checked, 5);
+}
+
+TEST_F(Bnb4bitGolden, CodeTablesAndDynamicMapAreBitsandbytes) {
+  for (const auto& c : g().cases) {
+    const std::string name = c["name"];
+    const at::Tensor expected = g().get(name + "/state/weight.quant_map");
+    EXPECT_TRUE(test::identical(code_tensor(quant_type_named(c["quant_type"], "test")), expected, name + " table"));
+    if (c["nested"].get<bool>())
+      EXPECT_TRUE(test::identical(dynamic_map(), g().get(name + "/state/weight.nested_quant_map"), "dynamic map"));
+  }
+  const json map = test::metadata(g(), "dynamic_map");
+  std::vector<float> values;
+  for (const auto& v : map) values.push_back(v.get<float>());
+  EXPECT_TRUE(test::identical(dynamic_map(), at::tensor(values, at::kFloat), "create_dynamic_map()"));
+}
+
+TEST_F(Bnb4bitGolden, NestedAbsmaxOfBitsandbytesNativeCpuKernelStillLoads) {
+  // bnb's native CPU quantize_blockwise picks a neighbouring code for a few absmax values (see gen_bnb.py);
+  // such a file decodes with its own codes.
+  FourBitFormat format;
+  for (const auto& c : g().cases) {
+    const std::string name = c["name"];
+    if (!g().has("cpu_native/" + name)) continue;
+    sdk::TensorMap state = test::state_of(g(), c);
+    state["weight.absmax"] = g().get("cpu_native/" + name);
+    auto layer = format.load(state, shape_of(c), config_for(c));
+    EXPECT_TRUE(test::identical(format.save(*layer).at("weight.absmax"), state["weight.absmax"], name));
+  }
+}
+
+TEST_F(Bnb4bitGolden, QuantizationConfigIsWhatTransformersWrites) {
+  const json configs = test::metadata(g(), "quantization_configs");
+  const json nf4 = json::parse(configs["nf4_double"].get<std::string>());
+  const json fp4 = json::parse(configs["fp4_default"].get<std::string>());
+  FourBitFormat format;
+  EXPECT_EQ(json::parse(format.quantization_config("{}")), fp4);
+  EXPECT_EQ(json::parse(format.quantization_config(
+                R"({"bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": true, "bnb_4bit_compute_dtype": "bfloat16"})")),
+            nf4);
+  // And those configs read back as the same settings.
+  auto layer = format.quantize(g().get("dense_float32/weight"), at::Tensor(), nf4.dump(), at::Tensor());
+  const auto& s = dynamic_cast<const Linear4bit&>(*layer).state();
+  EXPECT_EQ(s.quant_type, QuantType::NF4);
+  EXPECT_TRUE(s.nested);
+  EXPECT_EQ(s.compute_dtype, at::kBFloat16);
+  EXPECT_EQ(s.blocksize, 64);
+}
+
+}  // namespace
+}  // namespace oft::bnb
