@@ -61,6 +61,10 @@ def cases():
         ("mistral_fp16", MistralConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                        num_attention_heads=4, num_key_value_heads=2, sliding_window=16),
          MistralForCausalLM, {}, torch.float16),
+        # sliding window shorter than the inputs (checked below to change the outputs)
+        ("mistral_window", MistralConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, sliding_window=3),
+         MistralForCausalLM, {}, torch.float32),
         # bf16 checkpoint, q/k/v bias, one key/value head, tied embeddings
         ("qwen2_bf16", Qwen2Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                    num_attention_heads=4, num_key_value_heads=1, tie_word_embeddings=True),
@@ -116,6 +120,9 @@ def main():
         tensors = {"input_ids": ids, "attention_mask": mask,
                    "output": run(loaded, ids, mask, output_name),
                    "output_nomask": run(loaded, ids, None, output_name)}
+        if getattr(config, "sliding_window", None) and config.sliding_window < ids.shape[1]:
+            unwindowed = cls.from_pretrained(folder, sliding_window=None).eval()
+            assert not torch.allclose(run(unwindowed, ids, mask, output_name), tensors["output"]), name
         if dtype != torch.float32:
             loaded32 = cls.from_pretrained(folder, dtype=torch.float32).eval()
             tensors["output_fp32"] = run(loaded32, ids, mask, output_name)

@@ -20,13 +20,15 @@ struct Case {
   double rtol;  // in the checkpoint's dtype: fp32 1e-5; half precision rounds differently per op order
 };
 
-// Relative to the largest |expected|: fp32 is the same math up to summation order; fp16 / bf16 outputs
-// differ by a few units in the last place of those formats (2^-10, 2^-7) after two layers.
+// Relative to the largest |expected|: fp32 is the same math up to summation order; fp16 / bf16 may differ
+// by about two units in the last place of those formats (2^-10, 2^-7) where kernels differ (on the
+// machine that wrote the data every case matched exactly).
 const Case kCases[] = {{"bert", false, 1e-5},
                        {"gpt2", true, 1e-5},
                        {"llama_sharded", true, 1e-5},
-                       {"mistral_fp16", true, 5e-3},
-                       {"qwen2_bf16", true, 4e-2}};
+                       {"mistral_window", true, 1e-5},
+                       {"mistral_fp16", true, 2e-3},
+                       {"qwen2_bf16", true, 1.6e-2}};
 
 class ModelGolden : public ::testing::TestWithParam<Case> {};
 
@@ -45,7 +47,7 @@ TEST_P(ModelGolden, OutputsMatchTransformers) {
   const at::Tensor out = model.forward(ids, mask);
   EXPECT_EQ(out.scalar_type(), expected.scalar_type());
   const at::Tensor actual_valid = compared(c, out, mask), expected_valid = compared(c, expected, mask);
-  std::printf("%s: relative error %.3g (tolerance %.0e)\n", c.name.c_str(), relative_error(actual_valid, expected_valid), c.rtol);
+  std::printf("%s: relative error %.3g (tolerance %.2g)\n", c.name.c_str(), relative_error(actual_valid, expected_valid), c.rtol);
   EXPECT_TRUE(close(actual_valid, expected_valid, c.rtol, c.name + " output"));
   EXPECT_TRUE(close(model.forward(ids, at::Tensor()), golden.get("output_nomask"), c.rtol, c.name + " without mask"));
 }
