@@ -1,8 +1,9 @@
 """Golden data for the C++ WordPiece tokenizer (tests/models/test_tokenizer.cpp).
 
-Tokenizes varied sentences with all-MiniLM-L6-v2's vocab.txt using both of transformers' BERT
-tokenizers: BertTokenizer (backed by the Rust `tokenizers` library, what the model is used with) and
-BertTokenizerLegacy (the pure-Python original). Writes tokenizer/cases.json with both results and
+Tokenizes varied sentences with all-MiniLM-L6-v2's tokenizer using both of transformers' BERT
+tokenizers: BertTokenizer loaded from the model folder (its tokenizer.json, run by the Rust
+`tokenizers` library: what the model is used with) and BertTokenizerLegacy on its vocab.txt (the
+pure-Python original). Writes tokenizer/cases.json with both results and
 whether they agree; the C++ tokenizer must equal the Rust-backed one. Also copies vocab.txt and
 tokenizer_config.json next to it, so the C++ test needs no model package.
 
