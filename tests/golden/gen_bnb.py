@@ -195,8 +195,11 @@ def gen_4bit() -> None:
                                           bnb_4bit_compute_dtype=torch.bfloat16),
         "fp4_default": transformers_config(load_in_4bit=True),
     }
+    # json.dumps writes floats with repr(); the quant-state blob's nested_offset is one.
+    reprs = [[v, repr(v)] for v in (1e-05, 0.0001, 0.00012345, 1e16, 1.5e16, 123456789.0, 2.5e-07, -0.0, 0.1, 3.0,
+                                    float(torch.tensor(0.0123).item()), -7.62939453125e-06)]
     save("bnb_4bit.safetensors", tensors, cases, {"quantization_configs": configs,
-                                                 "dynamic_map": F.create_dynamic_map().tolist()})
+                                                 "dynamic_map": F.create_dynamic_map().tolist(), "float_reprs": reprs})
 
 
 def transformers_config(**kwargs) -> str:

@@ -108,6 +108,9 @@ std::shared_ptr<sdk::LinearModule> FourBitFormat::load(const sdk::TensorMap& ten
   const QuantType type = quant_type_named(state_key.substr(kStatePrefix.size()), state_key);
   if (info.quant_type != name_of(type))
     throw std::invalid_argument(state_key + ": quant_type \"" + info.quant_type + "\" does not match the key");
+  if (!is_valid_blocksize(info.blocksize))
+    throw std::invalid_argument(state_key + ": blocksize " + std::to_string(info.blocksize) +
+                                ", expected one of 32, 64, 128, 256, 512, 1024, 2048, 4096");
   if (info.shape != std::vector<int64_t>{shape.out_features, shape.in_features})
     throw std::invalid_argument(state_key + ": shape does not match the architecture's (" +
                                 std::to_string(shape.out_features) + ", " + std::to_string(shape.in_features) + ")");
