@@ -17,7 +17,7 @@ log() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages ------------------------------------------------------------------------------
 debs=(cmake ninja-build ccache g++ python3-venv libboost-dev libboost-filesystem-dev nlohmann-json3-dev
-      libspdlog-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev)
+      libspdlog-dev libcli11-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -37,9 +37,22 @@ if [ "$have_torch" != "$torch_pin" ]; then
   log "installing torch==$torch_pin into .venv (LibTorch headers, libraries and CMake config)"
   pip_quiet -r requirements/torch.txt
 fi
-if ((want_peers)); then
-  "$venv/bin/python" -c 'import peft, transformers, safetensors' 2>/dev/null || {
-    log "installing Python peers (peft, transformers, safetensors)"; pip_quiet -r requirements/peers.txt; }
+# True when every name==version pin of a requirements file is installed in .venv.
+pins_installed() {
+  "$venv/bin/python" - "$1" <<'PY'
+import importlib.metadata as m, re, sys
+for line in open(sys.argv[1]):
+    pin = re.match(r"^([A-Za-z0-9_.-]+)==([^ ;#]+)", line.strip())
+    if pin:
+        try:
+            if m.version(pin[1]) != pin[2]: sys.exit(1)
+        except m.PackageNotFoundError:
+            sys.exit(1)
+PY
+}
+if ((want_peers)) && ! pins_installed requirements/peers.txt; then
+  log "installing Python peers (requirements/peers.txt: peft, transformers, safetensors, ...)"
+  pip_quiet -r requirements/peers.txt
 fi
 
 # --- Configure and build --------------------------------------------------------------------------

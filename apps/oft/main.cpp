@@ -1,20 +1,31 @@
 // oft: Orthogonal Fine-Tuning for LibTorch, the command-line host.
-#include <iostream>
-
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "host.h"
 #include "oft/log.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"oft: Orthogonal Fine-Tuning (PEFT-compatible) for LibTorch"};
   app.require_subcommand(1);
-  std::string level = "info";
-  app.add_option("--log-level", level, "trace, debug, info, warn, error or off")
+  oft::app::Host host;
+  std::string level, host_config;
+  app.add_option("--log-level", level, "trace, debug, info, warn, error or off (overrides the host config)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.parse_complete_callback([&] { oft::logger()->set_level(spdlog::level::from_str(level)); });
-  oft::app::add_demo_command(app);
-  oft::app::add_plugins_command(app);
+  app.add_option("--host-config", host_config, "host config JSON: {\"plugins\": {...}, \"logging\": {\"level\": ...}}")
+      ->check(CLI::ExistingFile);
+  app.parse_complete_callback([&] {
+    if (!host_config.empty()) host.configure(host_config);
+    const std::string chosen = !level.empty() ? level : host.log_level().value_or("info");
+    oft::logger()->set_level(spdlog::level::from_str(chosen));
+  });
+  oft::app::add_demo_command(app, host);
+  oft::app::add_plugins_command(app, host);
+  oft::app::add_plan_command(app, host);
+  oft::app::add_forward_command(app, host);
+  oft::app::add_train_command(app, host);
+  oft::app::add_merge_command(app, host);
+  oft::app::add_quantize_command(app, host);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "host.h"
 #include "oft/plugin_host.h"
 #include "oft/plugin_report_json.h"
 
@@ -38,12 +39,10 @@ void print_text(const PluginHostResult& result) {
   for (const auto& f : result.format_summaries) std::printf("  %-20s %s\n", f.name.c_str(), f.origin.c_str());
 }
 
-int run_plugins(const PluginsOptions& o) {
-  PluginHostOptions options;
-  if (!o.config.empty()) options.settings = read_plugin_settings(o.config);
-  // Safe scanning is on by default for the command: a crashing plugin must not take it down.
-  options.safe_scan = !o.no_safe_scan && options.settings.safe_scan.value_or(true);
-  const PluginHostResult result = load_plugins(options);
+int run_plugins(Host& host, const PluginsOptions& o) {
+  if (!o.config.empty()) host.configure(o.config);
+  if (o.no_safe_scan) host.disable_safe_scan();
+  const PluginHostResult& result = host.plugins();
   if (o.json)
     std::cout << to_json(result).dump(2) << std::endl;
   else
@@ -53,15 +52,15 @@ int run_plugins(const PluginsOptions& o) {
 
 }  // namespace
 
-void add_plugins_command(CLI::App& app) {
+void add_plugins_command(CLI::App& app, Host& host) {
   auto options = std::make_shared<PluginsOptions>();
   auto* cmd = app.add_subcommand("plugins", "List the plugin search path, the plugin files found and the dispatchers");
   cmd->add_flag("--json", options->json, "print JSON for machines");
-  cmd->add_option("--config", options->config, "host config JSON with a \"plugins\" section (paths, require, disable, safe_scan)")
+  cmd->add_option("--config", options->config, "host config JSON (as --host-config)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-safe-scan", options->no_safe_scan, "load plugins without vetting them in a child process first");
-  cmd->callback([options] {
-    if (const int rc = run_plugins(*options); rc != 0) throw CLI::RuntimeError(rc);
+  cmd->callback([options, &host] {
+    if (const int rc = run_plugins(host, *options); rc != 0) throw CLI::RuntimeError(rc);
   });
 }
 

@@ -1,0 +1,159 @@
+// `oft quantize --model DIR --method bnb-nf4|bnb-fp4|bnb-int8|gptq [--options JSON]
+//               [--calibration IN.safetensors] --out DIR`
+// Quantizes every linear layer of a dense checkpoint (except the output layer, which transformers
+// also keeps dense) with a backend plugin's format, and writes a checkpoint (config.json with
+// quantization_config + safetensors) that oft and, where it runs, the Python library load.
+// GPTQ needs calibration activations: the inputs each linear layer sees when the dense model runs on
+// the calibration token ids (one pass, all layers at once; the reference GPTQ instead re-runs each
+// block on the already-quantized previous blocks).
+#include <map>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "commands.h"
+#include "model_session.h"
+#include "oft/errors.h"
+#include "oft/log.h"
+#include "oft/model/target_plan.h"
+#include "oft/safetensors.h"
+#include "oft/sdk/linear_format.h"
+
+namespace oft::app {
+namespace {
+
+struct QuantizeOptions {
+  std::string model;
+  std::string method;
+  std::string options = "{}";
+  std::string calibration;
+  std::string out;
+};
+
+struct Method {
+  std::string format;
+  nlohmann::json defaults;  // merged under the user's --options
+  bool needs_calibration = false;
+};
+
+Method method_named(const std::string& name) {
+  static const std::map<std::string, Method> methods = {
+      {"bnb-int8", {"bnb_8bit", nlohmann::json::object(), false}},
+      {"bnb-nf4", {"bnb_4bit", {{"bnb_4bit_quant_type", "nf4"}}, false}},
+      {"bnb-fp4", {"bnb_4bit", {{"bnb_4bit_quant_type", "fp4"}}, false}},
+      {"gptq", {"gptq", nlohmann::json::object(), true}},
+  };
+  const auto it = methods.find(name);
+  if (it == methods.end()) throw UsageError("unknown --method '" + name + "' (expected bnb-int8, bnb-nf4, bnb-fp4 or gptq)");
+  return it->second;
+}
+
+// Stands in for a dense linear while the model runs on calibration data: records its inputs.
+class RecordingLinear final : public sdk::LinearModule {
+ public:
+  explicit RecordingLinear(std::shared_ptr<sdk::LinearBase> dense) : dense_(std::move(dense)) {}
+  std::string format() const override { return "recording"; }
+  std::string type_name() const override { return "RecordingLinear"; }
+  int64_t in_features() const override { return dense_->in_features(); }
+  int64_t out_features() const override { return dense_->out_features(); }
+  c10::ScalarType compute_dtype() const override { return dense_->compute_dtype(); }
+  c10::Device device() const override { return dense_->device(); }
+  at::Tensor forward(const at::Tensor& x) override {
+    inputs.push_back(x.detach().reshape({-1, x.size(-1)}).to(at::kFloat));
+    return dense_->forward(x);
+  }
+  sdk::MergePolicy merge_policy() const override { return dense_->merge_policy(); }
+  at::Tensor dense_weight() override { return dense_->dense_weight(); }
+  void set_dense_weight(const at::Tensor& w) override { dense_->set_dense_weight(w); }
+  std::vector<at::Tensor> inputs;
+
+ private:
+  std::shared_ptr<sdk::LinearBase> dense_;
+};
+
+void run_quantize(Host& host, const QuantizeOptions& o) {
+  const Method method = method_named(o.method);
+  nlohmann::json options = method.defaults;
+  try {
+    options.update(nlohmann::json::parse(o.options));
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError("--options must be a JSON object: " + std::string(e.what()));
+  }
+  if (method.needs_calibration && o.calibration.empty())
+    throw UsageError("--method " + o.method + " needs --calibration IN.safetensors (input_ids of sample text)");
+  const auto formats = host.formats();
+  formats->get(method.format);  // fails early, naming the loaded formats, when the plugin is missing
+
+  ModelSession session = load_model(host, o.model);
+  auto& model = session.model;
+  // The linear layers: PEFT's "all-linear" selection (every linear layer but the output layer).
+  OFTConfig all_linear;
+  all_linear.target_modules = ModuleSelector::from_regex("all-linear");
+  PlanOptions plan_options;
+  plan_options.model_type = model.info.model_type;
+  plan_options.output_layer = model.info.output_layer;
+  const std::vector<std::string> linears = plan_targets(*model.module, all_linear, plan_options).targets;
+  auto parent_of = [&](const std::string& path) {
+    const auto dot = path.rfind('.');
+    std::shared_ptr<torch::nn::Module> parent = model.module;
+    if (dot != std::string::npos) parent = model.module->named_modules(/*memo=*/"", /*include_self=*/false)[path.substr(0, dot)];
+    auto declared = std::dynamic_pointer_cast<Module>(parent);
+    if (!declared) throw UsageError("cannot replace " + path + ": its parent does not declare replaceable layers");
+    return std::make_pair(declared, dot == std::string::npos ? path : path.substr(dot + 1));
+  };
+  auto dense_of = [&](const std::string& path) {
+    auto module = model.module->named_modules("", false)[path];
+    auto claim = host.dispatchers()->dispatch({path, module}, {model.info.quantization_config_json});
+    if (claim.claim.kind != sdk::Claim::Kind::Linear || claim.dispatcher != "default")
+      throw UsageError(path + " is not a dense linear layer (claimed by " + claim.dispatcher + "); quantize a dense checkpoint");
+    return claim.claim.linear;
+  };
+
+  std::map<std::string, std::shared_ptr<RecordingLinear>> recorders;
+  if (method.needs_calibration) {
+    for (const auto& path : linears) {
+      auto recorder = std::make_shared<RecordingLinear>(dense_of(path));
+      auto [parent, name] = parent_of(path);
+      parent->replace_layer(name, recorder);
+      recorders[path] = recorder;
+    }
+    const auto inputs = safetensors::load(o.calibration).tensors;
+    if (!inputs.count("input_ids")) throw UsageError(o.calibration + " has no 'input_ids' tensor");
+    torch::NoGradGuard no_grad;
+    const auto ids = inputs.at("input_ids").to(at::kLong);
+    model.forward(ids, inputs.count("attention_mask") ? inputs.at("attention_mask").to(at::kLong) : at::Tensor());
+  }
+  int64_t done = 0;
+  for (const auto& path : linears) {
+    std::shared_ptr<sdk::LinearBase> dense = recorders.count(path) ? recorders[path] : dense_of(path);
+    const at::Tensor calibration = recorders.count(path) ? at::cat(recorders[path]->inputs) : at::Tensor();
+    at::Tensor bias;
+    for (const auto& p : dense->module()->named_parameters(/*recurse=*/true))
+      if (p.key() == "bias") bias = p.value().detach();
+    auto quantized = formats->quantize(method.format, path, dense->dense_weight().detach(), bias, options.dump(), calibration);
+    auto [parent, name] = parent_of(path);
+    parent->replace_layer(name, quantized);
+    logger()->info("[{}/{}] quantized {} ({} x {})", ++done, linears.size(), path, dense->out_features(), dense->in_features());
+  }
+  model.config["quantization_config"] = nlohmann::json::parse(formats->get(method.format)->quantization_config(options.dump()));
+  models::save_pretrained(model, o.out, formats.get());
+  logger()->info("wrote {} ({} linear layers quantized with {})", o.out, linears.size(), method.format);
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app, Host& host) {
+  auto o = std::make_shared<QuantizeOptions>();
+  auto* cmd = app.add_subcommand("quantize", "Quantize a dense checkpoint's linear layers with a backend plugin");
+  cmd->add_option("--model", o->model, "dense Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--method", o->method, "bnb-int8, bnb-nf4, bnb-fp4 or gptq")->required();
+  cmd->add_option("--options", o->options, "the format's settings as its quantization_config names them, e.g. "
+                                           "'{\"bits\": 4, \"group_size\": 128}'");
+  cmd->add_option("--calibration", o->calibration, "safetensors with input_ids (and attention_mask): GPTQ's calibration text")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--out", o->out, "folder for the quantized checkpoint")->required();
+  cmd->callback([o, &host] { run_quantize(host, *o); });
+}
+
+}  // namespace oft::app

@@ -1,0 +1,14 @@
+#pragma once
+// Running a SequenceClassifier over a whole data set (no gradients, batches of 64).
+#include <ATen/core/Tensor.h>
+
+#include "sequence_classifier.h"
+#include "text_classification_data.h"
+
+namespace oft::app {
+
+at::Tensor logits_of(SequenceClassifier& model, const TextClassificationData& data);      // (N, labels)
+at::Tensor embeddings_of(SequenceClassifier& model, const TextClassificationData& data);  // (N, hidden)
+double accuracy(const at::Tensor& logits, const at::Tensor& labels);
+
+}  // namespace oft::app

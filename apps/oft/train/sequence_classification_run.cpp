@@ -1,0 +1,74 @@
+// `oft train` with task sequence_classification: OFT on the encoder, the "classifier" head trained
+// as a modules_to_save module (as PEFT does for SEQ_CLS), accuracy on the eval split.
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "oft/log.h"
+#include "oft/model/oft_model.h"
+#include "oft/safetensors.h"
+#include "classification_eval.h"
+#include "sequence_classifier.h"
+#include "text_classification_data.h"
+#include "trainer.h"
+#include "training_runs.h"
+
+namespace oft::app {
+TrainableSplit trainable_parameters(torch::nn::Module& model) {
+  TrainableSplit split;
+  for (const auto& p : model.named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    split.all.emplace_back(p.key(), p.value());
+    (p.key().find(".oft_R.") != std::string::npos ? split.adapter : split.other).push_back(p.value());
+  }
+  return split;
+}
+
+nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c) {
+  at::manual_seed(static_cast<int64_t>(c.seed));
+  models::LoadOptions load;
+  load.formats = host.formats();
+  auto model = std::make_shared<SequenceClassifier>(models::load_pretrained(c.model, load),
+                                                    static_cast<int64_t>(c.labels.size()));
+  const auto train_set = load_text_classification(c.train_data, c.labels, c.model, c.max_length);
+  OFTConfig oft = c.oft;
+  auto saved = oft.modules_to_save.value_or(std::vector<std::string>{});
+  if (std::find(saved.begin(), saved.end(), "classifier") == saved.end()) saved.push_back("classifier");
+  oft.modules_to_save = saved;
+  // task_type stays unset: PEFT's SEQ_CLS wrapper expects a transformers model class, and this is a
+  // custom one (encoder + mean pooling + head); the head is saved through modules_to_save instead.
+  OFTModel peft(model, oft, "default", model->info(), host.dispatchers());
+  logger()->info("{}", peft.count_parameters().summary());
+
+  model->train();
+  const TrainableSplit params = trainable_parameters(*model);
+  TrainerOptions options;
+  options.steps = c.steps;
+  options.batch_size = c.batch_size;
+  options.save_every = c.save_every;
+  options.seed = c.seed;
+  options.checkpoint_dir = c.output_dir / "checkpoint";
+  options.resume = c.resume;
+  const TrainResult result =
+      train(options, train_set.size(), {{params.adapter, c.lr}, {params.other, c.head_lr}}, c.weight_decay, params.all,
+            [&](const at::Tensor& indices) {
+              const auto batch = train_set.select(indices);
+              return at::cross_entropy_loss(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
+            });
+  model->eval();
+  peft.save_pretrained(c.output_dir / "adapter");
+
+  nlohmann::json metrics = {{"task", "sequence_classification"}, {"steps", c.steps}, {"resumed_from", result.first_step},
+                            {"final_loss", result.final_loss},
+                            {"train_accuracy", accuracy(logits_of(*model, train_set), train_set.labels)}};
+  if (!c.eval_data.empty()) {
+    const auto eval_set = load_text_classification(c.eval_data, c.labels, c.model, c.max_length);
+    const at::Tensor logits = logits_of(*model, eval_set);
+    metrics["eval_accuracy"] = accuracy(logits, eval_set.labels);
+    // For checking against other implementations (the PEFT interop test does).
+    safetensors::save(c.output_dir / "eval_logits.safetensors", {{"logits", logits.to(at::kFloat).contiguous()}});
+  }
+  logger()->info("{}", metrics.dump());
+  return metrics;
+}
+
+}  // namespace oft::app

@@ -1,0 +1,27 @@
+#pragma once
+// A sentence classifier over an encoder (BERT / MiniLM): mean of the last hidden states over the
+// attention mask (sentence-transformers' pooling for all-MiniLM-L6-v2), then a linear head.
+// Module names: "<model_type>.<encoder names>" and "classifier", as transformers'
+// BertForSequenceClassification names them, so PEFT's default targets and modules_to_save apply.
+#include <memory>
+
+#include "oft/model/module.h"
+#include "oft/models/pretrained.h"
+
+namespace oft::app {
+
+class SequenceClassifier : public Module {
+ public:
+  SequenceClassifier(models::Pretrained encoder, int64_t num_labels);
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask);
+  // The pooled sentence embedding (batch, hidden).
+  at::Tensor embed(const at::Tensor& input_ids, const at::Tensor& attention_mask);
+  at::Tensor classify(const at::Tensor& embeddings) { return classifier(embeddings); }
+  // What OFTModel needs: the encoder's model_type (PEFT's default targets), no output layer.
+  ModelInfo info() const;
+
+  models::Pretrained encoder;
+  LayerSlot classifier;
+};
+
+}  // namespace oft::app

@@ -1,0 +1,47 @@
+#pragma once
+// TRAIN.json, the input of `oft train`:
+// {
+//   "model": "path/to/hf-model-folder",
+//   "task": "sequence_classification" | "causal_lm",
+//   "data": {"train": "train.jsonl", "eval": "test.jsonl", "labels": ["a", "b"], "max_length": 64},
+//   "oft": { PEFT OFTConfig keys (adapter_config.json) },
+//   "optimizer": {"lr": 5e-3, "head_lr": 1e-3, "weight_decay": 0.0},
+//   "batch_size": 16, "steps": 300, "seed": 0,
+//   "output_dir": "runs/minilm", "save_every": 100, "resume": true
+// }
+// Data: sequence_classification reads JSON lines {"text": ..., "label": <name in labels>} and
+// tokenizes with the model folder's WordPiece vocab.txt; causal_lm reads {"input_ids": [...]}.
+// Relative paths are taken from the config file's folder.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "oft/config.h"
+
+namespace oft::app {
+
+enum class TrainTask { SequenceClassification, CausalLm };
+
+struct TrainConfig {
+  std::filesystem::path model;
+  TrainTask task = TrainTask::SequenceClassification;
+  std::filesystem::path train_data;
+  std::filesystem::path eval_data;  // empty: no evaluation
+  std::vector<std::string> labels;  // sequence_classification only
+  int64_t max_length = 128;
+  OFTConfig oft;
+  double lr = 5e-3;
+  double head_lr = 1e-3;  // the classification head (sequence_classification)
+  double weight_decay = 0.0;
+  int64_t batch_size = 16;
+  int64_t steps = 100;
+  uint64_t seed = 0;
+  std::filesystem::path output_dir;
+  int64_t save_every = 0;  // 0: only at the end
+  bool resume = true;      // continue from output_dir/checkpoint when it exists
+
+  // ConfigError naming the key for unknown keys, wrong types and values out of range.
+  static TrainConfig load(const std::filesystem::path& file);
+};
+
+}  // namespace oft::app

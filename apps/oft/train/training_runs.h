@@ -1,0 +1,28 @@
+#pragma once
+// The two kinds of `oft train` run. Each loads the model, injects OFT, trains with the shared loop
+// (trainer.h), saves the adapter in PEFT's format to <output_dir>/adapter and returns its metrics.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
+#include <torch/nn/module.h>
+
+#include "../host.h"
+#include "train_config.h"
+
+namespace oft::app {
+
+nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& config);
+nlohmann::json train_causal_lm(Host& host, const TrainConfig& config);
+
+// The adapter's tensors and the rest of the trainable ones (e.g. a modules_to_save head), by name.
+struct TrainableSplit {
+  std::vector<std::pair<std::string, at::Tensor>> all;
+  std::vector<at::Tensor> adapter;
+  std::vector<at::Tensor> other;
+};
+TrainableSplit trainable_parameters(torch::nn::Module& model);
+
+}  // namespace oft::app
