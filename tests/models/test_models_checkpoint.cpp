@@ -117,6 +117,7 @@ TEST(ModelCheckpoint, PrefixesAsTransformersHandlesThem) {
   safetensors::TensorMap prefixed;
   for (auto& [key, t] : read_tensors(hf_dir("bert"))) prefixed["bert." + key] = t;
   prefixed["cls.predictions.bias"] = at::zeros({64});
+  prefixed["bert.embeddings.position_ids"] = at::arange(32).unsqueeze(0);
   write_checkpoint(bert.path, read_config(hf_dir("bert")), prefixed);
   EXPECT_TRUE(matches_golden("bert", bert.path));
 
@@ -185,6 +186,10 @@ TEST(ModelCheckpoint, MetaBuildAllocatesNothing) {
   }
   EXPECT_EQ(count, 6738415616);  // LLaMA-2-7B's parameter count
   EXPECT_EQ(model.module->named_parameters().size(), 32u * 9 + 3);
+
+  for (const std::string name : {"gpt2", "bert"})
+    for (const auto& p : models::from_config(read_config(hf_dir(name)), c10::kMeta).module->parameters())
+      EXPECT_TRUE(p.is_meta()) << name;
 
   models::LoadOptions meta;
   meta.device = c10::kMeta;

@@ -149,6 +149,8 @@ Architecture build_bert(const nlohmann::json& json, const BuildOptions& options)
   a.output_name = "last_hidden_state";
   a.base_prefix = "bert";
   a.head_model = false;
+  // Buffers older transformers versions saved (all-MiniLM-L6-v2 has position_ids); dropped silently.
+  a.ignored_suffixes = {"embeddings.position_ids", "embeddings.token_type_ids"};
   return a;
 }
 

@@ -80,7 +80,6 @@ class ConfigReader {
   bool flag(const std::string& key, bool fallback) const;
   std::string text(const std::string& key, const std::string& fallback) const;
   bool has(const std::string& key) const;
-  const nlohmann::json& json() const { return config_; }
   [[noreturn]] void fail(const std::string& key, const std::string& what) const;
 
  private:
