@@ -3,5 +3,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bash "$repo/scripts/setup.sh" --peers  # PEFT: the Python side of the interop tests
+# The real all-MiniLM-L6-v2, for the main-job and classification interop tests.
+OFT_MINILM_DIR=$(bash "$repo/scripts/fetch_minilm.sh")
+export OFT_MINILM_DIR
 cd "$repo/build"
 ctest --output-on-failure -j2 "$@"

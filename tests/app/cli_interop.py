@@ -1,0 +1,176 @@
+"""The `oft` command against the real Python libraries (PEFT, transformers), on the tiny random
+checkpoints that transformers wrote (tests/golden/data/models/hf/) and, when available, the real
+all-MiniLM-L6-v2 (OFT_MINILM_DIR):
+
+  - `oft train` (causal_lm) writes an adapter that PEFT loads onto the transformers model and that
+    gives the logits `oft forward --adapter` gives;
+  - a run stopped at step k and resumed ends with the same adapter as an uninterrupted run;
+  - `oft merge` writes a checkpoint that transformers loads and that gives the unmerged PEFT logits;
+  - `oft plan --json` targets the modules PEFT targets, with PEFT's trainable-parameter count;
+  - `oft train` (sequence_classification) on MiniLM: PEFT on the same encoder + head gives its eval logits.
+
+Tolerance: max |a - b| <= 1e-4 * max(1, max |b|) in fp32.
+Usage: cli_interop.py OFT_BINARY HF_MODELS_DIR   (exit 77 = skipped: peft not importable)
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+try:
+    import torch
+    from peft import OFTConfig, PeftModel, get_peft_model
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+except ImportError as e:  # the test is optional where the Python peers are not installed
+    print(f"skipped: {e}")
+    sys.exit(77)
+
+OFT, HF = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+WORK = Path(tempfile.mkdtemp(prefix="oft-cli-interop-"))
+failures = []
+
+
+def oft(*args):
+    result = subprocess.run([str(OFT), "--log-level", "warn", *map(str, args)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"oft {' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def check_close(what, got, expected):
+    got, expected = got.float(), expected.float()
+    diff = (got - expected).abs().max().item()
+    limit = 1e-4 * max(1.0, expected.abs().max().item())
+    status = "ok" if diff <= limit else "FAIL"
+    print(f"{status:4} {what}: max diff {diff:.2e} (limit {limit:.1e})")
+    if diff > limit:
+        failures.append(what)
+
+
+def check(what, condition, detail=""):
+    print(f"{'ok' if condition else 'FAIL':4} {what} {detail}")
+    if not condition:
+        failures.append(what)
+
+
+def token_inputs(vocab, rows=3, length=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, vocab, (rows, length), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, -3:] = 0  # right padding on one row
+    return ids, mask
+
+
+def causal_lm_case(name, model_dir, targets, block_size, peft_supports=True):
+    """peft_supports=False: PEFT's OFT refuses the layer type (GPT-2's Conv1D), so the merged checkpoint
+    in transformers is compared with `oft forward --adapter` instead of with PEFT."""
+    config = json.loads((model_dir / "config.json").read_text())
+    vocab = config["vocab_size"]
+    data = WORK / f"{name}-train.jsonl"
+    g = torch.Generator().manual_seed(1)
+    data.write_text("".join(json.dumps({"input_ids": torch.randint(3, vocab, (12,), generator=g).tolist()}) + "\n"
+                            for _ in range(8)))
+    oft_config = {"target_modules": targets, "oft_block_size": block_size, "r": 0, "init_weights": False}
+
+    def train_config(out, steps):
+        path = WORK / f"{name}-{out}-{steps}.json"
+        path.write_text(json.dumps({"model": str(model_dir), "task": "causal_lm", "data": {"train": str(data)},
+                                    "oft": oft_config, "optimizer": {"lr": 1e-2}, "batch_size": 4, "steps": steps,
+                                    "seed": 3, "output_dir": str(WORK / f"{name}-{out}"), "save_every": 2}))
+        return path
+
+    oft("train", "--config", train_config("straight", 6))
+    oft("train", "--config", train_config("resumed", 3))
+    oft("train", "--config", train_config("resumed", 6))  # continues from the step-3 checkpoint
+    a = load_file(WORK / f"{name}-straight/adapter/adapter_model.safetensors")
+    b = load_file(WORK / f"{name}-resumed/adapter/adapter_model.safetensors")
+    check(f"{name}: resumed run ends with the uninterrupted run's adapter",
+          a.keys() == b.keys() and all(torch.allclose(a[k], b[k], rtol=0, atol=1e-6) for k in a))
+
+    adapter = WORK / f"{name}-straight/adapter"
+    ids, mask = token_inputs(vocab)
+    save_file({"input_ids": ids, "attention_mask": mask}, WORK / f"{name}-input.safetensors")
+    oft("forward", "--model", model_dir, "--adapter", adapter, "--input", WORK / f"{name}-input.safetensors",
+        "--output", WORK / f"{name}-oft.safetensors")
+    valid = mask.bool()  # padded positions are not compared (their values are implementation-defined)
+    oft_logits = load_file(WORK / f"{name}-oft.safetensors")["logits"]
+    if peft_supports:
+        base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        peft_model = PeftModel.from_pretrained(base, adapter).eval()
+        with torch.no_grad():
+            reference = peft_model(input_ids=ids, attention_mask=mask).logits
+        check_close(f"{name}: oft forward --adapter vs PEFT", oft_logits[valid], reference[valid])
+        with torch.no_grad(), peft_model.disable_adapter():
+            base_logits = peft_model(input_ids=ids, attention_mask=mask).logits
+        change = (base_logits - reference)[valid].abs().max().item()
+        check(f"{name}: the trained adapter changes the logits", change > 1e-3, f"(by up to {change:.2e})")
+    else:
+        reference = oft_logits
+
+    oft("merge", "--model", model_dir, "--adapter", adapter, "--out", WORK / f"{name}-merged")
+    merged = AutoModelForCausalLM.from_pretrained(WORK / f"{name}-merged", dtype=torch.float32).eval()
+    with torch.no_grad():
+        merged_logits = merged(input_ids=ids, attention_mask=mask).logits
+    check_close(f"{name}: oft merge checkpoint in transformers vs unmerged " + ("PEFT" if peft_supports else "oft"),
+                merged_logits[valid], reference[valid])
+    if not peft_supports:
+        return
+
+    (WORK / f"{name}-oft.json").write_text(json.dumps(oft_config))
+    plan = json.loads(oft("plan", "--model", model_dir, "--config", WORK / f"{name}-oft.json", "--json"))
+    reference = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), OFTConfig(**oft_config))
+    peft_targets = sorted(n.removeprefix("base_model.model.") for n, m in reference.named_modules()
+                          if hasattr(m, "oft_R") and isinstance(getattr(m, "oft_R"), torch.nn.ModuleDict))
+    trainable, _ = reference.get_nb_trainable_parameters()
+    check(f"{name}: plan targets PEFT's modules", sorted(m["module"] for m in plan["modules"]) == peft_targets,
+          f"({len(peft_targets)} modules)")
+    check(f"{name}: plan counts PEFT's trainable parameters", plan["trainable"] == trainable,
+          f"({plan['trainable']} vs {trainable})")
+
+
+class MeanPoolClassifier(torch.nn.Module):
+    """What `oft train` builds for sequence_classification: encoder, masked mean pooling, linear head."""
+
+    def __init__(self, encoder, labels):
+        super().__init__()
+        self.bert = encoder
+        self.classifier = torch.nn.Linear(encoder.config.hidden_size, labels)
+
+    def forward(self, input_ids, attention_mask):
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return self.classifier((hidden * m).sum(1) / m.sum(1).clamp_min(1e-9))
+
+
+def classification_case(minilm, data_dir):
+    rows = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()[:48]]
+    train, held_out = WORK / "cls-train.jsonl", WORK / "cls-eval.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows[:32]))
+    held_out.write_text("".join(json.dumps(r) + "\n" for r in rows[32:]))
+    config = WORK / "cls.json"
+    config.write_text(json.dumps({"model": str(minilm), "task": "sequence_classification",
+                                  "data": {"train": str(train), "eval": str(held_out), "labels": ["negative", "positive"]},
+                                  "oft": {"target_modules": ["query", "value"], "oft_block_size": 32, "r": 0},
+                                  "batch_size": 8, "steps": 4, "output_dir": str(WORK / "cls")}))
+    oft("train", "--config", config)
+    model = MeanPoolClassifier(AutoModel.from_pretrained(minilm, dtype=torch.float32), 2)
+    model = PeftModel.from_pretrained(model, WORK / "cls/adapter").eval()
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    batch = tokenizer([r["text"] for r in rows[32:]], padding=True, truncation=True, max_length=128, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    check_close("MiniLM classification: oft train's eval logits vs PEFT", load_file(WORK / "cls/eval_logits.safetensors")["logits"], logits)
+
+
+causal_lm_case("llama", HF / "llama_sharded", ["q_proj", "v_proj", "down_proj"], 4)
+causal_lm_case("gpt2", HF / "gpt2", ["c_attn", "c_fc"], 4, peft_supports=False)
+minilm = os.environ.get("OFT_MINILM_DIR")
+if minilm and Path(minilm, "config.json").exists():
+    classification_case(Path(minilm), Path(__file__).resolve().parents[2] / "data/review_sentiment")
+else:
+    print("skip MiniLM classification: OFT_MINILM_DIR is not set (scripts/fetch_minilm.sh prints it)")
+print("FAILED: " + ", ".join(failures) if failures else "all checks passed")
+sys.exit(1 if failures else 0)
