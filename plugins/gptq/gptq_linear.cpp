@@ -74,8 +74,8 @@ GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqC
 at::Tensor GptqLinear::codes() const { return unpack_rows(qweight_, config_.bits); }
 at::Tensor GptqLinear::zeros() const { return decode_zeros(qzeros_, config_.bits, config_.checkpoint_format); }
 
-at::Tensor GptqLinear::dequantize() const {
-  at::Tensor q = codes().to(at::kFloat);  // (in, out)
+at::Tensor GptqLinear::dequantize_kn() const {
+  at::Tensor q = codes();                 // (in, out) uint8
   at::Tensor z = zeros().to(at::kFloat);  // (groups, out)
   at::Tensor s = scales_.to(at::kFloat);
   const int64_t gs = config_.effective_group_size(in_features_);
@@ -83,13 +83,16 @@ at::Tensor GptqLinear::dequantize() const {
   if (in_features_ % gs == 0 && g_idx_.equal(at::arange(in_features_, g_idx_.options()).div(gs, "floor"))) {
     // Inputs grouped in order: broadcast per group instead of gathering a full (in, out) table.
     const int64_t groups = in_features_ / gs;
-    w = (q.view({groups, gs, out_features_}) - z.unsqueeze(1)).mul_(s.unsqueeze(1)).view({in_features_, out_features_});
+    w = (q.reshape({groups, gs, out_features_}).to(at::kFloat) - z.unsqueeze(1)).mul_(s.unsqueeze(1));
+    w = w.view({in_features_, out_features_});
   } else {
     at::Tensor g = g_idx_.to(at::kLong);
-    w = (q - z.index_select(0, g)).mul_(s.index_select(0, g));
+    w = (q.to(at::kFloat) - z.index_select(0, g)).mul_(s.index_select(0, g));
   }
-  return w.t().to(scales_.scalar_type()).contiguous();
+  return w.to(scales_.scalar_type());
 }
+
+at::Tensor GptqLinear::dequantize() const { return dequantize_kn().t().contiguous(); }
 
 void GptqLinear::set_cache_dequantized(bool enabled) {
   cache_enabled_ = enabled;
@@ -106,8 +109,10 @@ std::vector<std::pair<const void*, uint32_t>> GptqLinear::tensor_versions() cons
 
 at::Tensor GptqLinear::compute_weight() {
   if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
-  at::Tensor w = dequantize();
+  at::Tensor w = dequantize_kn();
   if (w.device().is_cpu() && w.scalar_type() != at::kFloat && w.scalar_type() != at::kDouble) w = w.to(at::kFloat);
+  // (out, in) as a transposed view: the matmul reads it without a copy.
+  w = w.t();
   if (cache_enabled_) {
     cached_weight_ = w;
     cached_versions_ = tensor_versions();

@@ -38,7 +38,7 @@ class GptqLinear final : public sdk::LinearModule {
   const at::Tensor& g_idx() const { return g_idx_; }
   const at::Tensor& bias() const { return bias_; }
 
-  // Integer codes (in, out) and zero points (groups, out), decoded from the packed tensors.
+  // Integer codes (in, out) uint8 and zero points (groups, out), decoded from the packed tensors.
   at::Tensor codes() const;
   at::Tensor zeros() const;
   // W (out, in) = scales[g_idx[k], n] * (code - zero), rounded once to the scales dtype like
@@ -65,6 +65,8 @@ class GptqLinear final : public sdk::LinearModule {
   void set_dense_weight(const at::Tensor& weight) override;
 
  private:
+  // W^T (in, out), contiguous, in the scales dtype.
+  at::Tensor dequantize_kn() const;
   // The dense weight in the dtype forward multiplies in (cached if enabled and still current).
   at::Tensor compute_weight();
   std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;

@@ -65,17 +65,24 @@ at::Tensor unpack_rows(const at::Tensor& packed, int bits) {
   if (packed.dim() != 2 || packed.scalar_type() != at::kInt || packed.size(0) % bits != 0)
     throw std::invalid_argument("gptq: unpacking needs a 2-D int32 tensor whose packed dimension is a multiple of " +
                                 std::to_string(bits) + " words");
-  const int64_t units = packed.size(0) / bits, cols = packed.size(1);
+  const int64_t mask = (int64_t{1} << bits) - 1, cols = packed.size(1);
+  if (32 % bits == 0) {
+    // No value straddles a word: one broadcast shift over all fields (the mask drops the sign bits
+    // an arithmetic shift brings in).
+    const int64_t per_word = 32 / bits;
+    at::Tensor shifts = at::arange(0, 32, bits, packed.options()).view({1, per_word, 1});
+    return packed.unsqueeze(1).bitwise_right_shift(shifts).bitwise_and_(mask).to(at::kByte).reshape({-1, cols});
+  }
+  const int64_t units = packed.size(0) / bits;
   at::Tensor words = packed.to(at::kLong).bitwise_and(kWordMask).reshape({units, bits, cols});
-  at::Tensor values = at::empty({units, 32, cols}, words.options());
-  const int64_t mask = (int64_t{1} << bits) - 1;
+  at::Tensor values = at::empty({units, 32, cols}, words.options().dtype(at::kByte));
   for (int j = 0; j < 32; ++j) {
     Field f = field(bits, j);
     at::Tensor v = words.select(1, f.word).bitwise_right_shift(f.shift);
     if (f.straddles) v = v.bitwise_or(words.select(1, f.word + 1).bitwise_left_shift(32 - f.shift));
     values.select(1, j).copy_(v.bitwise_and(mask));
   }
-  return values.reshape({units * 32, cols});
+  return values.view({units * 32, cols});
 }
 
 at::Tensor pack_cols(const at::Tensor& codes, int bits) { return pack_rows(codes.t(), bits).t().contiguous(); }

@@ -13,7 +13,7 @@ namespace oft::gptq {
 
 // codes (rows, cols) integers in [0, 2^bits), rows a multiple of 32 -> int32 (rows*bits/32, cols).
 at::Tensor pack_rows(const at::Tensor& codes, int bits);
-// int32 (rows*bits/32, cols) -> int64 codes (rows, cols).
+// int32 (rows*bits/32, cols) -> uint8 codes (rows, cols).
 at::Tensor unpack_rows(const at::Tensor& packed, int bits);
 
 // qzeros pack along the output dimension: (groups, out) <-> int32 (groups, out*bits/32).

@@ -25,8 +25,8 @@ TEST(GptqGolden, UnpacksCodesAndZeroPointsExactly) {
   for (const auto& c : golden_cases()) {
     SCOPED_TRACE(c.name);
     const int bits = c.config.bits;
-    EXPECT_TRUE(at::equal(unpack_rows(c.get("qweight"), bits), c.get("codes").to(at::kLong)));
-    EXPECT_TRUE(at::equal(decode_zeros(c.get("qzeros"), bits, c.config.checkpoint_format), c.get("zeros").to(at::kLong)));
+    EXPECT_TRUE(at::equal(unpack_rows(c.get("qweight"), bits).to(at::kLong), c.get("codes").to(at::kLong)));
+    EXPECT_TRUE(at::equal(decode_zeros(c.get("qzeros"), bits, c.config.checkpoint_format).to(at::kLong), c.get("zeros").to(at::kLong)));
   }
 }
 

@@ -1,0 +1,96 @@
+// The gptq backend on CPU at LLaMA-7B's 4096 x 4096 projection:
+//   BM_GptqVsDense/<tokens>/<bits>/<cached>  eval forward of the quantized layer against the dense fp32
+//       Linear holding the same (dequantized) weight, timed back to back in each iteration; counters
+//       dense_ms, gptq_ms and ratio = gptq / dense. cached 1: dequantized weight kept (opt-in).
+//   BM_BytesPerWeight/<bits>/<group_size>  checkpoint bytes (qweight + qzeros + fp16 scales + g_idx) per
+//       weight: fp16 dense is 2, fp32 4.
+// Threads: OFT_BENCH_THREADS (default 2).
+#include <chrono>
+#include <functional>
+#include <cstdlib>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "gptq_format.h"
+#include "gptq_quantizer.h"
+
+namespace {
+
+constexpr int64_t kFeatures = 4096;
+
+void set_threads() {
+  const char* threads = std::getenv("OFT_BENCH_THREADS");
+  at::set_num_threads(threads ? std::max(1, std::atoi(threads)) : 2);
+}
+
+std::shared_ptr<oft::gptq::GptqLinear> quantized(int bits, int64_t group_size, const at::Tensor& weight) {
+  oft::gptq::GptqConfig config;
+  config.bits = bits;
+  config.group_size = group_size;
+  return oft::gptq::make_layer(oft::gptq::quantize_rtn(weight, config), at::Tensor(), config);
+}
+
+double time_ms(const std::function<void()>& f) {
+  auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+void BM_GptqVsDense(benchmark::State& state) {
+  set_threads();
+  torch::NoGradGuard no_grad;
+  at::manual_seed(0);
+  const int64_t tokens = state.range(0);
+  at::Tensor weight = at::randn({kFeatures, kFeatures}) * 0.02;
+  auto layer = quantized(static_cast<int>(state.range(1)), 128, weight);
+  layer->set_cache_dequantized(state.range(2) != 0);
+  at::Tensor dense = layer->dequantize().to(at::kFloat);
+  at::Tensor x = at::randn({tokens, kFeatures});
+  at::Tensor xh = x.to(at::kHalf);
+  layer->forward(xh);  // warm-up (fills the cache when enabled)
+  double dense_ms = 0, gptq_ms = 0;
+  for (auto _ : state) {
+    dense_ms += time_ms([&] { benchmark::DoNotOptimize(at::linear(x, dense)); });
+    gptq_ms += time_ms([&] { benchmark::DoNotOptimize(layer->forward(xh)); });
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["dense_ms"] = dense_ms / n;
+  state.counters["gptq_ms"] = gptq_ms / n;
+  state.counters["ratio"] = gptq_ms / dense_ms;
+}
+BENCHMARK(BM_GptqVsDense)
+    ->ArgNames({"tokens", "bits", "cached"})
+    ->Args({1, 4, 0})
+    ->Args({64, 4, 0})
+    ->Args({1, 4, 1})
+    ->Args({64, 4, 1})
+    ->Args({64, 3, 0})
+    ->Args({64, 8, 0})
+    ->Unit(benchmark::kMillisecond);
+
+void BM_BytesPerWeight(benchmark::State& state) {
+  at::manual_seed(0);
+  at::Tensor weight = at::randn({kFeatures, kFeatures}) * 0.02;
+  auto layer = quantized(static_cast<int>(state.range(0)), state.range(1), weight);
+  for (auto _ : state) benchmark::DoNotOptimize(layer.get());
+  int64_t bytes = 0;
+  for (const auto& t : {layer->qweight(), layer->qzeros(), layer->scales(), layer->g_idx()}) bytes += t.nbytes();
+  state.counters["bytes_per_weight"] = static_cast<double>(bytes) / static_cast<double>(kFeatures * kFeatures);
+}
+BENCHMARK(BM_BytesPerWeight)
+    ->ArgNames({"bits", "group_size"})
+    ->Args({4, 128})
+    ->Args({4, 32})
+    ->Args({4, -1})
+    ->Args({3, 128})
+    ->Args({2, 64})
+    ->Args({8, 128})
+    ->Iterations(1);
+
+}  // namespace
+
+BENCHMARK_MAIN();
