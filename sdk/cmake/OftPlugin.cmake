@@ -23,4 +23,8 @@ function(oft_add_plugin)
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
   target_link_options(${target} PRIVATE LINKER:-z,defs LINKER:--exclude-libs,ALL)
+  # Set by the oft build for its shipped plugins: `cmake --install` puts them in the host's plugin folder.
+  if(OFT_PLUGIN_INSTALL_DIR)
+    install(TARGETS ${target} LIBRARY DESTINATION ${OFT_PLUGIN_INSTALL_DIR} COMPONENT runtime)
+  endif()
 endfunction()
