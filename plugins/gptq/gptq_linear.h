@@ -47,7 +47,9 @@ class GptqLinear final : public sdk::LinearModule {
 
   // Keeping the dequantized weight saves the unpacking on every forward but holds a dense copy
   // (4 bytes/weight on CPU, where we compute in fp32) beside the ~0.5 bytes/weight of 4-bit codes,
-  // so it is off unless asked for (plugin config "cache_dequantized": true).
+  // so it is off unless asked for (plugin config "cache_dequantized": true). The cache is refilled
+  // when qweight, qzeros, scales or g_idx change (storage or in-place version); with it on, forward
+  // must not run concurrently on one layer.
   void set_cache_dequantized(bool enabled);
 
   // sdk::LinearModule / LinearBase

@@ -1,5 +1,6 @@
 #include "gptq_quantizer.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
