@@ -57,6 +57,17 @@ def cases():
                                       num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
                                       rope_parameters={"rope_type": "default", "rope_theta": 500000.0}),
          LlamaForCausalLM, {"max_shard_size": "40KB"}, torch.float32),
+        # Llama 3.1 RoPE scaling (original context 16, so every branch of the frequency rule is taken), tied
+        ("llama3_rope", LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                    num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+                                    rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0,
+                                                     "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                                     "original_max_position_embeddings": 16}),
+         LlamaForCausalLM, {}, torch.float32),
+        ("llama_linear_rope", LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                          num_attention_heads=4, num_key_value_heads=4,
+                                          rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0}),
+         LlamaForCausalLM, {}, torch.float32),
         # fp16 checkpoint, sliding window larger than the inputs
         ("mistral_fp16", MistralConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                        num_attention_heads=4, num_key_value_heads=2, sliding_window=16),
@@ -123,6 +134,10 @@ def main():
         if getattr(config, "sliding_window", None) and config.sliding_window < ids.shape[1]:
             unwindowed = cls.from_pretrained(folder, sliding_window=None).eval()
             assert not torch.allclose(run(unwindowed, ids, mask, output_name), tensors["output"]), name
+        rope = getattr(config, "rope_parameters", None) or {}
+        if rope.get("rope_type", "default") != "default":  # the scaling must matter for these inputs
+            plain = cls.from_pretrained(folder, rope_parameters={"rope_type": "default", "rope_theta": rope["rope_theta"]})
+            assert not torch.allclose(run(plain.eval(), ids, mask, output_name), tensors["output"]), name
         if dtype != torch.float32:
             loaded32 = cls.from_pretrained(folder, dtype=torch.float32).eval()
             tensors["output_fp32"] = run(loaded32, ids, mask, output_name)

@@ -26,6 +26,8 @@ struct Case {
 const Case kCases[] = {{"bert", false, 1e-5},
                        {"gpt2", true, 1e-5},
                        {"llama_sharded", true, 1e-5},
+                       {"llama3_rope", true, 1e-5},
+                       {"llama_linear_rope", true, 1e-5},
                        {"mistral_window", true, 1e-5},
                        {"mistral_fp16", true, 2e-3},
                        {"qwen2_bf16", true, 1.6e-2}};

@@ -17,7 +17,7 @@ struct LlamaConfig {
   std::string type, act;
   int64_t vocab, hidden, intermediate, layers, heads, kv_heads, head_dim;
   int64_t window = 0;  // sliding window (mistral); 0: none
-  double eps, theta;
+  double eps;
   bool qkv_bias, o_bias, mlp_bias, tied;
   std::optional<int64_t> pad;
 
@@ -50,22 +50,57 @@ struct LlamaConfig {
       c.fail("use_sliding_window", "is not supported (Qwen2's per-layer sliding window)");
   }
 
-  // rope_parameters (transformers 5) or rope_theta + rope_scaling (4.x). Only the default rope type.
+  // rope_parameters (transformers 5) or rope_theta + rope_scaling (4.x).
   void read_rope(const ConfigReader& c, const nlohmann::json& json) {
-    theta = c.number("rope_theta", 10000.0);
-    std::string rope_type = "default";
-    for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    rope.theta = c.number("rope_theta", 10000.0);
+    for (const char* key : {"rope_scaling", "rope_parameters"}) {
       if (!c.has(key)) continue;
       const auto& p = json.at(key);
       if (!p.is_object()) c.fail(key, "must be an object");
-      if (p.contains("rope_theta")) theta = p.at("rope_theta").get<double>();
-      rope_type = p.value("rope_type", p.value("type", std::string("default")));
-      if (p.contains("partial_rotary_factor") && p.at("partial_rotary_factor").get<double>() != 1.0)
+      auto number = [&](const char* name) {
+        if (!p.contains(name) || !p.at(name).is_number())
+          c.fail(key, std::string("needs a number '") + name + "' for rope type '" + rope.type + "'");
+        return p.at(name).get<double>();
+      };
+      if (p.contains("rope_theta")) rope.theta = number("rope_theta");
+      rope.type = p.value("rope_type", p.value("type", std::string("default")));
+      if (p.contains("partial_rotary_factor") && number("partial_rotary_factor") != 1.0)
         c.fail(key, "has partial_rotary_factor != 1, which is not supported");
-      if (rope_type != "default")
-        c.fail(key, "has rope type '" + rope_type + "', which is not supported (only \"default\" RoPE: no linear, "
-                    "dynamic, yarn, longrope or llama3 scaling)");
+      if (rope.type == "linear" || rope.type == "llama3") rope.factor = number("factor");
+      if (rope.type == "llama3") {
+        rope.low_freq_factor = number("low_freq_factor");
+        rope.high_freq_factor = number("high_freq_factor");
+        rope.original_positions = p.contains("original_max_position_embeddings")
+                                      ? number("original_max_position_embeddings")
+                                      : static_cast<double>(c.integer("original_max_position_embeddings"));
+      } else if (rope.type != "default" && rope.type != "linear") {
+        c.fail(key, "has rope type '" + rope.type + "', which is not supported (supported: default, linear, llama3; "
+                    "not dynamic, yarn, longrope)");
+      }
     }
+  }
+
+  struct Rope {
+    std::string type = "default";
+    double theta = 10000.0, factor = 1.0, low_freq_factor = 1.0, high_freq_factor = 4.0, original_positions = 0.0;
+  } rope;
+
+  // RoPE's inverse frequencies (head_dim / 2) in float32, as transformers' rope init functions compute them.
+  at::Tensor inv_freq(c10::Device device) const {
+    const auto options = at::TensorOptions().device(device);
+    const at::Tensor inv = 1.0 / at::pow(rope.theta, at::arange(0, head_dim, 2, options.dtype(at::kLong)).to(at::kFloat) / head_dim);
+    if (rope.type == "linear") return inv / rope.factor;
+    if (rope.type != "llama3") return inv;
+    // Llama 3.1: long wavelengths slowed down by `factor`, short ones kept, the band between interpolated.
+    const double low_wavelen = rope.original_positions / rope.low_freq_factor;
+    const double high_wavelen = rope.original_positions / rope.high_freq_factor;
+    const at::Tensor wavelen = 2 * M_PI / inv;
+    const at::Tensor scaled = at::where(wavelen > low_wavelen, inv / rope.factor, inv);
+    const at::Tensor smooth = (rope.original_positions / wavelen - rope.low_freq_factor) /
+                              (rope.high_freq_factor - rope.low_freq_factor);
+    const at::Tensor smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled;
+    const at::Tensor medium = at::logical_not(wavelen < high_wavelen) & at::logical_not(wavelen > low_wavelen);
+    return at::where(medium, smoothed, scaled);
   }
 };
 
@@ -132,10 +167,9 @@ struct LlamaForCausalLM : Module {
     const auto& c = config;
     const int64_t batch = ids.size(0), length = ids.size(1), dim = c.head_dim;
     at::Tensor h = model->embed_tokens(ids);
-    // Default RoPE as transformers computes it: float32 angles, cos/sin cast to the activations' dtype.
+    // RoPE as transformers computes it: float32 angles, cos/sin cast to the activations' dtype.
     const auto f32 = at::TensorOptions().device(ids.device()).dtype(at::kFloat);
-    const at::Tensor inv_freq = 1.0 / at::pow(c.theta, at::arange(0, dim, 2, f32.dtype(at::kLong)).to(at::kFloat) / dim);
-    const at::Tensor freqs = at::outer(at::arange(length, f32), inv_freq);
+    const at::Tensor freqs = at::outer(at::arange(length, f32), c.inv_freq(ids.device()));
     const at::Tensor angles = at::cat({freqs, freqs}, -1);
     const at::Tensor cos = angles.cos().to(h.scalar_type()), sin = angles.sin().to(h.scalar_type());
     auto rope = [&](const at::Tensor& x) { return x * cos + rotate_half(x) * sin; };
