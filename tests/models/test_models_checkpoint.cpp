@@ -92,6 +92,11 @@ TEST(ModelCheckpoint, ConfigErrorsNameTheKey) {
   write_checkpoint(dir.path, missing, tensors);
   EXPECT_TRUE(contains(load_error(dir.path), "config.json of a llama model: key 'hidden_size' is missing"));
 
+  auto no_heads = config;
+  no_heads["num_key_value_heads"] = 0;
+  write_checkpoint(dir.path, no_heads, tensors);
+  EXPECT_TRUE(contains(load_error(dir.path), "key 'num_key_value_heads' must be at least 1, got 0"));
+
   auto yarn = config;
   yarn["rope_parameters"] = {{"rope_type", "yarn"}, {"rope_theta", 10000.0}, {"factor", 4.0}};
   write_checkpoint(dir.path, yarn, tensors);

@@ -20,13 +20,13 @@ struct BertConfig {
 
   explicit BertConfig(const nlohmann::json& json) {
     ConfigReader c(json, "bert");
-    vocab = c.integer("vocab_size");
-    hidden = c.integer("hidden_size");
+    vocab = c.positive("vocab_size");
+    hidden = c.positive("hidden_size");
     layers = c.integer("num_hidden_layers");
-    heads = c.integer("num_attention_heads");
-    intermediate = c.integer("intermediate_size");
-    max_positions = c.integer("max_position_embeddings");
-    type_vocab = c.integer("type_vocab_size", 2);
+    heads = c.positive("num_attention_heads");
+    intermediate = c.positive("intermediate_size");
+    max_positions = c.positive("max_position_embeddings");
+    type_vocab = c.positive("type_vocab_size", 2);
     pad = c.integer("pad_token_id", 0);
     eps = c.number("layer_norm_eps", 1e-12);
     act = c.text("hidden_act", "gelu");

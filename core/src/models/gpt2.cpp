@@ -21,12 +21,12 @@ struct GPT2Config {
 
   explicit GPT2Config(const nlohmann::json& json) {
     ConfigReader c(json, "gpt2");
-    vocab = c.integer("vocab_size");
-    embd = c.integer("n_embd");
+    vocab = c.positive("vocab_size");
+    embd = c.positive("n_embd");
     layers = c.integer("n_layer");
-    heads = c.integer("n_head");
-    positions = c.integer("n_positions");
-    inner = c.integer("n_inner", 4 * embd);
+    heads = c.positive("n_head");
+    positions = c.positive("n_positions");
+    inner = c.positive("n_inner", 4 * embd);
     eps = c.number("layer_norm_epsilon", 1e-5);
     act = c.text("activation_function", "gelu_new");
     check_activation(act, "gpt2");

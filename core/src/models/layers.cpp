@@ -161,6 +161,16 @@ int64_t ConfigReader::integer(const std::string& key, int64_t fallback) const {
   return has(key) ? integer(key) : fallback;
 }
 
+int64_t ConfigReader::positive(const std::string& key) const {
+  const int64_t v = integer(key);
+  if (v < 1) fail(key, "must be at least 1, got " + std::to_string(v));
+  return v;
+}
+
+int64_t ConfigReader::positive(const std::string& key, int64_t fallback) const {
+  return has(key) ? positive(key) : fallback;
+}
+
 double ConfigReader::number(const std::string& key) const {
   if (!has(key)) fail(key, "is missing (expected a number)");
   const auto& v = config_.at(key);

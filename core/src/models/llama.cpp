@@ -24,14 +24,14 @@ struct LlamaConfig {
   explicit LlamaConfig(const nlohmann::json& json) {
     type = json.at("model_type").get<std::string>();
     ConfigReader c(json, type);
-    vocab = c.integer("vocab_size");
-    hidden = c.integer("hidden_size");
-    intermediate = c.integer("intermediate_size");
+    vocab = c.positive("vocab_size");
+    hidden = c.positive("hidden_size");
+    intermediate = c.positive("intermediate_size");
     layers = c.integer("num_hidden_layers");
-    heads = c.integer("num_attention_heads");
-    kv_heads = c.integer("num_key_value_heads", heads);
+    heads = c.positive("num_attention_heads");
+    kv_heads = c.positive("num_key_value_heads", heads);
     if (heads % kv_heads != 0) c.fail("num_key_value_heads", "must divide num_attention_heads");
-    head_dim = c.integer("head_dim", hidden / heads);
+    head_dim = c.positive("head_dim", hidden / heads);
     eps = c.number("rms_norm_eps", 1e-6);
     act = c.text("hidden_act", "silu");
     check_activation(act, type);

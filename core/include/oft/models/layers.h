@@ -75,6 +75,9 @@ class ConfigReader {
   ConfigReader(const nlohmann::json& config, std::string model_type);
   int64_t integer(const std::string& key) const;
   int64_t integer(const std::string& key, int64_t fallback) const;
+  // A size or count: an integer >= 1.
+  int64_t positive(const std::string& key) const;
+  int64_t positive(const std::string& key, int64_t fallback) const;
   double number(const std::string& key) const;
   double number(const std::string& key, double fallback) const;
   bool flag(const std::string& key, bool fallback) const;
