@@ -4,6 +4,8 @@
 //       dense_ms, gptq_ms and ratio = gptq / dense. cached 1: dequantized weight kept (opt-in).
 //   BM_BytesPerWeight/<bits>/<group_size>  checkpoint bytes (qweight + qzeros + fp16 scales + g_idx) per
 //       weight: fp16 dense is 2, fp32 4.
+//   BM_QuantizeGptq/<bits>  one GPTQ run (group 128, act-order) on the 4096 x 4096 weight with 512
+//       calibration tokens, against round-to-nearest; counters gptq_s, rtn_s and both output errors.
 // Threads: OFT_BENCH_THREADS (default 2).
 #include <chrono>
 #include <functional>
@@ -90,6 +92,32 @@ BENCHMARK(BM_BytesPerWeight)
     ->Args({2, 64})
     ->Args({8, 128})
     ->Iterations(1);
+
+double output_error(const at::Tensor& w, const at::Tensor& q, const at::Tensor& x) {
+  return x.mm((w - q.to(at::kFloat)).t()).norm().item<double>() / x.mm(w.t()).norm().item<double>();
+}
+
+void BM_QuantizeGptq(benchmark::State& state) {
+  set_threads();
+  torch::NoGradGuard no_grad;
+  at::manual_seed(0);
+  at::Tensor weight = at::randn({kFeatures, kFeatures}) * 0.02;
+  at::Tensor x = at::randn({512, kFeatures}) * (1 + at::rand({kFeatures}));
+  oft::gptq::GptqConfig config;
+  config.bits = static_cast<int>(state.range(0));
+  config.desc_act = true;
+  std::shared_ptr<oft::gptq::GptqLinear> gptq, rtn;
+  double gptq_s = 0, rtn_s = 0;
+  for (auto _ : state) {
+    gptq_s += time_ms([&] { gptq = oft::gptq::make_layer(oft::gptq::quantize_gptq(weight, x, config), {}, config); }) / 1e3;
+    rtn_s += time_ms([&] { rtn = oft::gptq::make_layer(oft::gptq::quantize_rtn(weight, config), {}, config); }) / 1e3;
+  }
+  state.counters["gptq_s"] = gptq_s;
+  state.counters["rtn_s"] = rtn_s;
+  state.counters["gptq_error"] = output_error(weight, gptq->dequantize(), x);
+  state.counters["rtn_error"] = output_error(weight, rtn->dequantize(), x);
+}
+BENCHMARK(BM_QuantizeGptq)->ArgNames({"bits"})->Arg(4)->Iterations(1)->Unit(benchmark::kSecond);
 
 }  // namespace
 
