@@ -135,7 +135,7 @@ std::map<std::filesystem::path, PluginFileReport> safe_scan_verdicts(const Plugi
 void log_report(const PluginFileReport& r) {
   switch (r.status) {
     case PluginStatus::Loaded:
-      logger()->info("loaded plugin '{}' {} from {}", r.name, r.version, r.file.string());
+      logger()->debug("loaded plugin '{}' {} from {}", r.name, r.version, r.file.string());
       break;
     case PluginStatus::Disabled:
       logger()->info("skipped plugin {}: {}", r.file.string(), r.reason);
