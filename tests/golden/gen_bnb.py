@@ -190,6 +190,12 @@ def gen_4bit() -> None:
     case("nf4_bs64_compute_f32_in_f16", dense_by_dtype["float16"], "dense_float16", "nf4", 64, True, "float32",
          "float16")
     case("fp4_bs64_compute_f16", dense_by_dtype["float16"], "dense_float16", "fp4", 64, False, "float16", "float16")
+    torch.manual_seed(10)
+    odd = torch.nn.Linear(7, 5)  # 35 weights: the last byte holds one code
+    tensors["dense_odd/weight"] = odd.weight.detach()
+    tensors["dense_odd/bias"] = odd.bias.detach()
+    case("nf4_bs32_plain_odd", odd, "dense_odd", "nf4", 32, False, input_dtype="float32")
+    case("fp4_bs64_nested_odd", odd, "dense_odd", "fp4", 64, True, input_dtype="float32")
     configs = {
         "nf4_double": transformers_config(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                           bnb_4bit_compute_dtype=torch.bfloat16),
