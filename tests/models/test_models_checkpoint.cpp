@@ -74,13 +74,15 @@ TEST(ModelCheckpoint, MissingTensorIsNamed) {
   EXPECT_TRUE(contains(error, "BertModel"));
 }
 
-TEST(ModelCheckpoint, WrongShapeIsNamedWithBothShapes) {
+TEST(ModelCheckpoint, WrongShapeOrDtypeIsNamed) {
   TempDir dir;
   auto tensors = read_tensors(hf_dir("llama_sharded"));
   tensors["model.layers.0.self_attn.k_proj.weight"] = at::zeros({32, 32});
+  tensors["model.layers.1.mlp.up_proj.weight"] = at::zeros({64, 32}, at::kChar);
   write_checkpoint(dir.path, read_config(hf_dir("llama_sharded")), tensors);
-  EXPECT_TRUE(contains(load_error(dir.path),
-                       "model.layers.0.self_attn.k_proj.weight (checkpoint [32, 32], LlamaForCausalLM expects [16, 32])"));
+  const auto error = load_error(dir.path);
+  EXPECT_TRUE(contains(error, "model.layers.0.self_attn.k_proj.weight (checkpoint [32, 32], LlamaForCausalLM expects [16, 32])"));
+  EXPECT_TRUE(contains(error, "model.layers.1.mlp.up_proj.weight (checkpoint dtype Char, expected a float dtype)"));
 }
 
 TEST(ModelCheckpoint, ConfigErrorsNameTheKey) {

@@ -309,14 +309,19 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
                            shape_text(item.value().sizes()) + ")");
       continue;
     }
-    at::Tensor t = it->second.to(options.device, at::isFloatingType(it->second.scalar_type()) && dtype ? *dtype : it->second.scalar_type());
+    if (!at::isFloatingType(it->second.scalar_type())) {  // e.g. a quantized weight without its quantization_config
+      mismatched.push_back(name + " (checkpoint dtype " + std::string(c10::toString(it->second.scalar_type())) +
+                           ", expected a float dtype)");
+      continue;
+    }
+    at::Tensor t = it->second.to(options.device, dtype.value_or(it->second.scalar_type()));
     t.set_requires_grad(item.value().requires_grad());
     fresh[item.value().unsafeGetTensorImpl()] = t;
   }
   if (!missing.empty() || !mismatched.empty()) {
     std::string message = "checkpoint " + dir.string() + " does not fit " + a.class_name + " (config.json):";
     if (!missing.empty()) message += " missing tensors: " + list(missing) + ".";
-    if (!mismatched.empty()) message += " tensors of the wrong shape: " + list(mismatched) + ".";
+    if (!mismatched.empty()) message += " tensors of the wrong shape or dtype: " + list(mismatched) + ".";
     throw FormatError(message);
   }
   rebind(*a.module, fresh);
