@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "gptq_dequant_cpu.h"
 #include "gptq_packing.h"
 
 namespace oft::gptq {
@@ -74,23 +75,17 @@ GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqC
 at::Tensor GptqLinear::codes() const { return unpack_rows(qweight_, config_.bits); }
 at::Tensor GptqLinear::zeros() const { return decode_zeros(qzeros_, config_.bits, config_.checkpoint_format); }
 
-at::Tensor GptqLinear::dequantize_kn() const {
-  at::Tensor q = codes();                 // (in, out) uint8
+at::Tensor GptqLinear::dequantize_float_kn() const {
   at::Tensor z = zeros().to(at::kFloat);  // (groups, out)
   at::Tensor s = scales_.to(at::kFloat);
-  const int64_t gs = config_.effective_group_size(in_features_);
-  at::Tensor w;
-  if (in_features_ % gs == 0 && g_idx_.equal(at::arange(in_features_, g_idx_.options()).div(gs, "floor"))) {
-    // Inputs grouped in order: broadcast per group instead of gathering a full (in, out) table.
-    const int64_t groups = in_features_ / gs;
-    w = (q.reshape({groups, gs, out_features_}).to(at::kFloat) - z.unsqueeze(1)).mul_(s.unsqueeze(1));
-    w = w.view({in_features_, out_features_});
-  } else {
-    at::Tensor g = g_idx_.to(at::kLong);
-    w = (q.to(at::kFloat) - z.index_select(0, g)).mul_(s.index_select(0, g));
-  }
-  return w.to(scales_.scalar_type());
+  if (qweight_.device().is_cpu())
+    return dequantize_cpu(qweight_, z, s, g_idx_, config_.bits, scales_.scalar_type());
+  at::Tensor g = g_idx_.to(at::kLong);
+  at::Tensor w = (codes().to(at::kFloat) - z.index_select(0, g)).mul_(s.index_select(0, g));
+  return w.to(scales_.scalar_type()).to(at::kFloat);
 }
+
+at::Tensor GptqLinear::dequantize_kn() const { return dequantize_float_kn().to(scales_.scalar_type()); }
 
 at::Tensor GptqLinear::dequantize() const { return dequantize_kn().t().contiguous(); }
 
@@ -109,8 +104,7 @@ std::vector<std::pair<const void*, uint32_t>> GptqLinear::tensor_versions() cons
 
 at::Tensor GptqLinear::compute_weight() {
   if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
-  at::Tensor w = dequantize_kn();
-  if (w.device().is_cpu() && w.scalar_type() != at::kFloat && w.scalar_type() != at::kDouble) w = w.to(at::kFloat);
+  at::Tensor w = scales_.device().is_cpu() ? dequantize_float_kn() : dequantize_kn();
   // (out, in) as a transposed view: the matmul reads it without a copy.
   w = w.t();
   if (cache_enabled_) {

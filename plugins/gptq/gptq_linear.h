@@ -67,8 +67,9 @@ class GptqLinear final : public sdk::LinearModule {
   void set_dense_weight(const at::Tensor& weight) override;
 
  private:
-  // W^T (in, out), contiguous, in the scales dtype.
+  // W^T (in, out), contiguous, in the scales dtype; the _float one holds the same values in fp32.
   at::Tensor dequantize_kn() const;
+  at::Tensor dequantize_float_kn() const;
   // The dense weight in the dtype forward multiplies in (cached if enabled and still current).
   at::Tensor compute_weight();
   std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
