@@ -110,10 +110,18 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
     return claim.claim.linear;
   };
 
+  // Each layer's dense view and bias, taken before any layer is swapped.
+  std::map<std::string, std::shared_ptr<sdk::LinearBase>> dense;
+  std::map<std::string, at::Tensor> bias;
+  for (const auto& path : linears) {
+    dense[path] = dense_of(path);
+    for (const auto& p : dense[path]->module()->named_parameters(/*recurse=*/false))
+      if (p.key() == "bias") bias[path] = p.value().detach();
+  }
   std::map<std::string, std::shared_ptr<RecordingLinear>> recorders;
   if (method.needs_calibration) {
     for (const auto& path : linears) {
-      auto recorder = std::make_shared<RecordingLinear>(dense_of(path));
+      auto recorder = std::make_shared<RecordingLinear>(dense[path]);
       auto [parent, name] = parent_of(path);
       parent->replace_layer(name, recorder);
       recorders[path] = recorder;
@@ -126,15 +134,13 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
   }
   int64_t done = 0;
   for (const auto& path : linears) {
-    std::shared_ptr<sdk::LinearBase> dense = recorders.count(path) ? recorders[path] : dense_of(path);
     const at::Tensor calibration = recorders.count(path) ? at::cat(recorders[path]->inputs) : at::Tensor();
-    at::Tensor bias;
-    for (const auto& p : dense->module()->named_parameters(/*recurse=*/true))
-      if (p.key() == "bias") bias = p.value().detach();
-    auto quantized = formats->quantize(method.format, path, dense->dense_weight().detach(), bias, options.dump(), calibration);
+    auto quantized = formats->quantize(method.format, path, dense[path]->dense_weight().detach(), bias[path],
+                                       options.dump(), calibration);
     auto [parent, name] = parent_of(path);
     parent->replace_layer(name, quantized);
-    logger()->info("[{}/{}] quantized {} ({} x {})", ++done, linears.size(), path, dense->out_features(), dense->in_features());
+    logger()->info("[{}/{}] quantized {} ({} x {})", ++done, linears.size(), path, dense[path]->out_features(),
+                   dense[path]->in_features());
   }
   model.config["quantization_config"] = nlohmann::json::parse(formats->get(method.format)->quantization_config(options.dump()));
   models::save_pretrained(model, o.out, formats.get());

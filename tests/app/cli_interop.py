@@ -7,7 +7,9 @@ all-MiniLM-L6-v2 (OFT_MINILM_DIR):
   - a run stopped at step k and resumed ends with the same adapter as an uninterrupted run;
   - `oft merge` writes a checkpoint that transformers loads and that gives the unmerged PEFT logits;
   - `oft plan --json` targets the modules PEFT targets, with PEFT's trainable-parameter count;
-  - `oft train` (sequence_classification) on MiniLM: PEFT on the same encoder + head gives its eval logits.
+  - `oft train` (sequence_classification) on MiniLM: PEFT on the same encoder + head gives its eval logits;
+  - `oft quantize` writes bnb int8 / nf4 checkpoints that transformers + bitsandbytes load (when
+    bitsandbytes is importable) with the logits `oft forward` gives, and a GPTQ checkpoint that oft loads.
 
 Tolerance: max |a - b| <= 1e-4 * max(1, max |b|) in fp32.
 Usage: cli_interop.py OFT_BINARY HF_MODELS_DIR   (exit 77 = skipped: peft not importable)
@@ -165,6 +167,47 @@ def classification_case(minilm, data_dir):
     check_close("MiniLM classification: oft train's eval logits vs PEFT", load_file(WORK / "cls/eval_logits.safetensors")["logits"], logits)
 
 
+def quantize_case():
+    model_dir = HF / "llama_sharded"
+    ids, mask = token_inputs(64, seed=5)
+    inputs = WORK / "q-input.safetensors"
+    save_file({"input_ids": ids, "attention_mask": mask}, inputs)
+    valid = mask.bool()
+    oft("forward", "--model", model_dir, "--input", inputs, "--output", WORK / "q-dense.safetensors")
+    dense = load_file(WORK / "q-dense.safetensors")["logits"]
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        bitsandbytes = None
+    for method, limit in [("bnb-int8", 0.02), ("bnb-nf4", 0.2)]:
+        out = WORK / f"q-{method}"
+        oft("quantize", "--model", model_dir, "--method", method, "--out", out)
+        oft("forward", "--model", out, "--input", inputs, "--output", WORK / f"q-{method}.safetensors")
+        logits = load_file(WORK / f"q-{method}.safetensors")["logits"]
+        error = (logits - dense)[valid].abs().max().item() / dense.abs().max().item()
+        check(f"{method}: quantized logits near the dense ones, but not equal", 0 < error < limit, f"(relative {error:.2e})")
+        if bitsandbytes is None:
+            print(f"skip {method} in transformers: bitsandbytes is not importable")
+            continue
+        reference = AutoModelForCausalLM.from_pretrained(out, device_map="cpu").eval()
+        with torch.no_grad():
+            expected = reference(input_ids=ids, attention_mask=mask).logits.float()
+        check_close(f"{method}: oft quantize checkpoint in transformers + bitsandbytes vs oft forward",
+                    logits[valid], expected[valid])
+    g = torch.Generator().manual_seed(2)
+    calibration = WORK / "q-calibration.safetensors"
+    save_file({"input_ids": torch.randint(3, 64, (16, 32), generator=g)}, calibration)
+    out = WORK / "q-gptq"
+    oft("quantize", "--model", HF / "gpt2", "--method", "gptq", "--options", '{"bits": 4, "group_size": 16}',
+        "--calibration", calibration, "--out", out)
+    oft("forward", "--model", HF / "gpt2", "--input", inputs, "--output", WORK / "q-gpt2-dense.safetensors")
+    oft("forward", "--model", out, "--input", inputs, "--output", WORK / "q-gptq.safetensors")
+    dense = load_file(WORK / "q-gpt2-dense.safetensors")["logits"]
+    error = (load_file(WORK / "q-gptq.safetensors")["logits"] - dense)[valid].abs().max().item() / dense.abs().max().item()
+    check("gptq: oft quantize checkpoint loads in oft, logits near the dense ones", 0 < error < 0.1, f"(relative {error:.2e})")
+
+
+quantize_case()
 causal_lm_case("llama", HF / "llama_sharded", ["q_proj", "v_proj", "down_proj"], 4)
 causal_lm_case("gpt2", HF / "gpt2", ["c_attn", "c_fc"], 4, peft_supports=False)
 minilm = os.environ.get("OFT_MINILM_DIR")
