@@ -88,7 +88,7 @@ TEST(GptqOft, MergeIsRefusedWithPeftsMessage) {
 
 TEST(GptqOft, PluginRegistersItsDispatcherAndFormat) {
   PluginHostOptions options;
-  options.settings.paths = {OFT_GPTQ_PLUGIN_DIR};
+  options.settings.paths = {OFT_GPTQ_PLUGIN_FILE};  // only this plugin, not its neighbours
   options.settings.require = {"gptq"};
   options.use_environment = false;
   options.use_install_folder = false;
