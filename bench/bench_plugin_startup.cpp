@@ -1,7 +1,8 @@
 // Start-up cost of the plugin host: discovering and loading every plugin found, and what safe
-// scanning adds. There are no real backends yet, so this runs on the test fixture plugins:
-//   good/    2 plugins with LibTorch code (both load)
-//   broken/  12 files: 1 loads, 11 are rejected at every stage (ELF check, dlopen, handshake, register)
+// scanning adds, on three sets:
+//   shipped  the backends built into build/lib/oft/plugins (bnb, gptq, ...)
+//   good/    2 test fixture plugins with LibTorch code (both load)
+//   broken/  12 fixture files: 1 loads, 11 are rejected at every stage (ELF check, dlopen, handshake, register)
 // Cold: a fresh process, as at a real start (the host has already loaded LibTorch; the plugins
 // have not been mapped yet), timed around load_plugins only. Warm: again in the same process.
 // Safe scan: a first start (each plugin vetted in a child process) and later starts (cached verdicts).
@@ -31,12 +32,21 @@ oft::PluginHostOptions options_for(const std::vector<fs::path>& folders) {
   return options;
 }
 
+const fs::path kShipped = OFT_BENCH_SHIPPED_PLUGIN_DIR;
+
 std::vector<fs::path> folders_for(int64_t set) {
   if (set == 0) return {kPlugins / "good"};
-  return {kPlugins / "good", kPlugins / "broken"};
+  if (set == 1) return {kPlugins / "good", kPlugins / "broken"};
+  return {kShipped};
 }
 
-const char* set_label(int64_t set) { return set == 0 ? "good (2 files)" : "good+broken (14 files)"; }
+std::string set_label(int64_t set) {
+  if (set == 0) return "good (2 files)";
+  if (set == 1) return "good+broken (14 files)";
+  size_t n = 0;
+  for (const auto& entry : fs::directory_iterator(kShipped)) n += entry.path().filename().string().rfind("liboft_backend_", 0) == 0;
+  return "shipped backends (" + std::to_string(n) + " files)";
+}
 
 // The child of BM_Cold: loads once and prints the microseconds load_plugins took.
 int cold_load_once(int argc, char** argv) {
@@ -61,14 +71,14 @@ void BM_Cold(benchmark::State& state) {
   }
   state.SetLabel(set_label(state.range(0)));
 }
-BENCHMARK(BM_Cold)->Arg(0)->Arg(1)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Cold)->Arg(2)->Arg(0)->Arg(1)->UseManualTime()->Iterations(10)->Unit(benchmark::kMillisecond);
 
 void BM_Warm(benchmark::State& state) {
   const auto options = options_for(folders_for(state.range(0)));
   for (auto _ : state) benchmark::DoNotOptimize(oft::load_plugins(options));
   state.SetLabel(set_label(state.range(0)));
 }
-BENCHMARK(BM_Warm)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Warm)->Arg(2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_SafeScanFirstStart(benchmark::State& state) {
   auto options = options_for(folders_for(state.range(0)));
@@ -81,7 +91,7 @@ void BM_SafeScanFirstStart(benchmark::State& state) {
   fs::remove(options.scan_cache);
   state.SetLabel(set_label(state.range(0)));
 }
-BENCHMARK(BM_SafeScanFirstStart)->Arg(0)->Arg(1)->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SafeScanFirstStart)->Arg(2)->Arg(0)->Arg(1)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 void BM_SafeScanCached(benchmark::State& state) {
   auto options = options_for(folders_for(state.range(0)));
@@ -93,7 +103,7 @@ void BM_SafeScanCached(benchmark::State& state) {
   fs::remove(options.scan_cache);
   state.SetLabel(set_label(state.range(0)));
 }
-BENCHMARK(BM_SafeScanCached)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SafeScanCached)->Arg(2)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
