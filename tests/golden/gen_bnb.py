@@ -122,11 +122,14 @@ def nested_reference(absmax: torch.Tensor):
     return q, nested, offset
 
 
-def make_4bit(dense: torch.nn.Linear, quant_type: str, blocksize: int, nested: bool, compute: str):
+def make_4bit(dense: torch.nn.Linear, quant_type: str, blocksize: int, nested: bool, compute: str,
+              storage: str = "uint8"):
+    storage_dtype = torch.uint8 if storage == "uint8" else DTYPES[storage]
     layer = Linear4bit(dense.in_features, dense.out_features, bias=dense.bias is not None,
-                       compute_dtype=DTYPES[compute], compress_statistics=nested, quant_type=quant_type)
+                       compute_dtype=DTYPES[compute], compress_statistics=nested, quant_type=quant_type,
+                       quant_storage=storage_dtype)
     layer.weight = bnb.nn.Params4bit(dense.weight.detach().clone(), requires_grad=False, blocksize=blocksize,
-                                     compress_statistics=nested, quant_type=quant_type)
+                                     compress_statistics=nested, quant_type=quant_type, quant_storage=storage_dtype)
     if dense.bias is not None:
         layer.bias = torch.nn.Parameter(dense.bias.detach().clone(), requires_grad=False)
     layer = layer.to("cpu")  # Params4bit quantizes here
@@ -158,8 +161,8 @@ def gen_4bit() -> None:
     wide = torch.nn.Linear(100, 96, bias=False)  # 9600 weights / 32 = 300 absmax: two nested blocks
     tensors["dense_wide/weight"] = wide.weight.detach()
 
-    def case(name, dense, dense_key, qt, bs, nested, compute="float32", input_dtype=None):
-        layer, native = make_4bit(dense, qt, bs, nested, compute)
+    def case(name, dense, dense_key, qt, bs, nested, compute="float32", input_dtype=None, storage="uint8"):
+        layer, native = make_4bit(dense, qt, bs, nested, compute, storage)
         keys = put_state(tensors, name, layer)
         tensors[f"{name}/dequant"] = F.dequantize_4bit(layer.weight.data, layer.weight.quant_state)
         if native is not None:
@@ -167,7 +170,7 @@ def gen_4bit() -> None:
         entry = {"name": name, "dense": dense_key, "quant_type": qt, "blocksize": bs, "nested": nested,
                  "compute_dtype": compute, "dtype": str(dense.weight.dtype).split(".")[1], "state_keys": keys,
                  "out_features": dense.out_features, "in_features": dense.in_features,
-                 "bias": dense.bias is not None}
+                 "bias": dense.bias is not None, "quant_storage": storage}
         if input_dtype is not None:
             x = torch.randn(3, dense.in_features).to(DTYPES[input_dtype])
             tensors[f"{name}/input"] = x
@@ -196,6 +199,9 @@ def gen_4bit() -> None:
     tensors["dense_odd/bias"] = odd.bias.detach()
     case("nf4_bs32_plain_odd", odd, "dense_odd", "nf4", 32, False, input_dtype="float32")
     case("fp4_bs64_nested_odd", odd, "dense_odd", "fp4", 64, True, input_dtype="float32")
+    # bnb_4bit_quant_storage: the same bytes saved as another dtype (FSDP)
+    case("nf4_bs64_storage_bf16", dense_by_dtype["float32"], "dense_float32", "nf4", 64, False, input_dtype="float32",
+         storage="bfloat16")
     configs = {
         "nf4_double": transformers_config(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                           bnb_4bit_compute_dtype=torch.bfloat16),

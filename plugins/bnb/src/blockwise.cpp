@@ -66,7 +66,7 @@ struct Nearest {
 Nearest nearest_of(const std::vector<float>& table) {
   std::vector<int64_t> order(table.size());
   std::iota(order.begin(), order.end(), 0);
-  // FP4 has +0 and -0: equal values keep code order (+0 first), as torch.argsort does on 16 values.
+  // FP4 has zero twice (codes 0 and 8): equal values keep code order, as torch.argsort does on 16 values.
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return table[a] < table[b]; });
   std::vector<float> sorted(order.size());
   for (size_t i = 0; i < order.size(); ++i) sorted[i] = table[order[i]];

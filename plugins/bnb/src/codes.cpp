@@ -24,7 +24,7 @@ std::array<float, 16> make_fp4() {
   std::array<float, 16> table{};
   for (int code = 0; code < 16; ++code) {
     const float m = kMagnitude[code & 7] / 12.0f;  // bnb divides the float32 table by its absmax, 12
-    table[code] = (code & 8) ? -m : m;
+    table[code] = (code & 8) ? -m : m;  // code 8 decodes to -0.0, as bnb's CPU and CUDA kernels give
   }
   return table;
 }
@@ -36,9 +36,10 @@ const std::array<float, 16>& code_table(QuantType type) {
   return type == QuantType::NF4 ? kNf4 : fp4;
 }
 
-at::Tensor code_tensor(QuantType type) {
-  const auto& t = code_table(type);
-  return at::tensor(std::vector<float>(t.begin(), t.end()), at::kFloat);
+at::Tensor quant_map(QuantType type) {
+  std::vector<float> t(code_table(type).begin(), code_table(type).end());
+  for (float& v : t) v += 0.0f;  // -0.0 + 0.0 = +0.0: get_4bit_type lists FP4's code 8 as the integer -0
+  return at::tensor(t, at::kFloat);
 }
 
 at::Tensor dynamic_map() {

@@ -9,9 +9,10 @@
 
 namespace oft::bnb {
 
-// value[code] for a 4-bit code (fp32, exactly bitsandbytes' values).
+// value[code] for a 4-bit code, as bitsandbytes' dequantization kernels decode it (float32).
 const std::array<float, 16>& code_table(QuantType type);
-at::Tensor code_tensor(QuantType type);  // the same as a float32 tensor [16]
+// The table as bitsandbytes serializes it ("weight.quant_map"): the same values, but FP4's code 8 is +0.0.
+at::Tensor quant_map(QuantType type);
 
 // create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8): sorted float32 [256].
 at::Tensor dynamic_map();

@@ -81,7 +81,7 @@ at::Tensor bytes_of(const at::Tensor& weight) {
 
 void check_quant_map(const at::Tensor& map, QuantType type) {
   if (!map.defined()) return;  // optional for reading: bnb decodes with its own table, not this tensor
-  if (map.scalar_type() != at::kFloat || map.numel() != 16 || !at::equal(map.reshape({-1}), code_tensor(type)))
+  if (map.scalar_type() != at::kFloat || map.numel() != 16 || !at::equal(map.reshape({-1}), quant_map(type)))
     throw std::invalid_argument("weight.quant_map: expected bitsandbytes' " + name_of(type) + " table (16 float32)");
 }
 
@@ -170,7 +170,7 @@ sdk::TensorMap FourBitFormat::save(const sdk::LinearModule& layer) const {
   }
   sdk::TensorMap out{{"weight", weight},
                      {"weight.absmax", l->absmax()},
-                     {"weight.quant_map", code_tensor(s.quant_type)},
+                     {"weight.quant_map", quant_map(s.quant_type)},
                      {kStatePrefix + info.quant_type, blob}};
   if (s.nested) {
     out["weight.nested_absmax"] = l->nested_absmax();

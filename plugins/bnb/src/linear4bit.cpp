@@ -48,7 +48,7 @@ Linear4bit::Linear4bit(int64_t out_features, int64_t in_features, const FourBitS
     throw std::invalid_argument("bias: expected float (" + std::to_string(out_features) + "), got " + describe(bias));
   weight_ = register_parameter("weight", packed.reshape({-1, 1}).contiguous(), /*requires_grad=*/false);
   absmax_ = register_buffer("absmax", absmax.contiguous());
-  quant_map_ = register_buffer("quant_map", code_tensor(state.quant_type));
+  quant_map_ = register_buffer("quant_map", quant_map(state.quant_type));
   if (state.nested) {
     nested_absmax_ = register_buffer("nested_absmax", nested_absmax.contiguous());
     nested_quant_map_ = register_buffer("nested_quant_map", nested_quant_map.contiguous());

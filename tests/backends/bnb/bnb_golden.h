@@ -40,10 +40,12 @@ inline ::testing::AssertionResult identical(const at::Tensor& actual, const at::
   if (actual.scalar_type() != expected.scalar_type() || !actual.sizes().equals(expected.sizes()))
     return ::testing::AssertionFailure() << what << ": " << actual.scalar_type() << actual.sizes() << " vs expected "
                                          << expected.scalar_type() << expected.sizes();
-  if (!at::equal(actual, expected)) {
-    const auto differ = at::ne(actual, expected).sum().item<int64_t>();
-    return ::testing::AssertionFailure() << what << ": " << differ << " of " << expected.numel()
-                                         << " elements differ";
+  // Bit for bit: packed codes saved as float dtypes may read as NaN, and -0.0 must stay -0.0.
+  const at::Tensor a = actual.contiguous().view({-1}).view(at::kByte);
+  const at::Tensor e = expected.contiguous().view({-1}).view(at::kByte);
+  if (!at::equal(a, e)) {
+    const auto differ = at::ne(a, e).sum().item<int64_t>();
+    return ::testing::AssertionFailure() << what << ": " << differ << " bytes of " << e.numel() << " differ";
   }
   return ::testing::AssertionSuccess();
 }

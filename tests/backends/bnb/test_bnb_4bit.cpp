@@ -25,7 +25,8 @@ class Bnb4bitGolden : public ::testing::Test {
     return json{{"bnb_4bit_quant_type", c["quant_type"]},
                 {"bnb_4bit_blocksize", c["blocksize"]},
                 {"bnb_4bit_use_double_quant", c["nested"]},
-                {"bnb_4bit_compute_dtype", c["compute_dtype"]}}
+                {"bnb_4bit_compute_dtype", c["compute_dtype"]},
+                {"bnb_4bit_quant_storage", c["quant_storage"]}}
         .dump();
   }
   static std::string config_for(const json& c) {
@@ -90,7 +91,7 @@ TEST_F(Bnb4bitGolden, CodeTablesAndDynamicMapAreBitsandbytes) {
   for (const auto& c : g().cases) {
     const std::string name = c["name"];
     const at::Tensor expected = g().get(name + "/state/weight.quant_map");
-    EXPECT_TRUE(test::identical(code_tensor(quant_type_named(c["quant_type"], "test")), expected, name + " table"));
+    EXPECT_TRUE(test::identical(quant_map(quant_type_named(c["quant_type"], "test")), expected, name + " table"));
     if (c["nested"].get<bool>())
       EXPECT_TRUE(test::identical(dynamic_map(), g().get(name + "/state/weight.nested_quant_map"), "dynamic map"));
   }
