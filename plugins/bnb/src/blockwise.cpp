@@ -74,6 +74,13 @@ Nearest nearest_of(const std::vector<float>& table) {
   return {(s.slice(0, 0, -1) + s.slice(0, 1)) / 2, order};
 }
 
+// The kernels here read memory directly: CPU only (no CUDA kernels are built).
+void check_cpu(const at::Tensor& t, const std::string& what) {
+  if (!t.device().is_cpu())
+    throw std::invalid_argument(what + ": tensors must be on the CPU (this plugin has no " + t.device().str() +
+                                " kernels)");
+}
+
 void check_blocksize(int64_t blocksize, const std::string& what) {
   if (!is_valid_blocksize(blocksize))
     throw std::invalid_argument(what + ": blocksize " + std::to_string(blocksize) +
@@ -129,6 +136,8 @@ Packed4bit quantize_4bit(const at::Tensor& weight, QuantType type, int64_t block
 at::Tensor dequantize_4bit(const at::Tensor& packed, const at::Tensor& absmax, QuantType type, int64_t blocksize,
                            int64_t out_features, int64_t in_features, c10::ScalarType dtype) {
   check_blocksize(blocksize, "bitsandbytes 4-bit dequantization");
+  check_cpu(packed, "bitsandbytes 4-bit dequantization");
+  check_cpu(absmax, "bitsandbytes 4-bit dequantization");
   const int64_t n = out_features * in_features;
   const at::Tensor bytes = packed.contiguous();
   const at::Tensor scales = absmax.to(at::kFloat).contiguous();
@@ -159,6 +168,7 @@ NestedAbsmax quantize_absmax(const at::Tensor& absmax) {
 
 at::Tensor dequantize_absmax(const at::Tensor& codes, const at::Tensor& nested_absmax, const at::Tensor& quant_map,
                              float offset) {
+  check_cpu(codes, "bitsandbytes nested absmax");
   const int64_t n = codes.numel();
   const at::Tensor c = codes.contiguous();
   const at::Tensor map = quant_map.to(at::kFloat).contiguous();

@@ -82,6 +82,7 @@ TEST_F(Bnb4bitGolden, ForwardMatchesLinear4bitInItsComputeDtype) {
     const double tol = cd == at::kFloat ? 1e-6 : (cd == at::kHalf ? 1e-3 : 8e-3);
     EXPECT_EQ(y.scalar_type(), x.scalar_type());
     EXPECT_TRUE(oft::test::close(y, field(c, "output"), tol, "forward"));
+    RecordProperty(c["name"].get<std::string>() + "_rel_err", std::to_string(oft::test::relative_error(y, field(c, "output"))));
     ++checked;
   }
   EXPECT_GE(checked, 5);

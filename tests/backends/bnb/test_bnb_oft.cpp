@@ -49,7 +49,9 @@ TEST(BnbOft, ForwardMatchesPeftOftLinearAroundTheRealBnbLayer) {
     // fp16 output (int8 layer): one half ulp; fp32 (nf4 layer): float rounding of the rotation.
     const double tol = x.scalar_type() == at::kHalf ? 1e-3 : 1e-5;
     EXPECT_TRUE(oft::test::close(base->forward(x), get("base_output"), tol, "bnb layer alone"));
-    EXPECT_TRUE(oft::test::close(layer->forward(x), get("output"), tol, "OFT over the bnb layer"));
+    const at::Tensor y = layer->forward(x);
+    EXPECT_TRUE(oft::test::close(y, get("output"), tol, "OFT over the bnb layer"));
+    RecordProperty(name + "_rel_err", std::to_string(oft::test::relative_error(y, get("output"))));
   }
 }
 
@@ -116,6 +118,9 @@ TEST(BnbOft, MergeRequantizesTheRotatedWeightAndKeepsTheRotation) {
     EXPECT_LE(oft::test::relative_error(merged, unmerged), 3 * rounding) << "format rounding " << rounding;
     // ...and the rotation is in the weights (PEFT's own bnb merge drops it).
     EXPECT_GT(oft::test::relative_error(merged, base), 5 * rounding);
+    RecordProperty(m.what + ": rounding / merged vs unmerged / merged vs base",
+                   std::to_string(rounding) + " / " + std::to_string(oft::test::relative_error(merged, unmerged)) +
+                       " / " + std::to_string(oft::test::relative_error(merged, base)));
     EXPECT_EQ(m.layer->format(), m.what == "int8" ? "bnb_8bit" : "bnb_4bit");
   }
 }
