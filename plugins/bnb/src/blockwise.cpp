@@ -6,19 +6,22 @@
 #include <string>
 #include <vector>
 
-#include <ATen/TensorOperators.h>
 #include <ATen/Parallel.h>
 #include <ATen/ops/abs.h>
+#include <ATen/ops/add.h>
 #include <ATen/ops/amax.h>
 #include <ATen/ops/bucketize.h>
 #include <ATen/ops/cat.h>
 #include <ATen/ops/clamp.h>
 #include <ATen/ops/clamp_min.h>
+#include <ATen/ops/div.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/isfinite.h>
 #include <ATen/ops/mean.h>
+#include <ATen/ops/mul.h>
 #include <ATen/ops/pad.h>
 #include <ATen/ops/reciprocal.h>
+#include <ATen/ops/sub.h>
 #include <ATen/ops/tensor.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
@@ -44,14 +47,14 @@ Scaled scale_blocks(const at::Tensor& flat, int64_t blocksize) {
   if (full > 0) {
     const at::Tensor blocks = flat.slice(0, 0, full).view({full / blocksize, blocksize});
     const at::Tensor am = at::amax(at::abs(blocks), {1});
-    const at::Tensor inv = at::reciprocal(at::clamp_min(am, 1e-38)) * 1.0;
-    values.push_back(at::clamp(blocks * inv.view({-1, 1}), -1, 1).reshape({-1}));
+    const at::Tensor inv = at::mul(at::reciprocal(at::clamp_min(am, 1e-38)), 1.0);
+    values.push_back(at::clamp(at::mul(blocks, inv.view({-1, 1})), -1, 1).reshape({-1}));
     absmax.push_back(am);
   }
   if (rem > 0) {
     const at::Tensor tail = flat.slice(0, full);
     const at::Tensor am = at::clamp_min(at::amax(at::abs(tail)), 1e-38);
-    values.push_back(at::clamp(tail / am, -1, 1));
+    values.push_back(at::clamp(at::div(tail, am), -1, 1));
     absmax.push_back(am.view({1}));
   }
   return {at::cat(values), at::cat(absmax)};
@@ -71,7 +74,7 @@ Nearest nearest_of(const std::vector<float>& table) {
   std::vector<float> sorted(order.size());
   for (size_t i = 0; i < order.size(); ++i) sorted[i] = table[order[i]];
   const at::Tensor s = at::tensor(sorted, at::kFloat);
-  return {(s.slice(0, 0, -1) + s.slice(0, 1)) / 2, order};
+  return {at::div(at::add(s.slice(0, 0, -1), s.slice(0, 1)), 2), order};
 }
 
 // The kernels here read memory directly: CPU only (no CUDA kernels are built).
@@ -159,8 +162,8 @@ NestedAbsmax quantize_absmax(const at::Tensor& absmax) {
   const at::Tensor mean = at::mean(absmax);
   nested.offset = mean.item<float>();
   nested.quant_map = dynamic_map();
-  Scaled s = scale_blocks((absmax - mean).contiguous(), kNestedBlocksize);
-  const at::Tensor bounds = (nested.quant_map.slice(0, 0, -1) + nested.quant_map.slice(0, 1)) / 2;
+  Scaled s = scale_blocks(at::sub(absmax, mean).contiguous(), kNestedBlocksize);
+  const at::Tensor bounds = at::div(at::add(nested.quant_map.slice(0, 0, -1), nested.quant_map.slice(0, 1)), 2);
   nested.codes = at::bucketize(s.values, bounds, /*out_int32=*/true).to(at::kByte);
   nested.nested_absmax = s.absmax;
   return nested;

@@ -3,9 +3,11 @@
 #include <cmath>
 #include <vector>
 
-#include <ATen/TensorOperators.h>
+#include <ATen/ops/add.h>
 #include <ATen/ops/cat.h>
+#include <ATen/ops/div.h>
 #include <ATen/ops/linspace.h>
+#include <ATen/ops/mul.h>
 #include <ATen/ops/sort.h>
 #include <ATen/ops/tensor.h>
 
@@ -49,10 +51,10 @@ at::Tensor dynamic_map() {
   std::vector<at::Tensor> parts;
   for (int i = 0; i < 7; ++i) {
     const at::Tensor b = at::linspace(0.1, 1.0, (int64_t{1} << i) + 1, at::kFloat);
-    const at::Tensor means = (b.slice(0, 0, -1) + b.slice(0, 1)) / 2.0;
+    const at::Tensor means = at::div(at::add(b.slice(0, 0, -1), b.slice(0, 1)), 2.0);
     const double scale = std::pow(10.0, i - 6);
-    parts.push_back(means * scale);
-    parts.push_back(means * -scale);
+    parts.push_back(at::mul(means, scale));
+    parts.push_back(at::mul(means, -scale));
   }
   parts.push_back(at::tensor(std::vector<float>{0.0f, 1.0f}, at::kFloat));
   return std::get<0>(at::sort(at::cat(parts)));

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <vector>
 
-#include <ATen/TensorOperators.h>
 #include <ATen/ops/abs.h>
 #include <ATen/ops/amax.h>
 #include <ATen/ops/any.h>
@@ -11,6 +10,7 @@
 #include <ATen/ops/index_select.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
+#include <ATen/ops/mul.h>
 #include <ATen/ops/reciprocal.h>
 #include <ATen/ops/round.h>
 #include <ATen/ops/where.h>
@@ -41,7 +41,7 @@ RowQuantized quantize_rows(at::Tensor a, double threshold) {
   }
   q.stats = std::get<0>(at::abs(a).max(1)).to(at::kFloat);
   // Python's `127.0 / stats` is stats.reciprocal() * 127.0.
-  q.codes = at::round(a * (at::reciprocal(q.stats) * 127.0).unsqueeze(-1)).to(at::kChar);
+  q.codes = at::round(at::mul(a, at::mul(at::reciprocal(q.stats), 127.0).unsqueeze(-1))).to(at::kChar);
   if (a.size(0) > 1 && q.outlier_cols.defined() && q.outlier_cols.numel() > 0)
     q.codes.index_fill_(1, q.outlier_cols, 0);
   return q;
@@ -68,14 +68,17 @@ Int8Weight quantize_int8(const at::Tensor& weight) {
   return {q.codes, q.stats};
 }
 
-at::Tensor dequantize_int8(const at::Tensor& cb, const at::Tensor& scb) { return cb * scb.view({-1, 1}) * kInv127; }
+at::Tensor dequantize_int8(const at::Tensor& cb, const at::Tensor& scb) {
+  return at::mul(at::mul(cb, scb.view({-1, 1})), kInv127);
+}
 
 at::Tensor int8_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb, const at::Tensor& bias,
                         double threshold) {
   const auto dtype = x.scalar_type();
   const at::Tensor a = x.reshape({-1, x.size(-1)});
   const RowQuantized q = quantize_rows(a.to(at::kHalf), threshold);
-  at::Tensor out = int8_matmul(q.codes, cb) * (q.stats.view({-1, 1}) * scb.view({1, -1})) * kInv127Squared;
+  at::Tensor out =
+      at::mul(at::mul(int8_matmul(q.codes, cb), at::mul(q.stats.view({-1, 1}), scb.view({1, -1}))), kInv127Squared);
   if (bias.defined()) out.add_(bias.to(dtype));
   out = out.to(dtype);
   if (q.outlier_cols.defined() && q.outlier_cols.numel() > 0) {
@@ -91,7 +94,7 @@ at::Tensor int8_forward(const at::Tensor& x, const at::Tensor& cb, const at::Ten
 at::Tensor dequantized_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb,
                                const at::Tensor& bias) {
   at::Tensor w = cb.to(x.scalar_type());
-  w.mul_(scb.unsqueeze(1) * (1.0 / 127.0));
+  w.mul_(at::mul(scb.unsqueeze(1), 1.0 / 127.0));
   return at::linear(x, w, bias.defined() ? bias.to(x.scalar_type()) : bias);
 }
 
