@@ -35,7 +35,7 @@ struct DemoOptions {
   std::string model;
   std::string data = "data/review_sentiment";
   std::string out = "runs/demo";
-  int64_t steps = 120;
+  int64_t steps = 240;  // 12 epochs of the 320 training sentences
   int64_t batch_size = 16;
   int64_t block_size = 32;
   double lr = 5e-3;

@@ -1,7 +1,5 @@
 #include "host.h"
 
-#include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "oft/errors.h"
@@ -9,19 +7,12 @@
 namespace oft::app {
 
 void Host::configure(const std::filesystem::path& host_config) {
-  std::ifstream in(host_config);
-  if (!in) throw FormatError("cannot read host config " + host_config.string());
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw FormatError("host config " + host_config.string() + " is not valid JSON: " + e.what());
-  }
-  if (!config.is_object()) throw ConfigError("host config " + host_config.string() + " must hold a JSON object");
+  const nlohmann::json config = read_host_config(host_config);
   for (const auto& [key, value] : config.items())
     if (key != "plugins" && key != "logging")
       throw ConfigError("unknown key '" + key + "' in host config " + host_config.string() + " (expected plugins, logging)");
-  settings_ = read_plugin_settings(host_config);
+  if (config.contains("plugins"))
+    settings_ = plugin_settings_from_json(config.at("plugins"), std::filesystem::absolute(host_config).parent_path());
   if (config.contains("logging")) {
     const auto& logging = config.at("logging");
     if (!logging.is_object() || logging.size() != 1 || !logging.contains("level") || !logging.at("level").is_string())

@@ -48,7 +48,7 @@ PluginSettings plugin_settings_from_json(const nlohmann::json& plugins, const st
   return settings;
 }
 
-PluginSettings read_plugin_settings(const std::filesystem::path& host_config) {
+nlohmann::json read_host_config(const std::filesystem::path& host_config) {
   std::ifstream in(host_config);
   if (!in) throw FormatError("cannot read host config " + host_config.string());
   nlohmann::json config;
@@ -58,6 +58,11 @@ PluginSettings read_plugin_settings(const std::filesystem::path& host_config) {
     throw FormatError("host config " + host_config.string() + " is not valid JSON: " + e.what());
   }
   if (!config.is_object()) throw FormatError("host config " + host_config.string() + " must hold a JSON object");
+  return config;
+}
+
+PluginSettings read_plugin_settings(const std::filesystem::path& host_config) {
+  const nlohmann::json config = read_host_config(host_config);
   if (!config.contains("plugins")) return {};
   return plugin_settings_from_json(config.at("plugins"), std::filesystem::absolute(host_config).parent_path());
 }

@@ -74,14 +74,7 @@ nlohmann::json train_causal_lm(Host& host, const TrainConfig& c) {
 
   model.module->train();
   const TrainableSplit params = trainable_parameters(*model.module);
-  TrainerOptions options;
-  options.steps = c.steps;
-  options.batch_size = c.batch_size;
-  options.save_every = c.save_every;
-  options.seed = c.seed;
-  options.checkpoint_dir = c.output_dir / "checkpoint";
-  options.resume = c.resume;
-  const TrainResult result = train(options, data.input_ids.size(0), {{params.adapter, c.lr}, {params.other, c.head_lr}},
+  const TrainResult result = train(trainer_options(c), data.input_ids.size(0), {{params.adapter, c.lr}, {params.other, c.head_lr}},
                                    c.weight_decay, params.all, [&](const at::Tensor& indices) {
                                      return lm_loss(model, data.input_ids.index_select(0, indices),
                                                     data.attention_mask.index_select(0, indices));

@@ -13,16 +13,6 @@
 #include "training_runs.h"
 
 namespace oft::app {
-TrainableSplit trainable_parameters(torch::nn::Module& model) {
-  TrainableSplit split;
-  for (const auto& p : model.named_parameters()) {
-    if (!p.value().requires_grad()) continue;
-    split.all.emplace_back(p.key(), p.value());
-    (p.key().find(".oft_R.") != std::string::npos ? split.adapter : split.other).push_back(p.value());
-  }
-  return split;
-}
-
 nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c) {
   at::manual_seed(static_cast<int64_t>(c.seed));
   models::LoadOptions load;
@@ -41,15 +31,8 @@ nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c) {
 
   model->train();
   const TrainableSplit params = trainable_parameters(*model);
-  TrainerOptions options;
-  options.steps = c.steps;
-  options.batch_size = c.batch_size;
-  options.save_every = c.save_every;
-  options.seed = c.seed;
-  options.checkpoint_dir = c.output_dir / "checkpoint";
-  options.resume = c.resume;
   const TrainResult result =
-      train(options, train_set.size(), {{params.adapter, c.lr}, {params.other, c.head_lr}}, c.weight_decay, params.all,
+      train(trainer_options(c), train_set.size(), {{params.adapter, c.lr}, {params.other, c.head_lr}}, c.weight_decay, params.all,
             [&](const at::Tensor& indices) {
               const auto batch = train_set.select(indices);
               return at::cross_entropy_loss(model->forward(batch.input_ids, batch.attention_mask), batch.labels);

@@ -11,6 +11,7 @@
 
 #include "../host.h"
 #include "train_config.h"
+#include "trainer.h"
 
 namespace oft::app {
 
@@ -24,5 +25,8 @@ struct TrainableSplit {
   std::vector<at::Tensor> other;
 };
 TrainableSplit trainable_parameters(torch::nn::Module& model);
+
+// The training loop's options from the config (checkpoints in <output_dir>/checkpoint).
+TrainerOptions trainer_options(const TrainConfig& config);
 
 }  // namespace oft::app

@@ -26,6 +26,9 @@ struct PluginSettings {
 // relative to `base_folder` (the config file's folder).
 PluginSettings plugin_settings_from_json(const nlohmann::json& plugins, const std::filesystem::path& base_folder);
 
+// A host config file as a JSON object; FormatError if it cannot be read, is not JSON or not an object.
+nlohmann::json read_host_config(const std::filesystem::path& host_config);
+
 // Reads the "plugins" section of a host config file (none: default settings). FormatError if the
 // file cannot be read or is not JSON.
 PluginSettings read_plugin_settings(const std::filesystem::path& host_config);
