@@ -94,16 +94,19 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
   plan_options.model_type = model.info.model_type;
   plan_options.output_layer = model.info.output_layer;
   const std::vector<std::string> linears = plan_targets(*model.module, all_linear, plan_options).targets;
+  // The module tree as loaded, walked once: parents are never replaced, and each dense layer is
+  // looked up before anything is swapped.
+  const auto modules = model.module->named_modules(/*name_prefix=*/"", /*include_self=*/false);
   auto parent_of = [&](const std::string& path) {
     const auto dot = path.rfind('.');
     std::shared_ptr<torch::nn::Module> parent = model.module;
-    if (dot != std::string::npos) parent = model.module->named_modules(/*memo=*/"", /*include_self=*/false)[path.substr(0, dot)];
+    if (dot != std::string::npos) parent = modules[path.substr(0, dot)];
     auto declared = std::dynamic_pointer_cast<Module>(parent);
     if (!declared) throw UsageError("cannot replace " + path + ": its parent does not declare replaceable layers");
     return std::make_pair(declared, dot == std::string::npos ? path : path.substr(dot + 1));
   };
   auto dense_of = [&](const std::string& path) {
-    auto module = model.module->named_modules("", false)[path];
+    const auto& module = modules[path];
     auto claim = host.dispatchers()->dispatch({path, module}, {model.info.quantization_config_json});
     if (claim.claim.kind != sdk::Claim::Kind::Linear || claim.dispatcher != "default")
       throw UsageError(path + " is not a dense linear layer (claimed by " + claim.dispatcher + "); quantize a dense checkpoint");

@@ -36,20 +36,24 @@ struct Registries {
   }
 };
 
-// The names of a plugin's formats; Rejection if one is unnamed, taken, or throws.
-std::vector<std::string> checked_format_names(const Registries& registries, const plugin::OpenedPlugin& opened) {
+// The names of a plugin's dispatchers or formats (`kind`); Rejection if asking for one throws, or
+// one is empty, already taken (`owners`), or given twice.
+template <class Item, class NameOf>
+std::vector<std::string> checked_names(const std::vector<std::shared_ptr<Item>>& items,
+                                       const std::map<std::string, std::string>& owners, const std::string& kind,
+                                       const std::string& accessors, NameOf name_of) {
   std::vector<std::string> names;
-  for (const auto& format : opened.formats) {
+  for (const auto& item : items) {
     std::string name;
     try {
-      name = format->name();
+      name = name_of(*item);
     } catch (const std::exception& e) {
-      throw plugin::Rejection(std::string("a format's name() threw: ") + e.what());
+      throw plugin::Rejection("a " + kind + "'s " + accessors + " threw: " + e.what());
     }
-    if (name.empty()) throw plugin::Rejection("registered a format with an empty name");
-    if (const auto it = registries.format_owners.find(name); it != registries.format_owners.end())
-      throw plugin::Rejection("registers format '" + name + "', a name already taken by " + it->second);
-    if (contains(names, name)) throw plugin::Rejection("registers format '" + name + "' twice");
+    if (name.empty()) throw plugin::Rejection("registered a " + kind + " with an empty name");
+    if (const auto it = owners.find(name); it != owners.end())
+      throw plugin::Rejection("registers " + kind + " '" + name + "', a name already taken by " + it->second);
+    if (contains(names, name)) throw plugin::Rejection("registers " + kind + " '" + name + "' twice");
     names.push_back(name);
   }
   return names;
@@ -64,26 +68,18 @@ struct RegisteredNames {
 RegisteredNames register_plugin(Registries& registries, const plugin::OpenedPlugin& opened,
                                 const std::filesystem::path& file) {
   const std::string origin = "plugin '" + opened.name + "' (" + file.string() + ")";
-  auto& owners = registries.dispatcher_owners;
-  std::vector<std::string> names;
-  for (const auto& dispatcher : opened.dispatchers) {
-    std::string name;
-    try {
-      name = dispatcher->name();
-      (void)dispatcher->priority();
-    } catch (const std::exception& e) {
-      throw plugin::Rejection(std::string("a dispatcher's name() or priority() threw: ") + e.what());
-    }
-    if (name.empty()) throw plugin::Rejection("registered a dispatcher with an empty name");
-    if (const auto it = owners.find(name); it != owners.end())
-      throw plugin::Rejection("registers dispatcher '" + name + "', a name already taken by " + it->second);
-    if (contains(names, name)) throw plugin::Rejection("registers dispatcher '" + name + "' twice");
-    names.push_back(name);
-  }
-  const std::vector<std::string> format_names = checked_format_names(registries, opened);
+  const std::vector<std::string> names =
+      checked_names(opened.dispatchers, registries.dispatcher_owners, "dispatcher", "name() or priority()",
+                    [](sdk::Dispatcher& d) {
+                      std::string name = d.name();
+                      (void)d.priority();
+                      return name;
+                    });
+  const std::vector<std::string> format_names = checked_names(
+      opened.formats, registries.format_owners, "format", "name()", [](sdk::LinearFormat& f) { return f.name(); });
   for (const auto& dispatcher : opened.dispatchers) registries.dispatchers.add(dispatcher, opened.library, origin);
   for (const auto& format : opened.formats) registries.formats.add(format, opened.library, origin);
-  for (const auto& name : names) owners[name] = origin;
+  for (const auto& name : names) registries.dispatcher_owners[name] = origin;
   for (const auto& name : format_names) registries.format_owners[name] = origin;
   if (names.empty() && format_names.empty())
     logger()->warn("plugin '{}' ({}) registered no dispatchers and no formats", opened.name, file.string());
