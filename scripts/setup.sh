@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs whatever is missing (Debian packages, the pinned LibTorch wheel in .venv), then configures
 # and builds. Idempotent: when everything is present it only runs an incremental build.
-#   scripts/setup.sh [--peers]     --peers also installs PEFT & co. (golden data, benchmarks vs PEFT)
+#   scripts/setup.sh [--peers] [--warnings-as-errors]
+#     --peers               also installs PEFT & co. (golden data, benchmarks vs PEFT)
+#     --warnings-as-errors  configures build/ with OFT_WARNINGS_AS_ERRORS=ON (scripts/test.sh, CI); without
+#                           it an existing build/ keeps its setting
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 want_peers=0
+werror=0
 for arg in "$@"; do
   case "$arg" in
     --peers) want_peers=1 ;;
-    *) echo "setup.sh: unknown option '$arg' (expected --peers)" >&2; exit 2 ;;
+    --warnings-as-errors) werror=1 ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --peers or --warnings-as-errors)" >&2; exit 2 ;;
   esac
 done
 
@@ -17,7 +22,7 @@ log() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages ------------------------------------------------------------------------------
 debs=(cmake ninja-build ccache g++ python3-venv libboost-dev libboost-filesystem-dev nlohmann-json3-dev
-      libspdlog-dev libcli11-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev)
+      libspdlog-dev libcli11-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -58,9 +63,15 @@ fi
 # --- Configure and build --------------------------------------------------------------------------
 torch_cmake=$("$venv/bin/python" -c 'import os, torch; print(os.path.join(torch.utils.cmake_prefix_path, "Torch"))')
 export CCACHE_DIR="${CCACHE_DIR:-$repo/.cache/ccache}"
+options=()
+((werror)) && options+=(-DOFT_WARNINGS_AS_ERRORS=ON)
 if [ ! -f build/build.ninja ]; then
-  log "configuring build/"
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_cmake" >/dev/null
+  log "configuring build/ ${options[*]}"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTorch_DIR="$torch_cmake" "${options[@]}" >/dev/null
+elif ((werror)) && ! grep -qx 'OFT_WARNINGS_AS_ERRORS:BOOL=ON' build/CMakeCache.txt; then
+  # An existing build/ is reconfigured only when the setting changes: that recompiles everything.
+  log "configuring build/ with warnings as errors"
+  cmake -S . -B build "${options[@]}" >/dev/null
 fi
 log "building (ninja, ccache in $CCACHE_DIR)"
 start=$(date +%s)

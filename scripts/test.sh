@@ -2,9 +2,12 @@
 # README command 2: set up what is missing, build, and run every test.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bash "$repo/scripts/setup.sh" --peers  # PEFT: the Python side of the interop tests
+# --peers: PEFT, the Python side of the interop tests; warnings fail the build here (and so in CI).
+bash "$repo/scripts/setup.sh" --peers --warnings-as-errors
+bash "$repo/scripts/check_format.sh"
 # The real all-MiniLM-L6-v2, for the main-job and classification interop tests.
 OFT_MINILM_DIR=$(bash "$repo/scripts/fetch_minilm.sh")
 export OFT_MINILM_DIR
+bash "$repo/scripts/cpu_features.sh"
 cd "$repo/build"
 ctest --output-on-failure -j2 "$@"

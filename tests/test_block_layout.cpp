@@ -1,4 +1,4 @@
-// PEFT's block-size adjustment (values from running PEFT's adjust_oft_parameters, spec §3.2) and
+// PEFT's block-size adjustment (values from running PEFT's adjust_oft_parameters) and
 // our refusal of layouts that degenerate to block size 1.
 #include <gtest/gtest.h>
 

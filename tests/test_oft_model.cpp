@@ -72,20 +72,24 @@ TEST(OFTModelTest, ParameterNamesAreThoseOfPeft) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
 }
 
-TEST(OFTModelTest, MergeIsRefusedForGptqModelsAndReplicatedLayersBeforeAnyWeightChanges) {
-  for (bool gptq : {true, false}) {
+// A model-level refusal (ModelInfo::merge_refusal, which the model's quantization format gives at
+// load time, e.g. PEFT's gptq text) and replicated layers refuse every merge.
+TEST(OFTModelTest, MergeIsRefusedForTheWholeModelBeforeAnyWeightChanges) {
+  const std::string format_refusal = "Cannot merge OFT layers when the model is refused by its format";
+  for (bool by_format : {true, false}) {
     auto mlp = std::make_shared<test::MlpModel>();
     ModelInfo info;
-    if (gptq) info.quantization_method = "gptq";
+    if (by_format) info.merge_refusal = format_refusal;
     else info.layers_replicated = true;
     OFTModel model(mlp, config_for({"lin0", "lin1"}), "default", info);
     const at::Tensor before = model.oft_layers().at("lin0")->base_module()->named_parameters()["weight"].clone();
     const std::string msg = message_of([&] { model.merge_adapter(); });
-    EXPECT_EQ(msg, gptq ? "Cannot merge OFT layers when the model is gptq quantized"
-                        : "Cannot merge OFT layers when base model layers are replicated");
+    EXPECT_EQ(msg, by_format ? format_refusal : "Cannot merge OFT layers when base model layers are replicated");
+    EXPECT_EQ(model.model_merge_refusal(), msg);
     EXPECT_TRUE(at::equal(model.oft_layers().at("lin0")->base_module()->named_parameters()["weight"], before));
     EXPECT_THROW(model.merge_and_unload(), UsageError);
   }
+  EXPECT_EQ(OFTModel(std::make_shared<test::MlpModel>(), config_for({"lin0"})).model_merge_refusal(), "");
 }
 
 TEST(OFTModelTest, AddedAdapterIsInactiveAndFrozenUntilSetActive) {

@@ -55,7 +55,7 @@ TEST_P(PeftModelCase, LoadsPeftAdapterAndReproducesItsOutputs) {
   const fs::path out = fs::temp_directory_path() / ("oft_model_golden_" + GetParam());
   fs::remove_all(out);
   model.save_pretrained(out);
-  for (const std::string adapter : two ? std::vector<std::string>{"default", "other"} : std::vector<std::string>{"default"}) {
+  for (const std::string& adapter : two ? std::vector<std::string>{"default", "other"} : std::vector<std::string>{"default"}) {
     const fs::path sub = adapter == "default" ? fs::path() : fs::path(adapter);
     const auto ours = safetensors::load(out / sub / "adapter_model.safetensors");
     const auto peft = safetensors::load(dir / sub / "adapter_model.safetensors");
@@ -82,8 +82,9 @@ TEST_P(PeftModelCase, LoadsPeftAdapterAndReproducesItsOutputs) {
   if (two && expected.tensors.count("output_both")) {
     model.set_adapter({"default", "other"});
     EXPECT_TRUE(test::close(m.forward(input), expected.tensors.at("output_both"), 1e-5, "output, both active"));
-    if (meta.contains("counts_both_active"))
+    if (meta.contains("counts_both_active")) {
       EXPECT_EQ(model.count_parameters().trainable, meta["counts_both_active"]["trainable_params"].get<int64_t>());
+    }
     model.set_adapter({"default"});
   }
 

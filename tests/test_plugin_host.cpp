@@ -160,10 +160,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BrokenCase{"not_a_library", {"not a shared library (no ELF header)"}},
         BrokenCase{"undefined_symbol", {"cannot be loaded: ", "undefined symbol: oft_fixture_function_nobody_defines"}},
-        BrokenCase{"no_entry", {"no entry symbol oft_plugin_descriptor_v1"}},
-        BrokenCase{"null_entry", {"oft_plugin_descriptor_v1 returned a null descriptor"}},
+        BrokenCase{"no_entry", {std::string("no entry symbol ") + OFT_PLUGIN_ENTRY_SYMBOL}},
+        BrokenCase{"null_entry", {std::string(OFT_PLUGIN_ENTRY_SYMBOL) + " returned a null descriptor"}},
         BrokenCase{"short_descriptor", {"descriptor is 8 bytes, expected at least " + std::to_string(sizeof(OftPluginDescriptor))}},
-        BrokenCase{"abi_major", {"exports oft_plugin_descriptor_v2", "built for plugin ABI major 2", "host speaks ABI major 1"}},
+        BrokenCase{"abi_major", {"exports oft_plugin_descriptor_v" + std::to_string(OFT_PLUGIN_ABI_MAJOR + 1),
+                                 "built for plugin ABI major " + std::to_string(OFT_PLUGIN_ABI_MAJOR + 1),
+                                 "host speaks ABI major " + std::to_string(OFT_PLUGIN_ABI_MAJOR)}},
         BrokenCase{"abi_minor", {"built for plugin ABI " + std::to_string(OFT_PLUGIN_ABI_MAJOR) + "." +
                                       std::to_string(OFT_PLUGIN_ABI_MINOR + 1) + ", newer than this host's " +
                                       std::to_string(OFT_PLUGIN_ABI_MAJOR) + "." + std::to_string(OFT_PLUGIN_ABI_MINOR)}},
@@ -172,7 +174,7 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenCase{"cxx_abi", {"C++11 ABI " + std::to_string(1 - _GLIBCXX_USE_CXX11_ABI), "both must be equal"}},
         BrokenCase{"name_mismatch", {"declares the name 'some_other_name' but the file name says 'name_mismatch'"}},
         BrokenCase{"register_throws", {"registration failed: fixture registration cannot find its kernels"}}),
-    [](const auto& info) { return info.param.name; });
+    [](const auto& test) { return test.param.name; });
 
 TEST_F(PluginHostTest, DispatcherThatThrowsWhileClaimingIsReportedAndTheNextOneClaims) {
   const PluginHostResult result = load_plugins(only({kGood, kBroken}));

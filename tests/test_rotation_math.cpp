@@ -1,5 +1,5 @@
-// Rotation math against the values PEFT's own code produces (../shared/specs/peft-oft.md §2 and
-// §7 G1-G3, obtained by running PEFT's OFTRotationModule) and against the definitions.
+// Rotation math against the values PEFT's own code produces (obtained by running PEFT 0.21's
+// OFTRotationModule on the inputs below) and against the definitions.
 #include "oft/errors.h"
 #include "oft/rotation_math.h"
 #include "test_support.h"
@@ -37,7 +37,7 @@ TEST(CayleyExact, MatchesPeftValuesAndIsOrthogonal) {
 }
 
 TEST(CayleyExact, IsTheTransposeOfTheNeumannLimit) {
-  // PEFT's two modes give (nearly) transposed rotations for the same weights (spec §2.4).
+  // PEFT's two modes give (nearly) transposed rotations for the same weights (PEFT's OFTRotationModule: Cayley vs Cayley-Neumann).
   auto q = skew_symmetric(at::randn({3, 6}, kF64) * 0.02, 4);
   auto exact = cayley_exact(q);
   auto neumann = cayley_neumann(q, 12);
@@ -82,7 +82,9 @@ TEST(MultiplicativeDropout, ReplacesFloorPTimesDBlocksWithIdentity) {
   for (int i = 0; i < 8; ++i) {
     const bool is_eye = at::equal(out[i], eye);
     replaced += is_eye;
-    if (!is_eye) EXPECT_TRUE(at::equal(out[i], blocks[i]));
+    if (!is_eye) {
+      EXPECT_TRUE(at::equal(out[i], blocks[i]));
+    }
   }
   EXPECT_EQ(replaced, 2);
   EXPECT_TRUE(at::equal(multiplicative_dropout(blocks.narrow(0, 0, 1), 0.9), blocks.narrow(0, 0, 1)));

@@ -1,7 +1,8 @@
 // The SDK's template plugin through the host: loaded from a plugin folder, its format quantizes a
 // layer into the module type the plugin defines, its dispatcher claims that layer for OFT, merging
-// requantizes, and save/load round-trips the checkpoint tensors. The folder is the in-tree build,
-// or OFT_TEMPLATE_PLUGIN_DIR (tests/sdk_install_test.sh points it at the out-of-tree build).
+// requantizes, and save/load round-trips the checkpoint tensors; then the backend conformance suite.
+// The folder is the in-tree build, or OFT_TEMPLATE_PLUGIN_DIR (tests/sdk_install_test.sh points it at
+// the out-of-tree build).
 #include <cstdlib>
 #include <filesystem>
 
@@ -13,6 +14,7 @@
 #include "oft/format_registry.h"
 #include "oft/model/oft_model.h"
 #include "oft/plugin_host.h"
+#include "oft/testing/backend_conformance.h"
 #include "test_support.h"
 
 namespace oft {
@@ -50,6 +52,10 @@ TEST(TemplatePlugin, LoadsWithItsDispatcherAndFormat) {
   EXPECT_EQ(report.dispatchers, std::vector<std::string>{"template"});
   EXPECT_EQ(report.formats, std::vector<std::string>{"template_int8"});
   EXPECT_EQ(result.registry->order(), (std::vector<std::string>{"template", "default"}));
+  const MethodInfo method = result.formats->method("template-int8");  // what `oft quantize --method` offers
+  EXPECT_EQ(method.format, "template_int8");
+  EXPECT_FALSE(method.method.needs_calibration);
+  EXPECT_EQ(result.formats->model_merge_refusal(R"({"quant_method": "template_int8"})"), "");
 }
 
 TEST(TemplatePlugin, ItsDispatcherClaimsTheLayerItsFormatMadeAndMergeRequantizes) {
@@ -110,6 +116,18 @@ TEST(TemplatePlugin, SaveAndLoadRoundTripThroughTheFormat) {
     EXPECT_NE(std::string(e.what()).find("tensor 'weight' must be int8 of shape (8, 16)"), std::string::npos) << e.what();
   }
 }
+
+// The template's quantize method through the suite every backend passes.
+struct TemplateInt8 : testing::ConformanceCase {
+  static fs::path plugin_file() { return template_folder(); }
+  static constexpr const char* plugin = "template";
+  static constexpr const char* method = "template-int8";
+  static constexpr sdk::MergeMode merge_mode = sdk::MergeMode::Requantize;
+  static constexpr double weight_tolerance = 5e-3;  // half an int8 step of each row's max |w|
+};
+
+using namespace oft::testing;
+INSTANTIATE_TYPED_TEST_SUITE_P(Template, BackendConformance, ::testing::Types<TemplateInt8>, ConformanceCaseNames);
 
 }  // namespace
 }  // namespace oft

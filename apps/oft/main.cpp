@@ -12,10 +12,11 @@ int main(int argc, char** argv) {
   std::string level, host_config;
   app.add_option("--log-level", level, "trace, debug, info, warn, error or off (overrides the host config)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  // Read as soon as it is parsed, so that `oft quantize --help` lists the methods of the plugins it names.
   app.add_option("--host-config", host_config, "host config JSON: {\"plugins\": {...}, \"logging\": {\"level\": ...}}")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile)
+      ->each([&](const std::string& file) { host.configure(file); });
   app.parse_complete_callback([&] {
-    if (!host_config.empty()) host.configure(host_config);
     const std::string chosen = !level.empty() ? level : host.log_level().value_or("info");
     oft::logger()->set_level(spdlog::level::from_str(chosen));
   });

@@ -31,13 +31,13 @@ std::string merge_mode(sdk::MergeMode mode) {
 nlohmann::json plan(Host& host, const PlanOptions& o) {
   ModelSession session = load_model(host, o.model);
   OFTModel model(session.model.module, OFTConfig::load(o.config), "default", session.model.info, host.dispatchers());
-  // PEFT refuses merging for the whole of a gptq model, whatever each layer says.
-  const bool gptq = session.model.info.quantization_method == "gptq";
+  // A model-level refusal (e.g. from its quantization format) overrides what each layer says, as merging does.
+  const std::string model_refusal = model.model_merge_refusal();
   nlohmann::json modules = nlohmann::json::array();
   for (const auto& [path, layer] : model.oft_layers()) {
     const BlockLayout layout = layer->layout("default");
     sdk::MergePolicy policy = layer->merge_policy();
-    if (gptq) policy = {sdk::MergeMode::Refused, "Cannot merge OFT layers when the model is gptq quantized"};
+    if (!model_refusal.empty()) policy = {sdk::MergeMode::Refused, model_refusal};
     const int64_t parameters = layer->rotation("default")->weight.numel();
     modules.push_back({{"module", path},
                        {"base", layer->base_module()->name()},

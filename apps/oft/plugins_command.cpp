@@ -1,6 +1,7 @@
 // `oft plugins [--json] [--config FILE] [--no-safe-scan]`: where the host looks for plugins, every
 // plugin file it found with its status (loaded, rejected and why, disabled), each plugin's version,
-// the dispatchers in the order they are asked ("default" last) and the quantized-linear formats.
+// the dispatchers in the order they are asked ("default" last) and the quantized-linear formats with
+// their quantize methods.
 #include <cstdio>
 #include <iostream>
 
@@ -34,9 +35,14 @@ void print_text(const PluginHostResult& result) {
     const auto& d = result.dispatchers[i];
     std::printf("  %zu. %-20s priority %4d  %s\n", i + 1, d.name.c_str(), d.priority, d.origin.c_str());
   }
-  std::printf("Quantized-linear formats (loaders and quantizers):\n");
+  std::printf("Quantized-linear formats (loaders and quantizers) and their `oft quantize` methods:\n");
   if (result.format_summaries.empty()) std::printf("  (none)\n");
-  for (const auto& f : result.format_summaries) std::printf("  %-20s %s\n", f.name.c_str(), f.origin.c_str());
+  for (const auto& f : result.format_summaries) {
+    std::printf("  %-20s %s\n", f.name.c_str(), f.origin.c_str());
+    for (const auto& m : f.methods)
+      std::printf("    --method %-18s %s%s\n", m.name.c_str(), m.description.c_str(),
+                  m.needs_calibration ? " (needs --calibration)" : "");
+  }
 }
 
 int run_plugins(Host& host, const PluginsOptions& o) {

@@ -1,12 +1,14 @@
-// `oft quantize --model DIR --method bnb-nf4|bnb-fp4|bnb-int8|gptq [--options JSON]
-//               [--calibration IN.safetensors] --out DIR`
+// `oft quantize --model DIR --method METHOD [--options JSON] [--calibration IN.safetensors] --out DIR`
 // Quantizes every linear layer of a dense checkpoint (except the output layer, which transformers
 // also keeps dense) with a backend plugin's format, and writes a checkpoint (config.json with
 // quantization_config + safetensors) that oft and, where it runs, the Python library load.
-// GPTQ needs calibration activations: the inputs each linear layer sees when the dense model runs on
-// the calibration token ids (one pass, all layers at once; the reference GPTQ instead re-runs each
-// block on the already-quantized previous blocks).
+// The methods are those the loaded plugins' formats offer (`oft quantize --help` lists them).
+// A method that needs calibration gets activations: the inputs each linear layer sees when the dense
+// model runs on the calibration token ids (one pass, all layers at once; the reference GPTQ instead
+// re-runs each block on the already-quantized previous blocks).
+#include <iomanip>
 #include <map>
+#include <sstream>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -31,22 +33,20 @@ struct QuantizeOptions {
   std::string out;
 };
 
-struct Method {
-  std::string format;
-  nlohmann::json defaults;  // merged under the user's --options
-  bool needs_calibration = false;
-};
-
-Method method_named(const std::string& name) {
-  static const std::map<std::string, Method> methods = {
-      {"bnb-int8", {"bnb_8bit", nlohmann::json::object(), false}},
-      {"bnb-nf4", {"bnb_4bit", {{"bnb_4bit_quant_type", "nf4"}}, false}},
-      {"bnb-fp4", {"bnb_4bit", {{"bnb_4bit_quant_type", "fp4"}}, false}},
-      {"gptq", {"gptq", nlohmann::json::object(), true}},
-  };
-  const auto it = methods.find(name);
-  if (it == methods.end()) throw UsageError("unknown --method '" + name + "' (expected bnb-int8, bnb-nf4, bnb-fp4 or gptq)");
-  return it->second;
+// The loaded plugins' methods, for `oft quantize --help` (the only time help loads the plugins).
+std::string methods_help(Host& host) {
+  std::ostringstream text;
+  text << "Methods (from the loaded plugins; `oft plugins` shows where they come from):\n";
+  try {
+    const auto methods = host.formats()->methods();
+    if (methods.empty()) text << "  (none: are the backend plugins on the plugin path?)\n";
+    for (const auto& m : methods)
+      text << "  " << std::left << std::setw(18) << m.method.name << " " << m.method.description << " [format "
+           << m.format << (m.method.needs_calibration ? "; needs --calibration" : "") << "]\n";
+  } catch (const std::exception& e) {
+    text << "  (the plugins could not be loaded: " << e.what() << ")\n";
+  }
+  return text.str();
 }
 
 // Stands in for a dense linear while the model runs on calibration data: records its inputs.
@@ -73,17 +73,17 @@ class RecordingLinear final : public sdk::LinearModule {
 };
 
 void run_quantize(Host& host, const QuantizeOptions& o) {
-  const Method method = method_named(o.method);
-  nlohmann::json options = method.defaults;
+  const auto formats = host.formats();
+  const MethodInfo method = formats->method(o.method);  // fails early, naming the available methods
+  nlohmann::json options = nlohmann::json::parse(method.method.default_options_json);
   try {
     options.update(nlohmann::json::parse(o.options));
   } catch (const nlohmann::json::exception& e) {
     throw UsageError("--options must be a JSON object: " + std::string(e.what()));
   }
-  if (method.needs_calibration && o.calibration.empty())
+  const bool calibrated = method.method.needs_calibration;
+  if (calibrated && o.calibration.empty())
     throw UsageError("--method " + o.method + " needs --calibration IN.safetensors (input_ids of sample text)");
-  const auto formats = host.formats();
-  formats->get(method.format);  // fails early, naming the loaded formats, when the plugin is missing
 
   ModelSession session = load_model(host, o.model);
   auto& model = session.model;
@@ -108,7 +108,7 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
   auto dense_of = [&](const std::string& path) {
     const auto& module = modules[path];
     auto claim = host.dispatchers()->dispatch({path, module}, {model.info.quantization_config_json});
-    if (claim.claim.kind != sdk::Claim::Kind::Linear || claim.dispatcher != "default")
+    if (!claim.claim.linear || claim.dispatcher != "default")
       throw UsageError(path + " is not a dense linear layer (claimed by " + claim.dispatcher + "); quantize a dense checkpoint");
     return claim.claim.linear;
   };
@@ -122,7 +122,7 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
       if (p.key() == "bias") bias[path] = p.value().detach();
   }
   std::map<std::string, std::shared_ptr<RecordingLinear>> recorders;
-  if (method.needs_calibration) {
+  if (calibrated) {
     for (const auto& path : linears) {
       auto recorder = std::make_shared<RecordingLinear>(dense[path]);
       auto [parent, name] = parent_of(path);
@@ -156,12 +156,14 @@ void add_quantize_command(CLI::App& app, Host& host) {
   auto o = std::make_shared<QuantizeOptions>();
   auto* cmd = app.add_subcommand("quantize", "Quantize a dense checkpoint's linear layers with a backend plugin");
   cmd->add_option("--model", o->model, "dense Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--method", o->method, "bnb-int8, bnb-nf4, bnb-fp4 or gptq")->required();
+  cmd->add_option("--method", o->method, "one of the methods listed below")->required();
   cmd->add_option("--options", o->options, "the format's settings as its quantization_config names them, e.g. "
                                            "'{\"bits\": 4, \"group_size\": 128}'");
-  cmd->add_option("--calibration", o->calibration, "safetensors with input_ids (and attention_mask): GPTQ's calibration text")
+  cmd->add_option("--calibration", o->calibration,
+                  "safetensors with input_ids (and attention_mask): calibration text, for methods that need it")
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", o->out, "folder for the quantized checkpoint")->required();
+  cmd->footer([&host] { return methods_help(host); });
   cmd->callback([o, &host] { run_quantize(host, *o); });
 }
 

@@ -1,6 +1,9 @@
 #include "oft/format_registry.h"
 
 #include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "oft/errors.h"
 
@@ -13,6 +16,8 @@ std::string described(const std::string& name, const std::string& origin) {
 
 std::string where(const std::string& path) { return path.empty() ? "" : "module " + path + ": "; }
 
+std::string owner_text(const std::string& origin) { return origin.empty() ? std::string("the host") : origin; }
+
 }  // namespace
 
 void FormatRegistry::add(std::shared_ptr<sdk::LinearFormat> format, std::shared_ptr<const void> owner,
@@ -20,25 +25,82 @@ void FormatRegistry::add(std::shared_ptr<sdk::LinearFormat> format, std::shared_
   if (!format) throw UsageError("cannot register a null quantized-linear format");
   std::string name = format->name();
   if (name.empty()) throw UsageError("a quantized-linear format from " + origin + " has an empty name");
+  std::vector<sdk::QuantizeMethod> methods;
+  try {
+    methods = checked_methods(*format);
+  } catch (const std::exception& error) {
+    throw UsageError(described(name, origin) + ": " + error.what());
+  }
   std::lock_guard lock(mutex_);
-  for (const auto& e : entries_)
-    if (e.name == name)
-      throw UsageError("a format named '" + name + "' is already registered by " +
-                       (e.origin.empty() ? std::string("the host") : e.origin));
-  entries_.push_back({std::move(owner), std::move(format), std::move(name), std::move(origin)});
+  for (const auto& e : entries_) {
+    if (e.name == name) throw UsageError("a format named '" + name + "' is already registered by " + owner_text(e.origin));
+    for (const auto& taken : e.methods)
+      for (const auto& m : methods)
+        if (m.name == taken.name)
+          throw UsageError(described(name, origin) + " offers quantize method '" + m.name +
+                           "', already offered by format '" + e.name + "' of " + owner_text(e.origin));
+  }
+  entries_.push_back({std::move(owner), std::move(format), std::move(name), std::move(origin), std::move(methods)});
   std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
 }
 
 std::vector<FormatInfo> FormatRegistry::describe() const {
   std::lock_guard lock(mutex_);
   std::vector<FormatInfo> out;
-  for (const auto& e : entries_) out.push_back({e.name, e.origin});
+  for (const auto& e : entries_) out.push_back({e.name, e.origin, e.methods});
   return out;
 }
 
 bool FormatRegistry::empty() const {
   std::lock_guard lock(mutex_);
   return entries_.empty();
+}
+
+std::vector<sdk::QuantizeMethod> FormatRegistry::checked_methods(const sdk::LinearFormat& format) {
+  std::vector<sdk::QuantizeMethod> methods = format.quantize_methods();
+  std::set<std::string> names;
+  for (const auto& m : methods) {
+    if (m.name.empty()) throw UsageError("a quantize method has an empty name");
+    if (!names.insert(m.name).second) throw UsageError("quantize method '" + m.name + "' is offered twice");
+    const auto options = nlohmann::json::parse(m.default_options_json, nullptr, /*allow_exceptions=*/false);
+    if (!options.is_object())
+      throw UsageError("quantize method '" + m.name + "' has default options that are not a JSON object: '" +
+                       m.default_options_json + "'");
+  }
+  return methods;
+}
+
+std::vector<MethodInfo> FormatRegistry::methods() const {
+  std::lock_guard lock(mutex_);
+  std::vector<MethodInfo> out;
+  for (const auto& e : entries_)
+    for (const auto& m : e.methods) out.push_back({m, e.name, e.origin});
+  std::sort(out.begin(), out.end(), [](const MethodInfo& a, const MethodInfo& b) { return a.method.name < b.method.name; });
+  return out;
+}
+
+MethodInfo FormatRegistry::method(const std::string& name) const {
+  const std::vector<MethodInfo> all = methods();
+  for (const auto& m : all)
+    if (m.method.name == name) return m;
+  std::string known;
+  for (const auto& m : all) known += (known.empty() ? "" : ", ") + m.method.name;
+  throw UsageError("no quantize method named '" + name + "' is offered by the loaded formats (available: " +
+                   (known.empty() ? "none; are the backend plugins on the plugin path?" : known) + ")");
+}
+
+std::string FormatRegistry::model_merge_refusal(const std::string& quantization_config_json) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& e : entries_) {
+    try {
+      if (std::string refusal = e.format->model_merge_refusal(quantization_config_json); !refusal.empty())
+        return refusal;
+    } catch (const std::exception& error) {
+      throw FormatError(described(e.name, e.origin) + " failed while checking whether the model may merge: " +
+                        error.what());
+    }
+  }
+  return "";
 }
 
 const FormatRegistry::Entry& FormatRegistry::find(const std::string& name) const {

@@ -30,6 +30,7 @@ struct Registries {
   FormatRegistry& formats;
   std::map<std::string, std::string> dispatcher_owners;
   std::map<std::string, std::string> format_owners;
+  std::map<std::string, std::string> method_owners;  // quantize methods, by name
 
   Registries(DispatcherRegistry& d, FormatRegistry& f) : dispatchers(d), formats(f) {
     for (const auto& name : d.order()) dispatcher_owners[name] = "the host's built-in dispatchers";
@@ -59,6 +60,20 @@ std::vector<std::string> checked_names(const std::vector<std::shared_ptr<Item>>&
   return names;
 }
 
+// The quantize methods of a plugin's formats; Rejection if asking for them throws or one is malformed.
+std::vector<std::shared_ptr<sdk::QuantizeMethod>> methods_of(const std::vector<std::shared_ptr<sdk::LinearFormat>>& formats) {
+  std::vector<std::shared_ptr<sdk::QuantizeMethod>> methods;
+  for (const auto& format : formats) {
+    try {
+      for (auto& m : FormatRegistry::checked_methods(*format))
+        methods.push_back(std::make_shared<sdk::QuantizeMethod>(std::move(m)));
+    } catch (const std::exception& e) {
+      throw plugin::Rejection("a format's quantize methods are unusable: " + std::string(e.what()));
+    }
+  }
+  return methods;
+}
+
 struct RegisteredNames {
   std::vector<std::string> dispatchers;
   std::vector<std::string> formats;
@@ -77,10 +92,14 @@ RegisteredNames register_plugin(Registries& registries, const plugin::OpenedPlug
                     });
   const std::vector<std::string> format_names = checked_names(
       opened.formats, registries.format_owners, "format", "name()", [](sdk::LinearFormat& f) { return f.name(); });
+  const std::vector<std::string> method_names =
+      checked_names(methods_of(opened.formats), registries.method_owners, "quantize method", "name",
+                    [](const sdk::QuantizeMethod& m) { return m.name; });
   for (const auto& dispatcher : opened.dispatchers) registries.dispatchers.add(dispatcher, opened.library, origin);
   for (const auto& format : opened.formats) registries.formats.add(format, opened.library, origin);
   for (const auto& name : names) registries.dispatcher_owners[name] = origin;
   for (const auto& name : format_names) registries.format_owners[name] = origin;
+  for (const auto& name : method_names) registries.method_owners[name] = origin;
   if (names.empty() && format_names.empty())
     logger()->warn("plugin '{}' ({}) registered no dispatchers and no formats", opened.name, file.string());
   return {names, format_names};
@@ -217,7 +236,8 @@ PluginHostResult load_plugins(const PluginHostOptions& options) {
   }
   for (const auto& info : result.registry->describe())
     result.dispatchers.push_back({info.name, info.priority, info.origin.empty() ? "built in" : info.origin});
-  for (const auto& info : result.formats->describe()) result.format_summaries.push_back({info.name, info.origin});
+  for (const auto& info : result.formats->describe())
+    result.format_summaries.push_back({info.name, info.origin, info.methods});
   enforce_required(options, result);
   return result;
 }

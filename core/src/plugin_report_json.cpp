@@ -33,6 +33,16 @@ nlohmann::json to_json(const DispatcherSummary& d) {
   return {{"name", d.name}, {"priority", d.priority}, {"origin", d.origin}};
 }
 
+nlohmann::json to_json(const FormatSummary& f) {
+  nlohmann::json methods = nlohmann::json::array();
+  for (const auto& m : f.methods)  // default options are checked to be a JSON object when the format is registered
+    methods.push_back({{"name", m.name},
+                       {"description", m.description},
+                       {"default_options", nlohmann::json::parse(m.default_options_json)},
+                       {"needs_calibration", m.needs_calibration}});
+  return {{"name", f.name}, {"origin", f.origin}, {"methods", methods}};
+}
+
 nlohmann::json to_json(const PluginHostResult& result) {
   nlohmann::json folders = nlohmann::json::array(), plugins = nlohmann::json::array(),
                  dispatchers = nlohmann::json::array();
@@ -40,7 +50,7 @@ nlohmann::json to_json(const PluginHostResult& result) {
   for (const auto& p : result.files) plugins.push_back(to_json(p));
   for (const auto& d : result.dispatchers) dispatchers.push_back(to_json(d));
   nlohmann::json formats = nlohmann::json::array();
-  for (const auto& f : result.format_summaries) formats.push_back({{"name", f.name}, {"origin", f.origin}});
+  for (const auto& f : result.format_summaries) formats.push_back(to_json(f));
   return {{"folders", folders}, {"plugins", plugins}, {"dispatchers", dispatchers}, {"formats", formats}};
 }
 

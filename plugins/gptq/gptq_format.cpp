@@ -69,4 +69,13 @@ sdk::TensorMap GptqFormat::save(const sdk::LinearModule& layer) const {
   return tensors;
 }
 
+std::vector<sdk::QuantizeMethod> GptqFormat::quantize_methods() const {
+  return {{"gptq", "GPTQ: 2/3/4/8-bit integer groups fitted to calibration inputs (GPTQModel's checkpoint)", "{}",
+           /*needs_calibration=*/true}};
+}
+
+std::string GptqFormat::model_merge_refusal(const std::string& quantization_config_json) const {
+  return is_gptq_quantization_config(quantization_config_json) ? kMergeRefused : "";
+}
+
 }  // namespace oft::gptq

@@ -3,6 +3,7 @@
 // GPTQ (or round-to-nearest when there is no calibration data), and writes the tensors back.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gptq_config.h"
 #include "gptq_linear.h"
@@ -32,6 +33,10 @@ class GptqFormat final : public sdk::LinearFormat {
                                               const at::Tensor& calibration) const override;
   std::string quantization_config(const std::string& options_json) const override;
   sdk::TensorMap save(const sdk::LinearModule& layer) const override;
+  // "gptq": needs calibration activations.
+  std::vector<sdk::QuantizeMethod> quantize_methods() const override;
+  // PEFT's refusal for a model whose quantization_config is gptq's.
+  std::string model_merge_refusal(const std::string& quantization_config_json) const override;
 
  private:
   bool cache_dequantized_;

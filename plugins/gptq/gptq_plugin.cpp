@@ -1,27 +1,17 @@
 // The gptq backend plugin: the "gptq" dispatcher (PEFT's priority 600) putting OFT on GptqLinear,
 // and the "gptq" format.
 #include <memory>
-#include <optional>
+#include <stdexcept>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "gptq_format.h"
 #include "gptq_linear.h"
-#include "oft/sdk/dispatcher.h"
 #include "oft/sdk/plugin.h"
+#include "oft/sdk/typed_dispatcher.h"
 
 namespace {
-
-class GptqDispatcher final : public oft::sdk::Dispatcher {
- public:
-  std::string name() const override { return "gptq"; }
-  int priority() const override { return oft::sdk::priority::kGptq; }
-  std::optional<oft::sdk::Claim> claim(const oft::sdk::ModuleRef& module, const oft::sdk::DispatchContext&) override {
-    auto layer = std::dynamic_pointer_cast<oft::gptq::GptqLinear>(module.module);
-    if (!layer) return std::nullopt;
-    return oft::sdk::Claim{oft::sdk::Claim::Kind::Linear, std::move(layer)};
-  }
-};
 
 // Plugin config: {"cache_dequantized": bool} (default false; see GptqLinear::set_cache_dequantized).
 bool cache_dequantized(const std::string& config_json) {
@@ -33,7 +23,7 @@ bool cache_dequantized(const std::string& config_json) {
 }
 
 void register_gptq(oft::sdk::Registrar& registrar) {
-  registrar.add(std::make_shared<GptqDispatcher>());
+  registrar.add(std::make_shared<oft::sdk::TypedDispatcher<oft::gptq::GptqLinear>>("gptq", 600));  // PEFT's place for gptq
   registrar.add_format(std::make_shared<oft::gptq::GptqFormat>(cache_dequantized(registrar.config_json())));
 }
 

@@ -22,6 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+# The peers' CPU paths, pinned so that the comparisons below do not depend on the CPU (bitsandbytes switches
+# kernels on AVX512-BF16); it sets ATEN_CPU_CAPABILITY, so it comes before torch.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "golden"))
+import peer_cpu_path  # noqa: E402
+
 try:
     import torch
     from peft import OFTConfig, PeftModel, get_peft_model
@@ -191,6 +196,7 @@ def quantize_case():
             print(f"skip {method} in transformers: bitsandbytes is not importable")
             continue
         reference = AutoModelForCausalLM.from_pretrained(out, device_map="cpu").eval()
+        peer_cpu_path.use_dequantize_path(reference)
         with torch.no_grad():
             expected = reference(input_ids=ids, attention_mask=mask).logits.float()
         check_close(f"{method}: oft quantize checkpoint in transformers + bitsandbytes vs oft forward",

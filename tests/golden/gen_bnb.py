@@ -32,6 +32,7 @@ import json
 import os
 import sys
 
+import peer_cpu_path  # before torch: the same bitsandbytes CPU path on every CPU
 import torch
 from safetensors.torch import save_file
 
@@ -48,7 +49,8 @@ def versions() -> dict:
     import transformers
 
     return {"bitsandbytes": bnb.__version__, "torch": torch.__version__, "peft": peft.__version__,
-            "transformers": transformers.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+            "transformers": transformers.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cpu_path": "pinned (tests/golden/peer_cpu_path.py)"}
 
 
 def save(name: str, tensors: dict, cases: list, extra: dict | None = None) -> None:
@@ -133,6 +135,7 @@ def make_4bit(dense: torch.nn.Linear, quant_type: str, blocksize: int, nested: b
     if dense.bias is not None:
         layer.bias = torch.nn.Parameter(dense.bias.detach().clone(), requires_grad=False)
     layer = layer.to("cpu")  # Params4bit quantizes here
+    peer_cpu_path.use_dequantize_path(layer)
     native = None
     if nested:
         qs = layer.weight.quant_state

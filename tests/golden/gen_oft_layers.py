@@ -29,7 +29,7 @@ Fields per case (see the "field_docs" metadata entry for the same text):
   input                    Linear (3, in) float; Conv2d (2, C, H, W); Embedding int64 ids (2, 5)
   output                   Linear/Embedding: PEFT's unmerged forward, train mode, dropout 0.
                            Conv2d: PEFT's MERGED conv (layer.merge(), then the base conv), because PEFT's
-                           unmerged conv forward is wrong for kernels > 1 (spec 8 B1).
+                           unmerged conv forward is wrong for kernels > 1 (B1 in docs/peft-differences.md).
   grad_output              fixed random tensor shaped like output (dtype of output)
   adapter_grad             d/d adapter_weight of (output * grad_output).sum()  (computed as
                            autograd.grad(output, weight, grad_output)); Linear/Embedding through PEFT's forward;

@@ -21,7 +21,7 @@ Output layout (everything fp32 unless stated):
   models/<case>/other/...             the same for the second adapter "other" (when the case has one)
   models/<case>/expected.safetensors  output_default   model output with only "default" active (PEFT unmerged
                                                        forward, eval mode). conv: PEFT's MERGED model output,
-                                                       because PEFT's unmerged Conv2d forward is wrong (spec 8 B1)
+                                                       because PEFT's unmerged Conv2d forward is wrong (B1 in docs/peft-differences.md)
                                       output_both      (two-adapter cases) after base_model.set_adapter(["default",
                                                        "other"]): rotations chained default then other
                                       output_merged    merge_and_unload() of a deep copy with "default" active

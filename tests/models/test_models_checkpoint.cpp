@@ -161,7 +161,9 @@ TEST(ModelCheckpoint, SaveAndReloadRoundTrip) {
     for (const auto& [key, t] : original) EXPECT_TRUE(saved.tensors.at(key).equal(t)) << name << " " << key;
     EXPECT_EQ(saved.metadata.at("format"), "pt");
     EXPECT_EQ(read_config(dir.path).at("dtype"), read_config(hf_dir(name)).at("dtype")) << name;
-    if (name != "bert") EXPECT_TRUE(matches_golden(name, dir.path, name == "qwen2_bf16" ? 1.6e-2 : 1e-5));
+    if (name != "bert") {
+      EXPECT_TRUE(matches_golden(name, dir.path, name == "qwen2_bf16" ? 1.6e-2 : 1e-5));
+    }
   }
 }
 
@@ -254,6 +256,11 @@ class RowInt8Format : public sdk::LinearFormat {
     throw std::invalid_argument("not needed by the test");
   }
   std::string quantization_config(const std::string&) const override { return R"({"quant_method": "row_int8"})"; }
+  std::vector<sdk::QuantizeMethod> quantize_methods() const override { return {}; }
+  // Refuses merging in models quantized with it (the loader hands that to ModelInfo).
+  std::string model_merge_refusal(const std::string& config) const override {
+    return config.find("row_int8") != std::string::npos ? "row_int8 models do not merge" : "";
+  }
   sdk::TensorMap save(const sdk::LinearModule& layer) const override {
     const auto& l = dynamic_cast<const RowInt8&>(layer);
     sdk::TensorMap out{{"qweight", l.q}, {"scale", l.s}};
@@ -288,6 +295,8 @@ TEST(ModelCheckpoint, QuantizedLinearLayersLoadThroughTheFormatRegistry) {
   options.formats = registry;
   auto model = models::load_pretrained(quantized.path, options);
   EXPECT_EQ(model.info.quantization_method, "row_int8");
+  EXPECT_EQ(model.info.merge_refusal, "row_int8 models do not merge");
+  EXPECT_EQ(dense.info.merge_refusal, "");
   auto params = model.module->named_buffers();
   EXPECT_EQ(params["model.layers.0.self_attn.q_proj.qweight"].scalar_type(), at::kChar);
 

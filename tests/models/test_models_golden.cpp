@@ -66,17 +66,24 @@ TEST_P(ModelGolden, ParameterNamesAreTheCheckpointKeys) {
     if (entry.path().extension() == ".safetensors")
       for (const auto& item : safetensors::load(entry.path()).tensors) keys.insert(item.first);
   std::set<std::string> names;
-  for (const auto& item : model.module->named_parameters()) names.insert(item.key());
+  const auto parameters = model.module->named_parameters();
+  for (const auto& item : parameters) names.insert(item.key());
   const bool tied = model.config.value("tie_word_embeddings", c.name == "gpt2") && c.causal;
   if (tied) {
-    EXPECT_EQ(names.count("lm_head.weight"), 1u);
+    ASSERT_EQ(names.count("lm_head.weight"), 1u);
     names.erase("lm_head.weight");
+    // Loading keeps the tie: lm_head.weight is the embedding's very tensor, with the checkpoint's data.
+    const at::Tensor& head = parameters["lm_head.weight"];
+    int holders = 0;
+    for (const auto& item : parameters) holders += item.value().unsafeGetTensorImpl() == head.unsafeGetTensorImpl();
+    EXPECT_EQ(holders, 2);
+    EXPECT_FALSE(head.is_meta());
   }
   EXPECT_EQ(names, keys);
 }
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, ModelGolden, ::testing::ValuesIn(kCases),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& test) { return test.param.name; });
 
 // A half-precision checkpoint loaded as fp32 gives transformers' output for dtype=torch.float32.
 TEST(ModelGoldenHalf, HalfPrecisionCheckpointsLoadInARequestedDtype) {
@@ -135,7 +142,7 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_pair(std::string("gpt2"), std::vector<std::string>{"transformer.h.#.attn.c_attn"}),
                       std::make_pair(std::string("llama_sharded"),
                                      std::vector<std::string>{"model.layers.#.self_attn.q_proj", "model.layers.#.self_attn.v_proj"})),
-    [](const auto& info) { return info.param.first; });
+    [](const auto& test) { return test.param.first; });
 
 }  // namespace
 }  // namespace oft::test

@@ -8,12 +8,16 @@ OftPluginStatus register_nothing(OftRegistrar*, char*, size_t) { return OFT_PLUG
 }  // namespace
 
 #if defined(ABI_MAJOR_TOO_NEW)
-#define ENTRY oft_plugin_descriptor_v2  // a major bump renames the entry point
+#if OFT_PLUGIN_ABI_MAJOR != 2
+#error "name the entry point of the next ABI major below"
+#endif
+#define ENTRY oft_plugin_descriptor_v3  // a major bump renames the entry point
 #else
 #define ENTRY OFT_PLUGIN_ENTRY
 #endif
 
-extern "C" OFT_PLUGIN_EXPORT const OftPluginDescriptor* ENTRY(void) {
+extern "C" OFT_PLUGIN_EXPORT const OftPluginDescriptor* ENTRY(void);
+const OftPluginDescriptor* ENTRY(void) {
   static const OftPluginDescriptor descriptor = {
 #if defined(SHORT_STRUCT)
       8,  // as if the descriptor had only its version fields

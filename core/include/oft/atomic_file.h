@@ -5,10 +5,12 @@
 #include <functional>
 #include <ostream>
 
+#include "oft/export.h"
+
 namespace oft {
 
 // Calls `write` with a stream to the temporary file; throws FormatError naming `path` if anything
 // fails, and removes the temporary file in that case.
-void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
+OFT_CORE_API void write_atomically(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write);
 
 }  // namespace oft

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "oft/export.h"
+
 namespace oft {
 
 struct BlockLayout {
@@ -13,10 +15,10 @@ struct BlockLayout {
 };
 
 // PEFT's adjust_oft_parameters: the divisor of d nearest to p (ties go to the smaller one); d if p >= d.
-int64_t nearest_divisor(int64_t d, int64_t p);
+OFT_CORE_API int64_t nearest_divisor(int64_t d, int64_t p);
 
 // Layout for a layer with d features given the config's r and oft_block_size (exactly one non-zero).
 // `layer_name` only labels warnings and errors.
-BlockLayout resolve_block_layout(int64_t d, int64_t r, int64_t oft_block_size, const std::string& layer_name);
+OFT_CORE_API BlockLayout resolve_block_layout(int64_t d, int64_t r, int64_t oft_block_size, const std::string& layer_name);
 
 }  // namespace oft

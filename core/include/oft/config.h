@@ -9,11 +9,13 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "oft/export.h"
+
 namespace oft {
 
 // target_modules / exclude_modules: PEFT accepts a list (exact name or "."-suffix match) or a
 // string (a regex that must match the whole module name; "all-linear" is special).
-struct ModuleSelector {
+struct OFT_CORE_API ModuleSelector {
   enum class Kind { Unset, Names, Regex };
   Kind kind = Kind::Unset;
   std::vector<std::string> names;  // Kind::Names: sorted, unique (PEFT keeps a set)
@@ -24,7 +26,7 @@ struct ModuleSelector {
   static ModuleSelector from_regex(std::string regex);
 };
 
-struct OFTConfig {
+struct OFT_CORE_API OFTConfig {
   // --- PeftConfig keys ---------------------------------------------------------------------------
   std::optional<std::string> task_type;  // SEQ_CLS, SEQ_2_SEQ_LM, CAUSAL_LM, TOKEN_CLS, QUESTION_ANS, FEATURE_EXTRACTION
   std::optional<std::string> auto_mapping_json;  // kept verbatim (serialized JSON object) when present

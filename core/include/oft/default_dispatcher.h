@@ -1,15 +1,18 @@
 #pragma once
-// The built-in dispatcher "default" (priority 1000, asked last): dense torch::nn::Linear, oft::Linear, Conv1D
-// (fan_in_fan_out), torch::nn::Conv2d and torch::nn::Embedding.
-#include "oft/sdk/dispatcher.h"
+// The built-in dispatcher "default" (priority 1000, asked last): the dense modules the host adapts
+// itself (Linear, Conv1D, Conv2d, Embedding), as its table of module types lists them
+// (core/src/model/module_types.cpp).
+#include "oft/dispatcher_registry.h"
+#include "oft/export.h"
 
 namespace oft {
 
-class DefaultDispatcher final : public sdk::Dispatcher {
+class OFT_CORE_API DefaultDispatcher final : public HostDispatcher {
  public:
   std::string name() const override { return "default"; }
-  int priority() const override { return sdk::priority::kDefault; }
-  std::optional<sdk::Claim> claim(const sdk::ModuleRef& module, const sdk::DispatchContext& context) override;
+  static constexpr int kPriority = 1000;  // PEFT's default: after every backend
+  int priority() const override { return kPriority; }
+  std::optional<HostClaim> claim(const sdk::ModuleRef& module, const sdk::DispatchContext& context) override;
 };
 
 }  // namespace oft

@@ -1,13 +1,38 @@
 #pragma once
 // The priority-ordered set of dispatchers the host asks when it adapts a module. Thread-safe.
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "oft/export.h"
 #include "oft/sdk/dispatcher.h"
 
 namespace oft {
+
+class OFTLayer;
+
+// What the host makes of a claim: the OFT layer to put on the module, and the LinearBase it sits on
+// (a backend's claim always has one; the host's Conv2d and Embedding bases have none).
+struct OFT_CORE_API HostClaim {
+  std::shared_ptr<sdk::LinearBase> linear;
+  std::function<std::shared_ptr<OFTLayer>()> make_oft_layer;
+
+  // An OFT Linear on `linear` (what every backend's claim becomes).
+  static HostClaim on_linear(std::shared_ptr<sdk::LinearBase> linear);
+};
+
+// A dispatcher of the host itself. Unlike a backend's sdk::Dispatcher its claim may put any of OFT's
+// layers on the module, not only an OFT Linear.
+class OFT_CORE_API HostDispatcher {
+ public:
+  virtual ~HostDispatcher() = default;
+  virtual std::string name() const = 0;
+  virtual int priority() const = 0;
+  virtual std::optional<HostClaim> claim(const sdk::ModuleRef& module, const sdk::DispatchContext& context) = 0;
+};
 
 struct DispatcherInfo {
   std::string name;
@@ -16,11 +41,11 @@ struct DispatcherInfo {
 };
 
 struct DispatchResult {
-  sdk::Claim claim;
+  HostClaim claim;
   std::string dispatcher;  // name of the dispatcher that claimed the module
 };
 
-class DispatcherRegistry {
+class OFT_CORE_API DispatcherRegistry {
  public:
   // A registry holding only the built-in default dispatcher (dense Linear, Conv1D, Conv2d, Embedding).
   static std::shared_ptr<DispatcherRegistry> with_default();
@@ -31,6 +56,8 @@ class DispatcherRegistry {
   // priorities are ordered by name with a warning; a second dispatcher with the same name is an error.
   void add(std::shared_ptr<sdk::Dispatcher> dispatcher, std::shared_ptr<const void> owner = nullptr,
            std::string origin = "");
+  // The host's own dispatchers (same ordering and name rules).
+  void add(std::shared_ptr<HostDispatcher> dispatcher);
 
   // Names in the order they are asked.
   std::vector<std::string> order() const;
@@ -44,10 +71,10 @@ class DispatcherRegistry {
 
  private:
   struct Entry {
-    std::shared_ptr<const void> owner;  // declared first so it is released last, after the dispatcher
-    std::shared_ptr<sdk::Dispatcher> dispatcher;
+    std::shared_ptr<HostDispatcher> dispatcher;  // a backend's is adapted (dispatcher_registry.cpp)
     std::string origin;
   };
+  void insert(Entry entry);
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;  // sorted by (priority, name)
 };

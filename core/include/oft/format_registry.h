@@ -1,31 +1,55 @@
 #pragma once
 // The quantized linear formats the host knows: each backend plugin's loaders and quantizers
-// (sdk::LinearFormat). The checkpoint loader asks it which format a module's tensors are in;
-// `oft quantize` asks for a format by name. Thread-safe.
+// (sdk::LinearFormat). The checkpoint loader asks it which format a module's tensors are in and
+// whether the model's quantization_config refuses merging; `oft quantize` finds a format by the
+// quantize methods the formats offer. Thread-safe.
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "oft/export.h"
 #include "oft/sdk/linear_format.h"
 
 namespace oft {
 
 struct FormatInfo {
   std::string name;
-  std::string origin;  // as given to add(), e.g. "plugin 'bnb' (/path/liboft_backend_bnb.so)"
+  std::string origin;  // as given to add(), e.g. "plugin 'x' (/path/liboft_backend_x.so)"
+  std::vector<sdk::QuantizeMethod> methods;  // the `oft quantize` methods it offers
 };
 
-class FormatRegistry {
+// A quantize method and the format that offers it.
+struct MethodInfo {
+  sdk::QuantizeMethod method;
+  std::string format;
+  std::string origin;  // the format's
+};
+
+class OFT_CORE_API FormatRegistry {
  public:
   // `owner` keeps the plugin library loaded while the registry holds the format. A second format
-  // with the same name is a UsageError naming both origins.
+  // with the same name, or a quantize method whose name another format already offers, is a
+  // UsageError naming both origins; so are the errors of checked_methods().
   void add(std::shared_ptr<sdk::LinearFormat> format, std::shared_ptr<const void> owner = nullptr,
            std::string origin = "");
 
   // Sorted by name.
   std::vector<FormatInfo> describe() const;
   bool empty() const;
+
+  // The quantize methods of `format`, asked once: UsageError for an empty or repeated method name
+  // or default options that are not a JSON object (or whatever quantize_methods() throws).
+  static std::vector<sdk::QuantizeMethod> checked_methods(const sdk::LinearFormat& format);
+  // Every format's quantize methods, sorted by method name.
+  std::vector<MethodInfo> methods() const;
+  // The method named `name`; UsageError listing the available methods when there is none.
+  MethodInfo method(const std::string& name) const;
+
+  // Why merging is refused for the whole of a model with this config.json "quantization_config"
+  // (JSON text): the first refusal a format gives, in name order; "" when none refuses. A format that
+  // throws is a FormatError naming it.
+  std::string model_merge_refusal(const std::string& quantization_config_json) const;
 
   // The format named `name`; UsageError listing the known names when there is none.
   std::shared_ptr<const sdk::LinearFormat> get(const std::string& name) const;
@@ -52,6 +76,7 @@ class FormatRegistry {
     std::shared_ptr<sdk::LinearFormat> format;
     std::string name;
     std::string origin;
+    std::vector<sdk::QuantizeMethod> methods;
   };
   const Entry& find(const std::string& name) const;  // caller holds mutex_
   mutable std::mutex mutex_;

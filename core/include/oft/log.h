@@ -5,8 +5,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "oft/export.h"
+
 namespace oft {
 
-std::shared_ptr<spdlog::logger> logger();
+OFT_CORE_API std::shared_ptr<spdlog::logger> logger();
 
 }  // namespace oft

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "oft/export.h"
 #include "oft/plugin_settings.h"
+#include "oft/sdk/quantize_method.h"
 
 namespace oft {
 
@@ -58,6 +60,7 @@ struct DispatcherSummary {
 struct FormatSummary {
   std::string name;
   std::string origin;  // "plugin '<name>' (<file>)"
+  std::vector<sdk::QuantizeMethod> methods;  // what `oft quantize --method` can use it for
 };
 
 struct PluginHostResult {
@@ -70,12 +73,12 @@ struct PluginHostResult {
 };
 
 // Throws PluginError when a plugin named in plugins.require is missing, disabled or rejected.
-PluginHostResult load_plugins(const PluginHostOptions& options);
+OFT_CORE_API PluginHostResult load_plugins(const PluginHostOptions& options);
 
 // Loads one plugin file in this process and checks it as load_plugins would (without the search,
 // disable, duplicate and scan steps). Used by the oft-plugin-scan child process.
-PluginFileReport vet_plugin_file(const std::filesystem::path& file);
+OFT_CORE_API PluginFileReport vet_plugin_file(const std::filesystem::path& file);
 
-std::string to_string(PluginStatus status);
+OFT_CORE_API std::string to_string(PluginStatus status);
 
 }  // namespace oft

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "oft/export.h"
+
 namespace oft {
 
 struct PluginSettings {
@@ -24,13 +26,13 @@ struct PluginSettings {
 
 // Reads the "plugins" object; ConfigError on unknown keys or wrong types. Relative paths are taken
 // relative to `base_folder` (the config file's folder).
-PluginSettings plugin_settings_from_json(const nlohmann::json& plugins, const std::filesystem::path& base_folder);
+OFT_CORE_API PluginSettings plugin_settings_from_json(const nlohmann::json& plugins, const std::filesystem::path& base_folder);
 
 // A host config file as a JSON object; FormatError if it cannot be read, is not JSON or not an object.
-nlohmann::json read_host_config(const std::filesystem::path& host_config);
+OFT_CORE_API nlohmann::json read_host_config(const std::filesystem::path& host_config);
 
 // Reads the "plugins" section of a host config file (none: default settings). FormatError if the
 // file cannot be read or is not JSON.
-PluginSettings read_plugin_settings(const std::filesystem::path& host_config);
+OFT_CORE_API PluginSettings read_plugin_settings(const std::filesystem::path& host_config);
 
 }  // namespace oft

@@ -9,6 +9,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "oft/export.h"
+
 namespace oft {
 
 struct RotationSpec {
@@ -26,7 +28,7 @@ struct RotationSpec {
   int64_t vector_length() const { return block_size * (block_size - 1) / 2; }
 };
 
-class OFTRotationImpl : public torch::nn::Module {
+class OFT_CORE_API OFTRotationImpl : public torch::nn::Module {
  public:
   // The weight is created with `options` (device and dtype; the meta device allocates nothing).
   explicit OFTRotationImpl(const RotationSpec& spec, const at::TensorOptions& options = {});

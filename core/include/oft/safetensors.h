@@ -8,6 +8,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "oft/export.h"
+
 namespace oft::safetensors {
 
 using TensorMap = std::map<std::string, at::Tensor>;
@@ -21,10 +23,10 @@ struct Contents {
 // Throws FormatError naming the file and the problem: header length out of bounds, header not a
 // JSON object, unknown dtype, bad shape, offsets outside the data or overlapping or leaving gaps,
 // or a byte count that does not match dtype x shape.
-Contents load(const std::filesystem::path& path);
+OFT_CORE_API Contents load(const std::filesystem::path& path);
 
 // Writes CPU copies of the tensors (made contiguous). Throws UsageError for an undefined tensor or
 // a dtype the format has no name for.
-void save(const std::filesystem::path& path, const TensorMap& tensors, const Metadata& metadata = {});
+OFT_CORE_API void save(const std::filesystem::path& path, const TensorMap& tensors, const Metadata& metadata = {});
 
 }  // namespace oft::safetensors

@@ -16,12 +16,6 @@ bool contains(const std::vector<std::string>& list, const std::string& name) {
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 // PEFT upcasts half-precision adapters to fp32 (autocast_adapter_dtype); fp64 stays fp64.
 c10::ScalarType adapter_dtype_for(c10::ScalarType base) { return at::promote_types(base, at::kFloat); }
 

@@ -5,9 +5,14 @@
 
 namespace oft {
 
+std::string OFTModel::model_merge_refusal() const {
+  if (!info_.merge_refusal.empty()) return info_.merge_refusal;
+  if (info_.layers_replicated) return "Cannot merge OFT layers when base model layers are replicated";
+  return "";
+}
+
 void OFTModel::check_merge_allowed() const {
-  if (info_.quantization_method == "gptq") throw UsageError("Cannot merge OFT layers when the model is gptq quantized");
-  if (info_.layers_replicated) throw UsageError("Cannot merge OFT layers when base model layers are replicated");
+  if (const std::string refusal = model_merge_refusal(); !refusal.empty()) throw UsageError(refusal);
   for (const auto& [path, layer] : layers_) {
     const sdk::MergePolicy policy = layer->merge_policy();
     if (policy.mode == sdk::MergeMode::Refused)

@@ -5,14 +5,7 @@
 #include <cstdio>
 #include <set>
 
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/embedding.h>
-#include <torch/nn/modules/linear.h>
-
 #include "oft/errors.h"
-#include "oft/layers/conv2d.h"
-#include "oft/layers/embedding.h"
-#include "oft/layers/linear.h"
 #include "oft/log.h"
 #include "oft/model/module.h"
 #include "oft/model/target_plan.h"
@@ -32,19 +25,6 @@ std::string child_of(const std::string& path) {
 
 bool is_within(const std::string& key, const std::string& prefix) {
   return key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0 && key[prefix.size()] == '.';
-}
-
-std::shared_ptr<OFTLayer> make_oft_layer(const sdk::Claim& claim, const std::shared_ptr<torch::nn::Module>& module) {
-  switch (claim.kind) {
-    case sdk::Claim::Kind::Linear:
-      return std::make_shared<OFTLinearImpl>(claim.linear);
-    case sdk::Claim::Kind::Conv2d:
-      return std::make_shared<OFTConv2dImpl>(torch::nn::Conv2d(std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(module)));
-    case sdk::Claim::Kind::Embedding:
-      return std::make_shared<OFTEmbeddingImpl>(
-          torch::nn::Embedding(std::dynamic_pointer_cast<torch::nn::EmbeddingImpl>(module)));
-  }
-  throw UsageError("unknown claim kind");
 }
 
 }  // namespace
@@ -109,7 +89,7 @@ void OFTModel::inject(const std::string& name, OFTConfig& config, bool low_cpu_m
     if (layers_.count(key)) continue;
     const auto module = modules[key];
     DispatchResult result = registry_->dispatch({key, module}, context);
-    auto layer = make_oft_layer(result.claim, module);
+    auto layer = result.claim.make_oft_layer();
     layer->set_label("'" + key + "'");
     layer->add_adapter(name, config, low_cpu_mem_usage);
     layer->train(module->is_training());

@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
-#include <torch/nn/modules/linear.h>
-
+#include "module_types.h"
 #include "oft/errors.h"
-#include "oft/layers/linear.h"
 #include "oft/log.h"
 #include "oft/model/targeting.h"
-#include "oft/modules/linear.h"
-#include "oft/sdk/linear_format.h"
 
 namespace oft {
 namespace {
@@ -23,9 +19,8 @@ bool is_all_linear(const ModuleSelector& s) {
 }
 
 bool is_linear(const std::shared_ptr<torch::nn::Module>& m) {
-  return std::dynamic_pointer_cast<torch::nn::LinearImpl>(m) || std::dynamic_pointer_cast<LinearImpl>(m) ||
-         std::dynamic_pointer_cast<Conv1DImpl>(m) || std::dynamic_pointer_cast<OFTLinearImpl>(m) ||
-         std::dynamic_pointer_cast<sdk::LinearModule>(m);  // a backend's quantized linear
+  auto type = module_type_of(m);
+  return type && type->linear;
 }
 
 std::string describe(const ModuleSelector& targets) {

@@ -58,7 +58,7 @@ TargetMatch match_target(const OFTConfig& config, const std::string& key) {
 }
 
 std::optional<ModuleSelector> default_target_modules(const std::string& model_type) {
-  // PEFT's table (a copy of LoRA's), ../shared/specs/peft-oft.md Appendix A.
+  // PEFT's TRANSFORMERS_MODELS_TO_OFT_TARGET_MODULES_MAPPING (peft/utils/constants.py, a copy of LoRA's).
   static const std::map<std::string, std::vector<std::string>> table = {
       {"t5", {"q", "v"}}, {"mt5", {"q", "v"}}, {"bart", {"q_proj", "v_proj"}}, {"gpt2", {"c_attn"}},
       {"bloom", {"query_key_value"}}, {"blip-2", {"q", "v", "q_proj", "v_proj"}}, {"opt", {"q_proj", "v_proj"}},

@@ -6,17 +6,16 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <utility>
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/grad_mode.h>
-#include <torch/nn/modules/embedding.h>
 
+#include "../model/module_types.h"
 #include "architecture.h"
 #include "oft/atomic_file.h"
 #include "oft/errors.h"
 #include "oft/log.h"
 #include "oft/model/module.h"
-#include "oft/models/layers.h"
 #include "oft/safetensors.h"
 
 namespace oft::models {
@@ -164,10 +163,13 @@ std::vector<SlotRef> slots_of(torch::nn::Module& root) {
   return out;
 }
 
+// The shape a quantized format's layer must fit in place of `m`: set for the dense linears of the
+// table of module types.
 std::optional<sdk::LinearShape> linear_shape(const std::shared_ptr<torch::nn::Module>& m) {
-  if (auto l = std::dynamic_pointer_cast<LinearImpl>(m)) return sdk::LinearShape{l->spec.in_features, l->spec.out_features, l->spec.bias};
-  if (auto c = std::dynamic_pointer_cast<Conv1DImpl>(m)) return sdk::LinearShape{c->in_features, c->out_features, true};
-  return std::nullopt;
+  auto type = module_type_of(m);
+  if (!type || !type->dense_base || !type->dense_base->linear) return std::nullopt;
+  const auto& linear = *type->dense_base->linear;
+  return sdk::LinearShape{linear.in_features(), linear.out_features(), m->named_parameters(/*recurse=*/false).contains("bias")};
 }
 
 bool under(const std::string& name, const std::set<std::string>& paths) {
@@ -176,39 +178,19 @@ bool under(const std::string& name, const std::set<std::string>& paths) {
   return false;
 }
 
-// torch::nn::Module keeps its parameter table protected; a pointer to it taken through a derived class is legal.
-struct ParameterTable : torch::nn::Module {
-  static auto table() { return &ParameterTable::parameters_; }
-};
-
-// Puts `fresh[old tensor]` wherever the tree holds the old tensor: parameter tables and the typed
-// fields the forwards read. Tied parameters are one tensor, so both places get the same new one.
-void rebind(torch::nn::Module& root, const std::map<const c10::TensorImpl*, at::Tensor>& fresh) {
-  auto swap = [&](at::Tensor& t) {
-    if (!t.defined()) return;
-    auto it = fresh.find(t.unsafeGetTensorImpl());
-    if (it != fresh.end()) t = it->second;
-  };
-  for (const auto& m : root.modules(/*include_self=*/true)) {
-    for (auto& item : (*m).*ParameterTable::table()) swap(item.value());
-    if (auto l = std::dynamic_pointer_cast<LinearImpl>(m)) {
-      swap(l->weight);
-      swap(l->bias);
-    } else if (auto c = std::dynamic_pointer_cast<Conv1DImpl>(m)) {
-      swap(c->weight);
-      swap(c->bias);
-    } else if (auto e = std::dynamic_pointer_cast<torch::nn::EmbeddingImpl>(m)) {
-      swap(e->weight);
-    } else if (auto n = std::dynamic_pointer_cast<LayerNormImpl>(m)) {
-      swap(n->weight);
-      swap(n->bias);
-    } else if (auto r = std::dynamic_pointer_cast<RMSNormImpl>(m)) {
-      swap(r->weight);
-    }
-  }
+// Gives a meta parameter its checkpoint tensor in place, as Python's `param.data = value` does: the
+// TensorImpl stays the same object, so its module's table, the typed field the forward reads and a
+// tied weight's other module all see the data, and it keeps its autograd settings. set_data() refuses
+// meta -> CPU/CUDA only because the dispatch keys differ; between two plain strided tensors its
+// shallow copy is exactly this.
+void materialize(const at::Tensor& param, const at::Tensor& value) {
+  TORCH_CHECK(param.is_meta() && param.layout() == at::kStrided && value.layout() == at::kStrided && !value.is_meta(),
+              "materialize: expected a strided meta parameter and a strided tensor with data");
+  param.unsafeGetTensorImpl()->shallow_copy_from(value.getIntrusivePtr());
 }
 
-Pretrained wrap(Architecture a, const nlohmann::json& config, std::string name_or_path) {
+Pretrained wrap(Architecture a, const nlohmann::json& config, std::string name_or_path,
+                const FormatRegistry* formats = nullptr) {
   Pretrained p;
   p.module = a.module;
   p.forward = std::move(a.forward);
@@ -221,6 +203,7 @@ Pretrained wrap(Architecture a, const nlohmann::json& config, std::string name_o
     const auto& q = config.at("quantization_config");
     p.info.quantization_method = q.value("quant_method", std::string());
     p.info.quantization_config_json = q.dump();
+    if (formats) p.info.merge_refusal = formats->model_merge_refusal(p.info.quantization_config_json);
   }
   return p;
 }
@@ -268,7 +251,7 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
   std::optional<c10::ScalarType> dtype = options.dtype ? options.dtype : config_dtype(config);
   if (options.device.is_meta()) {
     if (dtype) a.module->to(*dtype);
-    return wrap(std::move(a), config, dir.string());
+    return wrap(std::move(a), config, dir.string(), options.formats.get());
   }
 
   auto tensors = read_checkpoint(dir);
@@ -290,7 +273,7 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
     quantized = load_quantized(a, config.at("quantization_config"), tensors, used, options);
 
   std::vector<std::string> missing, mismatched;
-  std::map<const c10::TensorImpl*, at::Tensor> fresh;
+  std::map<const c10::TensorImpl*, std::pair<at::Tensor, at::Tensor>> fresh;  // meta parameter -> it, its data
   for (const auto& item : a.module->named_parameters(/*recurse=*/true)) {
     const auto& name = item.key();
     if (under(name, quantized)) continue;
@@ -315,8 +298,7 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
       continue;
     }
     at::Tensor t = it->second.to(options.device, dtype.value_or(it->second.scalar_type()));
-    t.set_requires_grad(item.value().requires_grad());
-    fresh[item.value().unsafeGetTensorImpl()] = t;
+    fresh[item.value().unsafeGetTensorImpl()] = {item.value(), t};
   }
   if (!missing.empty() || !mismatched.empty()) {
     std::string message = "checkpoint " + dir.string() + " does not fit " + a.class_name + " (config.json):";
@@ -324,7 +306,7 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
     if (!mismatched.empty()) message += " tensors of the wrong shape or dtype: " + list(mismatched) + ".";
     throw FormatError(message);
   }
-  rebind(*a.module, fresh);
+  for (const auto& [impl, parameter] : fresh) materialize(parameter.first, parameter.second);
 
   std::vector<std::string> unexpected;
   for (const auto& item : tensors) {
@@ -337,7 +319,7 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
     logger()->warn("{} tensors of {} are not used by {}: {}", unexpected.size(), dir.string(), a.class_name, list(unexpected));
   logger()->info("loaded {} ({}) from {}{}", a.class_name, dtype ? dtype_name(*dtype) : "?", dir.string(),
                  quantized.empty() ? "" : ", " + std::to_string(quantized.size()) + " quantized linear layers");
-  return wrap(std::move(a), config, dir.string());
+  return wrap(std::move(a), config, dir.string(), options.formats.get());
 }
 
 void save_pretrained(const Pretrained& model, const fs::path& dir, const FormatRegistry* formats) {

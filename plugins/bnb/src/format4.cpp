@@ -89,6 +89,13 @@ void check_quant_map(const at::Tensor& map, QuantType type) {
 
 std::string FourBitFormat::name() const { return kFormat4bit; }
 
+std::vector<sdk::QuantizeMethod> FourBitFormat::quantize_methods() const {
+  return {{"bnb-nf4", "NF4: 4-bit normal-float codes in blocks of 64 (bitsandbytes Linear4bit)",
+           R"({"bnb_4bit_quant_type": "nf4"})", false},
+          {"bnb-fp4", "FP4: 4-bit float codes in blocks of 64 (bitsandbytes Linear4bit)",
+           R"({"bnb_4bit_quant_type": "fp4"})", false}};
+}
+
 bool FourBitFormat::recognizes(const sdk::TensorMap& tensors, const std::string&) const {
   // The packed quant state is what makes a bnb 4-bit layer; the config alone cannot say which modules were skipped.
   for (const auto& [key, value] : tensors)

@@ -32,6 +32,10 @@ at::Tensor get(const sdk::TensorMap& tensors, const std::string& key) {
 
 std::string Int8Format::name() const { return kFormat8bit; }
 
+std::vector<sdk::QuantizeMethod> Int8Format::quantize_methods() const {
+  return {{"bnb-int8", "LLM.int8: int8 rows with one absmax scale each (bitsandbytes Linear8bitLt)", "{}", false}};
+}
+
 bool Int8Format::recognizes(const sdk::TensorMap& tensors, const std::string& quantization_config_json) const {
   const at::Tensor weight = get(tensors, "weight");
   if (!weight.defined() || weight.scalar_type() != at::kChar) return false;

@@ -1,6 +1,9 @@
 #pragma once
 // The two bitsandbytes formats: loaders for the tensors bitsandbytes / transformers save, quantizers from
 // float weights, and savers that write the same keys back.
+#include <string>
+#include <vector>
+
 #include "oft/sdk/linear_format.h"
 
 namespace oft::bnb {
@@ -17,6 +20,9 @@ class Int8Format final : public sdk::LinearFormat {
                                               const at::Tensor& calibration) const override;
   std::string quantization_config(const std::string& options_json) const override;
   sdk::TensorMap save(const sdk::LinearModule& layer) const override;
+  // "bnb-int8".
+  std::vector<sdk::QuantizeMethod> quantize_methods() const override;
+  std::string model_merge_refusal(const std::string&) const override { return ""; }  // PEFT merges bnb models
 };
 
 // NF4 / FP4: "weight" (packed), "weight.absmax", "weight.quant_map", nested "weight.nested_absmax" and
@@ -32,6 +38,9 @@ class FourBitFormat final : public sdk::LinearFormat {
                                               const at::Tensor& calibration) const override;
   std::string quantization_config(const std::string& options_json) const override;
   sdk::TensorMap save(const sdk::LinearModule& layer) const override;
+  // "bnb-nf4" and "bnb-fp4".
+  std::vector<sdk::QuantizeMethod> quantize_methods() const override;
+  std::string model_merge_refusal(const std::string&) const override { return ""; }  // PEFT merges bnb models
 };
 
 }  // namespace oft::bnb

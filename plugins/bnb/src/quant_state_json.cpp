@@ -28,7 +28,7 @@ std::string python_float_repr(double value) {
   const int n = static_cast<int>(digits.size());
   if (exponent < -4 || exponent >= 16) {  // Python's repr switches to exponent form outside [1e-4, 1e16)
     out = digits.substr(0, 1) + (n > 1 ? "." + digits.substr(1) : "");
-    char exp_text[8];
+    char exp_text[16];  // "e-324" needs 6; GCC cannot tell that the exponent has at most 3 digits
     std::snprintf(exp_text, sizeof exp_text, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
     out += exp_text;
   } else if (exponent < 0) {

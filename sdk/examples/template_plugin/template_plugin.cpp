@@ -1,16 +1,17 @@
 // The template backend: an int8 linear layer with one fp32 scale per output row. It shows the three
 // things a backend gives the oft host:
 //   - its layer (a sdk::LinearModule: what the model calls and what OFT sits on),
-//   - its format (loader from checkpoint tensors, quantizer from float weights, saver),
-//   - its dispatcher (tells the host to put OFT on its layers).
+//   - its format (loader from checkpoint tensors, quantizer from float weights and the `oft quantize`
+//     methods that use it, saver),
+//   - its dispatcher (one line, sdk::TypedDispatcher: tells the host to put OFT on its layers).
 // A real backend replaces the packing, scales and kernels and keeps the shape of this file.
 #include <stdexcept>
 
 #include <ATen/ATen.h>
 
-#include "oft/sdk/dispatcher.h"
 #include "oft/sdk/linear_format.h"
 #include "oft/sdk/plugin.h"
+#include "oft/sdk/typed_dispatcher.h"
 
 namespace {
 
@@ -19,10 +20,10 @@ constexpr const char* kFormatName = "template_int8";
 // Checkpoint tensors: weight (out, in) int8, weight_scale (out) fp32, bias (out) optional.
 class TemplateInt8Linear final : public oft::sdk::LinearModule {
  public:
-  TemplateInt8Linear(at::Tensor qweight, at::Tensor scale, at::Tensor bias) {
-    this->qweight = register_buffer("weight", std::move(qweight));
-    this->scale = register_buffer("weight_scale", std::move(scale));
-    if (bias.defined()) this->bias = register_parameter("bias", std::move(bias), /*requires_grad=*/false);
+  TemplateInt8Linear(at::Tensor weight, at::Tensor weight_scale, at::Tensor optional_bias) {
+    qweight = register_buffer("weight", std::move(weight));
+    scale = register_buffer("weight_scale", std::move(weight_scale));
+    if (optional_bias.defined()) bias = register_parameter("bias", std::move(optional_bias), /*requires_grad=*/false);
   }
 
   static std::shared_ptr<TemplateInt8Linear> quantized(const at::Tensor& dense, const at::Tensor& bias) {
@@ -92,6 +93,15 @@ class TemplateFormat final : public oft::sdk::LinearFormat {
     return out;
   }
 
+  // What `oft quantize --method template-int8` runs (listed by `oft quantize --help` and `oft plugins`).
+  std::vector<oft::sdk::QuantizeMethod> quantize_methods() const override {
+    return {{"template-int8", "symmetric int8 rows with one fp32 scale each (the SDK's template)", "{}",
+             /*needs_calibration=*/false}};
+  }
+
+  // Layers merge one by one (see merge_policy); nothing in the model's quantization_config forbids it.
+  std::string model_merge_refusal(const std::string&) const override { return ""; }
+
  private:
   static const at::Tensor& required(const oft::sdk::TensorMap& tensors, const std::string& name) {
     const auto it = tensors.find(name);
@@ -100,20 +110,9 @@ class TemplateFormat final : public oft::sdk::LinearFormat {
   }
 };
 
-class TemplateDispatcher final : public oft::sdk::Dispatcher {
- public:
-  std::string name() const override { return "template"; }
-  // Between the shipped backends (100-800) and the built-in default (1000).
-  int priority() const override { return 900; }
-  std::optional<oft::sdk::Claim> claim(const oft::sdk::ModuleRef& module, const oft::sdk::DispatchContext&) override {
-    auto layer = std::dynamic_pointer_cast<TemplateInt8Linear>(module.module);
-    if (!layer) return std::nullopt;
-    return oft::sdk::Claim{oft::sdk::Claim::Kind::Linear, std::move(layer)};
-  }
-};
-
 void register_template(oft::sdk::Registrar& registrar) {
-  registrar.add(std::make_shared<TemplateDispatcher>());
+  // Between the shipped backends (100-800) and the built-in default (1000).
+  registrar.add(std::make_shared<oft::sdk::TypedDispatcher<TemplateInt8Linear>>("template", 900));
   registrar.add_format(std::make_shared<TemplateFormat>());
 }
 

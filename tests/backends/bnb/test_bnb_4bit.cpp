@@ -93,8 +93,9 @@ TEST_F(Bnb4bitGolden, CodeTablesAndDynamicMapAreBitsandbytes) {
     const std::string name = c["name"];
     const at::Tensor expected = g().get(name + "/state/weight.quant_map");
     EXPECT_TRUE(test::identical(quant_map(quant_type_named(c["quant_type"], "test")), expected, name + " table"));
-    if (c["nested"].get<bool>())
+    if (c["nested"].get<bool>()) {
       EXPECT_TRUE(test::identical(dynamic_map(), g().get(name + "/state/weight.nested_quant_map"), "dynamic map"));
+    }
   }
   const json map = test::metadata(g(), "dynamic_map");
   std::vector<float> values;

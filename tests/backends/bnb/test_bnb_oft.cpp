@@ -1,5 +1,6 @@
-// OFT on bitsandbytes layers: parity with PEFT's OFT Linear wrapped around the real bnb layer, gradients,
-// merging by requantization, and the plugin library loaded and used through the host.
+// OFT on bitsandbytes layers: parity with PEFT's OFT Linear wrapped around the real bnb layer, merging by
+// requantization, and the plugin library loaded and used through the host (gradients, round trips and the
+// rest every backend owes: test_bnb_conformance.cpp).
 #include <gtest/gtest.h>
 
 #include <torch/nn/modules/linear.h>
@@ -66,28 +67,6 @@ std::vector<Made> made_layers(const at::Tensor& w, const at::Tensor& b) {
           {"fp4 bs128", FourBitFormat().quantize(w, b, R"({"bnb_4bit_blocksize": 128})", at::Tensor())}};
 }
 
-TEST(BnbOft, GradientsReachOnlyTheAdapter) {
-  at::manual_seed(1);
-  for (const auto& m : made_layers(at::randn({16, 64}), at::randn({16}))) {
-    SCOPED_TRACE(m.what);
-    OFTLinear layer{std::shared_ptr<sdk::LinearBase>(m.layer)};
-    layer->add_adapter("default", block_config(16));
-    for (bool training : {true, false}) {  // int8: dequantized path in training, int8 path in eval
-      layer->train(training);
-      layer->zero_grad();
-      const at::Tensor x = at::randn({3, 64});
-      layer->forward(x).pow(2).sum().backward();
-      const at::Tensor grad = layer->rotation("default")->weight.grad();
-      ASSERT_TRUE(grad.defined());
-      EXPECT_GT(grad.abs().sum().item<double>(), 0.0);
-      for (const auto& p : m.layer->named_parameters()) {
-        EXPECT_FALSE(p.value().requires_grad()) << p.key();
-        EXPECT_FALSE(p.value().grad().defined()) << p.key();
-      }
-    }
-  }
-}
-
 TEST(BnbOft, MergeRequantizesTheRotatedWeightAndKeepsTheRotation) {
   at::manual_seed(2);
   const at::Tensor w = at::randn({32, 64}) * 0.2;
@@ -139,6 +118,18 @@ TEST(BnbOft, PluginLoadsThroughTheHostAndItsLayersTakeOft) {
   EXPECT_EQ(report->formats, (std::vector<std::string>{"bnb_8bit", "bnb_4bit"}));
   const std::vector<std::string> order = host.registry->order();
   EXPECT_EQ(std::vector<std::string>(order.begin(), order.begin() + 2), (std::vector<std::string>{"bnb_8bit", "bnb_4bit"}));
+  // The `oft quantize` methods: NF4 and FP4 are the 4-bit format with its quant type preset; none needs calibration.
+  std::vector<std::string> methods;
+  for (const auto& m : host.formats->methods()) {
+    if (m.origin.find("'bnb'") == std::string::npos) continue;  // the folder holds the other shipped plugins too
+    methods.push_back(m.method.name + " " + m.format + " " + m.method.default_options_json);
+    EXPECT_FALSE(m.method.needs_calibration) << m.method.name;
+  }
+  EXPECT_EQ(methods, (std::vector<std::string>{R"(bnb-fp4 bnb_4bit {"bnb_4bit_quant_type": "fp4"})",
+                                               "bnb-int8 bnb_8bit {}",
+                                               R"(bnb-nf4 bnb_4bit {"bnb_4bit_quant_type": "nf4"})"}));
+  // PEFT merges bnb models layer by layer: no model-level refusal.
+  EXPECT_EQ(host.formats->model_merge_refusal(R"({"quant_method": "bitsandbytes", "load_in_4bit": true})"), "");
 
   at::manual_seed(3);
   const at::Tensor w = at::randn({16, 32});

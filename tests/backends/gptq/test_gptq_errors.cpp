@@ -63,9 +63,9 @@ TEST_F(GptqErrors, ConfigValuesWeCannotReadAreNamed) {
   EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"pack_dtype": "int16"})"); }, "pack_dtype"));
   EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config("[1]"); }, "JSON object"));
   // Synonyms GPTQModel accepts, and loader-only keys, are fine.
-  GptqConfig c = GptqConfig::from_quantization_config(R"({"wbits": 8, "q_group_size": 64, "use_exllama": false})");
-  EXPECT_EQ(c.bits, 8);
-  EXPECT_EQ(c.group_size, 64);
+  GptqConfig synonyms = GptqConfig::from_quantization_config(R"({"wbits": 8, "q_group_size": 64, "use_exllama": false})");
+  EXPECT_EQ(synonyms.bits, 8);
+  EXPECT_EQ(synonyms.group_size, 64);
 }
 
 TEST_F(GptqErrors, QuantizeOptionsAreStrict) {

@@ -100,6 +100,14 @@ TEST(GptqOft, PluginRegistersItsDispatcherAndFormat) {
       EXPECT_EQ(d.priority, 600);
     }
   EXPECT_TRUE(found);
+  // Its `oft quantize` method needs calibration; a gptq model refuses merging as a whole, with PEFT's text.
+  const auto method = host.formats->method("gptq");
+  EXPECT_EQ(method.format, "gptq");
+  EXPECT_TRUE(method.method.needs_calibration);
+  EXPECT_EQ(host.formats->model_merge_refusal(golden_cases().front().quantization_config),
+            "Cannot merge OFT layers when the model is gptq quantized");
+  EXPECT_EQ(host.formats->model_merge_refusal(R"({"quant_method": "awq", "bits": 4})"), "");
+  EXPECT_EQ(host.formats->model_merge_refusal(""), "");
 
   // The plugin's own format loads the layer, its dispatcher claims it, OFT sits on it.
   const auto c = golden_cases().front();

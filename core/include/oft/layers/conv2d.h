@@ -6,11 +6,12 @@
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 
+#include "oft/export.h"
 #include "oft/layers/oft_layer.h"
 
 namespace oft {
 
-class OFTConv2dImpl : public OFTLayer {
+class OFT_CORE_API OFTConv2dImpl : public OFTLayer {
  public:
   explicit OFTConv2dImpl(torch::nn::Conv2d base);
 

@@ -5,6 +5,7 @@
 
 #include <torch/nn/modules/linear.h>
 
+#include "oft/export.h"
 #include "oft/modules/conv1d.h"
 #include "oft/modules/linear.h"
 #include "oft/sdk/base_layer.h"
@@ -12,7 +13,7 @@
 namespace oft {
 
 // A weight (out, in) + optional bias computed as x W^T + b: torch::nn::Linear and oft::Linear.
-class DenseLinear final : public sdk::LinearBase {
+class OFT_CORE_API DenseLinear final : public sdk::LinearBase {
  public:
   explicit DenseLinear(torch::nn::Linear linear);
   explicit DenseLinear(Linear linear);
@@ -35,7 +36,7 @@ class DenseLinear final : public sdk::LinearBase {
   at::Tensor bias_;
 };
 
-class Conv1DLinear final : public sdk::LinearBase {
+class OFT_CORE_API Conv1DLinear final : public sdk::LinearBase {
  public:
   explicit Conv1DLinear(Conv1D conv) : conv_(std::move(conv)) {}
 

@@ -4,11 +4,12 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
+#include "oft/export.h"
 #include "oft/layers/oft_layer.h"
 
 namespace oft {
 
-class OFTEmbeddingImpl : public OFTLayer {
+class OFT_CORE_API OFTEmbeddingImpl : public OFTLayer {
  public:
   explicit OFTEmbeddingImpl(torch::nn::Embedding base);
 

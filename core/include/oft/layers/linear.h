@@ -6,12 +6,13 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "oft/export.h"
 #include "oft/layers/oft_layer.h"
 #include "oft/modules/conv1d.h"
 
 namespace oft {
 
-class OFTLinearImpl : public OFTLayer {
+class OFT_CORE_API OFTLinearImpl : public OFTLayer {
  public:
   explicit OFTLinearImpl(std::shared_ptr<sdk::LinearBase> base);
   explicit OFTLinearImpl(torch::nn::Linear base);

@@ -13,12 +13,13 @@
 
 #include "oft/block_layout.h"
 #include "oft/config.h"
+#include "oft/export.h"
 #include "oft/rotation.h"
 #include "oft/sdk/base_layer.h"
 
 namespace oft {
 
-class OFTLayer : public torch::nn::Module {
+class OFT_CORE_API OFTLayer : public torch::nn::Module {
  public:
   // Adds adapter `name` built from `config` (PEFT's update_layer): block layout for this layer,
   // identity or random init, fp32 (or wider) weights on the base layer's device. A new adapter is

@@ -11,12 +11,14 @@
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
+#include "oft/export.h"
+
 namespace oft {
 
 using LayerForward = std::function<at::Tensor(const at::Tensor&)>;
 
 // A child layer the model calls through: slot(x). After OFT injection it runs the OFT layer.
-class LayerSlot {
+class OFT_CORE_API LayerSlot {
  public:
   at::Tensor operator()(const at::Tensor& x) const { return forward_(x); }
   const std::shared_ptr<torch::nn::Module>& module() const { return module_; }
@@ -33,9 +35,9 @@ class LayerSlot {
 
 // The forward of a module OFT knows how to call: Linear, Conv1D, Conv2d, Embedding, LayerNorm and
 // the OFT layers. Throws UsageError naming the type otherwise.
-LayerForward forward_of(const std::shared_ptr<torch::nn::Module>& module);
+OFT_CORE_API LayerForward forward_of(const std::shared_ptr<torch::nn::Module>& module);
 
-class Module : public torch::nn::Module {
+class OFT_CORE_API Module : public torch::nn::Module {
  public:
   using torch::nn::Module::Module;
 

@@ -11,9 +11,11 @@
 #include <torch/nn/modules/container/moduledict.h>
 #include <torch/nn/pimpl.h>
 
+#include "oft/export.h"
+
 namespace oft {
 
-class ModulesToSaveImpl : public torch::nn::Module {
+class OFT_CORE_API ModulesToSaveImpl : public torch::nn::Module {
  public:
   explicit ModulesToSaveImpl(std::shared_ptr<torch::nn::Module> original);
 

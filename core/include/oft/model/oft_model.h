@@ -14,6 +14,7 @@
 
 #include "oft/config.h"
 #include "oft/dispatcher_registry.h"
+#include "oft/export.h"
 #include "oft/layers/oft_layer.h"
 #include "oft/model/module.h"
 #include "oft/model/modules_to_save.h"
@@ -24,20 +25,21 @@ namespace oft {
 struct ModelInfo {
   std::string model_type = "custom";    // selects PEFT's default target list when target_modules is unset
   std::string output_layer;             // excluded from "all-linear" (e.g. "lm_head"); empty: none
-  std::string quantization_method;      // "gptq", "bitsandbytes", ...; empty when dense
+  std::string quantization_method;      // quantization_config's quant_method; empty when dense
   std::string quantization_config_json; // config.json "quantization_config", handed to dispatchers
+  std::string merge_refusal;            // why no layer may merge, from the format of quantization_config; "" = no objection
   bool layers_replicated = false;       // base model layers replicated (merging is refused)
   std::string name_or_path;             // written as base_model_name_or_path
 };
 
-struct ParameterCount {
+struct OFT_CORE_API ParameterCount {
   int64_t trainable = 0;
   int64_t total = 0;
   // PEFT's print_trainable_parameters line.
   std::string summary() const;
 };
 
-class OFTModel {
+class OFT_CORE_API OFTModel {
  public:
   // Injects adapter `adapter_name` into `model` (modified in place). With low_cpu_mem_usage the
   // adapter weights are created on the meta device and materialized when loaded.
@@ -85,7 +87,10 @@ class OFTModel {
   ParameterCount count_parameters() const;
 
   // --- merging ------------------------------------------------------------------------------------
-  // Checks first (gptq model, replicated layers, any layer whose backend refuses), then merges.
+  // Why merging is refused for the whole model ("" when it is not): ModelInfo::merge_refusal or
+  // replicated base layers.
+  std::string model_merge_refusal() const;
+  // Checks first (model_merge_refusal, any layer whose backend refuses), then merges.
   void merge_adapter(std::optional<std::vector<std::string>> names = std::nullopt, bool safe_merge = false);
   void unmerge_adapter();
   // Merges and puts the base layers back (modules_to_save: the active copy); returns the model.

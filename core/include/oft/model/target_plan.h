@@ -8,6 +8,7 @@
 #include <torch/nn/module.h>
 
 #include "oft/config.h"
+#include "oft/export.h"
 
 namespace oft {
 
@@ -26,6 +27,6 @@ struct PlanOptions {
 
 // Throws ConfigError with PEFT's messages when no module is targeted or target_modules is unset
 // for an unknown model_type.
-TargetPlan plan_targets(const torch::nn::Module& model, const OFTConfig& config, const PlanOptions& options);
+OFT_CORE_API TargetPlan plan_targets(const torch::nn::Module& model, const OFTConfig& config, const PlanOptions& options);
 
 }  // namespace oft

@@ -7,24 +7,25 @@
 #include <vector>
 
 #include "oft/config.h"
+#include "oft/export.h"
 
 namespace oft {
 
 // PEFT's list rule: `key` is one of `names` or ends with "." + one of them.
-bool matches_name_or_suffix(const std::string& key, const std::vector<std::string>& names);
+OFT_CORE_API bool matches_name_or_suffix(const std::string& key, const std::vector<std::string>& names);
 
 enum class TargetMatch { Target, NotTarget, Excluded };
 
 // PEFT's rules for the module named `key` (dotted, relative to the wrapped model), in PEFT's order:
 // exclude_modules, modules_to_save (never adapted), target regex (full match), exact name, then
 // "."-suffix match filtered by layers_to_transform.
-TargetMatch match_target(const OFTConfig& config, const std::string& key);
+OFT_CORE_API TargetMatch match_target(const OFTConfig& config, const std::string& key);
 
 // The transformer layer index in `key` ("model.layers.3.mlp" -> 3) by PEFT's regexes, with the
 // given layers_pattern names or PEFT's default pattern.
-std::optional<int64_t> layer_index(const std::string& key, const std::optional<std::vector<std::string>>& layers_pattern);
+OFT_CORE_API std::optional<int64_t> layer_index(const std::string& key, const std::optional<std::vector<std::string>>& layers_pattern);
 
 // PEFT's TRANSFORMERS_MODELS_TO_OFT_TARGET_MODULES_MAPPING entry for a model_type, if any.
-std::optional<ModuleSelector> default_target_modules(const std::string& model_type);
+OFT_CORE_API std::optional<ModuleSelector> default_target_modules(const std::string& model_type);
 
 }  // namespace oft

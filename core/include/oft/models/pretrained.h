@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 
+#include "oft/export.h"
 #include "oft/format_registry.h"
 #include "oft/model/oft_model.h"
 
@@ -52,17 +53,17 @@ struct Pretrained {
 // FormatError naming the file, tensor or config key for: no config.json / unsupported model_type or
 // setting / no model.safetensors nor index / missing or mis-shaped tensors / a quantized checkpoint
 // without a format for it. Tensors the model does not use are listed in a warning.
-Pretrained load_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {});
+OFT_CORE_API Pretrained load_pretrained(const std::filesystem::path& dir, const LoadOptions& options = {});
 
 // A randomly initialized model for `config` on `device` (meta: no storage at all).
-Pretrained from_config(const nlohmann::json& config, c10::Device device = c10::kCPU);
+OFT_CORE_API Pretrained from_config(const nlohmann::json& config, c10::Device device = c10::kCPU);
 
 // config.json + model.safetensors (atomic writes) with transformers' names; tied weights are saved
 // once, as transformers does. Quantized layers are saved through `formats`. UsageError for a model
 // that still holds OFT layers (merge_and_unload first) or has tensors on the meta device.
-void save_pretrained(const Pretrained& model, const std::filesystem::path& dir, const FormatRegistry* formats = nullptr);
+OFT_CORE_API void save_pretrained(const Pretrained& model, const std::filesystem::path& dir, const FormatRegistry* formats = nullptr);
 
 // The model_type values load_pretrained and from_config accept.
-const std::vector<std::string>& supported_model_types();
+OFT_CORE_API const std::vector<std::string>& supported_model_types();
 
 }  // namespace oft::models

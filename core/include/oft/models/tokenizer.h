@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "oft/export.h"
+
 namespace oft::models {
 
 struct BertTokenizerOptions {
@@ -49,7 +51,7 @@ struct EncodedBatch {
   std::vector<int64_t> attention_mask;  // 1 on tokens (specials included), 0 on padding
 };
 
-class BertTokenizer {
+class OFT_CORE_API BertTokenizer {
  public:
   // Reads vocab.txt (one token per line, id = line number from 0). Throws oft::FormatError when the
   // file is missing or unreadable, or lacks the unk, sep, pad or cls token (the mask token is

@@ -7,9 +7,11 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "oft/export.h"
+
 namespace oft {
 
-class Conv1DImpl : public torch::nn::Module {
+class OFT_CORE_API Conv1DImpl : public torch::nn::Module {
  public:
   Conv1DImpl(int64_t in_features, int64_t out_features);
   // y = x W + b for x (..., in_features).

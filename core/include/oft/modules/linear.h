@@ -10,6 +10,8 @@
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
 
+#include "oft/export.h"
+
 namespace oft {
 
 struct LinearSpec {
@@ -19,7 +21,7 @@ struct LinearSpec {
   c10::Device device = c10::Device(c10::kCPU);
 };
 
-class LinearImpl : public torch::nn::Cloneable<LinearImpl> {
+class OFT_CORE_API LinearImpl : public torch::nn::Cloneable<LinearImpl> {
  public:
   explicit LinearImpl(const LinearSpec& spec);
   // (Re)creates the parameters on spec.device; on real devices with torch::nn::Linear's init.

@@ -12,6 +12,8 @@
 #include <c10/core/ScalarType.h>
 #include <torch/nn/module.h>
 
+#include "oft/sdk/visibility.h"
+
 namespace oft::sdk {
 
 enum class MergeMode {
@@ -25,7 +27,7 @@ struct MergePolicy {
   std::string reason;  // shown to users for Requantize (as a warning) and Refused (as the error)
 };
 
-class LinearBase {
+class OFT_SDK_VISIBLE LinearBase {
  public:
   virtual ~LinearBase() = default;
 

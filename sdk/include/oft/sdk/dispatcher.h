@@ -2,8 +2,13 @@
 // Dispatchers decide which layer OFT sits on. For each targeted module the host asks its
 // dispatchers in priority order (lower first, ties by name); the first that claims the module
 // returns the base layer for the OFT wrapper. Backends (plugins) register dispatchers for their
-// quantized linear types; the host's built-in "default" dispatcher (priority 1000) takes dense
+// quantized linear types (one that claims the modules of one layer type is one line:
+// oft/sdk/typed_dispatcher.h); the host's built-in "default" dispatcher (priority 1000) takes dense
 // Linear, Conv1D, Conv2d and Embedding.
+//
+// Each backend names its own priority next to its dispatcher. PEFT's order, which backends of the
+// same libraries take: bnb_8bit 100, bnb_4bit 200, eetq 300, aqlm 400, awq 500, gptq 600, hqq 700,
+// inc 800, default 1000. A new backend picks a free number below 1000.
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,19 +18,6 @@
 #include "oft/sdk/base_layer.h"
 
 namespace oft::sdk {
-
-// The shipped backends take PEFT's order.
-namespace priority {
-inline constexpr int kBnb8bit = 100;
-inline constexpr int kBnb4bit = 200;
-inline constexpr int kEetq = 300;
-inline constexpr int kAqlm = 400;
-inline constexpr int kAwq = 500;
-inline constexpr int kGptq = 600;
-inline constexpr int kHqq = 700;
-inline constexpr int kInc = 800;
-inline constexpr int kDefault = 1000;
-}  // namespace priority
 
 struct ModuleRef {
   std::string path;                            // dotted name in the model, e.g. "model.layers.0.q_proj"
@@ -38,15 +30,13 @@ struct DispatchContext {
   std::string quantization_config_json;
 };
 
-// What a claim yields: a linear base for OFT's Linear wrapper, or (built-in dispatcher only) the
-// instruction to wrap a torch::nn::Conv2d / Embedding with OFT's own layer for it.
+// What a claim yields: the LinearBase OFT's Linear wrapper sits on (for a LinearModule, the module
+// itself). Must not be null.
 struct Claim {
-  enum class Kind { Linear, Conv2d, Embedding };
-  Kind kind = Kind::Linear;
-  std::shared_ptr<LinearBase> linear;  // set for Kind::Linear
+  std::shared_ptr<LinearBase> linear;
 };
 
-class Dispatcher {
+class OFT_SDK_VISIBLE Dispatcher {
  public:
   virtual ~Dispatcher() = default;
   virtual std::string name() const = 0;

@@ -1,8 +1,9 @@
 #pragma once
 // A backend's quantized linear format: how its layer is read from checkpoint tensors (the loader),
 // made from float weights (the quantizer), and written back. The host's checkpoint loader asks each
-// registered format whether it recognizes a linear module's tensors; `oft quantize` asks a format by
-// name. The layers a format makes are LinearModules: torch modules the model calls directly, and
+// registered format whether it recognizes a linear module's tensors; `oft quantize` finds a format by
+// the quantize methods it offers; merging asks the formats whether the model's quantization_config
+// forbids it. The layers a format makes are LinearModules: torch modules the model calls directly, and
 // LinearBases that OFT sits on (the backend's dispatcher claims them).
 //
 // Errors: throw std::exception subclasses (std::invalid_argument for bad tensors or options) whose
@@ -12,17 +13,20 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
 #include "oft/sdk/base_layer.h"
+#include "oft/sdk/quantize_method.h"
 
 namespace oft::sdk {
 
 // A layer made by a format. Registered in the model under the module's name, so its tensors'
 // state-dict names are "<path>.<tensor>"; OFT's wrapper registers it as "base_layer".
-class LinearModule : public torch::nn::Module, public LinearBase {
+// \since ABI 1.1.
+class OFT_SDK_VISIBLE LinearModule : public torch::nn::Module, public LinearBase {
  public:
   using torch::nn::Module::Module;
   std::shared_ptr<torch::nn::Module> module() override { return shared_from_this(); }
@@ -40,11 +44,12 @@ struct LinearShape {
   bool bias = true;
 };
 
-class LinearFormat {
+// \since ABI 1.1.
+class OFT_SDK_VISIBLE LinearFormat {
  public:
   virtual ~LinearFormat() = default;
 
-  // Unique among loaded formats; the --method of `oft quantize` (e.g. "bnb_4bit", "gptq").
+  // Unique among loaded formats; layers name it in LinearModule::format() (e.g. "bnb_4bit").
   virtual std::string name() const = 0;
 
   // Loader: whether these checkpoint tensors of one linear module are in this format, given the
@@ -67,6 +72,15 @@ class LinearFormat {
 
   // Saving: the checkpoint tensors of a layer this format made, named as load() reads them.
   virtual TensorMap save(const LinearModule& layer) const = 0;
+
+  // The `oft quantize` methods this format offers, each calling quantize() with its default options
+  // (none: the format only loads checkpoints).
+  virtual std::vector<QuantizeMethod> quantize_methods() const = 0;  // \since ABI 2.0
+  // Why merging OFT adapters is refused for every layer of a model whose config.json
+  // "quantization_config" is `quantization_config_json` (JSON text, "" when absent), whatever each
+  // layer's own MergePolicy says; "" when this format does not refuse it. E.g. PEFT refuses any merge
+  // in a model whose quantization_method is "gptq".
+  virtual std::string model_merge_refusal(const std::string& quantization_config_json) const = 0;  // \since ABI 2.0
 };
 
 }  // namespace oft::sdk

@@ -21,6 +21,7 @@
 #include <torch/version.h>
 
 #include "oft/sdk/plugin_abi.h"
+#include "oft/sdk/visibility.h"
 
 namespace oft::sdk {
 
@@ -31,13 +32,13 @@ class LinearFormat;
 // the host's built-in ones; formats become loaders and quantizers for the host's checkpoint reader and
 // `oft quantize`. Throws if a dispatcher or format is null or its name is taken; the host then
 // rejects the whole plugin (nothing it added is kept).
-class Registrar {
+class OFT_SDK_VISIBLE Registrar {
  public:
   virtual void add(std::shared_ptr<Dispatcher> dispatcher) = 0;
-  virtual void add_format(std::shared_ptr<LinearFormat> format) = 0;
+  virtual void add_format(std::shared_ptr<LinearFormat> format) = 0;  // \since ABI 1.1
   // This plugin's section of the host config ("plugins": {"config": {"<name>": {...}}}) as JSON text;
   // "{}" when the host gives none.
-  virtual std::string config_json() const = 0;
+  virtual std::string config_json() const = 0;  // \since ABI 1.1
 
  protected:
   ~Registrar() = default;

@@ -14,16 +14,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Major: the descriptor layout or the C++ interfaces changed incompatibly (host and plugin must be
- * equal). Minor: fields were appended; a host accepts plugins with a minor up to its own. */
-#define OFT_PLUGIN_ABI_MAJOR 1
-#define OFT_PLUGIN_ABI_MINOR 1  /* 1: Registrar::add_format and config_json */
+/* The ABI is this descriptor plus the SDK's C++ interfaces (the headers in oft/sdk/: LinearBase, LinearModule,
+ * LinearFormat, Dispatcher, Registrar and the structs they pass), whose vtables and layouts cross the
+ * boundary. Its rules:
+ *  - Major: any change a plugin built for the previous version would misread: a virtual added to a
+ *    class plugins implement (LinearBase, LinearModule, LinearFormat, Dispatcher); a virtual removed,
+ *    reordered or given another signature; a struct or descriptor layout changed. Host and plugin
+ *    majors must be equal.
+ *  - Minor: additions older plugins cannot notice: descriptor fields appended, virtuals appended at the
+ *    end of Registrar (the host implements it; older plugins never call them). A host accepts plugins
+ *    with a minor up to its own.
+ *  - Each version's layout is recorded in sdk/abi/abi-<major>.<minor>.txt. The test
+ *    sdk_abi_matches_baseline fails when the headers no longer match the record of the version
+ *    below; after an intended bump, scripts/update_sdk_abi_baseline.sh records the new version.
+ *  - Every polymorphic SDK class the host and plugins share is declared OFT_SDK_VISIBLE
+ *    (oft/sdk/visibility.h): both sides are built with hidden symbols, and the mark makes them share one
+ *    typeinfo per class, so a dynamic_cast on a plugin's object does not rest on comparing type names.
+ *  - No exception crosses the C entry point (OFT_PLUGIN turns them into error text).
+ *
+ * History:
+ *   1.0  the descriptor, Registrar::add, Dispatcher and Claim, LinearBase.
+ *   1.1  Registrar::add_format and config_json; LinearFormat and LinearModule (loaders, quantizers).
+ *   2.0  LinearFormat::quantize_methods and model_merge_refusal (QuantizeMethod); Claim holds only a
+ *        LinearBase; backend priorities left the SDK; SDK classes OFT_SDK_VISIBLE. */
+#define OFT_PLUGIN_ABI_MAJOR 2  /* 2: LinearFormat::quantize_methods and model_merge_refusal */
+#define OFT_PLUGIN_ABI_MINOR 0
 
 #define OFT_PLUGIN_ENTRY_PASTE_(major) oft_plugin_descriptor_v##major
 #define OFT_PLUGIN_ENTRY_NAME_(major) OFT_PLUGIN_ENTRY_PASTE_(major)
 #define OFT_PLUGIN_STRINGIFY_(x) #x
 #define OFT_PLUGIN_STRING_(x) OFT_PLUGIN_STRINGIFY_(x)
-/* The entry function, e.g. oft_plugin_descriptor_v1, and its name as a string. */
+/* The entry function, e.g. oft_plugin_descriptor_v2, and its name as a string. */
 #define OFT_PLUGIN_ENTRY OFT_PLUGIN_ENTRY_NAME_(OFT_PLUGIN_ABI_MAJOR)
 #define OFT_PLUGIN_ENTRY_SYMBOL OFT_PLUGIN_STRING_(OFT_PLUGIN_ENTRY)
 /* Prefix shared by the entry symbols of every ABI major (the host looks for other majors to explain
@@ -56,6 +77,8 @@ typedef struct OftPluginDescriptor {
 } OftPluginDescriptor;
 
 typedef const OftPluginDescriptor* (*OftPluginEntry)(void);
+/* The entry point every plugin defines (OFT_PLUGIN in oft/sdk/plugin.h does it). */
+OFT_PLUGIN_EXPORT const OftPluginDescriptor* OFT_PLUGIN_ENTRY(void);
 
 #ifdef __cplusplus
 }
