@@ -28,7 +28,7 @@ int main() {
   oft::OFTConfig config;
   config.target_modules = oft::ModuleSelector::from_names({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"});
   config.oft_block_size = 32;
-  oft::OFTModel oft_model(model, config, "default", {"llama"}, nullptr, /*low_cpu_mem_usage=*/true);
+  oft::OFTModel oft_model(model, config, {.info = {"llama"}, .low_cpu_mem_usage = true});
   const auto t2 = std::chrono::steady_clock::now();
   std::printf("LLaMA-7B-shaped meta model: %zu adapted modules, %s\n", oft_model.targeted_module_names().size(),
               oft_model.count_parameters().summary().c_str());

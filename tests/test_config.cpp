@@ -28,6 +28,7 @@
 namespace {
 
 using nlohmann::json;
+using oft::Bias;
 using oft::ConfigError;
 using oft::FormatError;
 using oft::ModuleSelector;
@@ -233,12 +234,12 @@ std::map<std::string, std::function<void(OFTConfig&)>> golden_expectations() {
       {"bias_all",
        [](OFTConfig& c) {
          c.target_modules = names({"q"});
-         c.bias = "all";
+         c.bias = Bias::All;
        }},
       {"bias_oft_only",
        [](OFTConfig& c) {
          c.target_modules = names({"q"});
-         c.bias = "oft_only";
+         c.bias = Bias::OftOnly;
        }},
       {"task_type",
        [](OFTConfig& c) {
@@ -782,7 +783,7 @@ TEST(LoadSave, SaveIsAtomicAndRoundTrips) {
 TEST(LoadSave, InvalidConfigIsNotWritten) {
   TempDir dir;
   OFTConfig c = valid_config();
-  c.bias = "lora_only";
+  c.r = -1;
   EXPECT_THROW(c.save(dir.path / "adapter_config.json"), ConfigError);
   EXPECT_TRUE(dir.entries().empty());
 }

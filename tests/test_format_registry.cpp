@@ -1,5 +1,5 @@
 // FormatRegistry's view of what formats say about themselves: the `oft quantize` methods they offer
-// (listed, found by name, checked when added) and the model-level merge refusal.
+// (listed, found by name, checked as a batch when added) and the model-level merge refusal.
 #include <functional>
 #include <stdexcept>
 
@@ -53,11 +53,10 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 TEST(FormatRegistry, ListsEveryFormatsMethodsByNameWithTheirFormat) {
   FormatRegistry registry;
-  registry.add(std::make_shared<DescribedFormat>(
-                   "zeta", std::vector<sdk::QuantizeMethod>{{"zeta-a", "a", R"({"bits": 4})", true}, {"b-zeta", "b"}}),
-               nullptr, "plugin 'z'");
-  registry.add(std::make_shared<DescribedFormat>("loader_only", std::vector<sdk::QuantizeMethod>{}), nullptr,
-               "plugin 'l'");
+  registry.add({std::make_shared<DescribedFormat>(
+                   "zeta", std::vector<sdk::QuantizeMethod>{{"zeta-a", "a", R"({"bits": 4})", true}, {"b-zeta", "b"}})},
+               "plugin 'z'");
+  registry.add({std::make_shared<DescribedFormat>("loader_only", std::vector<sdk::QuantizeMethod>{})}, "plugin 'l'");
   std::vector<std::string> listed;
   for (const auto& m : registry.methods()) listed.push_back(m.method.name + "/" + m.format + "/" + m.origin);
   EXPECT_EQ(listed, (std::vector<std::string>{"b-zeta/zeta/plugin 'z'", "zeta-a/zeta/plugin 'z'"}));
@@ -76,19 +75,18 @@ TEST(FormatRegistry, ListsEveryFormatsMethodsByNameWithTheirFormat) {
 
 TEST(FormatRegistry, RefusesMethodsThatClashOrAreMalformed) {
   FormatRegistry registry;
-  registry.add(std::make_shared<DescribedFormat>("first", std::vector<sdk::QuantizeMethod>{{"shared", "one"}}), nullptr,
+  registry.add({std::make_shared<DescribedFormat>("first", std::vector<sdk::QuantizeMethod>{{"shared", "one"}})},
                "plugin 'one'");
   const std::string clash = usage_error_of([&] {
-    registry.add(std::make_shared<DescribedFormat>("second", std::vector<sdk::QuantizeMethod>{{"shared", "two"}}),
-                 nullptr, "plugin 'two'");
+    registry.add({std::make_shared<DescribedFormat>("second", std::vector<sdk::QuantizeMethod>{{"shared", "two"}})},
+                 "plugin 'two'");
   });
   EXPECT_TRUE(contains(clash, "format 'second' of plugin 'two' offers quantize method 'shared'")) << clash;
   EXPECT_TRUE(contains(clash, "already offered by format 'first' of plugin 'one'")) << clash;
   EXPECT_EQ(registry.describe().size(), 1u);  // nothing of the refused format was kept
 
   const auto malformed = [&](std::vector<sdk::QuantizeMethod> methods) {
-    return usage_error_of(
-        [&] { registry.add(std::make_shared<DescribedFormat>("bad", methods), nullptr, "plugin 'b'"); });
+    return usage_error_of([&] { registry.add({std::make_shared<DescribedFormat>("bad", methods)}, "plugin 'b'"); });
   };
   EXPECT_TRUE(contains(malformed({{"", "unnamed"}}), "a quantize method has an empty name"));
   EXPECT_TRUE(contains(malformed({{"twice", "1"}, {"twice", "2"}}), "quantize method 'twice' is offered twice"));
@@ -99,16 +97,46 @@ TEST(FormatRegistry, RefusesMethodsThatClashOrAreMalformed) {
       << options;
 }
 
+TEST(FormatRegistry, ABatchIsCheckedAsAWholeAndAddedWholeOrNotAtAll) {
+  FormatRegistry registry;
+  registry.add({std::make_shared<DescribedFormat>("first", std::vector<sdk::QuantizeMethod>{{"one", "1"}})},
+               "plugin 'one'");
+  const auto format = [](std::string name, std::string method) {
+    return std::make_shared<DescribedFormat>(std::move(name),
+                                             std::vector<sdk::QuantizeMethod>{{std::move(method), "m"}});
+  };
+  // Within the batch: a repeated format name, then a quantize method two of its formats offer.
+  const std::string same_name = usage_error_of([&] {
+    registry.check({format("x", "a"), format("x", "b")}, "plugin 'p'");
+  });
+  EXPECT_TRUE(contains(same_name, "a format named 'x' is already registered by plugin 'p'")) << same_name;
+  const std::string same_method = usage_error_of([&] {
+    registry.check({format("x", "a"), format("y", "a")}, "plugin 'p'");
+  });
+  EXPECT_TRUE(
+      contains(same_method, "format 'y' of plugin 'p' offers quantize method 'a', already offered by format 'x'"))
+      << same_method;
+  // Against what is registered: check() refuses what add() would, and add() keeps none of the batch.
+  const std::string taken = usage_error_of([&] { registry.check({format("first", "b")}, "plugin 'p'"); });
+  EXPECT_TRUE(contains(taken, "a format named 'first' is already registered by plugin 'one'")) << taken;
+  EXPECT_EQ(usage_error_of([&] { registry.add({format("fine", "b"), format("first", "c")}, "plugin 'p'"); }), taken);
+  EXPECT_EQ(registry.describe().size(), 1u);
+  EXPECT_EQ(usage_error_of([&] { registry.check({format("fine", "b")}, "plugin 'p'"); }), "no UsageError");
+  EXPECT_EQ(registry.describe().size(), 1u) << "check() added the format";
+  EXPECT_EQ(registry.add({format("fine", "b"), format("also", "c")}, "plugin 'p'"),
+            (std::vector<std::string>{"fine", "also"}));
+  EXPECT_EQ(registry.describe().size(), 3u);
+}
+
 TEST(FormatRegistry, ModelMergeRefusalComesFromTheFormatsOfTheQuantizationConfig) {
   FormatRegistry registry;
-  registry.add(std::make_shared<DescribedFormat>("alpha", std::vector<sdk::QuantizeMethod>{}, "alpha refuses"));
-  registry.add(std::make_shared<DescribedFormat>("beta", std::vector<sdk::QuantizeMethod>{}, ""));
+  registry.add({std::make_shared<DescribedFormat>("alpha", std::vector<sdk::QuantizeMethod>{}, "alpha refuses"),
+                std::make_shared<DescribedFormat>("beta", std::vector<sdk::QuantizeMethod>{}, "")});
   EXPECT_EQ(registry.model_merge_refusal(R"({"quant_method": "alpha"})"), "alpha refuses");
   EXPECT_EQ(registry.model_merge_refusal(R"({"quant_method": "beta"})"), "");
   EXPECT_EQ(registry.model_merge_refusal(""), "");
 
-  registry.add(std::make_shared<DescribedFormat>("gamma", std::vector<sdk::QuantizeMethod>{}, "throw"), nullptr,
-               "plugin 'g'");
+  registry.add({std::make_shared<DescribedFormat>("gamma", std::vector<sdk::QuantizeMethod>{}, "throw")}, "plugin 'g'");
   try {
     registry.model_merge_refusal(R"({"quant_method": "beta"})");
     FAIL() << "a throwing format was not reported";

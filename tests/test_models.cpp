@@ -77,7 +77,7 @@ at::Tensor TinyLm::forward(const at::Tensor& ids) { return lm_head(model->forwar
 
 namespace {
 
-struct LlamaAttention : Module {
+struct LlamaAttention : AdaptableModule {
   LayerSlot q_proj, k_proj, v_proj, o_proj;
   LlamaAttention(int64_t hidden, c10::Device device) {
     auto proj = [&] { return oft::Linear(LinearSpec{hidden, hidden, false, device}); };
@@ -88,7 +88,7 @@ struct LlamaAttention : Module {
   }
 };
 
-struct LlamaMlp : Module {
+struct LlamaMlp : AdaptableModule {
   LayerSlot gate_proj, up_proj, down_proj;
   LlamaMlp(int64_t hidden, int64_t intermediate, c10::Device device) {
     register_layer("gate_proj", gate_proj, oft::Linear(LinearSpec{hidden, intermediate, false, device}));

@@ -10,30 +10,30 @@
 
 namespace oft::test {
 
-struct MlpModel : Module {
+struct MlpModel : AdaptableModule {
   LayerSlot lin0, lin1, lin2;
   MlpModel();
   at::Tensor forward(const at::Tensor& x);
 };
 
-struct ConvModel : Module {
+struct ConvModel : AdaptableModule {
   LayerSlot conv0, conv1, head;
   ConvModel();
   at::Tensor forward(const at::Tensor& x);
 };
 
-struct EmbModel : Module {
+struct EmbModel : AdaptableModule {
   LayerSlot emb, lin;
   EmbModel();
   at::Tensor forward(const at::Tensor& ids);
 };
 
-struct Attention : Module {
+struct Attention : AdaptableModule {
   LayerSlot q_proj, k_proj, v_proj, o_proj;
   explicit Attention(int64_t hidden);
 };
 
-struct FeedForward : Module {
+struct FeedForward : AdaptableModule {
   LayerSlot up_proj, down_proj;
   FeedForward(int64_t hidden, int64_t intermediate);
 };
@@ -46,14 +46,14 @@ struct Block : torch::nn::Module {
 };
 
 // The decoder stack: embed_tokens + layers (a ModuleList of Blocks), as "model" in tiny_lm.
-struct Decoder : Module {
+struct Decoder : AdaptableModule {
   LayerSlot embed_tokens;
   torch::nn::ModuleList layers;
   Decoder(int64_t vocab, int64_t hidden, int64_t intermediate, int64_t num_layers);
   at::Tensor forward(const at::Tensor& ids);
 };
 
-struct TinyLm : Module {
+struct TinyLm : AdaptableModule {
   std::shared_ptr<Decoder> model;
   LayerSlot lm_head;
   TinyLm(int64_t vocab = 50, int64_t hidden = 16, int64_t intermediate = 32, int64_t num_layers = 3);

@@ -167,7 +167,7 @@ TEST_F(OFTLayers, SafeMergeRefusesNonFiniteWeightsAndLeavesTheBaseUntouched) {
   OFTLinear layer(lin);
   layer->add_adapter("default", block_config(4));
   layer->rotation("default")->weight[0][0] = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_THROW(layer->merge(/*safe_merge=*/true), UsageError);
+  EXPECT_THROW(layer->merge({.safe_merge = true}), UsageError);
   EXPECT_TRUE(at::equal(lin->weight, w));
   EXPECT_FALSE(layer->merged());
 
@@ -176,7 +176,7 @@ TEST_F(OFTLayers, SafeMergeRefusesNonFiniteWeightsAndLeavesTheBaseUntouched) {
   OFTConv2d oft_conv(conv);
   oft_conv->add_adapter("default", block_config(6));
   oft_conv->rotation("default")->weight[0][0] = std::numeric_limits<float>::infinity();
-  EXPECT_THROW(oft_conv->merge(true), UsageError);
+  EXPECT_THROW(oft_conv->merge({.safe_merge = true}), UsageError);
   EXPECT_TRUE(at::equal(conv->weight, cw));
 }
 

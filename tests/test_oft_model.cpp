@@ -46,7 +46,7 @@ class TempDir {
   static inline int counter = 0;
 };
 
-struct HalfDeclared : Module {
+struct HalfDeclared : AdaptableModule {
   LayerSlot head;
   HalfDeclared() {
     register_layer("head", head, torch::nn::Linear(8, 8));
@@ -81,7 +81,7 @@ TEST(OFTModelTest, MergeIsRefusedForTheWholeModelBeforeAnyWeightChanges) {
     ModelInfo info;
     if (by_format) info.merge_refusal = format_refusal;
     else info.layers_replicated = true;
-    OFTModel model(mlp, config_for({"lin0", "lin1"}), "default", info);
+    OFTModel model(mlp, config_for({"lin0", "lin1"}), {.info = info});
     const at::Tensor before = model.oft_layers().at("lin0")->base_module()->named_parameters()["weight"].clone();
     const std::string msg = message_of([&] { model.merge_adapter(); });
     EXPECT_EQ(msg, by_format ? format_refusal : "Cannot merge OFT layers when base model layers are replicated");
@@ -107,9 +107,9 @@ TEST(OFTModelTest, AddedAdapterIsInactiveAndFrozenUntilSetActive) {
   EXPECT_THROW(model.add_adapter("second", config_for({"lin0"})), UsageError);
 
   OFTConfig with_bias = config_for({"lin2"});
-  with_bias.bias = "all";
+  with_bias.bias = Bias::All;
   model.add_adapter("biased", with_bias);
-  with_bias.bias = "oft_only";
+  with_bias.bias = Bias::OftOnly;
   EXPECT_THROW(model.add_adapter("biased2", with_bias), ConfigError);  // only one adapter may train biases
 }
 
@@ -155,7 +155,7 @@ TEST(OFTModelTest, BadAdapterFilesAreRefusedWithTheReasonAndLeaveNoAdapterBehind
   auto try_load = [&](const safetensors::TensorMap& tensors) {
     safetensors::save(weights, tensors);
     auto mlp = std::make_shared<test::MlpModel>();
-    OFTModel model(mlp, config_for({"lin2"}, 2), "base");
+    OFTModel model(mlp, config_for({"lin2"}, 2), {.adapter_name = "base"});
     const std::string msg = message_of([&] { model.load_adapter(dir.path, "loaded"); });
     EXPECT_EQ(model.adapter_names(), std::vector<std::string>{"base"}) << "a failed load must not leave an adapter";
     return msg;
@@ -193,9 +193,9 @@ TEST(OFTModelTest, LowCpuMemUsageCreatesMetaAdaptersThatLoadingMaterializes) {
   auto mlp = std::make_shared<test::MlpModel>();
   mlp->eval();
   test::load_parameters(*mlp, base_weights);
-  OFTModel model(mlp, config_for({"lin0", "lin1"}), "default", {}, nullptr, /*low_cpu_mem_usage=*/true);
+  OFTModel model(mlp, config_for({"lin0", "lin1"}), {.low_cpu_mem_usage = true});
   EXPECT_TRUE(model.oft_layers().at("lin0")->rotation("default")->weight.is_meta());
-  model.load_adapter(dir.path, "loaded", /*is_trainable=*/false, /*low_cpu_mem_usage=*/true);
+  model.load_adapter(dir.path, "loaded", {.low_cpu_mem_usage = true});
   EXPECT_FALSE(model.oft_layers().at("lin0")->rotation("loaded")->weight.is_meta());
   model.set_adapter({"loaded"});
   EXPECT_TRUE(test::close(mlp->forward(x), expected, 1e-5, "materialized adapter"));
@@ -207,7 +207,7 @@ TEST(OFTModelTest, InjectsIntoA7bShapedMetaModel) {
   constexpr int64_t layers = 32, hidden = 4096, intermediate = 11008, block = 32;
   auto model = test::make_llama_shaped(layers, hidden, intermediate, c10::Device(c10::kMeta));
   OFTConfig config = config_for({"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}, block);
-  OFTModel oft_model(model, config, "default", {"llama"}, nullptr, /*low_cpu_mem_usage=*/true);
+  OFTModel oft_model(model, config, {.info = {"llama"}, .low_cpu_mem_usage = true});
   EXPECT_EQ(oft_model.targeted_module_names().size(), static_cast<size_t>(7 * layers));
   for (const auto& [path, layer] : oft_model.oft_layers()) ASSERT_TRUE(layer->rotation("default")->weight.is_meta()) << path;
   // d (b - 1) / 2 per module: six modules rotate 4096 features, down_proj 11008.

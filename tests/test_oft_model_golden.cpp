@@ -46,9 +46,9 @@ TEST_P(PeftModelCase, LoadsPeftAdapterAndReproducesItsOutputs) {
   const at::Tensor input = load_input(model_name);
   const at::Tensor base_out = m.forward(input);
 
-  OFTModel model = OFTModel::from_pretrained(m.module, dir, "default", {}, nullptr, /*is_trainable=*/true);
+  OFTModel model = OFTModel::from_pretrained(m.module, dir, {.is_trainable = true});
   const bool two = fs::exists(dir / "other");
-  if (two) model.load_adapter(dir / "other", "other", /*is_trainable=*/true);
+  if (two) model.load_adapter(dir / "other", "other", {.is_trainable = true});
 
   // Saved before any forward (COFT projects weights in place at the first forward, in PEFT too):
   // same keys, shapes and values as PEFT's files.
@@ -112,7 +112,7 @@ TEST(PeftTargeting, TableOfConfigsGivesPeftsModulesOrErrors) {
       const OFTConfig config = OFTConfig::from_json(v["config_kwargs"]);
       EXPECT_EQ(sorted(plan_targets(*m.module, config, options).targets), v["targeted"].get<std::vector<std::string>>());
       if (config.modules_to_save) continue;  // PEFT wraps container modules our test models do not declare
-      OFTModel model(m.module, config, "default", ModelInfo{options.model_type});
+      OFTModel model(m.module, config, {.info = ModelInfo{options.model_type}});
       EXPECT_EQ(model.count_parameters().trainable, v["counts"]["trainable_params"].get<int64_t>());
       EXPECT_EQ(model.count_parameters().total, v["counts"]["all_params"].get<int64_t>());
       continue;
@@ -120,7 +120,7 @@ TEST(PeftTargeting, TableOfConfigsGivesPeftsModulesOrErrors) {
     // PEFT raised: ValueError family (config) -> ConfigError; TypeError (unsupported module) -> UsageError.
     const std::string message = v["message"];
     try {
-      OFTModel model(m.module, OFTConfig::from_json(v["config_kwargs"]), "default", ModelInfo{options.model_type});
+      OFTModel model(m.module, OFTConfig::from_json(v["config_kwargs"]), {.info = ModelInfo{options.model_type}});
       ADD_FAILURE() << "expected an error like: " << message.substr(0, 80);
     } catch (const ConfigError& e) {
       EXPECT_NE(v["error_type"], "TypeError") << e.what();

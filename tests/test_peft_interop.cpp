@@ -53,7 +53,7 @@ TEST(PeftInterop, MlpAdapterSavedHereLoadsInPeft) {
   config.target_modules = ModuleSelector::from_names({"lin0", "lin1"});
   config.oft_block_size = 5;
   config.init_weights = false;
-  config.bias = "oft_only";
+  config.bias = Bias::OftOnly;
   config.modules_to_save = std::vector<std::string>{"lin2"};
   check_roundtrip("mlp", config);
 }

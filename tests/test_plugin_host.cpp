@@ -40,7 +40,9 @@ const fs::path kBroken = kPlugins / "broken";
 const fs::path kCrash = kPlugins / "crash";
 const fs::path kDup = kPlugins / "dup";
 
-fs::path plugin_file(const fs::path& folder, const std::string& name) { return folder / ("liboft_backend_" + name + ".so"); }
+fs::path plugin_file(const fs::path& folder, const std::string& name) {
+  return folder / ("liboft_backend_" + name + ".so");
+}
 
 // Only the given folders: no OFT_PLUGIN_PATH, no install folder, no safe scanning.
 PluginHostOptions only(std::vector<fs::path> folders) {
@@ -113,11 +115,22 @@ TEST_F(PluginHostTest, GoodPluginClaimsTheModuleTypeItDefines) {
   EXPECT_EQ(claimed.dispatcher, "fixture_good");
   ASSERT_TRUE(claimed.claim.linear);
   EXPECT_EQ(claimed.claim.linear->type_name(), "FixtureLinear");
-
-  // The claimed layer keeps the plugin's library alive after the registry is gone.
-  result = PluginHostResult{};
   const at::Tensor x = at::randn({2, 8});
   EXPECT_TRUE(at::allclose(claimed.claim.linear->forward(x), at::matmul(x, claimed.claim.linear->dense_weight().t())));
+}
+
+// Plugins are never unloaded (plugin_host.h): nothing the host holds keeps a library alive, so once
+// the host's result, the claim and the plugin's module are gone only pinning keeps it mapped.
+TEST_F(PluginHostTest, APluginStaysLoadedWhenNothingOfItIsHeldAnyMore) {
+  const fs::path file = plugin_file(kGood, "fixture_good");
+  {
+    const PluginHostResult result = load_plugins(only({kGood}));
+    const DispatchResult claimed = result.registry->dispatch({"q_proj", make_fixture_linear(file, 8, 4)}, {});
+    ASSERT_EQ(claimed.dispatcher, "fixture_good");
+  }
+  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  EXPECT_NE(handle, nullptr) << file << " was unloaded";
+  if (handle) dlclose(handle);
 }
 
 TEST_F(PluginHostTest, DenseModulesStillGoToDefaultAndUnclaimedOnesNameEverythingAsked) {
@@ -152,7 +165,8 @@ TEST_P(BrokenPluginTest, IsRejectedWithItsReasonAndTheGoodOnesStillLoad) {
   EXPECT_THAT(logs(), HasSubstr("rejected plugin " + file.string() + ": " + report.reason));
   EXPECT_EQ(report_for(result, plugin_file(kGood, "fixture_good")).status, PluginStatus::Loaded);
   EXPECT_EQ(report_for(result, plugin_file(kGood, "fixture_second")).status, PluginStatus::Loaded);
-  EXPECT_EQ(names_in_order(result), (std::vector<std::string>{"claim_throws", "fixture_good", "fixture_second", "default"}));
+  EXPECT_EQ(names_in_order(result),
+            (std::vector<std::string>{"claim_throws", "fixture_good", "fixture_second", "default"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -162,13 +176,16 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenCase{"undefined_symbol", {"cannot be loaded: ", "undefined symbol: oft_fixture_function_nobody_defines"}},
         BrokenCase{"no_entry", {std::string("no entry symbol ") + OFT_PLUGIN_ENTRY_SYMBOL}},
         BrokenCase{"null_entry", {std::string(OFT_PLUGIN_ENTRY_SYMBOL) + " returned a null descriptor"}},
-        BrokenCase{"short_descriptor", {"descriptor is 8 bytes, expected at least " + std::to_string(sizeof(OftPluginDescriptor))}},
-        BrokenCase{"abi_major", {"exports oft_plugin_descriptor_v" + std::to_string(OFT_PLUGIN_ABI_MAJOR + 1),
-                                 "built for plugin ABI major " + std::to_string(OFT_PLUGIN_ABI_MAJOR + 1),
-                                 "host speaks ABI major " + std::to_string(OFT_PLUGIN_ABI_MAJOR)}},
-        BrokenCase{"abi_minor", {"built for plugin ABI " + std::to_string(OFT_PLUGIN_ABI_MAJOR) + "." +
-                                      std::to_string(OFT_PLUGIN_ABI_MINOR + 1) + ", newer than this host's " +
-                                      std::to_string(OFT_PLUGIN_ABI_MAJOR) + "." + std::to_string(OFT_PLUGIN_ABI_MINOR)}},
+        BrokenCase{"short_descriptor",
+                   {"descriptor is 8 bytes, expected at least " + std::to_string(sizeof(OftPluginDescriptor))}},
+        BrokenCase{"abi_major",
+                   {"exports oft_plugin_descriptor_v" + std::to_string(OFT_PLUGIN_ABI_MAJOR + 1),
+                    "built for plugin ABI major " + std::to_string(OFT_PLUGIN_ABI_MAJOR + 1),
+                    "host speaks ABI major " + std::to_string(OFT_PLUGIN_ABI_MAJOR)}},
+        BrokenCase{"abi_minor",
+                   {"built for plugin ABI " + std::to_string(OFT_PLUGIN_ABI_MAJOR) + "." +
+                    std::to_string(OFT_PLUGIN_ABI_MINOR + 1) + ", newer than this host's " +
+                    std::to_string(OFT_PLUGIN_ABI_MAJOR) + "." + std::to_string(OFT_PLUGIN_ABI_MINOR)}},
         BrokenCase{"torch_version",
                    {"built against LibTorch 2.14.0", std::string("this host uses LibTorch ") + TORCH_VERSION}},
         BrokenCase{"cxx_abi", {"C++11 ABI " + std::to_string(1 - _GLIBCXX_USE_CXX11_ABI), "both must be equal"}},
@@ -242,10 +259,13 @@ TEST_F(PluginHostTest, RequiredPluginThatIsRejectedMissingOrDisabledIsFatal) {
     load_plugins(options);
     FAIL() << "plugins.require must be enforced";
   } catch (const PluginError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("required plugin 'torch_version' is not loaded: " +
-                                    plugin_file(kBroken, "torch_version").string() + ": built against LibTorch 2.14.0"));
-    EXPECT_THAT(e.what(), HasSubstr("required plugin 'absent' is not loaded: no liboft_backend_absent.so in the plugin search path (" +
-                                    kGood.string() + ", " + kBroken.string() + ")"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("required plugin 'torch_version' is not loaded: " +
+                          plugin_file(kBroken, "torch_version").string() + ": built against LibTorch 2.14.0"));
+    EXPECT_THAT(
+        e.what(),
+        HasSubstr("required plugin 'absent' is not loaded: no liboft_backend_absent.so in the plugin search path (" +
+                  kGood.string() + ", " + kBroken.string() + ")"));
   }
 
   options.settings.require = {"fixture_second"};
@@ -309,7 +329,8 @@ TEST_F(SafeScanTest, PluginsThatCrashWhileLoadingAreRejectedAndTheHostGoesOn) {
 
 TEST_F(SafeScanTest, BrokenPluginsGetTheSameReasonsThroughTheScanner) {
   const PluginHostResult result = load_plugins(options({kBroken}));
-  EXPECT_THAT(report_for(result, plugin_file(kBroken, "torch_version")).reason, HasSubstr("built against LibTorch 2.14.0"));
+  EXPECT_THAT(report_for(result, plugin_file(kBroken, "torch_version")).reason,
+              HasSubstr("built against LibTorch 2.14.0"));
   EXPECT_THAT(report_for(result, plugin_file(kBroken, "register_throws")).reason,
               HasSubstr("registration failed: fixture registration cannot find its kernels"));
   EXPECT_EQ(report_for(result, plugin_file(kBroken, "claim_throws")).status, PluginStatus::Loaded);
@@ -360,6 +381,54 @@ TEST_F(PluginHostTest, RegistryCanBeUsedFromSeveralThreads) {
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(claimed.load(), 800);
+}
+
+// A dispatcher that only names itself: which modules it claims is not what the registry's checks are about.
+class NamedDispatcher final : public sdk::Dispatcher {
+ public:
+  explicit NamedDispatcher(std::string name) : name_(std::move(name)) {}
+  std::string name() const override {
+    if (name_ == "throws") throw std::runtime_error("no name today");
+    return name_;
+  }
+  int priority() const override { return 700; }
+  std::optional<sdk::Claim> claim(const sdk::ModuleRef&, const sdk::DispatchContext&) override { return std::nullopt; }
+
+ private:
+  std::string name_;
+};
+
+std::string check_error(const DispatcherRegistry& registry, const std::vector<std::string>& names) {
+  std::vector<std::shared_ptr<sdk::Dispatcher>> batch;
+  for (const auto& name : names) batch.push_back(std::make_shared<NamedDispatcher>(name));
+  try {
+    registry.check(batch, "plugin 'p'");
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DispatcherRegistryTest, ABatchIsCheckedAsAWholeAndAddedWholeOrNotAtAll) {
+  auto registry = DispatcherRegistry::with_default();
+  EXPECT_THAT(check_error(*registry, {"a", "a"}), HasSubstr("dispatcher 'a' from plugin 'p' is given twice"));
+  EXPECT_THAT(check_error(*registry, {"a", "default"}),
+              HasSubstr("a dispatcher named 'default' is already registered by the host's built-in dispatchers"));
+  EXPECT_THAT(check_error(*registry, {""}), HasSubstr("a dispatcher from plugin 'p' has an empty name"));
+  EXPECT_THAT(check_error(*registry, {"throws"}),
+              HasSubstr("threw when asked its name() or priority(): no name today"));
+  EXPECT_EQ(check_error(*registry, {"a", "b"}), "");
+  EXPECT_EQ(registry->order(), std::vector<std::string>{"default"}) << "check() added a dispatcher";
+
+  const std::vector<std::shared_ptr<sdk::Dispatcher>> refused = {std::make_shared<NamedDispatcher>("a"),
+                                                                 std::make_shared<NamedDispatcher>("default")};
+  EXPECT_THROW(registry->add(refused, "plugin 'p'"), UsageError);
+  EXPECT_EQ(registry->order(), std::vector<std::string>{"default"}) << "part of a refused batch was added";
+  EXPECT_EQ(
+      registry->add({std::make_shared<NamedDispatcher>("b"), std::make_shared<NamedDispatcher>("a")}, "plugin 'p'"),
+      (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(registry->order(), (std::vector<std::string>{"a", "b", "default"}));
+  EXPECT_THAT(check_error(*registry, {"b"}), HasSubstr("a dispatcher named 'b' is already registered by plugin 'p'"));
 }
 
 TEST(PluginSettingsTest, ReadsThePluginsSectionOfTheHostConfig) {

@@ -35,7 +35,7 @@ PluginHostResult load_template() {
   return load_plugins(options);
 }
 
-struct OneLayer : Module {
+struct OneLayer : AdaptableModule {
   LayerSlot proj;
   OneLayer() { register_layer("proj", proj, torch::nn::Linear(16, 8)); }
 };
@@ -76,7 +76,7 @@ TEST(TemplatePlugin, ItsDispatcherClaimsTheLayerItsFormatMadeAndMergeRequantizes
   config.target_modules = ModuleSelector::from_names({"proj"});
   config.oft_block_size = 4;
   config.init_weights = false;  // a non-identity rotation, so merging has something to fold
-  OFTModel oft_model(model, config, "default", {}, plugins.registry);
+  OFTModel oft_model(model, config, {.registry = plugins.registry});
   EXPECT_EQ(oft_model.claimed_by().at("proj"), "template");
   const auto names = model->named_parameters().keys();
   EXPECT_NE(std::find(names.begin(), names.end(), "proj.oft_R.default.weight"), names.end());

@@ -122,7 +122,7 @@ int run_demo(Host& host, const DemoOptions& o) {
   config.target_modules = ModuleSelector::from_names(o.targets);
   config.oft_block_size = o.block_size;
   config.modules_to_save = std::vector<std::string>{"classifier"};
-  OFTModel peft(model, config, "default", model->info(), host.dispatchers());
+  OFTModel peft(model, config, {.info = model->info(), .registry = host.dispatchers()});
   std::printf("OFT: %s\n", peft.count_parameters().summary().c_str());
   model->train();
   const TrainableSplit params = trainable_parameters(*model);
@@ -144,8 +144,8 @@ int run_demo(Host& host, const DemoOptions& o) {
   // 3. The adapter in PEFT's format, reloaded onto a fresh model.
   peft.save_pretrained(out / "adapter");
   auto reloaded = load_classifier();
-  OFTModel reloaded_peft = OFTModel::from_pretrained(reloaded, out / "adapter", "default", reloaded->info(),
-                                                     host.dispatchers());
+  OFTModel reloaded_peft = OFTModel::from_pretrained(reloaded, out / "adapter",
+                                                     {.info = reloaded->info(), .registry = host.dispatchers()});
   reloaded->eval();
   const float reload_diff = max_abs_difference(logits_of(*reloaded, test_set), oft_logits);
   std::printf("adapter saved to %s; reloaded logits differ by at most %.2e\n", (out / "adapter").c_str(), reload_diff);

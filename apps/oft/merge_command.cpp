@@ -24,7 +24,7 @@ void run_merge(Host& host, const MergeOptions& o) {
     names.push_back(adapters.back().name);
   }
   attach_adapters(host, session, adapters, names);
-  session.model.module = session.oft->merge_and_unload(o.safe_merge);
+  session.model.module = session.oft->merge_and_unload({.safe_merge = o.safe_merge});
   models::save_pretrained(session.model, o.out, host.formats().get());
   std::string merged;
   for (const auto& name : names) merged += (merged.empty() ? "" : ", ") + name;

@@ -29,8 +29,8 @@ void attach_adapters(Host& host, ModelSession& session, const std::vector<Adapte
     for (size_t j = 0; j < i; ++j)
       if (adapters[j].name == a.name) throw UsageError("two --adapter options use the name '" + a.name + "'");
     if (i == 0)
-      session.oft.emplace(OFTModel::from_pretrained(session.model.module, a.dir, a.name, session.model.info,
-                                                    host.dispatchers()));
+      session.oft.emplace(OFTModel::from_pretrained(
+          session.model.module, a.dir, {.adapter_name = a.name, .info = session.model.info, .registry = host.dispatchers()}));
     else
       session.oft->load_adapter(a.dir, a.name);
     logger()->info("loaded adapter '{}' from {}", a.name, a.dir.string());

@@ -30,7 +30,7 @@ std::string merge_mode(sdk::MergeMode mode) {
 
 nlohmann::json plan(Host& host, const PlanOptions& o) {
   ModelSession session = load_model(host, o.model);
-  OFTModel model(session.model.module, OFTConfig::load(o.config), "default", session.model.info, host.dispatchers());
+  OFTModel model(session.model.module, OFTConfig::load(o.config), {.info = session.model.info, .registry = host.dispatchers()});
   // A model-level refusal (e.g. from its quantization format) overrides what each layer says, as merging does.
   const std::string model_refusal = model.model_merge_refusal();
   nlohmann::json modules = nlohmann::json::array();

@@ -101,7 +101,7 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
     const auto dot = path.rfind('.');
     std::shared_ptr<torch::nn::Module> parent = model.module;
     if (dot != std::string::npos) parent = modules[path.substr(0, dot)];
-    auto declared = std::dynamic_pointer_cast<Module>(parent);
+    auto declared = std::dynamic_pointer_cast<AdaptableModule>(parent);
     if (!declared) throw UsageError("cannot replace " + path + ": its parent does not declare replaceable layers");
     return std::make_pair(declared, dot == std::string::npos ? path : path.substr(dot + 1));
   };

@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 
 constexpr std::array<std::string_view, 6> kTaskTypes{
     "SEQ_CLS", "SEQ_2_SEQ_LM", "CAUSAL_LM", "TOKEN_CLS", "QUESTION_ANS", "FEATURE_EXTRACTION"};
-constexpr std::array<std::string_view, 3> kBiasValues{"none", "all", "oft_only"};
+constexpr std::array<std::string_view, 3> kBiasValues{"none", "all", "oft_only"};  // in Bias order
 
 // The PEFT release whose adapter_config.json this file mirrors. Written when peft_version is unset,
 // as PEFT's __post_init__ always fills it: a null there makes PEFT's check_kwargs crash.
@@ -166,7 +166,7 @@ const std::map<std::string_view, Setter>& setters() {
        [](OFTConfig& c, std::string_view k, const json& v) {
          c.base_model_name_or_path = get_opt_string(k, v);
        }},
-      {"bias", [](OFTConfig& c, std::string_view k, const json& v) { c.bias = get_string(k, v); }},
+      {"bias", [](OFTConfig& c, std::string_view k, const json& v) { c.bias = bias_from_string(get_string(k, v)); }},
       {"block_share",
        [](OFTConfig& c, std::string_view k, const json& v) { c.block_share = get_bool(k, v); }},
       {"coft", [](OFTConfig& c, std::string_view k, const json& v) { c.coft = get_bool(k, v); }},
@@ -369,9 +369,6 @@ void validate_like_peft(const OFTConfig& c) {
 
 // The rules PEFT leaves out (its values would fail later or silently do nothing).
 void validate_ranges(const OFTConfig& c) {
-  if (!one_of(c.bias, kBiasValues)) {
-    value_error("bias", "one of " + joined(kBiasValues, "\""), "\"" + c.bias + "\"");
-  }
   if (c.r < 0) value_error("r", "a non-negative number of blocks", std::to_string(c.r));
   if (c.oft_block_size < 0) {
     value_error("oft_block_size", "a non-negative block size", std::to_string(c.oft_block_size));
@@ -462,6 +459,17 @@ ModuleSelector ModuleSelector::from_regex(std::string regex) {
   return s;
 }
 
+std::string_view to_string(Bias bias) {
+  const auto i = static_cast<size_t>(bias);
+  return i < kBiasValues.size() ? kBiasValues[i] : "invalid";
+}
+
+Bias bias_from_string(std::string_view text) {
+  for (size_t i = 0; i < kBiasValues.size(); ++i)
+    if (kBiasValues[i] == text) return static_cast<Bias>(i);
+  value_error("bias", "one of " + joined(kBiasValues, "\""), "\"" + std::string(text) + "\"");
+}
+
 void OFTConfig::validate() const {
   validate_like_peft(*this);
   validate_ranges(*this);
@@ -471,7 +479,12 @@ void OFTConfig::validate() const {
 OFTConfig OFTConfig::from_json(const json& j) {
   require_object(j);
   OFTConfig c;
+  std::optional<std::string> bias;  // read after PEFT's own checks, which PEFT reports first
   for (const auto& [key, value] : j.items()) {
+    if (key == "bias") {
+      bias = get_string(key, value);
+      continue;
+    }
     const auto setter = setters().find(key);
     if (setter == setters().end()) {
       throw ConfigError(fmt::format(
@@ -480,6 +493,8 @@ OFTConfig OFTConfig::from_json(const json& j) {
     }
     setter->second(c, key, value);
   }
+  validate_like_peft(c);
+  if (bias) c.bias = bias_from_string(*bias);
   c.validate();
   return c;
 }
@@ -504,7 +519,7 @@ json OFTConfig::to_json() const {
   json j = json::object();  // std::map: keys come out sorted, like json.dumps(sort_keys=True)
   j["auto_mapping"] = auto_mapping_json ? json::parse(*auto_mapping_json) : json(nullptr);
   j["base_model_name_or_path"] = or_null(base_model_name_or_path);
-  j["bias"] = bias;
+  j["bias"] = std::string(to_string(bias));
   j["block_share"] = block_share;
   j["coft"] = coft;
   j["eps"] = eps;

@@ -10,24 +10,10 @@
 namespace oft {
 namespace {
 
-// A layer made by a plugin must not outlive the plugin's library: the returned pointer shares
-// ownership of both, and the layer is destroyed first (members go in reverse order).
-struct LayerWithOwner {
-  std::shared_ptr<const void> owner;
-  std::shared_ptr<sdk::LinearBase> layer;
-};
-
-std::shared_ptr<sdk::LinearBase> keep_owner_alive(std::shared_ptr<sdk::LinearBase> layer,
-                                                  std::shared_ptr<const void> owner) {
-  auto both = std::make_shared<LayerWithOwner>(LayerWithOwner{std::move(owner), std::move(layer)});
-  return std::shared_ptr<sdk::LinearBase>(both, both->layer.get());
-}
-
 // A backend's dispatcher as the host asks it: its claim becomes an OFT Linear on the returned base.
 class BackendDispatcher final : public HostDispatcher {
  public:
-  BackendDispatcher(std::shared_ptr<sdk::Dispatcher> dispatcher, std::shared_ptr<const void> owner)
-      : owner_(std::move(owner)), dispatcher_(std::move(dispatcher)) {}
+  explicit BackendDispatcher(std::shared_ptr<sdk::Dispatcher> dispatcher) : dispatcher_(std::move(dispatcher)) {}
 
   std::string name() const override { return dispatcher_->name(); }
   int priority() const override { return dispatcher_->priority(); }
@@ -36,13 +22,25 @@ class BackendDispatcher final : public HostDispatcher {
     if (!claim) return std::nullopt;
     if (!claim->linear)
       throw UsageError("dispatcher '" + name() + "' claimed '" + module.path + "' but returned no layer");
-    return HostClaim::on_linear(owner_ ? keep_owner_alive(std::move(claim->linear), owner_) : std::move(claim->linear));
+    return HostClaim::on_linear(std::move(claim->linear));
   }
 
  private:
-  std::shared_ptr<const void> owner_;  // declared first so it is released last, after the dispatcher
   std::shared_ptr<sdk::Dispatcher> dispatcher_;
 };
+
+std::string owner_text(const std::string& origin) {
+  return origin.empty() ? std::string("the host's built-in dispatchers") : origin;
+}
+
+std::vector<std::shared_ptr<HostDispatcher>> adapted(const std::vector<std::shared_ptr<sdk::Dispatcher>>& dispatchers) {
+  std::vector<std::shared_ptr<HostDispatcher>> out;
+  for (const auto& d : dispatchers) {
+    if (!d) throw UsageError("cannot register a null dispatcher");
+    out.push_back(std::make_shared<BackendDispatcher>(d));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -56,57 +54,78 @@ std::shared_ptr<DispatcherRegistry> DispatcherRegistry::with_default() {
   return registry;
 }
 
-void DispatcherRegistry::add(std::shared_ptr<sdk::Dispatcher> dispatcher, std::shared_ptr<const void> owner,
-                             std::string origin) {
-  if (!dispatcher) throw UsageError("cannot register a null dispatcher");
-  insert({std::make_shared<BackendDispatcher>(std::move(dispatcher), std::move(owner)), std::move(origin)});
+void DispatcherRegistry::check(const std::vector<std::shared_ptr<sdk::Dispatcher>>& dispatchers,
+                               const std::string& origin) const {
+  (void)checked(adapted(dispatchers), origin);
+}
+
+std::vector<std::string> DispatcherRegistry::add(const std::vector<std::shared_ptr<sdk::Dispatcher>>& dispatchers,
+                                                 const std::string& origin) {
+  std::vector<Entry> entries = checked(adapted(dispatchers), origin);
+  std::vector<std::string> names;
+  for (const auto& e : entries) names.push_back(e.name);
+  insert(std::move(entries));
+  return names;
 }
 
 void DispatcherRegistry::add(std::shared_ptr<HostDispatcher> dispatcher) {
   if (!dispatcher) throw UsageError("cannot register a null dispatcher");
-  insert({std::move(dispatcher), ""});
+  insert(checked({std::move(dispatcher)}, ""));
 }
 
-void DispatcherRegistry::insert(Entry entry) {
-  const std::string name = entry.dispatcher->name();
-  const int priority = entry.dispatcher->priority();
-  std::lock_guard lock(mutex_);
-  for (const auto& e : entries_) {
-    if (e.dispatcher->name() == name) throw UsageError("a dispatcher named '" + name + "' is already registered");
-    if (e.dispatcher->priority() == priority)
-      logger()->warn("dispatchers '{}' and '{}' share priority {}; they are asked in name order", e.dispatcher->name(),
-                     name, priority);
+std::vector<DispatcherRegistry::Entry> DispatcherRegistry::checked(
+    const std::vector<std::shared_ptr<HostDispatcher>>& dispatchers, const std::string& origin) const {
+  const std::string from = origin.empty() ? "" : " from " + origin;
+  std::vector<Entry> entries;
+  for (const auto& d : dispatchers) {
+    Entry entry{d, "", 0, origin};
+    try {
+      entry.name = d->name();
+      entry.priority = d->priority();
+    } catch (const std::exception& e) {
+      throw UsageError("a dispatcher" + from + " threw when asked its name() or priority(): " + e.what());
+    }
+    if (entry.name.empty()) throw UsageError("a dispatcher" + from + " has an empty name");
+    for (const auto& taken : entries_)
+      if (taken.name == entry.name)
+        throw UsageError("a dispatcher named '" + entry.name + "' is already registered by " +
+                         owner_text(taken.origin));
+    for (const auto& given : entries)
+      if (given.name == entry.name) throw UsageError("dispatcher '" + entry.name + "'" + from + " is given twice");
+    entries.push_back(std::move(entry));
   }
-  entries_.push_back(std::move(entry));
+  return entries;
+}
+
+void DispatcherRegistry::insert(std::vector<Entry> entries) {
+  for (auto& entry : entries) {
+    for (const auto& e : entries_)
+      if (e.priority == entry.priority)
+        logger()->warn("dispatchers '{}' and '{}' share priority {}; they are asked in name order", e.name, entry.name,
+                       entry.priority);
+    entries_.push_back(std::move(entry));
+  }
   std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) {
-    const int pa = a.dispatcher->priority(), pb = b.dispatcher->priority();
-    return pa != pb ? pa < pb : a.dispatcher->name() < b.dispatcher->name();
+    return a.priority != b.priority ? a.priority < b.priority : a.name < b.name;
   });
 }
 
 std::vector<std::string> DispatcherRegistry::order() const {
-  std::lock_guard lock(mutex_);
   std::vector<std::string> names;
-  for (const auto& e : entries_) names.push_back(e.dispatcher->name());
+  for (const auto& e : entries_) names.push_back(e.name);
   return names;
 }
 
 std::vector<DispatcherInfo> DispatcherRegistry::describe() const {
-  std::lock_guard lock(mutex_);
   std::vector<DispatcherInfo> infos;
-  for (const auto& e : entries_) infos.push_back({e.dispatcher->name(), e.dispatcher->priority(), e.origin});
+  for (const auto& e : entries_) infos.push_back({e.name, e.priority, e.origin});
   return infos;
 }
 
 DispatchResult DispatcherRegistry::dispatch(const sdk::ModuleRef& module, const sdk::DispatchContext& context) const {
-  std::vector<Entry> entries;
-  {
-    std::lock_guard lock(mutex_);
-    entries = entries_;
-  }
   std::string asked;
-  for (const auto& e : entries) {
-    const std::string name = e.dispatcher->name();
+  for (const auto& e : entries_) {
+    const std::string& name = e.name;
     asked += (asked.empty() ? "" : ", ") + name;
     try {
       if (auto claim = e.dispatcher->claim(module, context)) return {std::move(*claim), name};

@@ -18,45 +18,9 @@ std::string where(const std::string& path) { return path.empty() ? "" : "module 
 
 std::string owner_text(const std::string& origin) { return origin.empty() ? std::string("the host") : origin; }
 
-}  // namespace
-
-void FormatRegistry::add(std::shared_ptr<sdk::LinearFormat> format, std::shared_ptr<const void> owner,
-                         std::string origin) {
-  if (!format) throw UsageError("cannot register a null quantized-linear format");
-  std::string name = format->name();
-  if (name.empty()) throw UsageError("a quantized-linear format from " + origin + " has an empty name");
-  std::vector<sdk::QuantizeMethod> methods;
-  try {
-    methods = checked_methods(*format);
-  } catch (const std::exception& error) {
-    throw UsageError(described(name, origin) + ": " + error.what());
-  }
-  std::lock_guard lock(mutex_);
-  for (const auto& e : entries_) {
-    if (e.name == name) throw UsageError("a format named '" + name + "' is already registered by " + owner_text(e.origin));
-    for (const auto& taken : e.methods)
-      for (const auto& m : methods)
-        if (m.name == taken.name)
-          throw UsageError(described(name, origin) + " offers quantize method '" + m.name +
-                           "', already offered by format '" + e.name + "' of " + owner_text(e.origin));
-  }
-  entries_.push_back({std::move(owner), std::move(format), std::move(name), std::move(origin), std::move(methods)});
-  std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
-}
-
-std::vector<FormatInfo> FormatRegistry::describe() const {
-  std::lock_guard lock(mutex_);
-  std::vector<FormatInfo> out;
-  for (const auto& e : entries_) out.push_back({e.name, e.origin, e.methods});
-  return out;
-}
-
-bool FormatRegistry::empty() const {
-  std::lock_guard lock(mutex_);
-  return entries_.empty();
-}
-
-std::vector<sdk::QuantizeMethod> FormatRegistry::checked_methods(const sdk::LinearFormat& format) {
+// The quantize methods of `format`: UsageError for an empty or repeated method name or default
+// options that are not a JSON object.
+std::vector<sdk::QuantizeMethod> checked_methods(const sdk::LinearFormat& format) {
   std::vector<sdk::QuantizeMethod> methods = format.quantize_methods();
   std::set<std::string> names;
   for (const auto& m : methods) {
@@ -70,12 +34,74 @@ std::vector<sdk::QuantizeMethod> FormatRegistry::checked_methods(const sdk::Line
   return methods;
 }
 
+}  // namespace
+
+void FormatRegistry::check(const std::vector<std::shared_ptr<sdk::LinearFormat>>& formats,
+                           const std::string& origin) const {
+  (void)checked(formats, origin);
+}
+
+std::vector<std::string> FormatRegistry::add(const std::vector<std::shared_ptr<sdk::LinearFormat>>& formats,
+                                             const std::string& origin) {
+  std::vector<Entry> entries = checked(formats, origin);
+  std::vector<std::string> names;
+  for (auto& e : entries) {
+    names.push_back(e.name);
+    entries_.push_back(std::move(e));
+  }
+  std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+  return names;
+}
+
+std::vector<FormatRegistry::Entry> FormatRegistry::checked(
+    const std::vector<std::shared_ptr<sdk::LinearFormat>>& formats, const std::string& origin) const {
+  std::vector<Entry> entries;
+  for (const auto& format : formats) {
+    if (!format) throw UsageError("cannot register a null quantized-linear format");
+    Entry entry{format, "", origin, {}};
+    try {
+      entry.name = format->name();
+    } catch (const std::exception& error) {
+      throw UsageError("a quantized-linear format from " + owner_text(origin) +
+                       " threw when asked its name(): " + error.what());
+    }
+    if (entry.name.empty())
+      throw UsageError("a quantized-linear format from " + owner_text(origin) + " has an empty name");
+    try {
+      entry.methods = checked_methods(*format);
+    } catch (const std::exception& error) {
+      throw UsageError(described(entry.name, origin) + ": " + error.what());
+    }
+    // Against the registered formats and those of this batch checked before it.
+    for (const std::vector<Entry>* others : {&entries_, static_cast<const std::vector<Entry>*>(&entries)})
+      for (const auto& e : *others) {
+        if (e.name == entry.name)
+          throw UsageError("a format named '" + entry.name + "' is already registered by " + owner_text(e.origin));
+        for (const auto& taken : e.methods)
+          for (const auto& m : entry.methods)
+            if (m.name == taken.name)
+              throw UsageError(described(entry.name, origin) + " offers quantize method '" + m.name +
+                               "', already offered by format '" + e.name + "' of " + owner_text(e.origin));
+      }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+std::vector<FormatInfo> FormatRegistry::describe() const {
+  std::vector<FormatInfo> out;
+  for (const auto& e : entries_) out.push_back({e.name, e.origin, e.methods});
+  return out;
+}
+
+bool FormatRegistry::empty() const { return entries_.empty(); }
+
 std::vector<MethodInfo> FormatRegistry::methods() const {
-  std::lock_guard lock(mutex_);
   std::vector<MethodInfo> out;
   for (const auto& e : entries_)
     for (const auto& m : e.methods) out.push_back({m, e.name, e.origin});
-  std::sort(out.begin(), out.end(), [](const MethodInfo& a, const MethodInfo& b) { return a.method.name < b.method.name; });
+  std::sort(out.begin(), out.end(),
+            [](const MethodInfo& a, const MethodInfo& b) { return a.method.name < b.method.name; });
   return out;
 }
 
@@ -90,14 +116,13 @@ MethodInfo FormatRegistry::method(const std::string& name) const {
 }
 
 std::string FormatRegistry::model_merge_refusal(const std::string& quantization_config_json) const {
-  std::lock_guard lock(mutex_);
   for (const auto& e : entries_) {
     try {
       if (std::string refusal = e.format->model_merge_refusal(quantization_config_json); !refusal.empty())
         return refusal;
     } catch (const std::exception& error) {
-      throw FormatError(described(e.name, e.origin) + " failed while checking whether the model may merge: " +
-                        error.what());
+      throw FormatError(described(e.name, e.origin) +
+                        " failed while checking whether the model may merge: " + error.what());
     }
   }
   return "";
@@ -113,20 +138,19 @@ const FormatRegistry::Entry& FormatRegistry::find(const std::string& name) const
 }
 
 std::shared_ptr<const sdk::LinearFormat> FormatRegistry::get(const std::string& name) const {
-  std::lock_guard lock(mutex_);
   return find(name).format;
 }
 
 std::shared_ptr<sdk::LinearModule> FormatRegistry::load(const std::string& path, const sdk::TensorMap& tensors,
-                                                         const sdk::LinearShape& shape,
-                                                         const std::string& quantization_config_json) const {
-  std::lock_guard lock(mutex_);
+                                                        const sdk::LinearShape& shape,
+                                                        const std::string& quantization_config_json) const {
   for (const auto& e : entries_) {
     bool recognized = false;
     try {
       recognized = e.format->recognizes(tensors, quantization_config_json);
     } catch (const std::exception& error) {
-      throw FormatError(where(path) + described(e.name, e.origin) + " failed while checking the tensors: " + error.what());
+      throw FormatError(where(path) + described(e.name, e.origin) +
+                        " failed while checking the tensors: " + error.what());
     }
     if (!recognized) continue;
     try {
@@ -144,7 +168,6 @@ std::shared_ptr<sdk::LinearModule> FormatRegistry::quantize(const std::string& n
                                                             const at::Tensor& weight, const at::Tensor& bias,
                                                             const std::string& options_json,
                                                             const at::Tensor& calibration) const {
-  std::lock_guard lock(mutex_);
   const Entry& e = find(name);
   try {
     auto layer = e.format->quantize(weight, bias, options_json, calibration);
@@ -156,7 +179,6 @@ std::shared_ptr<sdk::LinearModule> FormatRegistry::quantize(const std::string& n
 }
 
 sdk::TensorMap FormatRegistry::save(const std::string& path, const sdk::LinearModule& layer) const {
-  std::lock_guard lock(mutex_);
   const Entry& e = find(layer.format());
   try {
     return e.format->save(layer);

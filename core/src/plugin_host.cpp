@@ -9,8 +9,8 @@
 #include "oft/dispatcher_registry.h"
 #include "oft/errors.h"
 #include "oft/format_registry.h"
-#include "oft/sdk/linear_format.h"
 #include "oft/log.h"
+#include "oft/sdk/linear_format.h"
 #include "plugin_discovery.h"
 #include "plugin_library.h"
 #include "plugin_scan.h"
@@ -23,95 +23,28 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-// Where loaded plugins put their dispatchers and formats, and which plugin (or the host) registered
-// each name, for clash messages.
-struct Registries {
-  DispatcherRegistry& dispatchers;
-  FormatRegistry& formats;
-  std::map<std::string, std::string> dispatcher_owners;
-  std::map<std::string, std::string> format_owners;
-  std::map<std::string, std::string> method_owners;  // quantize methods, by name
-
-  Registries(DispatcherRegistry& d, FormatRegistry& f) : dispatchers(d), formats(f) {
-    for (const auto& name : d.order()) dispatcher_owners[name] = "the host's built-in dispatchers";
+// Adds all of a plugin's dispatchers and formats, or none when the registries refuse any of them.
+void register_plugin(DispatcherRegistry& dispatchers, FormatRegistry& formats, const plugin::OpenedPlugin& opened,
+                     PluginFileReport& report) {
+  const std::string origin = "plugin '" + opened.name + "' (" + report.file.string() + ")";
+  try {  // both checks before either add: a plugin is added whole or not at all
+    dispatchers.check(opened.dispatchers, origin);
+    formats.check(opened.formats, origin);
+    report.dispatchers = dispatchers.add(opened.dispatchers, origin);
+    report.formats = formats.add(opened.formats, origin);
+  } catch (const UsageError& e) {
+    throw plugin::Rejection(e.what());
   }
-};
-
-// The names of a plugin's dispatchers or formats (`kind`); Rejection if asking for one throws, or
-// one is empty, already taken (`owners`), or given twice.
-template <class Item, class NameOf>
-std::vector<std::string> checked_names(const std::vector<std::shared_ptr<Item>>& items,
-                                       const std::map<std::string, std::string>& owners, const std::string& kind,
-                                       const std::string& accessors, NameOf name_of) {
-  std::vector<std::string> names;
-  for (const auto& item : items) {
-    std::string name;
-    try {
-      name = name_of(*item);
-    } catch (const std::exception& e) {
-      throw plugin::Rejection("a " + kind + "'s " + accessors + " threw: " + e.what());
-    }
-    if (name.empty()) throw plugin::Rejection("registered a " + kind + " with an empty name");
-    if (const auto it = owners.find(name); it != owners.end())
-      throw plugin::Rejection("registers " + kind + " '" + name + "', a name already taken by " + it->second);
-    if (contains(names, name)) throw plugin::Rejection("registers " + kind + " '" + name + "' twice");
-    names.push_back(name);
-  }
-  return names;
+  if (report.dispatchers.empty() && report.formats.empty())
+    logger()->warn("plugin '{}' ({}) registered no dispatchers and no formats", opened.name, report.file.string());
 }
 
-// The quantize methods of a plugin's formats; Rejection if asking for them throws or one is malformed.
-std::vector<std::shared_ptr<sdk::QuantizeMethod>> methods_of(const std::vector<std::shared_ptr<sdk::LinearFormat>>& formats) {
-  std::vector<std::shared_ptr<sdk::QuantizeMethod>> methods;
-  for (const auto& format : formats) {
-    try {
-      for (auto& m : FormatRegistry::checked_methods(*format))
-        methods.push_back(std::make_shared<sdk::QuantizeMethod>(std::move(m)));
-    } catch (const std::exception& e) {
-      throw plugin::Rejection("a format's quantize methods are unusable: " + std::string(e.what()));
-    }
-  }
-  return methods;
-}
-
-struct RegisteredNames {
-  std::vector<std::string> dispatchers;
-  std::vector<std::string> formats;
-};
-
-// Adds all of a plugin's dispatchers and formats, or none if any is unusable (unnamed, name taken, throws).
-RegisteredNames register_plugin(Registries& registries, const plugin::OpenedPlugin& opened,
-                                const std::filesystem::path& file) {
-  const std::string origin = "plugin '" + opened.name + "' (" + file.string() + ")";
-  const std::vector<std::string> names =
-      checked_names(opened.dispatchers, registries.dispatcher_owners, "dispatcher", "name() or priority()",
-                    [](sdk::Dispatcher& d) {
-                      std::string name = d.name();
-                      (void)d.priority();
-                      return name;
-                    });
-  const std::vector<std::string> format_names = checked_names(
-      opened.formats, registries.format_owners, "format", "name()", [](sdk::LinearFormat& f) { return f.name(); });
-  const std::vector<std::string> method_names =
-      checked_names(methods_of(opened.formats), registries.method_owners, "quantize method", "name",
-                    [](const sdk::QuantizeMethod& m) { return m.name; });
-  for (const auto& dispatcher : opened.dispatchers) registries.dispatchers.add(dispatcher, opened.library, origin);
-  for (const auto& format : opened.formats) registries.formats.add(format, opened.library, origin);
-  for (const auto& name : names) registries.dispatcher_owners[name] = origin;
-  for (const auto& name : format_names) registries.format_owners[name] = origin;
-  for (const auto& name : method_names) registries.method_owners[name] = origin;
-  if (names.empty() && format_names.empty())
-    logger()->warn("plugin '{}' ({}) registered no dispatchers and no formats", opened.name, file.string());
-  return {names, format_names};
-}
-
-PluginFileReport load_in_process(Registries& registries, PluginFileReport report, const std::string& config_json) {
+PluginFileReport load_in_process(DispatcherRegistry& dispatchers, FormatRegistry& formats, PluginFileReport report,
+                                 const std::string& config_json) {
   try {
     const plugin::OpenedPlugin opened = plugin::open_plugin(report.file, report.name, config_json);
     report.version = opened.version;
-    RegisteredNames registered = register_plugin(registries, opened, report.file);
-    report.dispatchers = std::move(registered.dispatchers);
-    report.formats = std::move(registered.formats);
+    register_plugin(dispatchers, formats, opened, report);
     report.status = PluginStatus::Loaded;
     report.reason.clear();
   } catch (const plugin::Rejection& e) {
@@ -152,12 +85,8 @@ void log_report(const PluginFileReport& r) {
     case PluginStatus::Loaded:
       logger()->debug("loaded plugin '{}' {} from {}", r.name, r.version, r.file.string());
       break;
-    case PluginStatus::Disabled:
-      logger()->info("skipped plugin {}: {}", r.file.string(), r.reason);
-      break;
-    case PluginStatus::Rejected:
-      logger()->warn("rejected plugin {}: {}", r.file.string(), r.reason);
-      break;
+    case PluginStatus::Disabled: logger()->info("skipped plugin {}: {}", r.file.string(), r.reason); break;
+    case PluginStatus::Rejected: logger()->warn("rejected plugin {}: {}", r.file.string(), r.reason); break;
   }
 }
 
@@ -165,9 +94,8 @@ void enforce_required(const PluginHostOptions& options, const PluginHostResult& 
   std::string problems;
   for (const auto& name : options.settings.require) {
     const auto& files = result.files;
-    if (std::any_of(files.begin(), files.end(), [&](const PluginFileReport& r) {
-          return r.name == name && r.status == PluginStatus::Loaded;
-        }))
+    if (std::any_of(files.begin(), files.end(),
+                    [&](const PluginFileReport& r) { return r.name == name && r.status == PluginStatus::Loaded; }))
       continue;
     std::string why;
     for (const auto& r : files)
@@ -175,7 +103,8 @@ void enforce_required(const PluginHostOptions& options, const PluginHostResult& 
     if (why.empty()) {
       std::string searched;
       for (const auto& f : result.folders) searched += (searched.empty() ? "" : ", ") + f.folder.string();
-      why = "no liboft_backend_" + name + ".so in the plugin search path (" + (searched.empty() ? "empty" : searched) + ")";
+      why = "no liboft_backend_" + name + ".so in the plugin search path (" + (searched.empty() ? "empty" : searched) +
+            ")";
     }
     problems += (problems.empty() ? "" : "; ") + ("required plugin '" + name + "' is not loaded: " + why);
   }
@@ -188,7 +117,6 @@ PluginHostResult load_plugins(const PluginHostOptions& options) {
   PluginHostResult result;
   result.registry = DispatcherRegistry::with_default();
   result.formats = std::make_shared<FormatRegistry>();
-  Registries registries(*result.registry, *result.formats);
   plugin::Discovery discovery = plugin::discover(plugin::search_entries(options));
   result.folders = std::move(discovery.folders);
 
@@ -227,7 +155,7 @@ PluginHostResult load_plugins(const PluginHostOptions& options) {
       report.reason = verdict->second.reason;
     } else {
       const auto config = options.settings.config.find(candidate.name);
-      report = load_in_process(registries, std::move(report),
+      report = load_in_process(*result.registry, *result.formats, std::move(report),
                                config == options.settings.config.end() ? "{}" : config->second);
       if (report.status == PluginStatus::Loaded) loaded_from[report.name] = report.file;
     }
@@ -252,8 +180,7 @@ PluginFileReport vet_plugin_file(const std::filesystem::path& file) {
   }
   auto registry = DispatcherRegistry::with_default();
   FormatRegistry formats;
-  Registries registries(*registry, formats);
-  return load_in_process(registries, std::move(report), "{}");
+  return load_in_process(*registry, formats, std::move(report), "{}");
 }
 
 }  // namespace oft

@@ -21,8 +21,7 @@ void require_elf_shared_object(const std::filesystem::path& file) {
   if (!in) throw Rejection("cannot open the file for reading");
   Elf64_Ehdr header{};
   in.read(reinterpret_cast<char*>(&header), sizeof header);
-  if (in.gcount() < static_cast<std::streamsize>(EI_NIDENT) ||
-      std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0)
+  if (in.gcount() < static_cast<std::streamsize>(EI_NIDENT) || std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0)
     throw Rejection("not a shared library (no ELF header)");
   if (header.e_ident[EI_CLASS] != ELFCLASS64 || in.gcount() < static_cast<std::streamsize>(sizeof header) ||
       header.e_type != ET_DYN)
@@ -60,25 +59,31 @@ class CollectingRegistrar final : public sdk::Registrar {
   std::string config_json_;
 };
 
-// Plugins are never unmapped: modules, tensors' deleters and op registrations they created can
-// outlive every handle we track (a module taken out of the model tree, an autograd node), and
-// unloading LibTorch extensions at exit is a known crash. The shared_ptr handles still model ownership.
-void pin(const std::filesystem::path& file) { dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE); }
+// Keeps a registered plugin mapped for the life of the process (the rule and why: plugin_host.h),
+// so nothing the host holds needs to keep its library alive.
+void pin(const std::filesystem::path& file) {
+  if (!dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE)) {
+    const char* detail = dlerror();
+    throw Rejection("cannot be kept loaded: " + std::string(detail ? detail : "dlopen(RTLD_NODELETE) failed"));
+  }
+}
 
 }  // namespace
 
 OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& expected_name,
                          const std::string& config_json) {
   require_elf_shared_object(file);
-  auto library = std::make_shared<boost::dll::shared_library>();
+  // Unloaded when this returns unless pin() ran; the registrar below is declared later, so what a
+  // failed registration left in it is destroyed while the library's code is still mapped.
+  boost::dll::shared_library library;
   boost::dll::fs::error_code ec;
-  library->load(file.string(), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  library.load(file.string(), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
   if (ec) {
     const char* detail = dlerror();  // Boost keeps only the errno text; dlerror says which symbol is missing
     throw Rejection("cannot be loaded: " + std::string(detail ? detail : ec.message()));
   }
-  if (!library->has(OFT_PLUGIN_ENTRY_SYMBOL)) {
-    const std::string other = other_abi_entry(*library);
+  if (!library.has(OFT_PLUGIN_ENTRY_SYMBOL)) {
+    const std::string other = other_abi_entry(library);
     if (!other.empty())
       throw Rejection("exports " + other + " but not " + OFT_PLUGIN_ENTRY_SYMBOL + ": built for plugin ABI major " +
                       other.substr(std::string(OFT_PLUGIN_ENTRY_PREFIX).size()) + "; this host speaks ABI major " +
@@ -86,7 +91,7 @@ OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& e
     throw Rejection(std::string("no entry symbol ") + OFT_PLUGIN_ENTRY_SYMBOL +
                     " (a plugin defines it with OFT_PLUGIN from oft/sdk/plugin.h)");
   }
-  const auto entry = library->get<const OftPluginDescriptor*()>(OFT_PLUGIN_ENTRY_SYMBOL);
+  const auto entry = library.get<const OftPluginDescriptor*()>(OFT_PLUGIN_ENTRY_SYMBOL);
   const OftPluginDescriptor* descriptor = entry();
   if (descriptor == nullptr) throw Rejection(std::string(OFT_PLUGIN_ENTRY_SYMBOL) + " returned a null descriptor");
   if (const std::string problem = descriptor_problem(*descriptor, expected_name); !problem.empty()) {
@@ -101,8 +106,7 @@ OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& e
   if (status != OFT_PLUGIN_OK)
     throw Rejection("registration failed: " + std::string(error[0] ? error.data() : "(the plugin gave no reason)"));
   pin(file);
-  return {library, descriptor->name, descriptor->version, std::move(registrar.dispatchers),
-          std::move(registrar.formats)};
+  return {descriptor->name, descriptor->version, std::move(registrar.dispatchers), std::move(registrar.formats)};
 }
 
 }  // namespace oft::plugin

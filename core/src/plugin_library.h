@@ -10,7 +10,7 @@
 namespace oft::sdk {
 class Dispatcher;
 class LinearFormat;
-}
+}  // namespace oft::sdk
 
 namespace oft::plugin {
 
@@ -20,7 +20,6 @@ struct Rejection : std::runtime_error {
 };
 
 struct OpenedPlugin {
-  std::shared_ptr<const void> library;  // keeps the library loaded; owners of its objects hold it
   std::string name;
   std::string version;
   std::vector<std::shared_ptr<sdk::Dispatcher>> dispatchers;  // as registered, not yet checked
@@ -30,6 +29,7 @@ struct OpenedPlugin {
 // Throws Rejection with the specific reason: not an ELF shared library, cannot be loaded, no entry
 // symbol (or the entry of another ABI major), null descriptor, descriptor mismatch, registration failed.
 // `config_json` is the plugin's section of the host config ("{}" when none), handed to its registration.
+// A plugin whose registration succeeded stays loaded for the life of the process (plugin_host.h).
 OpenedPlugin open_plugin(const std::filesystem::path& file, const std::string& expected_name,
                          const std::string& config_json = "{}");
 

@@ -44,7 +44,7 @@ int run(const std::filesystem::path& host_config, const std::filesystem::path& m
 
   oft::OFTConfig config;  // target_modules unset: PEFT's default for the model type
   config.oft_block_size = 8;
-  oft::OFTModel adapted(model.module, config, "default", model.info, plugins.registry);
+  oft::OFTModel adapted(model.module, config, {.info = model.info, .registry = plugins.registry});
   if (adapted.targeted_module_names().empty()) return fail("OFT adapted no module of " + model_dir.string());
   for (const auto& [path, dispatcher] : adapted.claimed_by())
     std::printf("%s claimed by %s\n", path.c_str(), dispatcher.c_str());

@@ -172,7 +172,7 @@ TEST(ModelCheckpoint, SaveRefusesAdaptedAndMetaModels) {
   auto model = models::load_pretrained(hf_dir("llama_sharded"));
   OFTConfig config;
   config.oft_block_size = 4;
-  OFTModel peft(model.module, config, "default", model.info);
+  OFTModel peft(model.module, config, {.info = model.info});
   EXPECT_THROW(models::save_pretrained(model, dir.path), UsageError);
   peft.merge_and_unload();
   EXPECT_NO_THROW(models::save_pretrained(model, dir.path));
@@ -290,7 +290,7 @@ TEST(ModelCheckpoint, QuantizedLinearLayersLoadThroughTheFormatRegistry) {
 
   EXPECT_TRUE(contains(load_error(quantized.path), "quant_method 'row_int8'"));
   auto registry = std::make_shared<FormatRegistry>();
-  registry->add(std::make_shared<RowInt8Format>(), nullptr, "test");
+  registry->add({std::make_shared<RowInt8Format>()}, "test");
   models::LoadOptions options;
   options.formats = registry;
   auto model = models::load_pretrained(quantized.path, options);

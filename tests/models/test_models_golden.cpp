@@ -115,7 +115,7 @@ TEST_P(LoadedModelOft, DefaultTargetsAdaptAndMerge) {
 
   OFTConfig config;
   config.oft_block_size = 4;
-  OFTModel peft(model.module, config, "default", model.info);
+  OFTModel peft(model.module, config, {.info = model.info});
   std::vector<std::string> expected;
   const int64_t layers = model.config.contains("n_layer") ? model.config.at("n_layer").get<int64_t>()
                                                           : model.config.at("num_hidden_layers").get<int64_t>();

@@ -69,7 +69,7 @@ nlohmann::json train_causal_lm(Host& host, const TrainConfig& c) {
   const TokenData data = load_tokens(c.train_data, c.max_length);
   OFTConfig oft = c.oft;
   if (!oft.task_type) oft.task_type = "CAUSAL_LM";
-  OFTModel peft(model.module, oft, "default", model.info, host.dispatchers());
+  OFTModel peft(model.module, oft, {.info = model.info, .registry = host.dispatchers()});
   logger()->info("{}", peft.count_parameters().summary());
 
   model.module->train();

@@ -10,7 +10,7 @@
 
 namespace oft::app {
 
-class SequenceClassifier : public Module {
+class SequenceClassifier : public AdaptableModule {
  public:
   SequenceClassifier(models::Pretrained encoder, int64_t num_labels);
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask);

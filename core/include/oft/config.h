@@ -26,6 +26,13 @@ struct OFT_CORE_API ModuleSelector {
   static ModuleSelector from_regex(std::string regex);
 };
 
+// PEFT's "bias": which biases train with the adapter and are saved with it.
+enum class Bias { None, All, OftOnly };
+// "none", "all", "oft_only": the strings adapter_config.json uses.
+OFT_CORE_API std::string_view to_string(Bias bias);
+// ConfigError naming the key and the allowed strings for any other text.
+OFT_CORE_API Bias bias_from_string(std::string_view text);
+
 struct OFT_CORE_API OFTConfig {
   // --- PeftConfig keys ---------------------------------------------------------------------------
   std::optional<std::string> task_type;  // SEQ_CLS, SEQ_2_SEQ_LM, CAUSAL_LM, TOKEN_CLS, QUESTION_ANS, FEATURE_EXTRACTION
@@ -41,7 +48,7 @@ struct OFT_CORE_API OFTConfig {
   double module_dropout = 0.0;
   ModuleSelector target_modules;
   bool fan_in_fan_out = false;
-  std::string bias = "none";  // none | all | oft_only
+  Bias bias = Bias::None;
   ModuleSelector exclude_modules;
   bool init_weights = true;
   std::optional<std::vector<int64_t>> layers_to_transform;

@@ -1,8 +1,9 @@
 #pragma once
-// The priority-ordered set of dispatchers the host asks when it adapts a module. Thread-safe.
+// The priority-ordered set of dispatchers the host asks when it adapts a module. It is filled at
+// start-up (with_default, load_plugins) and only read afterwards: add() must not run alongside
+// anything else, while order(), describe() and dispatch() may be called from several threads at once.
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,13 +51,15 @@ class OFT_CORE_API DispatcherRegistry {
   // A registry holding only the built-in default dispatcher (dense Linear, Conv1D, Conv2d, Embedding).
   static std::shared_ptr<DispatcherRegistry> with_default();
 
-  // `owner` is kept alive as long as the registry or any claim made by this dispatcher is: plugins
-  // pass their library handle so nothing is unloaded under a live object. `origin` says where the
-  // dispatcher comes from in messages (e.g. "plugin 'awq' (/path/liboft_backend_awq.so)"). Equal
-  // priorities are ordered by name with a warning; a second dispatcher with the same name is an error.
-  void add(std::shared_ptr<sdk::Dispatcher> dispatcher, std::shared_ptr<const void> owner = nullptr,
-           std::string origin = "");
-  // The host's own dispatchers (same ordering and name rules).
+  // Throws UsageError unless every one of `dispatchers` answers name() and priority(), has a
+  // non-empty name, and no two of them or of those registered share a name. `origin` says where they
+  // come from in messages (e.g. "plugin 'awq' (/path/liboft_backend_awq.so)"). Adds nothing.
+  void check(const std::vector<std::shared_ptr<sdk::Dispatcher>>& dispatchers, const std::string& origin = "") const;
+  // Adds all of `dispatchers` after the same check, or none; returns their names. Equal priorities are
+  // ordered by name with a warning.
+  std::vector<std::string> add(const std::vector<std::shared_ptr<sdk::Dispatcher>>& dispatchers,
+                               const std::string& origin = "");
+  // One of the host's own dispatchers (same check and ordering).
   void add(std::shared_ptr<HostDispatcher> dispatcher);
 
   // Names in the order they are asked.
@@ -72,10 +75,14 @@ class OFT_CORE_API DispatcherRegistry {
  private:
   struct Entry {
     std::shared_ptr<HostDispatcher> dispatcher;  // a backend's is adapted (dispatcher_registry.cpp)
+    std::string name;                            // name() and priority(), asked once
+    int priority = 0;
     std::string origin;
   };
-  void insert(Entry entry);
-  mutable std::mutex mutex_;
+  // Asks each dispatcher its name and priority and runs check()'s rules on the answers.
+  std::vector<Entry> checked(const std::vector<std::shared_ptr<HostDispatcher>>& dispatchers,
+                             const std::string& origin) const;
+  void insert(std::vector<Entry> entries);
   std::vector<Entry> entries_;  // sorted by (priority, name)
 };
 

@@ -2,9 +2,10 @@
 // The quantized linear formats the host knows: each backend plugin's loaders and quantizers
 // (sdk::LinearFormat). The checkpoint loader asks it which format a module's tensors are in and
 // whether the model's quantization_config refuses merging; `oft quantize` finds a format by the
-// quantize methods the formats offer. Thread-safe.
+// quantize methods the formats offer. It is filled at start-up (load_plugins) and only read
+// afterwards: add() must not run alongside anything else, while every const member may be called
+// from several threads at once.
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@ namespace oft {
 
 struct FormatInfo {
   std::string name;
-  std::string origin;  // as given to add(), e.g. "plugin 'x' (/path/liboft_backend_x.so)"
+  std::string origin;                        // as given to add(), e.g. "plugin 'x' (/path/liboft_backend_x.so)"
   std::vector<sdk::QuantizeMethod> methods;  // the `oft quantize` methods it offers
 };
 
@@ -28,19 +29,20 @@ struct MethodInfo {
 
 class OFT_CORE_API FormatRegistry {
  public:
-  // `owner` keeps the plugin library loaded while the registry holds the format. A second format
-  // with the same name, or a quantize method whose name another format already offers, is a
-  // UsageError naming both origins; so are the errors of checked_methods().
-  void add(std::shared_ptr<sdk::LinearFormat> format, std::shared_ptr<const void> owner = nullptr,
-           std::string origin = "");
+  // Throws UsageError, naming the format and `origin` (where it comes from, e.g. "plugin 'x'
+  // (/path/liboft_backend_x.so)"), unless every one of `formats` answers name() and quantize_methods(),
+  // has a non-empty name that no other of them or of those registered has, and offers well-formed
+  // quantize methods (a non-empty name, default options that are a JSON object) whose names no
+  // other format offers. Adds nothing.
+  void check(const std::vector<std::shared_ptr<sdk::LinearFormat>>& formats, const std::string& origin = "") const;
+  // Adds all of `formats` after the same check, or none; returns their names.
+  std::vector<std::string> add(const std::vector<std::shared_ptr<sdk::LinearFormat>>& formats,
+                               const std::string& origin = "");
 
   // Sorted by name.
   std::vector<FormatInfo> describe() const;
   bool empty() const;
 
-  // The quantize methods of `format`, asked once: UsageError for an empty or repeated method name
-  // or default options that are not a JSON object (or whatever quantize_methods() throws).
-  static std::vector<sdk::QuantizeMethod> checked_methods(const sdk::LinearFormat& format);
   // Every format's quantize methods, sorted by method name.
   std::vector<MethodInfo> methods() const;
   // The method named `name`; UsageError listing the available methods when there is none.
@@ -64,22 +66,22 @@ class OFT_CORE_API FormatRegistry {
   // Quantizes with format `name`; errors name the format (and `path`, the module, when given).
   std::shared_ptr<sdk::LinearModule> quantize(const std::string& name, const std::string& path,
                                               const at::Tensor& weight, const at::Tensor& bias,
-                                              const std::string& options_json,
-                                              const at::Tensor& calibration) const;
+                                              const std::string& options_json, const at::Tensor& calibration) const;
 
   // The checkpoint tensors of `layer`, through the format that made it.
   sdk::TensorMap save(const std::string& path, const sdk::LinearModule& layer) const;
 
  private:
   struct Entry {
-    std::shared_ptr<const void> owner;  // released after the format
     std::shared_ptr<sdk::LinearFormat> format;
-    std::string name;
+    std::string name;  // name() and quantize_methods(), asked once
     std::string origin;
     std::vector<sdk::QuantizeMethod> methods;
   };
-  const Entry& find(const std::string& name) const;  // caller holds mutex_
-  mutable std::mutex mutex_;
+  // Asks each format its name and methods and runs check()'s rules on the answers.
+  std::vector<Entry> checked(const std::vector<std::shared_ptr<sdk::LinearFormat>>& formats,
+                             const std::string& origin) const;
+  const Entry& find(const std::string& name) const;
   std::vector<Entry> entries_;  // sorted by name
 };
 

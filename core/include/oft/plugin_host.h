@@ -9,6 +9,12 @@
 // With safe scanning on, a plugin file not seen before is first loaded in a child process
 // (oft-plugin-scan), so one that crashes while loading is rejected instead of taking the host down.
 // Verdicts are remembered by path, size and modification time.
+//
+// Lifetime: a plugin whose registration succeeded is never unloaded (as LLVM's pass plugins and
+// ggml's backends): modules, tensor deleters and op registrations it made can outlive every handle
+// the host tracks (a module taken out of the model, an autograd node), and unloading LibTorch
+// extensions at exit is a known crash. So nothing the host holds (registries, claims, layers) keeps
+// a plugin's library alive; its code stays mapped until the process ends.
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -24,19 +30,19 @@ class DispatcherRegistry;
 class FormatRegistry;
 
 struct PluginHostOptions {
-  PluginSettings settings;          // plugins.paths / require / disable from the host config
-  bool use_environment = true;      // read OFT_PLUGIN_PATH
-  bool use_install_folder = true;   // search <folder of liboft_core>/oft/plugins
-  bool safe_scan = false;           // vet new plugin files in a child process first
-  std::filesystem::path scanner;    // empty: $OFT_PLUGIN_SCANNER, else <folder of liboft_core>/../bin/oft-plugin-scan
-  std::filesystem::path scan_cache; // empty: default_scan_cache_path()
+  PluginSettings settings;           // plugins.paths / require / disable from the host config
+  bool use_environment = true;       // read OFT_PLUGIN_PATH
+  bool use_install_folder = true;    // search <folder of liboft_core>/oft/plugins
+  bool safe_scan = false;            // vet new plugin files in a child process first
+  std::filesystem::path scanner;     // empty: $OFT_PLUGIN_SCANNER, else <folder of liboft_core>/../bin/oft-plugin-scan
+  std::filesystem::path scan_cache;  // empty: default_scan_cache_path()
 };
 
 enum class PluginStatus { Loaded, Rejected, Disabled };
 
 struct PluginFileReport {
   std::filesystem::path file;
-  std::string origin;                    // "OFT_PLUGIN_PATH", "plugins.paths" or "install folder"
+  std::string origin;  // "OFT_PLUGIN_PATH", "plugins.paths" or "install folder"
   PluginStatus status = PluginStatus::Rejected;
   std::string name;                      // from the file name: liboft_backend_<name>.so
   std::string version;                   // the plugin's own version, once its descriptor was read
@@ -59,7 +65,7 @@ struct DispatcherSummary {
 
 struct FormatSummary {
   std::string name;
-  std::string origin;  // "plugin '<name>' (<file>)"
+  std::string origin;                        // "plugin '<name>' (<file>)"
   std::vector<sdk::QuantizeMethod> methods;  // what `oft quantize --method` can use it for
 };
 

@@ -126,8 +126,9 @@ at::Tensor OFTLayer::rotated_weight(const at::Tensor& weight, const at::Tensor& 
   return math::rotate_rows(weight.to(work), m).to(weight.scalar_type());
 }
 
-void OFTLayer::merge(bool safe_merge, std::optional<std::vector<std::string>> names) {
-  std::vector<std::string> requested = names.value_or(active_);
+void OFTLayer::merge(const MergeOptions& options) {
+  const bool safe_merge = options.safe_merge;
+  std::vector<std::string> requested = options.adapter_names.value_or(active_);
   std::vector<std::string> to_merge;
   for (const auto& name : requested) {
     if (!has_adapter(name)) continue;  // as PEFT: adapters that live on other layers are skipped

@@ -35,15 +35,15 @@ std::map<std::string, at::Tensor> OFTModel::adapter_parameters(const std::string
   std::map<std::string, at::Tensor> params;
   for (const auto& [path, layer] : layers_)
     if (layer->has_adapter(name)) params[path + "." + layer->container_name() + ".weight"] = layer->rotation(name)->weight;
-  const std::string& bias = config(name).bias;
-  if (bias == "all") {
+  const Bias bias = config(name).bias;
+  if (bias == Bias::All) {
     for (const auto& item : model_->named_parameters()) {
       const bool is_bias = item.key() == "bias" || ends_with(item.key(), ".bias");
       const bool in_saved_copy = item.key().find(".modules_to_save.") != std::string::npos ||
                                  item.key().find(".original_module.") != std::string::npos;
       if (is_bias && !in_saved_copy) params[item.key()] = item.value();
     }
-  } else if (bias == "oft_only") {
+  } else if (bias == Bias::OftOnly) {
     for (const auto& [path, layer] : layers_)
       if (const auto* b = layer->base_module()->named_parameters(false).find("bias")) params[path + ".base_layer.bias"] = *b;
   }
@@ -72,22 +72,22 @@ void OFTModel::save_pretrained(const fs::path& dir, std::optional<std::vector<st
   }
 }
 
-void OFTModel::load_adapter(const fs::path& dir, const std::string& name, bool is_trainable, bool low_cpu_mem_usage) {
+void OFTModel::load_adapter(const fs::path& dir, const std::string& name, const AdapterLoadOptions& options) {
   OFTConfig config = OFTConfig::load(dir / kConfigFile);
-  add_adapter(name, config, low_cpu_mem_usage);
+  add_adapter(name, config, options.low_cpu_mem_usage);
   try {
-    load_weights(dir, name, is_trainable);
+    load_weights(dir, name, options.is_trainable);
   } catch (...) {
     delete_adapter(name);
     throw;
   }
 }
 
-OFTModel OFTModel::from_pretrained(std::shared_ptr<torch::nn::Module> model, const fs::path& dir, const std::string& adapter_name,
-                                   ModelInfo info, std::shared_ptr<DispatcherRegistry> registry, bool is_trainable,
-                                   bool low_cpu_mem_usage) {
-  OFTModel result(std::move(model), OFTConfig::load(dir / kConfigFile), adapter_name, std::move(info), std::move(registry),
-                  low_cpu_mem_usage);
+OFTModel OFTModel::from_pretrained(std::shared_ptr<torch::nn::Module> model, const fs::path& dir,
+                                   OFTModelOptions options) {
+  const std::string adapter_name = options.adapter_name;
+  const bool is_trainable = options.is_trainable;
+  OFTModel result(std::move(model), OFTConfig::load(dir / kConfigFile), std::move(options));
   try {
     result.load_weights(dir, adapter_name, is_trainable);
   } catch (...) {

@@ -20,12 +20,12 @@ void OFTModel::check_merge_allowed() const {
   }
 }
 
-void OFTModel::merge_adapter(std::optional<std::vector<std::string>> names, bool safe_merge) {
+void OFTModel::merge_adapter(const MergeOptions& options) {
   check_merge_allowed();  // before touching any weight
-  const std::vector<std::string> to_merge = names.value_or(active_);
+  const std::vector<std::string> to_merge = options.adapter_names.value_or(active_);
   for (const auto& n : to_merge)
     if (!configs_.count(n)) throw UsageError("Adapter " + n + " not found.");
-  for (auto& [path, layer] : layers_) layer->merge(safe_merge, to_merge);
+  for (auto& [path, layer] : layers_) layer->merge({options.safe_merge, to_merge});
 }
 
 void OFTModel::unmerge_adapter() {
@@ -44,8 +44,8 @@ void OFTModel::restore_base_layers() {
   active_.clear();
 }
 
-std::shared_ptr<torch::nn::Module> OFTModel::merge_and_unload(bool safe_merge, std::optional<std::vector<std::string>> names) {
-  merge_adapter(std::move(names), safe_merge);
+std::shared_ptr<torch::nn::Module> OFTModel::merge_and_unload(const MergeOptions& options) {
+  merge_adapter(options);
   restore_base_layers();
   return model_;
 }

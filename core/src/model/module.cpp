@@ -16,11 +16,11 @@ LayerForward forward_of(const std::shared_ptr<torch::nn::Module>& module) {
                    " through a LayerSlot (supported: Linear, Conv1D, Conv2d, Embedding, LayerNorm, OFT layers and backends' quantized linears)");
 }
 
-void Module::replace_layer(const std::string& name, std::shared_ptr<torch::nn::Module> module) {
+void AdaptableModule::replace_layer(const std::string& name, std::shared_ptr<torch::nn::Module> module) {
   auto it = slots_.find(name);
   if (it == slots_.end())
     throw UsageError("child '" + name + "' of " + this->name() +
-                     " was not registered with oft::Module::register_layer, so it cannot be replaced");
+                     " was not registered with oft::AdaptableModule::register_layer, so it cannot be replaced");
   LayerForward forward = forward_of(module);  // may throw: before anything changes
   replace_module(name, module);
   it->second->assign(std::move(module), std::move(forward));

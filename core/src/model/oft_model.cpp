@@ -40,13 +40,14 @@ std::string ParameterCount::summary() const {
   return "trainable params: " + with_commas(trainable) + " || all params: " + with_commas(total) + " || trainable%: " + pct;
 }
 
-OFTModel::OFTModel(std::shared_ptr<torch::nn::Module> model, const OFTConfig& config, const std::string& adapter_name,
-                   ModelInfo info, std::shared_ptr<DispatcherRegistry> registry, bool low_cpu_mem_usage)
-    : model_(std::move(model)), info_(std::move(info)), registry_(registry ? std::move(registry) : DispatcherRegistry::with_default()) {
+OFTModel::OFTModel(std::shared_ptr<torch::nn::Module> model, const OFTConfig& config, OFTModelOptions options)
+    : model_(std::move(model)),
+      info_(std::move(options.info)),
+      registry_(options.registry ? std::move(options.registry) : DispatcherRegistry::with_default()) {
   if (!model_) throw UsageError("OFTModel needs a model, got null");
-  active_ = {adapter_name};
+  active_ = {options.adapter_name};
   OFTConfig resolved = config;
-  inject(adapter_name, resolved, low_cpu_mem_usage);
+  inject(options.adapter_name, resolved, options.low_cpu_mem_usage);
 }
 
 void OFTModel::add_adapter(const std::string& name, const OFTConfig& config, bool low_cpu_mem_usage) {
@@ -58,9 +59,9 @@ void OFTModel::add_adapter(const std::string& name, const OFTConfig& config, boo
 void OFTModel::inject(const std::string& name, OFTConfig& config, bool low_cpu_mem_usage) {
   if (name.empty()) throw UsageError("adapter name must not be empty");
   config.validate();
-  if (config.bias != "none")
+  if (config.bias != Bias::None)
     for (const auto& [other, c] : configs_)
-      if (c.bias != "none")
+      if (c.bias != Bias::None)
         throw ConfigError("OFTModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' "
                           "for all adapters.");
   auto inside_adapted = [&](const std::string& key) {
@@ -136,16 +137,16 @@ void OFTModel::inject(const std::string& name, OFTConfig& config, bool low_cpu_m
   mark_trainable();
 }
 
-std::shared_ptr<Module> OFTModel::replaceable_parent(const std::string& path) const {
+std::shared_ptr<AdaptableModule> OFTModel::replaceable_parent(const std::string& path) const {
   const std::string parent_path = parent_of(path);
   std::shared_ptr<torch::nn::Module> parent = model_;
   if (!parent_path.empty()) parent = model_->named_modules("", false)[parent_path];
-  auto replaceable = std::dynamic_pointer_cast<Module>(parent);
+  auto replaceable = std::dynamic_pointer_cast<AdaptableModule>(parent);
   const std::string child = child_of(path);
   if (!replaceable || !replaceable->has_layer(child))
     throw UsageError("cannot replace module '" + path + "': its parent " +
                      (parent_path.empty() ? std::string("(the model)") : "'" + parent_path + "'") + " of type " +
-                     parent->name() + " does not declare it as replaceable. Derive the parent from oft::Module and "
+                     parent->name() + " does not declare it as replaceable. Derive the parent from oft::AdaptableModule and "
                      "register the layer with register_layer(\"" + child + "\", slot, layer).");
   return replaceable;
 }
@@ -169,12 +170,12 @@ void OFTModel::mark_trainable() {
         for (auto& p : wrapper->copy(adapter)->parameters()) p.set_requires_grad(false);
   if (!enabled_) return;
   for (const auto& adapter : active_) {
-    const std::string& bias = configs_.at(adapter).bias;
-    if (bias == "all") {
+    const Bias bias = configs_.at(adapter).bias;
+    if (bias == Bias::All) {
       for (auto& item : model_->named_parameters())
         if (item.key() == "bias" || (item.key().size() > 5 && item.key().compare(item.key().size() - 5, 5, ".bias") == 0))
           item.value().set_requires_grad(true);
-    } else if (bias == "oft_only") {
+    } else if (bias == Bias::OftOnly) {
       for (auto& [path, layer] : layers_)
         if (auto* b = layer->base_module()->named_parameters(false).find("bias")) b->set_requires_grad(true);
     }

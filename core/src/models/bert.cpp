@@ -39,7 +39,7 @@ struct BertConfig {
   }
 };
 
-struct BertEmbeddings : Module {
+struct BertEmbeddings : AdaptableModule {
   LayerSlot word_embeddings, position_embeddings, token_type_embeddings;
   LayerNorm norm{nullptr};
   BertEmbeddings(const BertConfig& c, c10::Device d) {
@@ -50,7 +50,7 @@ struct BertEmbeddings : Module {
   }
 };
 
-struct BertSelfAttention : Module {
+struct BertSelfAttention : AdaptableModule {
   LayerSlot query, key, value;
   BertSelfAttention(const BertConfig& c, c10::Device d) {
     register_layer("query", query, make_linear(c.hidden, c.hidden, true, d));
@@ -60,7 +60,7 @@ struct BertSelfAttention : Module {
 };
 
 // BertSelfOutput and BertOutput: dense, then LayerNorm(dense(x) + residual).
-struct BertDenseNorm : Module {
+struct BertDenseNorm : AdaptableModule {
   LayerSlot dense;
   LayerNorm norm{nullptr};
   BertDenseNorm(int64_t in, const BertConfig& c, c10::Device d) {
@@ -79,7 +79,7 @@ struct BertAttention : torch::nn::Module {
   }
 };
 
-struct BertIntermediate : Module {
+struct BertIntermediate : AdaptableModule {
   LayerSlot dense;
   BertIntermediate(const BertConfig& c, c10::Device d) {
     register_layer("dense", dense, make_linear(c.hidden, c.intermediate, true, d));
@@ -97,7 +97,7 @@ struct BertLayer : torch::nn::Module {
   }
 };
 
-struct BertPooler : Module {
+struct BertPooler : AdaptableModule {
   LayerSlot dense;
   BertPooler(const BertConfig& c, c10::Device d) { register_layer("dense", dense, make_linear(c.hidden, c.hidden, true, d)); }
 };

@@ -39,7 +39,7 @@ struct GPT2Config {
   }
 };
 
-struct GPT2Attention : Module {
+struct GPT2Attention : AdaptableModule {
   LayerSlot c_attn, c_proj;
   GPT2Attention(const GPT2Config& c, c10::Device d) {
     register_layer("c_attn", c_attn, make_conv1d(c.embd, 3 * c.embd, d));
@@ -47,7 +47,7 @@ struct GPT2Attention : Module {
   }
 };
 
-struct GPT2MLP : Module {
+struct GPT2MLP : AdaptableModule {
   LayerSlot c_fc, c_proj;
   GPT2MLP(const GPT2Config& c, c10::Device d) {
     register_layer("c_fc", c_fc, make_conv1d(c.embd, c.inner, d));
@@ -67,7 +67,7 @@ struct GPT2Block : torch::nn::Module {
   }
 };
 
-struct GPT2Model : Module {
+struct GPT2Model : AdaptableModule {
   LayerSlot wte, wpe;
   torch::nn::ModuleList h;
   LayerNorm ln_f{nullptr};
@@ -80,7 +80,7 @@ struct GPT2Model : Module {
   }
 };
 
-struct GPT2LMHeadModel : Module {
+struct GPT2LMHeadModel : AdaptableModule {
   GPT2Config config;
   std::shared_ptr<GPT2Model> transformer;
   LayerSlot lm_head;

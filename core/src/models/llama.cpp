@@ -104,7 +104,7 @@ struct LlamaConfig {
   }
 };
 
-struct LlamaAttention : Module {
+struct LlamaAttention : AdaptableModule {
   LayerSlot q_proj, k_proj, v_proj, o_proj;
   LlamaAttention(const LlamaConfig& c, c10::Device d) {
     register_layer("q_proj", q_proj, make_linear(c.hidden, c.heads * c.head_dim, c.qkv_bias, d));
@@ -114,7 +114,7 @@ struct LlamaAttention : Module {
   }
 };
 
-struct LlamaMLP : Module {
+struct LlamaMLP : AdaptableModule {
   LayerSlot gate_proj, up_proj, down_proj;
   LlamaMLP(const LlamaConfig& c, c10::Device d) {
     register_layer("gate_proj", gate_proj, make_linear(c.hidden, c.intermediate, c.mlp_bias, d));
@@ -135,7 +135,7 @@ struct LlamaDecoderLayer : torch::nn::Module {
   }
 };
 
-struct LlamaModel : Module {
+struct LlamaModel : AdaptableModule {
   LayerSlot embed_tokens;
   torch::nn::ModuleList layers;
   RMSNorm norm{nullptr};
@@ -152,7 +152,7 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-struct LlamaForCausalLM : Module {
+struct LlamaForCausalLM : AdaptableModule {
   LlamaConfig config;
   std::shared_ptr<LlamaModel> model;
   LayerSlot lm_head;

@@ -145,7 +145,7 @@ void normalize_keys(safetensors::TensorMap& tensors, const Architecture& a) {
 
 struct SlotRef {
   std::string path;
-  std::shared_ptr<Module> parent;
+  std::shared_ptr<AdaptableModule> parent;
   std::string name;
   std::shared_ptr<torch::nn::Module> child;
 };
@@ -154,7 +154,7 @@ struct SlotRef {
 std::vector<SlotRef> slots_of(torch::nn::Module& root) {
   std::vector<SlotRef> out;
   for (const auto& item : root.named_modules("", /*include_self=*/true)) {
-    auto parent = std::dynamic_pointer_cast<Module>(item.value());
+    auto parent = std::dynamic_pointer_cast<AdaptableModule>(item.value());
     if (!parent) continue;
     for (const auto& child : parent->named_children())
       if (parent->has_layer(child.key()))

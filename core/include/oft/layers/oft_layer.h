@@ -19,6 +19,12 @@
 
 namespace oft {
 
+// How to merge, for OFT layers and OFTModel alike (PEFT's safe_merge and adapter_names).
+struct MergeOptions {
+  bool safe_merge = false;  // check the merged weights are finite before writing any
+  std::optional<std::vector<std::string>> adapter_names;  // default: the active adapters
+};
+
 class OFT_CORE_API OFTLayer : public torch::nn::Module {
  public:
   // Adds adapter `name` built from `config` (PEFT's update_layer): block layout for this layer,
@@ -46,7 +52,7 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   // Folds adapters (default: the active ones) into the base weight so that the merged layer
   // computes what the unmerged one did with them applied in order. safe_merge checks the result is
   // finite before writing it. Already merged adapters are skipped with a warning.
-  void merge(bool safe_merge = false, std::optional<std::vector<std::string>> names = std::nullopt);
+  void merge(const MergeOptions& options = {});
   // Undoes merges, last merged first, with exact (block-wise) inverses.
   void unmerge();
   bool merged() const { return !merged_.empty(); }

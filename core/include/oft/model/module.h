@@ -1,7 +1,7 @@
 #pragma once
 // Replaceable layers. LibTorch parents keep children in typed fields (torch::nn::Linear q_proj),
 // so swapping the registered child alone would leave the field calling the old layer. Models that
-// OFT adapts derive from oft::Module and declare their adaptable layers as LayerSlots with
+// OFT adapts derive from oft::AdaptableModule and declare their adaptable layers as LayerSlots with
 // register_layer; OFTModel then replaces the registered child and the slot together.
 #include <functional>
 #include <map>
@@ -37,7 +37,7 @@ class OFT_CORE_API LayerSlot {
 // the OFT layers. Throws UsageError naming the type otherwise.
 OFT_CORE_API LayerForward forward_of(const std::shared_ptr<torch::nn::Module>& module);
 
-class OFT_CORE_API Module : public torch::nn::Module {
+class OFT_CORE_API AdaptableModule : public torch::nn::Module {
  public:
   using torch::nn::Module::Module;
 

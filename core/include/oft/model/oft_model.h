@@ -17,19 +17,24 @@
 #include "oft/export.h"
 #include "oft/layers/oft_layer.h"
 #include "oft/model/module.h"
+#include "oft/model/model_info.h"
 #include "oft/model/modules_to_save.h"
 
 namespace oft {
 
-// What OFTModel needs to know about the model beyond its module tree (from its config.json).
-struct ModelInfo {
-  std::string model_type = "custom";    // selects PEFT's default target list when target_modules is unset
-  std::string output_layer;             // excluded from "all-linear" (e.g. "lm_head"); empty: none
-  std::string quantization_method;      // quantization_config's quant_method; empty when dense
-  std::string quantization_config_json; // config.json "quantization_config", handed to dispatchers
-  std::string merge_refusal;            // why no layer may merge, from the format of quantization_config; "" = no objection
-  bool layers_replicated = false;       // base model layers replicated (merging is refused)
-  std::string name_or_path;             // written as base_model_name_or_path
+// OFTModel's constructor and from_pretrained options (PEFT's keyword arguments).
+struct OFTModelOptions {
+  std::string adapter_name = "default";
+  ModelInfo info;                                // from the model's config.json (load_pretrained fills it)
+  std::shared_ptr<DispatcherRegistry> registry;  // nullptr: the built-in dispatcher only
+  bool low_cpu_mem_usage = false;                // adapter weights on the meta device until loaded
+  bool is_trainable = false;                     // from_pretrained: the loaded adapter trains
+};
+
+// load_adapter's options.
+struct AdapterLoadOptions {
+  bool is_trainable = false;
+  bool low_cpu_mem_usage = false;
 };
 
 struct OFT_CORE_API ParameterCount {
@@ -41,16 +46,12 @@ struct OFT_CORE_API ParameterCount {
 
 class OFT_CORE_API OFTModel {
  public:
-  // Injects adapter `adapter_name` into `model` (modified in place). With low_cpu_mem_usage the
-  // adapter weights are created on the meta device and materialized when loaded.
-  OFTModel(std::shared_ptr<torch::nn::Module> model, const OFTConfig& config, const std::string& adapter_name = "default",
-           ModelInfo info = {}, std::shared_ptr<DispatcherRegistry> registry = nullptr, bool low_cpu_mem_usage = false);
+  // Injects adapter `options.adapter_name` into `model` (modified in place).
+  OFTModel(std::shared_ptr<torch::nn::Module> model, const OFTConfig& config, OFTModelOptions options = {});
 
-  // PEFT's PeftModel.from_pretrained: the adapter saved in `dir` under `adapter_name`, active.
+  // PEFT's PeftModel.from_pretrained: the adapter saved in `dir` under `options.adapter_name`, active.
   static OFTModel from_pretrained(std::shared_ptr<torch::nn::Module> model, const std::filesystem::path& dir,
-                                  const std::string& adapter_name = "default", ModelInfo info = {},
-                                  std::shared_ptr<DispatcherRegistry> registry = nullptr, bool is_trainable = false,
-                                  bool low_cpu_mem_usage = false);
+                                  OFTModelOptions options = {});
 
   torch::nn::Module& model() { return *model_; }
   std::shared_ptr<torch::nn::Module> model_ptr() { return model_; }
@@ -91,11 +92,10 @@ class OFT_CORE_API OFTModel {
   // replicated base layers.
   std::string model_merge_refusal() const;
   // Checks first (model_merge_refusal, any layer whose backend refuses), then merges.
-  void merge_adapter(std::optional<std::vector<std::string>> names = std::nullopt, bool safe_merge = false);
+  void merge_adapter(const MergeOptions& options = {});
   void unmerge_adapter();
   // Merges and puts the base layers back (modules_to_save: the active copy); returns the model.
-  std::shared_ptr<torch::nn::Module> merge_and_unload(bool safe_merge = false,
-                                                      std::optional<std::vector<std::string>> names = std::nullopt);
+  std::shared_ptr<torch::nn::Module> merge_and_unload(const MergeOptions& options = {});
   // Puts the original base layers back, unmerging first (PEFT would leave merged weights in place).
   std::shared_ptr<torch::nn::Module> unload();
 
@@ -105,15 +105,14 @@ class OFT_CORE_API OFTModel {
   void save_pretrained(const std::filesystem::path& dir,
                        std::optional<std::vector<std::string>> adapters = std::nullopt) const;
   // Loads an adapter saved by PEFT or by save_pretrained under `name` (not activated).
-  void load_adapter(const std::filesystem::path& dir, const std::string& name, bool is_trainable = false,
-                    bool low_cpu_mem_usage = false);
+  void load_adapter(const std::filesystem::path& dir, const std::string& name, const AdapterLoadOptions& options = {});
 
  private:
   void inject(const std::string& name, OFTConfig& config, bool low_cpu_mem_usage);
   void check_merge_allowed() const;
   void mark_trainable();
-  // The oft::Module parent of `path` that declared it with register_layer; UsageError otherwise.
-  std::shared_ptr<Module> replaceable_parent(const std::string& path) const;
+  // The oft::AdaptableModule parent of `path` that declared it with register_layer; UsageError otherwise.
+  std::shared_ptr<AdaptableModule> replaceable_parent(const std::string& path) const;
   void check_replaceable(const std::string& path) const;
   void replace_child(const std::string& path, std::shared_ptr<torch::nn::Module> replacement);
   // Adapter `name`'s tensors under their file keys without the "base_model.model." prefix: the

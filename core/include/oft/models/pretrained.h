@@ -1,7 +1,7 @@
 #pragma once
 // Hugging Face models in LibTorch: GPT-2 (GPT2LMHeadModel), the LLaMA family (LlamaForCausalLM,
 // MistralForCausalLM, Qwen2ForCausalLM) and BERT (BertModel), built with transformers' module names
-// from replaceable layers (oft::Module::register_layer), so parameter names equal transformers'
+// from replaceable layers (oft::AdaptableModule::register_layer), so parameter names equal transformers'
 // state-dict keys, PEFT's target names match, and OFTModel can adapt them.
 //
 // load_pretrained reads a model folder as transformers writes it: config.json, and model.safetensors
@@ -30,7 +30,7 @@
 
 #include "oft/export.h"
 #include "oft/format_registry.h"
-#include "oft/model/oft_model.h"
+#include "oft/model/model_info.h"
 
 namespace oft::models {
 
