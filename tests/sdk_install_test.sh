@@ -2,7 +2,7 @@
 # The SDK as a vendor sees it: install the SDK component to a fresh prefix, build the installed
 # template plugin out of tree against it (find_package(oftSDK)), drop the .so into a plugin folder,
 # check that `oft plugins --json` loads it and asks its dispatcher before "default", then run the
-# template plugin's tests on it (tests/test_template_plugin.cpp: the backend conformance suite among them).
+# template plugin's tests on it (tests/plugin/test_template_plugin.cpp: the backend conformance suite among them).
 #   sdk_install_test.sh CMAKE BUILD_DIR TORCH_DIR OFT_BINARY WORK_DIR TEMPLATE_TEST_BINARY
 set -euo pipefail
 cmake=$1 build=$2 torch_dir=$3 oft=$4 work=$5 template_test=$6

@@ -5,12 +5,13 @@
 #include <iostream>
 
 #include "oft/log.h"
-#include "oft/plugin_host.h"
-#include "oft/plugin_report_json.h"
+#include "oft/plugin/plugin_host.h"
+#include "oft/plugin/plugin_report_json.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: oft-plugin-scan FILE   (FILE: a liboft_backend_<name>.so; prints its verdict as JSON)\n");
+    std::fprintf(stderr,
+                 "usage: oft-plugin-scan FILE   (FILE: a liboft_backend_<name>.so; prints its verdict as JSON)\n");
     return 2;
   }
   oft::logger()->set_level(spdlog::level::warn);

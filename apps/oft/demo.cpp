@@ -17,9 +17,9 @@
 #include "commands.h"
 #include "host.h"
 #include "oft/errors.h"
+#include "oft/io/safetensors.h"
 #include "oft/log.h"
-#include "oft/model/oft_model.h"
-#include "oft/safetensors.h"
+#include "oft/tuner/oft_model.h"
 #include "train/classification_eval.h"
 #include "train/sequence_classifier.h"
 #include "train/text_classification_data.h"
@@ -101,7 +101,8 @@ int run_demo(Host& host, const DemoOptions& o) {
   models::LoadOptions load;
   load.formats = host.formats();
   auto load_classifier = [&] {
-    return std::make_shared<SequenceClassifier>(models::load_pretrained(o.model, load), static_cast<int64_t>(labels.size()));
+    return std::make_shared<SequenceClassifier>(models::load_pretrained(o.model, load),
+                                                static_cast<int64_t>(labels.size()));
   };
   auto model = load_classifier();
   model->eval();
@@ -144,8 +145,8 @@ int run_demo(Host& host, const DemoOptions& o) {
   // 3. The adapter in PEFT's format, reloaded onto a fresh model.
   peft.save_pretrained(out / "adapter");
   auto reloaded = load_classifier();
-  OFTModel reloaded_peft = OFTModel::from_pretrained(reloaded, out / "adapter",
-                                                     {.info = reloaded->info(), .registry = host.dispatchers()});
+  OFTModel reloaded_peft =
+      OFTModel::from_pretrained(reloaded, out / "adapter", {.info = reloaded->info(), .registry = host.dispatchers()});
   reloaded->eval();
   const float reload_diff = max_abs_difference(logits_of(*reloaded, test_set), oft_logits);
   std::printf("adapter saved to %s; reloaded logits differ by at most %.2e\n", (out / "adapter").c_str(), reload_diff);
@@ -157,7 +158,8 @@ int run_demo(Host& host, const DemoOptions& o) {
   auto head = model->classifier.as<torch::nn::LinearImpl>();
   safetensors::save(out / "merged" / "classifier.safetensors",
                     {{"weight", head->weight.detach()}, {"bias", head->bias.detach()}});
-  std::printf("merged model written to %s; merged logits differ by at most %.2e\n", (out / "merged").c_str(), merge_diff);
+  std::printf("merged model written to %s; merged logits differ by at most %.2e\n", (out / "merged").c_str(),
+              merge_diff);
 
   const float tolerance = 1e-3f * std::max(1.0f, oft_logits.abs().max().item<float>());
   const bool ok = reload_diff <= tolerance && merge_diff <= tolerance;
@@ -169,10 +171,13 @@ int run_demo(Host& host, const DemoOptions& o) {
 
 void add_demo_command(CLI::App& app, Host& host) {
   auto o = std::make_shared<DemoOptions>();
-  auto* cmd = app.add_subcommand("demo", "The main job: OFT fine-tuning of all-MiniLM-L6-v2 on the bundled classification task");
+  auto* cmd = app.add_subcommand(
+      "demo", "The main job: OFT fine-tuning of all-MiniLM-L6-v2 on the bundled classification task");
   cmd->add_option("--model", o->model, "all-MiniLM-L6-v2 folder (scripts/fetch_minilm.sh prints it)")
-      ->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--data", o->data, "task folder with train.jsonl, test.jsonl, labels.json")->check(CLI::ExistingDirectory);
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--data", o->data, "task folder with train.jsonl, test.jsonl, labels.json")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", o->out, "where the adapter and the merged model are written");
   cmd->add_option("--steps", o->steps, "OFT training steps");
   cmd->add_option("--block-size", o->block_size, "oft_block_size");

@@ -8,8 +8,8 @@
 #include "commands.h"
 #include "model_session.h"
 #include "oft/errors.h"
+#include "oft/io/safetensors.h"
 #include "oft/log.h"
-#include "oft/safetensors.h"
 
 namespace oft::app {
 namespace {
@@ -65,7 +65,8 @@ void add_forward_command(CLI::App& app, Host& host) {
   cmd->add_option("--active", o->active, "adapters to activate, in order (default: the first loaded)")->delimiter(',');
   cmd->add_flag("--merge", o->merge, "merge the active adapters into the weights first");
   cmd->add_option("--input", o->input, "safetensors with input_ids (batch, tokens) and optional attention_mask")
-      ->required()->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--output", o->output, "safetensors to write (logits or last_hidden_state, fp32)")->required();
   cmd->callback([o, &host] { run_forward(host, *o); });
 }

@@ -10,7 +10,8 @@ void Host::configure(const std::filesystem::path& host_config) {
   const nlohmann::json config = read_host_config(host_config);
   for (const auto& [key, value] : config.items())
     if (key != "plugins" && key != "logging")
-      throw ConfigError("unknown key '" + key + "' in host config " + host_config.string() + " (expected plugins, logging)");
+      throw ConfigError("unknown key '" + key + "' in host config " + host_config.string() +
+                        " (expected plugins, logging)");
   if (config.contains("plugins"))
     settings_ = plugin_settings_from_json(config.at("plugins"), std::filesystem::absolute(host_config).parent_path());
   if (config.contains("logging")) {

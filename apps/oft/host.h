@@ -7,9 +7,9 @@
 #include <optional>
 #include <string>
 
-#include "oft/dispatcher_registry.h"
-#include "oft/format_registry.h"
-#include "oft/plugin_host.h"
+#include "oft/plugin/dispatcher_registry.h"
+#include "oft/plugin/format_registry.h"
+#include "oft/plugin/plugin_host.h"
 
 namespace oft::app {
 

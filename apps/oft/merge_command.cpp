@@ -37,7 +37,8 @@ void add_merge_command(CLI::App& app, Host& host) {
   auto o = std::make_shared<MergeOptions>();
   auto* cmd = app.add_subcommand("merge", "Merge adapters into the model and write a full checkpoint");
   cmd->add_option("--model", o->model, "Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--adapter", o->adapters, "[NAME=]DIR of an adapter (repeatable; all are merged, in order)")->required();
+  cmd->add_option("--adapter", o->adapters, "[NAME=]DIR of an adapter (repeatable; all are merged, in order)")
+      ->required();
   cmd->add_option("--out", o->out, "folder for the merged checkpoint")->required();
   cmd->add_flag("--safe-merge", o->safe_merge, "check the merged weights are finite before writing them");
   cmd->callback([o, &host] { run_merge(host, *o); });

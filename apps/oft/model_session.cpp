@@ -9,8 +9,7 @@ AdapterArgument AdapterArgument::parse(const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos) return {"default", text};
   AdapterArgument a{text.substr(0, eq), text.substr(eq + 1)};
-  if (a.name.empty() || a.dir.empty())
-    throw UsageError("--adapter expects [NAME=]DIR, got '" + text + "'");
+  if (a.name.empty() || a.dir.empty()) throw UsageError("--adapter expects [NAME=]DIR, got '" + text + "'");
   return a;
 }
 
@@ -30,7 +29,8 @@ void attach_adapters(Host& host, ModelSession& session, const std::vector<Adapte
       if (adapters[j].name == a.name) throw UsageError("two --adapter options use the name '" + a.name + "'");
     if (i == 0)
       session.oft.emplace(OFTModel::from_pretrained(
-          session.model.module, a.dir, {.adapter_name = a.name, .info = session.model.info, .registry = host.dispatchers()}));
+          session.model.module, a.dir,
+          {.adapter_name = a.name, .info = session.model.info, .registry = host.dispatchers()}));
     else
       session.oft->load_adapter(a.dir, a.name);
     logger()->info("loaded adapter '{}' from {}", a.name, a.dir.string());

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "host.h"
-#include "oft/model/oft_model.h"
-#include "oft/models/pretrained.h"
+#include "oft/hf/pretrained.h"
+#include "oft/tuner/oft_model.h"
 
 namespace oft::app {
 

@@ -8,7 +8,7 @@
 
 #include "commands.h"
 #include "model_session.h"
-#include "oft/config.h"
+#include "oft/adapter/config.h"
 
 namespace oft::app {
 namespace {
@@ -30,7 +30,8 @@ std::string merge_mode(sdk::MergeMode mode) {
 
 nlohmann::json plan(Host& host, const PlanOptions& o) {
   ModelSession session = load_model(host, o.model);
-  OFTModel model(session.model.module, OFTConfig::load(o.config), {.info = session.model.info, .registry = host.dispatchers()});
+  OFTModel model(session.model.module, OFTConfig::load(o.config),
+                 {.info = session.model.info, .registry = host.dispatchers()});
   // A model-level refusal (e.g. from its quantization format) overrides what each layer says, as merging does.
   const std::string model_refusal = model.model_merge_refusal();
   nlohmann::json modules = nlohmann::json::array();
@@ -49,8 +50,11 @@ nlohmann::json plan(Host& host, const PlanOptions& o) {
                        {"merge_note", policy.reason}});
   }
   const ParameterCount count = model.count_parameters();
-  return {{"model", o.model},         {"modules", modules},          {"trainable", count.trainable},
-          {"total", count.total},     {"summary", count.summary()}};
+  return {{"model", o.model},
+          {"modules", modules},
+          {"trainable", count.trainable},
+          {"total", count.total},
+          {"summary", count.summary()}};
 }
 
 void print_text(const nlohmann::json& p) {
@@ -67,9 +71,14 @@ void print_text(const nlohmann::json& p) {
 
 void add_plan_command(CLI::App& app, Host& host) {
   auto o = std::make_shared<PlanOptions>();
-  auto* cmd = app.add_subcommand("plan", "Show which modules an OFT config adapts, who claims them, and the parameter counts");
-  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors)")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--config", o->config, "OFT config JSON (PEFT's adapter_config.json keys)")->required()->check(CLI::ExistingFile);
+  auto* cmd =
+      app.add_subcommand("plan", "Show which modules an OFT config adapts, who claims them, and the parameter counts");
+  cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--config", o->config, "OFT config JSON (PEFT's adapter_config.json keys)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--json", o->json, "print JSON for machines");
   cmd->callback([o, &host] {
     const nlohmann::json p = plan(host, *o);

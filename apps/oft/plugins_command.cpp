@@ -7,8 +7,8 @@
 
 #include "commands.h"
 #include "host.h"
-#include "oft/plugin_host.h"
-#include "oft/plugin_report_json.h"
+#include "oft/plugin/plugin_host.h"
+#include "oft/plugin/plugin_report_json.h"
 
 namespace oft::app {
 namespace {
@@ -22,7 +22,8 @@ struct PluginsOptions {
 void print_text(const PluginHostResult& result) {
   std::printf("Plugin search path:\n");
   for (const auto& f : result.folders)
-    std::printf("  %s (%s)%s\n", f.folder.c_str(), f.origin.c_str(), f.problem.empty() ? "" : ("  ! " + f.problem).c_str());
+    std::printf("  %s (%s)%s\n", f.folder.c_str(), f.origin.c_str(),
+                f.problem.empty() ? "" : ("  ! " + f.problem).c_str());
   std::printf("Plugin files:\n");
   if (result.files.empty()) std::printf("  (none)\n");
   for (const auto& p : result.files) {
@@ -62,8 +63,7 @@ void add_plugins_command(CLI::App& app, Host& host) {
   auto options = std::make_shared<PluginsOptions>();
   auto* cmd = app.add_subcommand("plugins", "List the plugin search path, the plugin files found and the dispatchers");
   cmd->add_flag("--json", options->json, "print JSON for machines");
-  cmd->add_option("--config", options->config, "host config JSON (as --host-config)")
-      ->check(CLI::ExistingFile);
+  cmd->add_option("--config", options->config, "host config JSON (as --host-config)")->check(CLI::ExistingFile);
   cmd->add_flag("--no-safe-scan", options->no_safe_scan, "load plugins without vetting them in a child process first");
   cmd->callback([options, &host] {
     if (const int rc = run_plugins(host, *options); rc != 0) throw CLI::RuntimeError(rc);

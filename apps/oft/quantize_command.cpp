@@ -17,10 +17,10 @@
 #include "commands.h"
 #include "model_session.h"
 #include "oft/errors.h"
+#include "oft/io/safetensors.h"
 #include "oft/log.h"
-#include "oft/model/target_plan.h"
-#include "oft/safetensors.h"
 #include "oft/sdk/linear_format.h"
+#include "oft/tuner/target_plan.h"
 
 namespace oft::app {
 namespace {
@@ -109,7 +109,8 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
     const auto& module = modules[path];
     auto claim = host.dispatchers()->dispatch({path, module}, {model.info.quantization_config_json});
     if (!claim.claim.linear || claim.dispatcher != "default")
-      throw UsageError(path + " is not a dense linear layer (claimed by " + claim.dispatcher + "); quantize a dense checkpoint");
+      throw UsageError(path + " is not a dense linear layer (claimed by " + claim.dispatcher +
+                       "); quantize a dense checkpoint");
     return claim.claim.linear;
   };
 
@@ -145,7 +146,8 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
     logger()->info("[{}/{}] quantized {} ({} x {})", ++done, linears.size(), path, dense[path]->out_features(),
                    dense[path]->in_features());
   }
-  model.config["quantization_config"] = nlohmann::json::parse(formats->get(method.format)->quantization_config(options.dump()));
+  model.config["quantization_config"] =
+      nlohmann::json::parse(formats->get(method.format)->quantization_config(options.dump()));
   models::save_pretrained(model, o.out, formats.get());
   logger()->info("wrote {} ({} linear layers quantized with {})", o.out, linears.size(), method.format);
 }
@@ -157,8 +159,9 @@ void add_quantize_command(CLI::App& app, Host& host) {
   auto* cmd = app.add_subcommand("quantize", "Quantize a dense checkpoint's linear layers with a backend plugin");
   cmd->add_option("--model", o->model, "dense Hugging Face model folder")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--method", o->method, "one of the methods listed below")->required();
-  cmd->add_option("--options", o->options, "the format's settings as its quantization_config names them, e.g. "
-                                           "'{\"bits\": 4, \"group_size\": 128}'");
+  cmd->add_option("--options", o->options,
+                  "the format's settings as its quantization_config names them, e.g. "
+                  "'{\"bits\": 4, \"group_size\": 128}'");
   cmd->add_option("--calibration", o->calibration,
                   "safetensors with input_ids (and attention_mask): calibration text, for methods that need it")
       ->check(CLI::ExistingFile);

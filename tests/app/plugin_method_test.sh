@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A backend added in tests/ alone (tests/plugins/int4.cpp) reaches the `oft` command: its quantize
+# A backend added in tests/ alone (tests/plugin/fixtures/int4.cpp) reaches the `oft` command: its quantize
 # method "fixture-int4" is listed by `oft plugins` (text and --json) and `oft quantize --help`, an
 # unknown --method names it among the available ones, `oft quantize` writes a checkpoint with it,
 # and `oft plan` loads that checkpoint through the plugin's format, its dispatcher claims the layers,

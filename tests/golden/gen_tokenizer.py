@@ -1,4 +1,4 @@
-"""Golden data for the C++ WordPiece tokenizer (tests/models/test_tokenizer.cpp).
+"""Golden data for the C++ WordPiece tokenizer (tests/hf/test_tokenizer.cpp).
 
 Tokenizes varied sentences with all-MiniLM-L6-v2's tokenizer using both of transformers' BERT
 tokenizers: BertTokenizer loaded from the model folder (its tokenizer.json, run by the Rust

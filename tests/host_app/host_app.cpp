@@ -12,11 +12,11 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
-#include "oft/config.h"
-#include "oft/model/oft_model.h"
-#include "oft/models/pretrained.h"
-#include "oft/plugin_host.h"
-#include "oft/plugin_settings.h"
+#include "oft/adapter/config.h"
+#include "oft/hf/pretrained.h"
+#include "oft/plugin/plugin_host.h"
+#include "oft/plugin/plugin_settings.h"
+#include "oft/tuner/oft_model.h"
 
 namespace {
 

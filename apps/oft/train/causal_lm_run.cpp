@@ -7,9 +7,9 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "oft/errors.h"
+#include "oft/hf/pretrained.h"
 #include "oft/log.h"
-#include "oft/model/oft_model.h"
-#include "oft/models/pretrained.h"
+#include "oft/tuner/oft_model.h"
 #include "trainer.h"
 #include "training_runs.h"
 
@@ -33,7 +33,8 @@ TokenData load_tokens(const std::filesystem::path& file, int64_t max_length) {
       if (static_cast<int64_t>(ids.size()) > max_length) ids.resize(static_cast<size_t>(max_length));
       rows.push_back(std::move(ids));
     } catch (const std::exception& e) {
-      throw FormatError(file.string() + ":" + std::to_string(n) + ": expected {\"input_ids\": [int, ...]} (" + e.what() + ")");
+      throw FormatError(file.string() + ":" + std::to_string(n) + ": expected {\"input_ids\": [int, ...]} (" +
+                        e.what() + ")");
     }
   }
   if (rows.empty()) throw FormatError(file.string() + " holds no sequences");
@@ -65,7 +66,8 @@ nlohmann::json train_causal_lm(Host& host, const TrainConfig& c) {
   models::LoadOptions load;
   load.formats = host.formats();
   models::Pretrained model = models::load_pretrained(c.model, load);
-  if (model.output_name != "logits") throw UsageError("task causal_lm needs a causal LM; " + model.info.model_type + " is not one");
+  if (model.output_name != "logits")
+    throw UsageError("task causal_lm needs a causal LM; " + model.info.model_type + " is not one");
   const TokenData data = load_tokens(c.train_data, c.max_length);
   OFTConfig oft = c.oft;
   if (!oft.task_type) oft.task_type = "CAUSAL_LM";
@@ -74,14 +76,16 @@ nlohmann::json train_causal_lm(Host& host, const TrainConfig& c) {
 
   model.module->train();
   const TrainableSplit params = trainable_parameters(*model.module);
-  const TrainResult result = train(trainer_options(c), data.input_ids.size(0), {{params.adapter, c.lr}, {params.other, c.head_lr}},
-                                   c.weight_decay, params.all, [&](const at::Tensor& indices) {
-                                     return lm_loss(model, data.input_ids.index_select(0, indices),
-                                                    data.attention_mask.index_select(0, indices));
-                                   });
+  const TrainResult result = train(
+      trainer_options(c), data.input_ids.size(0), {{params.adapter, c.lr}, {params.other, c.head_lr}}, c.weight_decay,
+      params.all, [&](const at::Tensor& indices) {
+        return lm_loss(model, data.input_ids.index_select(0, indices), data.attention_mask.index_select(0, indices));
+      });
   model.module->eval();
   peft.save_pretrained(c.output_dir / "adapter");
-  nlohmann::json metrics = {{"task", "causal_lm"}, {"steps", c.steps}, {"resumed_from", result.first_step},
+  nlohmann::json metrics = {{"task", "causal_lm"},
+                            {"steps", c.steps},
+                            {"resumed_from", result.first_step},
                             {"final_loss", result.final_loss}};
   if (!c.eval_data.empty()) {
     torch::NoGradGuard no_grad;

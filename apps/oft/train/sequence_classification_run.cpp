@@ -3,10 +3,10 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
-#include "oft/log.h"
-#include "oft/model/oft_model.h"
-#include "oft/safetensors.h"
 #include "classification_eval.h"
+#include "oft/io/safetensors.h"
+#include "oft/log.h"
+#include "oft/tuner/oft_model.h"
 #include "sequence_classifier.h"
 #include "text_classification_data.h"
 #include "trainer.h"
@@ -32,15 +32,17 @@ nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c) {
   model->train();
   const TrainableSplit params = trainable_parameters(*model);
   const TrainResult result =
-      train(trainer_options(c), train_set.size(), {{params.adapter, c.lr}, {params.other, c.head_lr}}, c.weight_decay, params.all,
-            [&](const at::Tensor& indices) {
+      train(trainer_options(c), train_set.size(), {{params.adapter, c.lr}, {params.other, c.head_lr}}, c.weight_decay,
+            params.all, [&](const at::Tensor& indices) {
               const auto batch = train_set.select(indices);
               return at::cross_entropy_loss(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
             });
   model->eval();
   peft.save_pretrained(c.output_dir / "adapter");
 
-  nlohmann::json metrics = {{"task", "sequence_classification"}, {"steps", c.steps}, {"resumed_from", result.first_step},
+  nlohmann::json metrics = {{"task", "sequence_classification"},
+                            {"steps", c.steps},
+                            {"resumed_from", result.first_step},
                             {"final_loss", result.final_loss},
                             {"train_accuracy", accuracy(logits_of(*model, train_set), train_set.labels)}};
   if (!c.eval_data.empty()) {

@@ -10,8 +10,8 @@ namespace oft::app {
 SequenceClassifier::SequenceClassifier(models::Pretrained encoder_model, int64_t num_labels)
     : encoder(std::move(encoder_model)) {
   if (encoder.output_name != "last_hidden_state")
-    throw UsageError("sequence classification needs an encoder model (BERT); " + encoder.info.model_type +
-                     " returns " + encoder.output_name);
+    throw UsageError("sequence classification needs an encoder model (BERT); " + encoder.info.model_type + " returns " +
+                     encoder.output_name);
   register_module(encoder.info.model_type, encoder.module);
   const int64_t hidden = encoder.config.at("hidden_size").get<int64_t>();
   register_layer("classifier", classifier, torch::nn::Linear(hidden, num_labels));

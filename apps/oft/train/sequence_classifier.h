@@ -5,8 +5,8 @@
 // BertForSequenceClassification names them, so PEFT's default targets and modules_to_save apply.
 #include <memory>
 
-#include "oft/model/module.h"
-#include "oft/models/pretrained.h"
+#include "oft/hf/pretrained.h"
+#include "oft/nn/adaptable_module.h"
 
 namespace oft::app {
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oft/errors.h"
-#include "oft/models/tokenizer.h"
+#include "oft/hf/tokenizer.h"
 
 namespace oft::app {
 namespace {
@@ -16,7 +16,8 @@ int64_t label_index(const nlohmann::json& label, const std::vector<std::string>&
   if (label.is_number_integer()) {
     const auto index = label.get<int64_t>();
     if (index < 0 || index >= static_cast<int64_t>(names.size()))
-      throw FormatError("label " + std::to_string(index) + " is out of range for " + std::to_string(names.size()) + " labels");
+      throw FormatError("label " + std::to_string(index) + " is out of range for " + std::to_string(names.size()) +
+                        " labels");
     return index;
   }
   const auto name = label.get<std::string>();

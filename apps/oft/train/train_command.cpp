@@ -8,8 +8,8 @@
 
 #include "../commands.h"
 #include "../host.h"
-#include "oft/atomic_file.h"
 #include "oft/errors.h"
+#include "oft/io/atomic_file.h"
 #include "oft/log.h"
 #include "training_runs.h"
 
@@ -31,7 +31,8 @@ void add_train_command(CLI::App& app, Host& host) {
   auto config = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("train", "Fine-tune OFT adapters from a JSON training config");
   cmd->add_option("--config", *config, "TRAIN.json (model, task, data, oft, optimizer, steps, output_dir)")
-      ->required()->check(CLI::ExistingFile);
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->callback([config, &host] { run_train(host, *config); });
 }
 

@@ -55,8 +55,9 @@ TrainConfig TrainConfig::load(const std::filesystem::path& file) {
     throw ConfigError("train config " + file.string() + " is not valid JSON: " + e.what());
   }
   const std::string top = "train config";
-  only_keys(j, top, {"model", "task", "data", "oft", "optimizer", "batch_size", "steps", "seed", "output_dir",
-                     "save_every", "resume"});
+  only_keys(j, top,
+            {"model", "task", "data", "oft", "optimizer", "batch_size", "steps", "seed", "output_dir", "save_every",
+             "resume"});
   const auto base = std::filesystem::absolute(file).parent_path();
   auto path = [&](const std::string& p) { return p.empty() ? std::filesystem::path() : base / p; };
 

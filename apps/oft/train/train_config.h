@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "oft/config.h"
+#include "oft/adapter/config.h"
 
 namespace oft::app {
 

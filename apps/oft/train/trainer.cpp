@@ -9,8 +9,8 @@
 #include <torch/serialize.h>
 
 #include "oft/errors.h"
+#include "oft/io/safetensors.h"
 #include "oft/log.h"
-#include "oft/safetensors.h"
 #include "progress.h"
 
 namespace oft::app {
@@ -33,9 +33,12 @@ void save_checkpoint(const fs::path& dir, int64_t step, const TrainerOptions& op
   for (const auto& [name, t] : trainable) tensors[name] = t.detach();
   safetensors::save(tmp / kTensors, tensors);
   torch::save(optimizer, (tmp / kOptimizer).string());
-  std::ofstream(tmp / kState) << nlohmann::json{{"step", step}, {"steps", options.steps}, {"seed", options.seed},
-                                                {"batch_size", options.batch_size}}
-                                     .dump(2);
+  std::ofstream(tmp / kState) << nlohmann::json{
+      {"step", step},
+      {"steps", options.steps},
+      {"seed", options.seed},
+      {"batch_size",
+       options.batch_size}}.dump(2);
   fs::remove_all(old);
   if (fs::exists(dir)) fs::rename(dir, old);
   fs::rename(tmp, dir);
@@ -49,7 +52,8 @@ int64_t load_checkpoint(const fs::path& dir, const TrainerOptions& options,
   std::ifstream in(dir / kState);
   const auto state = nlohmann::json::parse(in);
   if (state.at("seed").get<uint64_t>() != options.seed || state.at("batch_size").get<int64_t>() != options.batch_size)
-    throw UsageError("checkpoint " + dir.string() + " was made with another seed or batch_size; remove it or set \"resume\": false");
+    throw UsageError("checkpoint " + dir.string() +
+                     " was made with another seed or batch_size; remove it or set \"resume\": false");
   const auto tensors = safetensors::load(dir / kTensors).tensors;
   at::NoGradGuard no_grad;
   for (const auto& [name, t] : trainable) {
@@ -82,7 +86,7 @@ TrainResult train(const TrainerOptions& options, int64_t num_examples, const std
   for (const auto& g : groups)
     if (!g.params.empty())
       param_groups.emplace_back(g.params, std::make_unique<torch::optim::AdamWOptions>(
-                                            torch::optim::AdamWOptions(g.lr).weight_decay(weight_decay)));
+                                              torch::optim::AdamWOptions(g.lr).weight_decay(weight_decay)));
   torch::optim::AdamW optimizer(std::move(param_groups));
 
   TrainResult result;

@@ -16,10 +16,10 @@ namespace oft::app {
 struct TrainerOptions {
   int64_t steps = 100;
   int64_t batch_size = 16;
-  int64_t save_every = 0;               // 0: checkpoint only at the end
+  int64_t save_every = 0;  // 0: checkpoint only at the end
   uint64_t seed = 0;
-  std::filesystem::path checkpoint_dir; // empty: no checkpoints
-  bool resume = true;                   // continue from checkpoint_dir when it holds a checkpoint
+  std::filesystem::path checkpoint_dir;  // empty: no checkpoints
+  bool resume = true;                    // continue from checkpoint_dir when it holds a checkpoint
   std::string label = "train";
 };
 

@@ -67,8 +67,8 @@ void BM_Nf4Nested(benchmark::State& state) {
 // Where the 4-bit time goes: dequantizing the weight (done at every forward, as bitsandbytes' CPU path does).
 void BM_Nf4DenseWeight(benchmark::State& state) {
   c10::AutoGradMode no_grad(false);
-  auto layer = oft::bnb::FourBitFormat().quantize(weight(), at::Tensor(), R"({"bnb_4bit_quant_type": "nf4"})",
-                                                  at::Tensor());
+  auto layer =
+      oft::bnb::FourBitFormat().quantize(weight(), at::Tensor(), R"({"bnb_4bit_quant_type": "nf4"})", at::Tensor());
   for (auto _ : state) benchmark::DoNotOptimize(layer->dense_weight());
 }
 void BM_Fp4(benchmark::State& state) { run(state, oft::bnb::FourBitFormat(), "{}"); }

@@ -8,8 +8,8 @@
 //       calibration tokens, against round-to-nearest; counters gptq_s, rtn_s and both output errors.
 // Threads: OFT_BENCH_THREADS (default 2).
 #include <chrono>
-#include <functional>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include <ATen/ATen.h>
@@ -109,7 +109,8 @@ void BM_QuantizeGptq(benchmark::State& state) {
   std::shared_ptr<oft::gptq::GptqLinear> gptq, rtn;
   double gptq_s = 0, rtn_s = 0;
   for (auto _ : state) {
-    gptq_s += time_ms([&] { gptq = oft::gptq::make_layer(oft::gptq::quantize_gptq(weight, x, config), {}, config); }) / 1e3;
+    gptq_s +=
+        time_ms([&] { gptq = oft::gptq::make_layer(oft::gptq::quantize_gptq(weight, x, config), {}, config); }) / 1e3;
     rtn_s += time_ms([&] { rtn = oft::gptq::make_layer(oft::gptq::quantize_rtn(weight, config), {}, config); }) / 1e3;
   }
   state.counters["gptq_s"] = gptq_s;

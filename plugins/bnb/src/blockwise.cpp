@@ -152,7 +152,8 @@ at::Tensor dequantize_4bit(const at::Tensor& packed, const at::Tensor& absmax, Q
     case at::kFloat: dequantize_into(src, am, table, blocksize, n, out.data_ptr<float>()); break;
     case at::kHalf: dequantize_into(src, am, table, blocksize, n, out.data_ptr<c10::Half>()); break;
     case at::kBFloat16: dequantize_into(src, am, table, blocksize, n, out.data_ptr<c10::BFloat16>()); break;
-    default: throw std::invalid_argument("bitsandbytes 4-bit dequantization: dtype must be float32, float16 or bfloat16");
+    default:
+      throw std::invalid_argument("bitsandbytes 4-bit dequantization: dtype must be float32, float16 or bfloat16");
   }
   return out;
 }

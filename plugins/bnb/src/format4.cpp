@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include <ATen/ops/equal.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/equal.h>
 
 #include "codes.h"
 #include "formats.h"
@@ -19,9 +19,9 @@ namespace {
 const std::string kStatePrefix = "weight.quant_state.bitsandbytes__";
 
 const std::map<std::string, c10::ScalarType>& dtypes() {
-  static const std::map<std::string, c10::ScalarType> m = {
-      {"float32", at::kFloat}, {"float16", at::kHalf}, {"bfloat16", at::kBFloat16},
-      {"uint8", at::kByte},    {"int8", at::kChar},    {"int32", at::kInt}};
+  static const std::map<std::string, c10::ScalarType> m = {{"float32", at::kFloat},     {"float16", at::kHalf},
+                                                           {"bfloat16", at::kBFloat16}, {"uint8", at::kByte},
+                                                           {"int8", at::kChar},         {"int32", at::kInt}};
   return m;
 }
 
@@ -106,8 +106,8 @@ bool FourBitFormat::recognizes(const sdk::TensorMap& tensors, const std::string&
 std::shared_ptr<sdk::LinearModule> FourBitFormat::load(const sdk::TensorMap& tensors, const sdk::LinearShape& shape,
                                                        const std::string& quantization_config_json) const {
   const std::string state_key = state_key_of(tensors);
-  static const std::set<std::string> known = {"weight", "bias", "weight.absmax", "weight.quant_map",
-                                              "weight.nested_absmax", "weight.nested_quant_map"};
+  static const std::set<std::string> known = {
+      "weight", "bias", "weight.absmax", "weight.quant_map", "weight.nested_absmax", "weight.nested_quant_map"};
   for (const auto& [key, value] : tensors)
     if (!known.count(key) && key != state_key)
       throw std::invalid_argument("unexpected tensor '" + key + "' for bitsandbytes 4-bit");
@@ -122,7 +122,8 @@ std::shared_ptr<sdk::LinearModule> FourBitFormat::load(const sdk::TensorMap& ten
     throw std::invalid_argument(state_key + ": shape does not match the architecture's (" +
                                 std::to_string(shape.out_features) + ", " + std::to_string(shape.in_features) + ")");
   if (info.nested && (info.nested_blocksize != kNestedBlocksize || info.nested_dtype != "float32"))
-    throw std::invalid_argument(state_key + ": nested_blocksize must be 256 and nested_dtype float32 (bitsandbytes "
+    throw std::invalid_argument(state_key +
+                                ": nested_blocksize must be 256 and nested_dtype float32 (bitsandbytes "
                                 "supports nothing else)");
   const at::Tensor bias = get(tensors, "bias");
   if (shape.bias != bias.defined())

@@ -54,8 +54,8 @@ at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b) {
   at::Tensor acc;
   for (int64_t start = 0; start < k; start += kChunk) {
     const int64_t stop = std::min(k, start + kChunk);
-    const at::Tensor part = at::matmul(a.slice(1, start, stop).to(at::kFloat), b.slice(1, start, stop).to(at::kFloat).t())
-                                .to(at::kInt);
+    const at::Tensor part =
+        at::matmul(a.slice(1, start, stop).to(at::kFloat), b.slice(1, start, stop).to(at::kFloat).t()).to(at::kInt);
     acc = acc.defined() ? acc.add_(part) : part;
   }
   return acc;

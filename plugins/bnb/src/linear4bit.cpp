@@ -64,8 +64,9 @@ std::shared_ptr<Linear4bit> Linear4bit::from_float(const at::Tensor& weight, con
                                 describe(weight));
   state.dtype = t;
   const Packed4bit q = quantize_4bit(weight, state.quant_type, state.blocksize);
-  if (!state.nested) return std::make_shared<Linear4bit>(weight.size(0), weight.size(1), state, q.packed, q.absmax,
-                                                         at::Tensor(), at::Tensor(), bias);
+  if (!state.nested)
+    return std::make_shared<Linear4bit>(weight.size(0), weight.size(1), state, q.packed, q.absmax, at::Tensor(),
+                                        at::Tensor(), bias);
   const NestedAbsmax n = quantize_absmax(q.absmax);
   state.nested_offset = n.offset;
   return std::make_shared<Linear4bit>(weight.size(0), weight.size(1), state, q.packed, n.codes, n.nested_absmax,
@@ -82,8 +83,8 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
     throw std::invalid_argument("Linear4bit: input has " + std::to_string(x.size(-1)) + " features, expected " +
                                 std::to_string(in_features_));
   const auto cd = state_.compute_dtype;
-  const at::Tensor w = dequantize_4bit(weight_, absmax_float(), state_.quant_type, state_.blocksize, out_features_,
-                                       in_features_, cd);
+  const at::Tensor w =
+      dequantize_4bit(weight_, absmax_float(), state_.quant_type, state_.blocksize, out_features_, in_features_, cd);
   return at::linear(x.to(cd), w, bias_.defined() ? bias_.to(cd) : bias_).to(x.scalar_type());
 }
 

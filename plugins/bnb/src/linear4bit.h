@@ -14,8 +14,8 @@ inline constexpr const char* kFormat4bit = "bnb_4bit";
 struct FourBitState {
   QuantType quant_type = QuantType::FP4;
   int64_t blocksize = 64;
-  c10::ScalarType dtype = at::kFloat;          // the source weight's dtype (dense_weight() returns it)
-  c10::ScalarType quant_storage = at::kByte;   // the dtype the packed bytes are saved as
+  c10::ScalarType dtype = at::kFloat;         // the source weight's dtype (dense_weight() returns it)
+  c10::ScalarType quant_storage = at::kByte;  // the dtype the packed bytes are saved as
   c10::ScalarType compute_dtype = at::kFloat;
   bool nested = false;
   float nested_offset = 0.0f;

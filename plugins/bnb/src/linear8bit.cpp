@@ -22,13 +22,13 @@ std::string shape_of(const at::Tensor& t) {
 Linear8bitLt::Linear8bitLt(const at::Tensor& cb, const at::Tensor& scb, const at::Tensor& bias, double threshold)
     : sdk::LinearModule("Linear8bitLt"), threshold_(threshold) {
   if (!cb.defined() || cb.scalar_type() != at::kChar || cb.dim() != 2)
-    throw std::invalid_argument("weight: expected int8 (out_features, in_features) for bitsandbytes 8-bit, got " +
-                                (cb.defined() ? std::string(c10::toString(cb.scalar_type())) + " " + shape_of(cb)
-                                              : std::string("nothing")));
+    throw std::invalid_argument(
+        "weight: expected int8 (out_features, in_features) for bitsandbytes 8-bit, got " +
+        (cb.defined() ? std::string(c10::toString(cb.scalar_type())) + " " + shape_of(cb) : std::string("nothing")));
   if (!scb.defined() || !at::isFloatingType(scb.scalar_type()) || scb.dim() != 1 || scb.size(0) != cb.size(0))
-    throw std::invalid_argument("SCB: expected float (" + std::to_string(cb.size(0)) + ") row statistics, got " +
-                                (scb.defined() ? std::string(c10::toString(scb.scalar_type())) + " " + shape_of(scb)
-                                               : std::string("nothing")));
+    throw std::invalid_argument(
+        "SCB: expected float (" + std::to_string(cb.size(0)) + ") row statistics, got " +
+        (scb.defined() ? std::string(c10::toString(scb.scalar_type())) + " " + shape_of(scb) : std::string("nothing")));
   if (bias.defined() && (bias.dim() != 1 || bias.size(0) != cb.size(0) || !at::isFloatingType(bias.scalar_type())))
     throw std::invalid_argument("bias: expected float (" + std::to_string(cb.size(0)) + "), got " + shape_of(bias));
   if (threshold < 0) throw std::invalid_argument("llm_int8_threshold: expected >= 0");

@@ -11,10 +11,20 @@ namespace {
 using nlohmann::json;
 
 // Every key transformers' BitsAndBytesConfig.to_dict() writes, plus oft's blocksize extension.
-const std::set<std::string> kKnownKeys = {
-    "quant_method", "_load_in_8bit", "_load_in_4bit", "load_in_8bit", "load_in_4bit", "llm_int8_threshold",
-    "llm_int8_skip_modules", "llm_int8_enable_fp32_cpu_offload", "llm_int8_has_fp16_weight", "bnb_4bit_quant_type",
-    "bnb_4bit_use_double_quant", "bnb_4bit_compute_dtype", "bnb_4bit_quant_storage", "bnb_4bit_blocksize"};
+const std::set<std::string> kKnownKeys = {"quant_method",
+                                          "_load_in_8bit",
+                                          "_load_in_4bit",
+                                          "load_in_8bit",
+                                          "load_in_4bit",
+                                          "llm_int8_threshold",
+                                          "llm_int8_skip_modules",
+                                          "llm_int8_enable_fp32_cpu_offload",
+                                          "llm_int8_has_fp16_weight",
+                                          "bnb_4bit_quant_type",
+                                          "bnb_4bit_use_double_quant",
+                                          "bnb_4bit_compute_dtype",
+                                          "bnb_4bit_quant_storage",
+                                          "bnb_4bit_blocksize"};
 
 json parse(const std::string& text, bool reject_unknown_keys) {
   if (text.empty()) return json::object();
@@ -127,10 +137,9 @@ FourBitOptions four_bit_options(const std::string& json_text, Source source) {
                                   ", expected one of 32, 64, 128, 256, 512, 1024, 2048, 4096");
     options.blocksize = b.get<int64_t>();
   }
-  options.compute_dtype =
-      dtype_option(j, "bnb_4bit_compute_dtype", "float32", {"float32", "float16", "bfloat16"});
-  options.quant_storage = dtype_option(j, "bnb_4bit_quant_storage", "uint8",
-                                       {"uint8", "int8", "float16", "bfloat16", "float32", "int32"});
+  options.compute_dtype = dtype_option(j, "bnb_4bit_compute_dtype", "float32", {"float32", "float16", "bfloat16"});
+  options.quant_storage =
+      dtype_option(j, "bnb_4bit_quant_storage", "uint8", {"uint8", "int8", "float16", "bfloat16", "float32", "int32"});
   return options;
 }
 

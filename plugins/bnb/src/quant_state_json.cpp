@@ -21,8 +21,10 @@ std::string python_float_repr(double value) {
   std::string digits;
   bool negative = false;
   for (char c : sci.substr(0, e)) {
-    if (c == '-') negative = true;
-    else if (c != '.') digits += c;
+    if (c == '-')
+      negative = true;
+    else if (c != '.')
+      digits += c;
   }
   std::string out;
   const int n = static_cast<int>(digits.size());
@@ -73,10 +75,10 @@ QuantStateInfo decode_quant_state(const std::string& text, const std::string& te
     return j[key];
   };
   QuantStateInfo info;
-  info.quant_type = need("quant_type", j.contains("quant_type") && j["quant_type"].is_string(), "a string")
-                        .get<std::string>();
-  info.blocksize = need("blocksize", j.contains("blocksize") && j["blocksize"].is_number_integer(), "an integer")
-                       .get<int64_t>();
+  info.quant_type =
+      need("quant_type", j.contains("quant_type") && j["quant_type"].is_string(), "a string").get<std::string>();
+  info.blocksize =
+      need("blocksize", j.contains("blocksize") && j["blocksize"].is_number_integer(), "an integer").get<int64_t>();
   info.dtype = need("dtype", j.contains("dtype") && j["dtype"].is_string(), "a string").get<std::string>();
   const json& shape = need("shape", j.contains("shape") && j["shape"].is_array(), "a list of integers");
   for (const json& d : shape) {
@@ -89,12 +91,10 @@ QuantStateInfo decode_quant_state(const std::string& text, const std::string& te
         need("nested_blocksize", j.contains("nested_blocksize") && j["nested_blocksize"].is_number_integer(),
              "an integer")
             .get<int64_t>();
-    info.nested_dtype =
-        need("nested_dtype", j.contains("nested_dtype") && j["nested_dtype"].is_string(), "a string")
-            .get<std::string>();
+    info.nested_dtype = need("nested_dtype", j.contains("nested_dtype") && j["nested_dtype"].is_string(), "a string")
+                            .get<std::string>();
     info.nested_offset =
-        need("nested_offset", j.contains("nested_offset") && j["nested_offset"].is_number(), "a number")
-            .get<double>();
+        need("nested_offset", j.contains("nested_offset") && j["nested_offset"].is_number(), "a number").get<double>();
   }
   return info;
 }

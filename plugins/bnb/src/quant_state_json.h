@@ -8,11 +8,11 @@
 namespace oft::bnb {
 
 struct QuantStateInfo {
-  std::string quant_type;       // "nf4" | "fp4"
+  std::string quant_type;  // "nf4" | "fp4"
   int64_t blocksize = 64;
-  std::string dtype;            // the source weight's dtype: "float32" | "float16" | "bfloat16"
-  std::vector<int64_t> shape;   // [out_features, in_features]
-  bool nested = false;          // the fields below are present only when nested
+  std::string dtype;           // the source weight's dtype: "float32" | "float16" | "bfloat16"
+  std::vector<int64_t> shape;  // [out_features, in_features]
+  bool nested = false;         // the fields below are present only when nested
   int64_t nested_blocksize = 256;
   std::string nested_dtype = "float32";
   double nested_offset = 0.0;

@@ -27,8 +27,9 @@ class TemplateInt8Linear final : public oft::sdk::LinearModule {
   }
 
   static std::shared_ptr<TemplateInt8Linear> quantized(const at::Tensor& dense, const at::Tensor& bias) {
-    auto layer = std::make_shared<TemplateInt8Linear>(at::empty(dense.sizes(), at::kChar), at::empty({dense.size(0)}),
-                                                      bias.defined() ? bias.detach().to(at::kFloat).clone() : at::Tensor());
+    auto layer =
+        std::make_shared<TemplateInt8Linear>(at::empty(dense.sizes(), at::kChar), at::empty({dense.size(0)}),
+                                             bias.defined() ? bias.detach().to(at::kFloat).clone() : at::Tensor());
     layer->set_dense_weight(dense);
     return layer;
   }
@@ -68,8 +69,8 @@ class TemplateFormat final : public oft::sdk::LinearFormat {
     const at::Tensor& weight = required(tensors, "weight");
     const at::Tensor& scale = required(tensors, "weight_scale");
     if (weight.scalar_type() != at::kChar || weight.sizes() != at::IntArrayRef{shape.out_features, shape.in_features})
-      throw std::invalid_argument("tensor 'weight' must be int8 of shape (" + std::to_string(shape.out_features) + ", " +
-                                  std::to_string(shape.in_features) + ")");
+      throw std::invalid_argument("tensor 'weight' must be int8 of shape (" + std::to_string(shape.out_features) +
+                                  ", " + std::to_string(shape.in_features) + ")");
     if (scale.dim() != 1 || scale.size(0) != shape.out_features)
       throw std::invalid_argument("tensor 'weight_scale' must have shape (" + std::to_string(shape.out_features) + ")");
     at::Tensor bias = shape.bias ? required(tensors, "bias").to(at::kFloat) : at::Tensor();
@@ -78,13 +79,12 @@ class TemplateFormat final : public oft::sdk::LinearFormat {
 
   std::shared_ptr<oft::sdk::LinearModule> quantize(const at::Tensor& weight, const at::Tensor& bias, const std::string&,
                                                    const at::Tensor&) const override {
-    if (weight.dim() != 2) throw std::invalid_argument("the weight to quantize must be 2-D (out_features, in_features)");
+    if (weight.dim() != 2)
+      throw std::invalid_argument("the weight to quantize must be 2-D (out_features, in_features)");
     return TemplateInt8Linear::quantized(weight, bias);
   }
 
-  std::string quantization_config(const std::string&) const override {
-    return R"({"quant_method": "template_int8"})";
-  }
+  std::string quantization_config(const std::string&) const override { return R"({"quant_method": "template_int8"})"; }
 
   oft::sdk::TensorMap save(const oft::sdk::LinearModule& layer) const override {
     const auto& t = dynamic_cast<const TemplateInt8Linear&>(layer);

@@ -14,10 +14,14 @@ using test::json;
 
 class Bnb4bitGolden : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { golden_ = new oft::test::GoldenFile(oft::test::load_golden("bnb/bnb_4bit.safetensors")); }
+  static void SetUpTestSuite() {
+    golden_ = new oft::test::GoldenFile(oft::test::load_golden("bnb/bnb_4bit.safetensors"));
+  }
   static void TearDownTestSuite() { delete golden_; }
   static const oft::test::GoldenFile& g() { return *golden_; }
-  static at::Tensor field(const json& c, const std::string& f) { return g().get(c["name"].get<std::string>() + "/" + f); }
+  static at::Tensor field(const json& c, const std::string& f) {
+    return g().get(c["name"].get<std::string>() + "/" + f);
+  }
   static sdk::LinearShape shape_of(const json& c) {
     return {c["in_features"].get<int64_t>(), c["out_features"].get<int64_t>(), c["bias"].get<bool>()};
   }
@@ -82,7 +86,8 @@ TEST_F(Bnb4bitGolden, ForwardMatchesLinear4bitInItsComputeDtype) {
     const double tol = cd == at::kFloat ? 1e-6 : (cd == at::kHalf ? 1e-3 : 8e-3);
     EXPECT_EQ(y.scalar_type(), x.scalar_type());
     EXPECT_TRUE(oft::test::close(y, field(c, "output"), tol, "forward"));
-    RecordProperty(c["name"].get<std::string>() + "_rel_err", std::to_string(oft::test::relative_error(y, field(c, "output"))));
+    RecordProperty(c["name"].get<std::string>() + "_rel_err",
+                   std::to_string(oft::test::relative_error(y, field(c, "output"))));
     ++checked;
   }
   EXPECT_GE(checked, 5);
@@ -123,9 +128,10 @@ TEST_F(Bnb4bitGolden, QuantizationConfigIsWhatTransformersWrites) {
   const json fp4 = json::parse(configs["fp4_default"].get<std::string>());
   FourBitFormat format;
   EXPECT_EQ(json::parse(format.quantization_config("{}")), fp4);
-  EXPECT_EQ(json::parse(format.quantization_config(
-                R"({"bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": true, "bnb_4bit_compute_dtype": "bfloat16"})")),
-            nf4);
+  EXPECT_EQ(
+      json::parse(format.quantization_config(
+          R"({"bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": true, "bnb_4bit_compute_dtype": "bfloat16"})")),
+      nf4);
   // And those configs read back as the same settings.
   auto layer = format.quantize(g().get("dense_float32/weight"), at::Tensor(), nf4.dump(), at::Tensor());
   const auto& s = dynamic_cast<const Linear4bit&>(*layer).state();

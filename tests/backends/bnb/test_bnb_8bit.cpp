@@ -20,10 +20,14 @@ double output_tolerance(at::ScalarType dtype) {
 
 class Bnb8bitGolden : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { golden_ = new oft::test::GoldenFile(oft::test::load_golden("bnb/bnb_8bit.safetensors")); }
+  static void SetUpTestSuite() {
+    golden_ = new oft::test::GoldenFile(oft::test::load_golden("bnb/bnb_8bit.safetensors"));
+  }
   static void TearDownTestSuite() { delete golden_; }
   static const oft::test::GoldenFile& g() { return *golden_; }
-  static at::Tensor field(const json& c, const std::string& f) { return g().get(c["name"].get<std::string>() + "/" + f); }
+  static at::Tensor field(const json& c, const std::string& f) {
+    return g().get(c["name"].get<std::string>() + "/" + f);
+  }
   static sdk::LinearShape shape_of(const json& c) {
     return {c["in_features"].get<int64_t>(), c["out_features"].get<int64_t>(), c["bias"].get<bool>()};
   }
@@ -84,8 +88,10 @@ TEST_F(Bnb8bitGolden, EvalAndTrainingForwardMatchLinear8bitLt) {
     layer->train();
     const at::Tensor t = layer->forward(x);
     EXPECT_TRUE(oft::test::close(t, field(c, "out_train"), tol, "training (dequantized) output"));
-    RecordProperty(c["name"].get<std::string>() + "_eval_rel_err", std::to_string(oft::test::relative_error(y, field(c, "out_eval"))));
-    RecordProperty(c["name"].get<std::string>() + "_train_rel_err", std::to_string(oft::test::relative_error(t, field(c, "out_train"))));
+    RecordProperty(c["name"].get<std::string>() + "_eval_rel_err",
+                   std::to_string(oft::test::relative_error(y, field(c, "out_eval"))));
+    RecordProperty(c["name"].get<std::string>() + "_train_rel_err",
+                   std::to_string(oft::test::relative_error(t, field(c, "out_train"))));
   }
 }
 

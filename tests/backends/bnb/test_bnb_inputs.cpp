@@ -47,7 +47,7 @@ TEST(BnbInputs, RecognizesEachFormatByItsTensors) {
   EXPECT_TRUE(int8.recognizes(a, ""));
   EXPECT_FALSE(four.recognizes(a, ""));
   EXPECT_TRUE(four.recognizes(b, ""));
-  EXPECT_FALSE(int8.recognizes(b, config8));  // uint8 codes are not LLM.int8
+  EXPECT_FALSE(int8.recognizes(b, config8));      // uint8 codes are not LLM.int8
   EXPECT_FALSE(int8.recognizes(dense, config8));  // a skipped (dense) module of an 8-bit model
   EXPECT_FALSE(four.recognizes(dense, R"({"load_in_4bit": true})"));
   EXPECT_TRUE(int8.recognizes({{"weight", a.at("weight")}}, config8));  // int8 weight + the config
@@ -59,7 +59,10 @@ TEST(BnbInputs, Int8TensorErrorsNameTheTensor) {
   const sdk::TensorMap good = saved(f, "{}");
   auto with = [&](const std::string& key, const at::Tensor& t) {
     sdk::TensorMap m = good;
-    if (t.defined()) m[key] = t; else m.erase(key);
+    if (t.defined())
+      m[key] = t;
+    else
+      m.erase(key);
     return m;
   };
   EXPECT_NO_THROW(f.load(good, kShape, ""));
@@ -79,7 +82,10 @@ TEST(BnbInputs, FourBitTensorErrorsNameTheTensor) {
   const std::string key = "weight.quant_state.bitsandbytes__nf4";
   auto with = [&](const std::string& k, const at::Tensor& t) {
     sdk::TensorMap m = good;
-    if (t.defined()) m[k] = t; else m.erase(k);
+    if (t.defined())
+      m[k] = t;
+    else
+      m.erase(k);
     return m;
   };
   auto blob = [](const std::string& text) {
@@ -94,16 +100,21 @@ TEST(BnbInputs, FourBitTensorErrorsNameTheTensor) {
                             {"weight.nested_quant_map"}));
   EXPECT_TRUE(throws_naming([&] { f.load(with("weight.quant_map", at::zeros({16})), kShape, ""); },
                             {"weight.quant_map", "nf4"}));
-  EXPECT_TRUE(throws_naming([&] { f.load(with("weight", at::zeros({10, 1}, at::kByte)), kShape, ""); },
-                            {"weight", "768 elements"}));
+  EXPECT_TRUE(throws_naming(
+      [&] {
+        f.load(with("weight", at::zeros({10, 1}, at::kByte)), kShape, "");
+      },
+      {"weight", "768 elements"}));
   EXPECT_TRUE(throws_naming([&] { f.load(good, {64, 12, true}, ""); }, {key, "shape"}));
   EXPECT_TRUE(throws_naming(
-      [&] { f.load(with(key, blob(R"({"quant_type": "nf4", "blocksize": 48, "dtype": "float32", "shape": [24, 64]})")),
-                   {64, 24, true}, ""); },
+      [&] {
+        f.load(with(key, blob(R"({"quant_type": "nf4", "blocksize": 48, "dtype": "float32", "shape": [24, 64]})")),
+               {64, 24, true}, "");
+      },
       {"blocksize", "48"}));
   EXPECT_TRUE(throws_naming([&] { f.load(with(key, blob("{not json")), kShape, ""); }, {key, "JSON"}));
-  EXPECT_TRUE(throws_naming([&] { f.load(with(key, blob(R"({"quant_type": "nf4"})")), kShape, ""); },
-                            {key, "blocksize"}));
+  EXPECT_TRUE(
+      throws_naming([&] { f.load(with(key, blob(R"({"quant_type": "nf4"})")), kShape, ""); }, {key, "blocksize"}));
   sdk::TensorMap renamed = good;
   renamed["weight.quant_state.bitsandbytes__int4"] = renamed.at(key);
   renamed.erase(key);
@@ -127,8 +138,9 @@ TEST(BnbInputs, OptionErrorsNameTheOption) {
   EXPECT_TRUE(throws_naming([&] { q4(R"({"quant_method": "gptq"})"); }, {"quant_method"}));
   EXPECT_TRUE(throws_naming([&] { int8.quantize(w, at::Tensor(), R"({"llm_int8_threshold": -1})", at::Tensor()); },
                             {"llm_int8_threshold"}));
-  EXPECT_TRUE(throws_naming([&] { int8.quantize(w, at::Tensor(), R"({"llm_int8_has_fp16_weight": true})", at::Tensor()); },
-                            {"llm_int8_has_fp16_weight"}));
+  EXPECT_TRUE(
+      throws_naming([&] { int8.quantize(w, at::Tensor(), R"({"llm_int8_has_fp16_weight": true})", at::Tensor()); },
+                    {"llm_int8_has_fp16_weight"}));
   at::Tensor bad = w.clone();
   bad[0][0] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_TRUE(throws_naming([&] { four.quantize(bad, at::Tensor(), "{}", at::Tensor()); }, {"NaN"}));

@@ -9,11 +9,11 @@
 #include "formats.h"
 #include "linear4bit.h"
 #include "linear8bit.h"
-#include "oft/config.h"
-#include "oft/dispatcher_registry.h"
-#include "oft/format_registry.h"
-#include "oft/layers/linear.h"
-#include "oft/plugin_host.h"
+#include "oft/adapter/config.h"
+#include "oft/adapter/oft_linear.h"
+#include "oft/plugin/dispatcher_registry.h"
+#include "oft/plugin/format_registry.h"
+#include "oft/plugin/plugin_host.h"
 
 namespace oft::bnb {
 namespace {
@@ -36,9 +36,9 @@ TEST(BnbOft, ForwardMatchesPeftOftLinearAroundTheRealBnbLayer) {
     auto get = [&](const std::string& f) { return g.get(name + "/" + f); };
     const sdk::TensorMap state = test::state_of(g, c);
     const sdk::LinearShape shape{c["in_features"], c["out_features"], true};
-    std::shared_ptr<sdk::LinearModule> base =
-        c["kind"] == "int8" ? Int8Format().load(state, shape, R"({"llm_int8_threshold": 0.0})")
-                            : FourBitFormat().load(state, shape, "");
+    std::shared_ptr<sdk::LinearModule> base = c["kind"] == "int8"
+                                                  ? Int8Format().load(state, shape, R"({"llm_int8_threshold": 0.0})")
+                                                  : FourBitFormat().load(state, shape, "");
     OFTLinear layer{std::shared_ptr<sdk::LinearBase>(base)};
     layer->add_adapter("default", block_config(c["oft_block_size"]));
     {
@@ -62,9 +62,11 @@ struct Made {
 };
 
 std::vector<Made> made_layers(const at::Tensor& w, const at::Tensor& b) {
-  return {{"int8", Int8Format().quantize(w, b, R"({"llm_int8_threshold": 0.0})", at::Tensor())},
-          {"nf4 nested", FourBitFormat().quantize(w, b, R"({"bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": true})", at::Tensor())},
-          {"fp4 bs128", FourBitFormat().quantize(w, b, R"({"bnb_4bit_blocksize": 128})", at::Tensor())}};
+  return {
+      {"int8", Int8Format().quantize(w, b, R"({"llm_int8_threshold": 0.0})", at::Tensor())},
+      {"nf4 nested", FourBitFormat().quantize(
+                         w, b, R"({"bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": true})", at::Tensor())},
+      {"fp4 bs128", FourBitFormat().quantize(w, b, R"({"bnb_4bit_blocksize": 128})", at::Tensor())}};
 }
 
 TEST(BnbOft, MergeRequantizesTheRotatedWeightAndKeepsTheRotation) {
@@ -117,7 +119,8 @@ TEST(BnbOft, PluginLoadsThroughTheHostAndItsLayersTakeOft) {
   EXPECT_EQ(report->dispatchers, (std::vector<std::string>{"bnb_8bit", "bnb_4bit"}));
   EXPECT_EQ(report->formats, (std::vector<std::string>{"bnb_8bit", "bnb_4bit"}));
   const std::vector<std::string> order = host.registry->order();
-  EXPECT_EQ(std::vector<std::string>(order.begin(), order.begin() + 2), (std::vector<std::string>{"bnb_8bit", "bnb_4bit"}));
+  EXPECT_EQ(std::vector<std::string>(order.begin(), order.begin() + 2),
+            (std::vector<std::string>{"bnb_8bit", "bnb_4bit"}));
   // The `oft quantize` methods: NF4 and FP4 are the 4-bit format with its quant type preset; none needs calibration.
   std::vector<std::string> methods;
   for (const auto& m : host.formats->methods()) {
@@ -125,9 +128,9 @@ TEST(BnbOft, PluginLoadsThroughTheHostAndItsLayersTakeOft) {
     methods.push_back(m.method.name + " " + m.format + " " + m.method.default_options_json);
     EXPECT_FALSE(m.method.needs_calibration) << m.method.name;
   }
-  EXPECT_EQ(methods, (std::vector<std::string>{R"(bnb-fp4 bnb_4bit {"bnb_4bit_quant_type": "fp4"})",
-                                               "bnb-int8 bnb_8bit {}",
-                                               R"(bnb-nf4 bnb_4bit {"bnb_4bit_quant_type": "nf4"})"}));
+  EXPECT_EQ(methods,
+            (std::vector<std::string>{R"(bnb-fp4 bnb_4bit {"bnb_4bit_quant_type": "fp4"})", "bnb-int8 bnb_8bit {}",
+                                      R"(bnb-nf4 bnb_4bit {"bnb_4bit_quant_type": "nf4"})"}));
   // PEFT merges bnb models layer by layer: no model-level refusal.
   EXPECT_EQ(host.formats->model_merge_refusal(R"({"quant_method": "bitsandbytes", "load_in_4bit": true})"), "");
 

@@ -14,8 +14,8 @@ namespace oft::gptq::test {
 struct GoldenCase {
   std::string name;
   nlohmann::json meta;
-  GptqConfig config;               // from GPTQModel's quantization_config
-  std::string quantization_config; // as JSON text
+  GptqConfig config;                // from GPTQModel's quantization_config
+  std::string quantization_config;  // as JSON text
   at::Tensor get(const std::string& field) const;
   const oft::test::GoldenFile* file = nullptr;
 };

@@ -54,16 +54,20 @@ TEST_F(GptqErrors, MissingGroupIndexMeansInputsInOrder) {
 }
 
 TEST_F(GptqErrors, ConfigValuesWeCannotReadAreNamed) {
-  EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"quant_method": "gptq", "bits": 5})"); }, "bits"));
-  EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"bits": "4"})"); }, "\"bits\" must be an integer"));
+  EXPECT_TRUE(
+      throws_naming([] { GptqConfig::from_quantization_config(R"({"quant_method": "gptq", "bits": 5})"); }, "bits"));
+  EXPECT_TRUE(
+      throws_naming([] { GptqConfig::from_quantization_config(R"({"bits": "4"})"); }, "\"bits\" must be an integer"));
   EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"group_size": 0})"); }, "group_size"));
   EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"checkpoint_format": "marlin"})"); },
                             "checkpoint_format \"marlin\""));
-  EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"is_marlin_format": true})"); }, "is_marlin_format"));
+  EXPECT_TRUE(
+      throws_naming([] { GptqConfig::from_quantization_config(R"({"is_marlin_format": true})"); }, "is_marlin_format"));
   EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"pack_dtype": "int16"})"); }, "pack_dtype"));
   EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config("[1]"); }, "JSON object"));
   // Synonyms GPTQModel accepts, and loader-only keys, are fine.
-  GptqConfig synonyms = GptqConfig::from_quantization_config(R"({"wbits": 8, "q_group_size": 64, "use_exllama": false})");
+  GptqConfig synonyms =
+      GptqConfig::from_quantization_config(R"({"wbits": 8, "q_group_size": 64, "use_exllama": false})");
   EXPECT_EQ(synonyms.bits, 8);
   EXPECT_EQ(synonyms.group_size, 64);
 }

@@ -26,7 +26,8 @@ TEST(GptqGolden, UnpacksCodesAndZeroPointsExactly) {
     SCOPED_TRACE(c.name);
     const int bits = c.config.bits;
     EXPECT_TRUE(at::equal(unpack_rows(c.get("qweight"), bits).to(at::kLong), c.get("codes").to(at::kLong)));
-    EXPECT_TRUE(at::equal(decode_zeros(c.get("qzeros"), bits, c.config.checkpoint_format).to(at::kLong), c.get("zeros").to(at::kLong)));
+    EXPECT_TRUE(at::equal(decode_zeros(c.get("qzeros"), bits, c.config.checkpoint_format).to(at::kLong),
+                          c.get("zeros").to(at::kLong)));
   }
 }
 
@@ -85,12 +86,14 @@ TEST(GptqGolden, SaveWritesBackTheCheckpointTensors) {
 TEST(GptqGolden, CachedWeightGivesTheSameOutputAndFollowsInPlaceChanges) {
   const auto c = golden_cases().front();
   GptqFormat caching(/*cache_dequantized=*/true);
-  auto layer = std::dynamic_pointer_cast<GptqLinear>(caching.load(checkpoint_tensors(c), golden_shape(), c.quantization_config));
+  auto layer =
+      std::dynamic_pointer_cast<GptqLinear>(caching.load(checkpoint_tensors(c), golden_shape(), c.quantization_config));
   at::Tensor x = c.get("x");
   at::Tensor first = layer->forward(x);
   EXPECT_TRUE(at::equal(layer->forward(x), first));
   layer->scales().mul_(2);  // a changed tensor must not be served from the cache
-  EXPECT_TRUE(oft::test::close(layer->forward(x) - layer->bias(), (first - layer->bias()) * 2, 2e-3, "after scales *= 2"));
+  EXPECT_TRUE(
+      oft::test::close(layer->forward(x) - layer->bias(), (first - layer->bias()) * 2, 2e-3, "after scales *= 2"));
 }
 
 }  // namespace

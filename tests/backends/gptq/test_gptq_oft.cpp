@@ -5,11 +5,11 @@
 
 #include "gptq_format.h"
 #include "gptq_test_data.h"
-#include "oft/dispatcher_registry.h"
+#include "oft/adapter/oft_linear.h"
 #include "oft/errors.h"
-#include "oft/format_registry.h"
-#include "oft/layers/linear.h"
-#include "oft/plugin_host.h"
+#include "oft/plugin/dispatcher_registry.h"
+#include "oft/plugin/format_registry.h"
+#include "oft/plugin/plugin_host.h"
 
 namespace oft::gptq::test {
 namespace {

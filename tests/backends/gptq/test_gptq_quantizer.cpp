@@ -58,7 +58,7 @@ TEST(GptqQuantizer, GroupIndexFollowsActOrderOnlyForDynamicGroups) {
   config.group_size = 32;
   config.desc_act = true;
   at::Tensor g_idx = quantize_gptq(w, x, config).g_idx;
-  EXPECT_FALSE(at::equal(g_idx, natural));                                // permuted
+  EXPECT_FALSE(at::equal(g_idx, natural));                                         // permuted
   EXPECT_TRUE(at::equal(at::bincount(g_idx), at::full({k / 32}, 32, at::kLong)));  // 32 inputs per group
   // The first group holds the inputs with the largest Hessian diagonal (mean square activation).
   at::Tensor energy = x.pow(2).sum(0);
@@ -81,7 +81,8 @@ TEST(GptqQuantizer, DeadInputsGetZeroWeight) {
 TEST(GptqQuantizer, FormatQuantizesSavesAndLoadsBack) {
   at::Tensor w = golden().get("weight"), b = golden().get("bias"), x = golden().get("calibration");
   GptqFormat format;
-  const std::string options = R"({"bits": 3, "group_size": 64, "desc_act": true, "sym": false, "checkpoint_format": "gptq"})";
+  const std::string options =
+      R"({"bits": 3, "group_size": 64, "desc_act": true, "sym": false, "checkpoint_format": "gptq"})";
   auto layer = format.quantize(w, b, options, x);
   const std::string config = format.quantization_config(options);
   EXPECT_EQ(GptqConfig::from_quantization_config(config).bits, 3);

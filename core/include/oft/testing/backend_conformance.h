@@ -35,12 +35,12 @@
 #include <gtest/gtest.h>
 #include <torch/nn/modules/linear.h>
 
-#include "oft/config.h"
-#include "oft/dispatcher_registry.h"
+#include "oft/adapter/config.h"
+#include "oft/adapter/oft_linear.h"
 #include "oft/errors.h"
-#include "oft/format_registry.h"
-#include "oft/layers/linear.h"
-#include "oft/plugin_host.h"
+#include "oft/plugin/dispatcher_registry.h"
+#include "oft/plugin/format_registry.h"
+#include "oft/plugin/plugin_host.h"
 #include "oft/sdk/base_layer.h"
 #include "oft/sdk/linear_format.h"
 

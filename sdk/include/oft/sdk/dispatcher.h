@@ -20,8 +20,8 @@
 namespace oft::sdk {
 
 struct ModuleRef {
-  std::string path;                            // dotted name in the model, e.g. "model.layers.0.q_proj"
-  std::shared_ptr<torch::nn::Module> module;   // the module to adapt
+  std::string path;                           // dotted name in the model, e.g. "model.layers.0.q_proj"
+  std::shared_ptr<torch::nn::Module> module;  // the module to adapt
 };
 
 struct DispatchContext {

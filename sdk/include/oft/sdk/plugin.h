@@ -75,20 +75,20 @@ inline OftPluginStatus call_register(void (*register_function)(Registrar&), OftR
 }  // namespace detail
 }  // namespace oft::sdk
 
-#define OFT_PLUGIN(plugin_name, plugin_version, register_function)                                           \
-  static_assert(oft::sdk::detail::is_valid_plugin_name(plugin_name),                                         \
-                "OFT_PLUGIN: the name must be [a-z0-9_]+ (the library is liboft_backend_<name>.so)");       \
-  extern "C" OFT_PLUGIN_EXPORT const OftPluginDescriptor* OFT_PLUGIN_ENTRY(void) {                          \
-    static const OftPluginDescriptor descriptor = {                                                          \
-        sizeof(OftPluginDescriptor),                                                                         \
-        OFT_PLUGIN_ABI_MAJOR,                                                                                \
-        OFT_PLUGIN_ABI_MINOR,                                                                                \
-        plugin_name,                                                                                         \
-        plugin_version,                                                                                      \
-        TORCH_VERSION,                                                                                       \
-        _GLIBCXX_USE_CXX11_ABI,                                                                              \
-        [](OftRegistrar* registrar, char* error, std::size_t error_size) noexcept {                          \
-          return oft::sdk::detail::call_register(register_function, registrar, error, error_size);           \
-        }};                                                                                                  \
-    return &descriptor;                                                                                      \
+#define OFT_PLUGIN(plugin_name, plugin_version, register_function)                                    \
+  static_assert(oft::sdk::detail::is_valid_plugin_name(plugin_name),                                  \
+                "OFT_PLUGIN: the name must be [a-z0-9_]+ (the library is liboft_backend_<name>.so)"); \
+  extern "C" OFT_PLUGIN_EXPORT const OftPluginDescriptor* OFT_PLUGIN_ENTRY(void) {                    \
+    static const OftPluginDescriptor descriptor = {                                                   \
+        sizeof(OftPluginDescriptor),                                                                  \
+        OFT_PLUGIN_ABI_MAJOR,                                                                         \
+        OFT_PLUGIN_ABI_MINOR,                                                                         \
+        plugin_name,                                                                                  \
+        plugin_version,                                                                               \
+        TORCH_VERSION,                                                                                \
+        _GLIBCXX_USE_CXX11_ABI,                                                                       \
+        [](OftRegistrar* registrar, char* error, std::size_t error_size) noexcept {                   \
+          return oft::sdk::detail::call_register(register_function, registrar, error, error_size);    \
+        }};                                                                                           \
+    return &descriptor;                                                                               \
   }

@@ -37,7 +37,7 @@
  *   1.1  Registrar::add_format and config_json; LinearFormat and LinearModule (loaders, quantizers).
  *   2.0  LinearFormat::quantize_methods and model_merge_refusal (QuantizeMethod); Claim holds only a
  *        LinearBase; backend priorities left the SDK; SDK classes OFT_SDK_VISIBLE. */
-#define OFT_PLUGIN_ABI_MAJOR 2  /* 2: LinearFormat::quantize_methods and model_merge_refusal */
+#define OFT_PLUGIN_ABI_MAJOR 2 /* 2: LinearFormat::quantize_methods and model_merge_refusal */
 #define OFT_PLUGIN_ABI_MINOR 0
 
 #define OFT_PLUGIN_ENTRY_PASTE_(major) oft_plugin_descriptor_v##major
@@ -64,13 +64,13 @@ typedef enum OftPluginStatus { OFT_PLUGIN_OK = 0, OFT_PLUGIN_FAILED = 1 } OftPlu
 typedef struct OftRegistrar OftRegistrar;
 
 typedef struct OftPluginDescriptor {
-  uint32_t struct_size;   /* sizeof(OftPluginDescriptor) as the plugin compiled it */
-  uint16_t abi_major;     /* OFT_PLUGIN_ABI_MAJOR at the plugin's build */
-  uint16_t abi_minor;     /* OFT_PLUGIN_ABI_MINOR at the plugin's build */
-  const char* name;       /* [a-z0-9_]+, equal to <name> in liboft_backend_<name>.so */
-  const char* version;    /* the plugin's own version, shown by `oft plugins` */
+  uint32_t struct_size;      /* sizeof(OftPluginDescriptor) as the plugin compiled it */
+  uint16_t abi_major;        /* OFT_PLUGIN_ABI_MAJOR at the plugin's build */
+  uint16_t abi_minor;        /* OFT_PLUGIN_ABI_MINOR at the plugin's build */
+  const char* name;          /* [a-z0-9_]+, equal to <name> in liboft_backend_<name>.so */
+  const char* version;       /* the plugin's own version, shown by `oft plugins` */
   const char* torch_version; /* TORCH_VERSION the plugin was compiled against, e.g. "2.15.0" */
-  int32_t cxx11_abi;      /* _GLIBCXX_USE_CXX11_ABI the plugin was compiled with (0 or 1) */
+  int32_t cxx11_abi;         /* _GLIBCXX_USE_CXX11_ABI the plugin was compiled with (0 or 1) */
   /* Adds the plugin's dispatchers to `registrar`. Must not throw or unwind: on failure it writes a
    * NUL-terminated reason into error[0 .. error_size) and returns OFT_PLUGIN_FAILED. */
   OftPluginStatus (*register_dispatchers)(OftRegistrar* registrar, char* error, size_t error_size);

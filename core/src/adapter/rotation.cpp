@@ -1,0 +1,63 @@
+#include "oft/adapter/rotation.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "oft/adapter/rotation_math.h"
+
+namespace oft {
+
+OFTRotationImpl::OFTRotationImpl(const RotationSpec& spec, const at::TensorOptions& options) : spec_(spec) {
+  weight = register_parameter("weight", at::zeros({spec_.stored_blocks(), spec_.vector_length()}, options));
+}
+
+void OFTRotationImpl::reset(bool identity) {
+  torch::NoGradGuard no_grad;
+  if (weight.is_meta()) return;  // materialized later by loading
+  if (identity)
+    weight.zero_();
+  else
+    weight.normal_(0.0, 0.1);
+}
+
+bool OFTRotationImpl::cache_valid() const {
+  return cached_blocks_.defined() && cached_data_ == weight.data_ptr() && cached_version_ == weight._version();
+}
+
+at::Tensor OFTRotationImpl::compute_blocks() {
+  if (spec_.coft) {
+    // PEFT writes the projected values back into the parameter at every use.
+    torch::NoGradGuard no_grad;
+    weight.copy_(math::coft_project(weight, spec_.block_size, spec_.eps));
+  }
+  auto q = math::skew_symmetric(weight, spec_.block_size);
+  return spec_.use_cayley_neumann ? math::cayley_neumann(q, spec_.num_cayley_neumann_terms) : math::cayley_exact(q);
+}
+
+at::Tensor OFTRotationImpl::blocks() {
+  const bool needs_graph = torch::GradMode::is_enabled() && weight.requires_grad();
+  if (needs_graph) return compute_blocks();
+  if (!cache_valid()) {
+    torch::NoGradGuard no_grad;
+    cached_blocks_ = compute_blocks();
+    cached_data_ = weight.data_ptr();
+    cached_version_ = weight._version();  // after the COFT write-back
+  }
+  return cached_blocks_;
+}
+
+at::Tensor OFTRotationImpl::effective_blocks() {
+  return is_training() ? math::multiplicative_dropout(blocks(), spec_.dropout) : blocks();
+}
+
+at::Tensor OFTRotationImpl::forward(const at::Tensor& x) {
+  return math::rotate_rows(x.to(weight.scalar_type()), effective_blocks());
+}
+
+at::Tensor OFTRotationImpl::dense() {
+  auto b = blocks();
+  if (spec_.block_share) b = b.expand({spec_.num_blocks(), spec_.block_size, spec_.block_size});
+  return math::block_diagonal(b);
+}
+
+}  // namespace oft

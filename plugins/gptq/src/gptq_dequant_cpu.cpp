@@ -1,0 +1,61 @@
+#include "gptq_dequant_cpu.h"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+namespace oft::gptq {
+namespace {
+
+void run(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, const at::Tensor& g_idx,
+         int bits, at::Tensor& out) {
+  const int64_t in = out.size(0), n_out = out.size(1);
+  const uint32_t* words = reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>());
+  const float* z = zeros.data_ptr<float>();
+  const float* s = scales.data_ptr<float>();
+  const int32_t* g = g_idx.data_ptr<int32_t>();
+  float* w = out.data_ptr<float>();
+  const uint32_t mask = (uint32_t{1} << bits) - 1;
+  at::parallel_for(0, in, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      // Input k is field k % 32 of its run of 32 values, which occupies `bits` words (the packing's bit stream).
+      const int64_t offset = int64_t{bits} * (k % 32), row = (k / 32) * bits + offset / 32;
+      const uint32_t shift = static_cast<uint32_t>(offset % 32);
+      const uint32_t* lo = words + row * n_out;
+      const float* zg = z + int64_t{g[k]} * n_out;
+      const float* sg = s + int64_t{g[k]} * n_out;
+      float* wk = w + k * n_out;
+      if (shift + bits <= 32) {
+        for (int64_t n = 0; n < n_out; ++n) wk[n] = (static_cast<float>((lo[n] >> shift) & mask) - zg[n]) * sg[n];
+      } else {  // 3 bits: the field continues in the next word
+        const uint32_t* hi = lo + n_out;
+        for (int64_t n = 0; n < n_out; ++n) {
+          const uint32_t code = ((lo[n] >> shift) | (hi[n] << (32 - shift))) & mask;
+          wk[n] = (static_cast<float>(code) - zg[n]) * sg[n];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+at::Tensor dequantize_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
+                          const at::Tensor& g_idx, int bits, c10::ScalarType round_to) {
+  at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous(), gi = g_idx.contiguous();
+  // g_idx indexes rows of zeros/scales below: a value changed in place since loading must not read outside.
+  if (gi.numel() > 0 && (gi.min().item<int32_t>() < 0 || gi.max().item<int32_t>() >= z.size(0)))
+    throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(z.size(0)) +
+                                ")");
+  at::Tensor out = at::empty({gi.size(0), q.size(1)}, q.options().dtype(at::kFloat));
+  run(q, z, s, gi, bits, out);
+  // (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype (a
+  // vectorized cast, much faster than rounding element by element above) gives the library's value.
+  if (round_to == at::kHalf || round_to == at::kBFloat16) out = out.to(round_to).to(at::kFloat);
+  return out;
+}
+
+}  // namespace oft::gptq

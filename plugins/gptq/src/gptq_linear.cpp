@@ -1,0 +1,132 @@
+#include "gptq_linear.h"
+
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+
+#include "gptq_dequant_cpu.h"
+#include "gptq_packing.h"
+
+namespace oft::gptq {
+namespace {
+
+std::string shape_text(at::IntArrayRef sizes) {
+  std::string text = "(";
+  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
+  return text + ")";
+}
+
+void expect_shape(const at::Tensor& t, const char* name, std::vector<int64_t> expected) {
+  if (t.sizes() != at::IntArrayRef(expected))
+    throw std::invalid_argument(std::string("gptq: tensor \"") + name + "\" has shape " + shape_text(t.sizes()) +
+                                ", expected " + shape_text(expected));
+}
+
+void expect_dtype(const at::Tensor& t, const char* name, at::ScalarType dtype) {
+  if (t.scalar_type() != dtype)
+    throw std::invalid_argument(std::string("gptq: tensor \"") + name + "\" has dtype " +
+                                c10::toString(t.scalar_type()) + ", expected " + c10::toString(dtype));
+}
+
+}  // namespace
+
+GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqConfig& config)
+    : config_(config), in_features_(shape.in_features), out_features_(shape.out_features) {
+  const int64_t k = in_features_, n = out_features_, bits = config.bits;
+  // The packed dimensions hold whole runs of 32 values (GPTQModel's packer requires the same).
+  if (k <= 0 || k % 32 != 0 || n <= 0 || n % 32 != 0)
+    throw std::invalid_argument("gptq: in_features and out_features must be positive multiples of 32, got " +
+                                std::to_string(k) + " and " + std::to_string(n));
+  const int64_t groups = config.num_groups(k);
+  for (auto [tensor, name] : {std::pair{&t.qweight, "qweight"}, {&t.qzeros, "qzeros"}, {&t.scales, "scales"}})
+    if (!tensor->defined()) throw std::invalid_argument(std::string("gptq: tensor \"") + name + "\" is missing");
+  expect_dtype(t.qweight, "qweight", at::kInt);
+  expect_shape(t.qweight, "qweight", {k * bits / 32, n});
+  expect_dtype(t.qzeros, "qzeros", at::kInt);
+  expect_shape(t.qzeros, "qzeros", {groups, n * bits / 32});
+  if (!at::isFloatingType(t.scales.scalar_type()))
+    throw std::invalid_argument("gptq: tensor \"scales\" has dtype " +
+                                std::string(c10::toString(t.scales.scalar_type())) +
+                                ", expected a floating dtype (float16 in checkpoints)");
+  expect_shape(t.scales, "scales", {groups, n});
+  if (t.g_idx.defined()) {
+    if (t.g_idx.scalar_type() != at::kInt && t.g_idx.scalar_type() != at::kLong)
+      throw std::invalid_argument("gptq: tensor \"g_idx\" has dtype " +
+                                  std::string(c10::toString(t.g_idx.scalar_type())) + ", expected int32");
+    expect_shape(t.g_idx, "g_idx", {k});
+    if (t.g_idx.min().item<int64_t>() < 0 || t.g_idx.max().item<int64_t>() >= groups)
+      throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(groups) +
+                                  ")");
+    t.g_idx = t.g_idx.to(at::kInt);
+  } else {
+    // Very old checkpoints have no g_idx: inputs are grouped in order.
+    t.g_idx = at::arange(k, t.qweight.options().dtype(at::kInt)).div(config.effective_group_size(k), "floor");
+  }
+  if (shape.bias && !t.bias.defined())
+    throw std::invalid_argument("gptq: tensor \"bias\" is missing (the layer has a bias)");
+  if (!shape.bias && t.bias.defined())
+    throw std::invalid_argument("gptq: tensor \"bias\" is present but the layer has no bias");
+  if (t.bias.defined()) expect_shape(t.bias, "bias", {n});
+
+  qweight_ = register_buffer("qweight", t.qweight);
+  qzeros_ = register_buffer("qzeros", t.qzeros);
+  scales_ = register_buffer("scales", t.scales);
+  g_idx_ = register_buffer("g_idx", t.g_idx);
+  if (t.bias.defined()) bias_ = register_buffer("bias", t.bias);
+}
+
+at::Tensor GptqLinear::codes() const { return unpack_rows(qweight_, config_.bits); }
+at::Tensor GptqLinear::zeros() const { return decode_zeros(qzeros_, config_.bits, config_.checkpoint_format); }
+
+at::Tensor GptqLinear::dequantize_float_kn() const {
+  at::Tensor z = zeros().to(at::kFloat);  // (groups, out)
+  at::Tensor s = scales_.to(at::kFloat);
+  if (qweight_.device().is_cpu()) return dequantize_cpu(qweight_, z, s, g_idx_, config_.bits, scales_.scalar_type());
+  at::Tensor g = g_idx_.to(at::kLong);
+  at::Tensor w = (codes().to(at::kFloat) - z.index_select(0, g)).mul_(s.index_select(0, g));
+  return w.to(scales_.scalar_type()).to(at::kFloat);
+}
+
+at::Tensor GptqLinear::dequantize_kn() const { return dequantize_float_kn().to(scales_.scalar_type()); }
+
+at::Tensor GptqLinear::dequantize() const { return dequantize_kn().t().contiguous(); }
+
+void GptqLinear::set_cache_dequantized(bool enabled) {
+  cache_enabled_ = enabled;
+  cached_weight_ = at::Tensor();
+  cached_versions_.clear();
+}
+
+std::vector<std::pair<const void*, uint32_t>> GptqLinear::tensor_versions() const {
+  std::vector<std::pair<const void*, uint32_t>> versions;
+  for (const at::Tensor* t : {&qweight_, &qzeros_, &scales_, &g_idx_})
+    versions.emplace_back(t->data_ptr(), static_cast<uint32_t>(t->_version()));
+  return versions;
+}
+
+at::Tensor GptqLinear::compute_weight() {
+  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
+  at::Tensor w = scales_.device().is_cpu() ? dequantize_float_kn() : dequantize_kn();
+  // (out, in) as a transposed view: the matmul reads it without a copy.
+  w = w.t();
+  if (cache_enabled_) {
+    cached_weight_ = w;
+    cached_versions_ = tensor_versions();
+  }
+  return w;
+}
+
+at::Tensor GptqLinear::forward(const at::Tensor& x) {
+  if (x.size(-1) != in_features_)
+    throw std::invalid_argument("gptq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
+                                std::to_string(in_features_));
+  at::Tensor w = compute_weight();
+  at::Tensor b = bias_.defined() ? bias_.to(w.scalar_type()) : at::Tensor();
+  return at::linear(x.to(w.scalar_type()), w, b).to(x.scalar_type());
+}
+
+void GptqLinear::set_dense_weight(const at::Tensor&) {
+  throw std::logic_error(std::string(kMergeRefused) + " (a GPTQ layer cannot take a rotated weight)");
+}
+
+}  // namespace oft::gptq

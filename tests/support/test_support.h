@@ -1,0 +1,31 @@
+#pragma once
+// Helpers shared by the test suites: tensor comparison with a stated relative tolerance, and the
+// golden data written by tests/golden/*.py with the real PEFT.
+#include <string>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "oft/io/safetensors.h"
+
+namespace oft::test {
+
+// max |actual - expected| / max(|expected|, tiny): a norm-wise relative error.
+double relative_error(const at::Tensor& actual, const at::Tensor& expected);
+
+// Passes when shapes match and relative_error <= rtol; the message names `what`.
+::testing::AssertionResult close(const at::Tensor& actual, const at::Tensor& expected, double rtol,
+                                 const std::string& what);
+
+struct GoldenFile {
+  safetensors::Contents contents;
+  nlohmann::json cases;     // metadata "cases"
+  nlohmann::json versions;  // metadata "versions"
+  at::Tensor get(const std::string& name) const;
+  bool has(const std::string& name) const { return contents.tensors.count(name) != 0; }
+};
+
+GoldenFile load_golden(const std::string& file_name);
+
+}  // namespace oft::test
