@@ -5,6 +5,7 @@
 # Extra arguments go to `oft demo` (e.g. --steps 200).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-bash "$repo/scripts/setup.sh"
+# The same build configuration as scripts/test.sh, so running one after the other does not recompile.
+bash "$repo/scripts/setup.sh" --warnings-as-errors
 minilm=$(bash "$repo/scripts/fetch_minilm.sh")
 exec "$repo/build/bin/oft" demo --model "$minilm" --data "$repo/data/review_sentiment" --out "$repo/runs/demo" "$@"
