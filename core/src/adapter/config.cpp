@@ -465,9 +465,11 @@ OFTConfig OFTConfig::from_json(const json& j) {
     }
     setter->second(c, key, value);
   }
+  // validate()'s steps, with the bias text read between PEFT's checks and ours.
   validate_like_peft(c);
   if (bias) c.bias = bias_from_string(*bias);
-  c.validate();
+  validate_ranges(c);
+  validate_representation(c);
   return c;
 }
 
