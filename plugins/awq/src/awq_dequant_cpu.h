@@ -1,0 +1,18 @@
+#pragma once
+// One-pass dequantization on CPU: reads each packed word once and writes the weight in fp32, each value
+// rounded to `round_to` (the scales dtype), so it equals the library's fp16 weight.
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+
+namespace oft::awq {
+
+// gemm: qweight int32 (in, words), zeros and scales float32 (groups, out) -> W^T (in, out).
+at::Tensor dequantize_gemm_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
+                               int64_t group_size, c10::ScalarType round_to);
+// gemv (4 bits): qweight int32 (out, in/8), zeros and scales float32 (out, groups) -> W (out, in).
+at::Tensor dequantize_gemv_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
+                               int64_t group_size, c10::ScalarType round_to);
+
+}  // namespace oft::awq

@@ -1,0 +1,47 @@
+#pragma once
+// The "awq" LinearFormat: reads AwqLinear from checkpoint tensors (gemm and gemv layouts), quantizes
+// float weights with AWQ's clipping search on calibration inputs (round-to-nearest without them), and
+// writes the tensors back.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "awq_config.h"
+#include "awq_linear.h"
+#include "awq_quantizer.h"
+#include "oft/sdk/linear_format.h"
+
+namespace oft::awq {
+
+// Packs a quantized weight into a layer; the bias is stored in the scales' dtype (fp16, as GPTQModel packs).
+std::shared_ptr<AwqLinear> make_layer(const QuantizedWeight& quantized, const at::Tensor& bias,
+                                      const AwqConfig& config);
+
+class AwqFormat final : public sdk::LinearFormat {
+ public:
+  // cache_dequantized: whether layers it makes keep their dequantized weight (see AwqLinear).
+  explicit AwqFormat(bool cache_dequantized = false) : cache_dequantized_(cache_dequantized) {}
+
+  std::string name() const override { return "awq"; }
+  // qweight, qzeros and scales present, and a quantization_config naming quant_method "awq" (GPTQ
+  // layers have the same tensor names; without a config the bit width is unknown).
+  bool recognizes(const sdk::TensorMap& tensors, const std::string& quantization_config_json) const override;
+  std::shared_ptr<sdk::LinearModule> load(const sdk::TensorMap& tensors, const sdk::LinearShape& shape,
+                                          const std::string& quantization_config_json) const override;
+  // Runs the clipping search when calibration is given, round-to-nearest otherwise; scales in fp16.
+  std::shared_ptr<sdk::LinearModule> quantize(const at::Tensor& weight, const at::Tensor& bias,
+                                              const std::string& options_json,
+                                              const at::Tensor& calibration) const override;
+  std::string quantization_config(const std::string& options_json) const override;
+  sdk::TensorMap save(const sdk::LinearModule& layer) const override;
+  // "awq": needs calibration activations.
+  std::vector<sdk::QuantizeMethod> quantize_methods() const override;
+  // "": PEFT refuses merging AWQ layers one by one (TypeError), not the model as a whole; our layers
+  // merge by requantizing.
+  std::string model_merge_refusal(const std::string& quantization_config_json) const override;
+
+ private:
+  bool cache_dequantized_;
+};
+
+}  // namespace oft::awq

@@ -1,0 +1,183 @@
+#include "awq_linear.h"
+
+#include <stdexcept>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "awq_dequant_cpu.h"
+#include "awq_packing.h"
+#include "awq_quantizer.h"
+
+namespace oft::awq {
+namespace {
+
+std::string shape_text(at::IntArrayRef sizes) {
+  std::string text = "(";
+  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
+  return text + ")";
+}
+
+void expect_shape(const at::Tensor& t, const char* name, std::vector<int64_t> expected) {
+  if (t.sizes() != at::IntArrayRef(expected))
+    throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" has shape " + shape_text(t.sizes()) +
+                                ", expected " + shape_text(expected));
+}
+
+void expect_dtype(const at::Tensor& t, const char* name, at::ScalarType dtype) {
+  if (t.scalar_type() != dtype)
+    throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" has dtype " +
+                                c10::toString(t.scalar_type()) + ", expected " + c10::toString(dtype));
+}
+
+}  // namespace
+
+AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfig& config)
+    : config_(config), in_features_(shape.in_features), out_features_(shape.out_features) {
+  const int64_t k = in_features_, n = out_features_, bits = config.bits;
+  if (k <= 0 || n <= 0)
+    throw std::invalid_argument("awq: in_features and out_features must be positive, got " + std::to_string(k) +
+                                " and " + std::to_string(n));
+  if (k % config.effective_group_size(k) != 0)
+    throw std::invalid_argument("awq: group_size " + std::to_string(config.group_size) + " must divide in_features " +
+                                std::to_string(k));
+  for (auto [tensor, name] : {std::pair{&t.qweight, "qweight"}, {&t.qzeros, "qzeros"}, {&t.scales, "scales"}}) {
+    if (!tensor->defined()) throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" is missing");
+    check_cpu(*tensor, name);
+  }
+  const int64_t groups = config.num_groups(k);
+  expect_dtype(t.qweight, "qweight", at::kInt);
+  expect_dtype(t.qzeros, "qzeros", at::kInt);
+  if (!at::isFloatingType(t.scales.scalar_type()))
+    throw std::invalid_argument("awq: tensor \"scales\" has dtype " +
+                                std::string(c10::toString(t.scales.scalar_type())) +
+                                ", expected a floating dtype (float16 in checkpoints)");
+  if (config.layout == Layout::Gemm) {
+    // GPTQModel's AWQ kernels need whole 32-bit words of 4-bit codes per 8 outputs (and pack all widths so).
+    if (n % 8 != 0)
+      throw std::invalid_argument("awq: out_features must be a multiple of 8 for the gemm format, got " +
+                                  std::to_string(n));
+    expect_shape(t.qweight, "qweight", {k, gemm_words(n, config.bits)});
+    expect_shape(t.qzeros, "qzeros", {groups, gemm_words(n, config.bits)});
+    expect_shape(t.scales, "scales", {groups, n});
+  } else {
+    if (k % 8 != 0)
+      throw std::invalid_argument("awq: in_features must be a multiple of 8 for the gemv format, got " +
+                                  std::to_string(k));
+    const int64_t width = gemv_zeros_width(k, config.effective_group_size(k));
+    expect_shape(t.qweight, "qweight", {n, k * bits / 32});
+    expect_shape(t.qzeros, "qzeros", {n, width});
+    expect_shape(t.scales, "scales", {n, 8 * width});
+  }
+  if (shape.bias && !t.bias.defined())
+    throw std::invalid_argument("awq: tensor \"bias\" is missing (the layer has a bias)");
+  if (!shape.bias && t.bias.defined())
+    throw std::invalid_argument("awq: tensor \"bias\" is present but the layer has no bias");
+  if (t.bias.defined()) {
+    expect_shape(t.bias, "bias", {n});
+    check_cpu(t.bias, "bias");
+  }
+
+  qweight_ = register_buffer("qweight", t.qweight);
+  qzeros_ = register_buffer("qzeros", t.qzeros);
+  scales_ = register_buffer("scales", t.scales);
+  if (t.bias.defined()) bias_ = register_buffer("bias", t.bias);
+}
+
+void AwqLinear::check_cpu(const at::Tensor& t, const char* name) const {
+  if (!t.device().is_cpu())
+    throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" is on " + t.device().str() +
+                                "; this backend has CPU kernels only (no CUDA dequantization yet)");
+}
+
+at::Tensor AwqLinear::zeros() const {
+  const int64_t groups = config_.num_groups(in_features_);
+  if (config_.layout == Layout::Gemm) return unpack_gemm(qzeros_, config_.bits, out_features_);
+  return unpack_sequential4(qzeros_).narrow(1, 0, groups).t().contiguous();
+}
+
+at::Tensor AwqLinear::dequantize_float() const {
+  check_cpu(qweight_, "qweight");
+  const int64_t k = in_features_, groups = config_.num_groups(k), gs = config_.effective_group_size(k);
+  const at::Tensor z = zeros().to(at::kFloat);  // (groups, out)
+  if (config_.layout == Layout::Gemm)
+    return dequantize_gemm_cpu(qweight_, z, scales_.to(at::kFloat), config_.bits, gs, scales_.scalar_type()).t();
+  return dequantize_gemv_cpu(qweight_, z.t(), scales_.narrow(1, 0, groups).to(at::kFloat), gs, scales_.scalar_type());
+}
+
+at::Tensor AwqLinear::dequantize() const { return dequantize_float().contiguous().to(scales_.scalar_type()); }
+
+void AwqLinear::set_cache_dequantized(bool enabled) {
+  cache_enabled_ = enabled;
+  cached_weight_ = at::Tensor();
+  cached_versions_.clear();
+}
+
+std::vector<std::pair<const void*, uint32_t>> AwqLinear::tensor_versions() const {
+  std::vector<std::pair<const void*, uint32_t>> versions;
+  for (const at::Tensor* t : {&qweight_, &qzeros_, &scales_})
+    versions.emplace_back(t->data_ptr(), static_cast<uint32_t>(t->_version()));
+  return versions;
+}
+
+at::Tensor AwqLinear::compute_weight() {
+  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
+  at::Tensor w = dequantize_float();
+  if (cache_enabled_) {
+    cached_weight_ = w;
+    cached_versions_ = tensor_versions();
+  }
+  return w;
+}
+
+at::Tensor AwqLinear::forward(const at::Tensor& x) {
+  check_cpu(x, "input");
+  if (x.size(-1) != in_features_)
+    throw std::invalid_argument("awq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
+                                std::to_string(in_features_));
+  at::Tensor w = compute_weight();
+  at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
+  return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());
+}
+
+sdk::MergePolicy AwqLinear::merge_policy() const {
+  return {sdk::MergeMode::Requantize,
+          "awq: merging dequantizes the weight, rotates it and quantizes it again with round-to-nearest at the "
+          "same bits, group size and zero point, so outputs change by the format's rounding (PEFT cannot merge "
+          "AWQ layers)"};
+}
+
+void AwqLinear::set_dense_weight(const at::Tensor& weight) {
+  if (weight.sizes() != at::IntArrayRef({out_features_, in_features_}))
+    throw std::invalid_argument("awq: the dense weight has shape " + shape_text(weight.sizes()) + ", expected " +
+                                shape_text({out_features_, in_features_}));
+  QuantizedWeight q = quantize_rtn(weight.to(scales_.scalar_type()), config_, scales_.scalar_type());
+  AwqTensors packed = pack_tensors(q.codes, q.scales, q.zeros, config_);
+  torch::NoGradGuard no_grad;
+  qweight_.copy_(packed.qweight);
+  qzeros_.copy_(packed.qzeros);
+  scales_.copy_(packed.scales);
+}
+
+AwqTensors pack_tensors(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& zeros,
+                        const AwqConfig& config) {
+  AwqTensors t;
+  if (config.layout == Layout::Gemm) {
+    t.qweight = pack_gemm(codes.t(), config.bits);
+    t.qzeros = pack_gemm(zeros.t(), config.bits);
+    t.scales = scales.t().contiguous();
+    return t;
+  }
+  const int64_t n = codes.size(0), k = codes.size(1), groups = scales.size(1);
+  const int64_t width = gemv_zeros_width(k, config.effective_group_size(k));
+  at::Tensor padded_zeros = at::zeros({n, 8 * width}, zeros.options());
+  padded_zeros.narrow(1, 0, groups).copy_(zeros);
+  t.qweight = pack_sequential4(codes);
+  t.qzeros = pack_sequential4(padded_zeros);
+  t.scales = at::zeros({n, 8 * width}, scales.options());
+  t.scales.narrow(1, 0, groups).copy_(scales);
+  return t;
+}
+
+}  // namespace oft::awq

@@ -1,0 +1,83 @@
+#pragma once
+// An AWQ-quantized linear layer, holding the checkpoint's tensors under their checkpoint names
+// (GPTQModel's AwqTorchLinear / AwqGEMVLinear buffers):
+//   gemm: qweight int32 (in, ceil(out*bits/32))  qzeros int32 (groups, ceil(out*bits/32))  scales (groups, out)
+//   gemv: qweight int32 (out, in/8)              qzeros int32 (out, W)   scales (out, 8W)  (awq_packing.h)
+//   bias (out), optional. scales are fp16 in checkpoints and set the dtype the layer computes in.
+// Zero points are the integer zero (no -1 offset as in GPTQ v1); W = (code - zero) * scale, rounded
+// once to the scales dtype. All tensors are buffers: nothing here trains.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "awq_config.h"
+#include "oft/sdk/linear_format.h"
+
+namespace oft::awq {
+
+struct AwqTensors {
+  at::Tensor qweight, qzeros, scales, bias;  // bias undefined when none
+};
+
+class AwqLinear final : public sdk::LinearModule {
+ public:
+  // Checks every tensor against the shape and config (std::invalid_argument naming the tensor).
+  AwqLinear(AwqTensors tensors, const sdk::LinearShape& shape, const AwqConfig& config);
+
+  const AwqConfig& config() const { return config_; }
+  const at::Tensor& qweight() const { return qweight_; }
+  const at::Tensor& qzeros() const { return qzeros_; }
+  const at::Tensor& scales() const { return scales_; }
+  const at::Tensor& bias() const { return bias_; }
+
+  // Integer zero points (groups, out) uint8, whatever the layout.
+  at::Tensor zeros() const;
+  // W (out, in) in the scales dtype.
+  at::Tensor dequantize() const;
+
+  // Keeping the dequantized weight saves the unpacking on every forward but holds a dense fp32 copy
+  // (4 bytes/weight beside the ~0.5 of 4-bit codes), so it is off unless asked for (plugin config
+  // "cache_dequantized": true). The cache is refilled when qweight, qzeros or scales change (storage or
+  // in-place version); with it on, forward must not run concurrently on one layer.
+  void set_cache_dequantized(bool enabled);
+
+  // sdk::LinearModule / LinearBase
+  std::string format() const override { return "awq"; }
+  std::string type_name() const override { return "AwqLinear"; }
+  int64_t in_features() const override { return in_features_; }
+  int64_t out_features() const override { return out_features_; }
+  c10::ScalarType compute_dtype() const override { return scales_.scalar_type(); }
+  c10::Device device() const override { return qweight_.device(); }
+  // y = x W^T + b, computed in fp32 from the (fp16-rounded) weight; returns the input's dtype.
+  at::Tensor forward(const at::Tensor& x) override;
+  sdk::MergePolicy merge_policy() const override;
+  at::Tensor dense_weight() override { return dequantize(); }
+  // Requantizes `weight` with round-to-nearest at the layer's bits, group size, zero point and layout.
+  void set_dense_weight(const at::Tensor& weight) override;
+
+ private:
+  // W (out, in) in fp32, each value rounded to the scales dtype (gemm: a transposed view of W^T, which the
+  // matmul reads without a copy).
+  at::Tensor dequantize_float() const;
+  // The dense weight forward multiplies with (cached if enabled and still current).
+  at::Tensor compute_weight();
+  std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
+  void check_cpu(const at::Tensor& t, const char* name) const;
+
+  AwqConfig config_;
+  int64_t in_features_, out_features_;
+  at::Tensor qweight_, qzeros_, scales_, bias_;
+  bool cache_enabled_ = false;
+  at::Tensor cached_weight_;
+  std::vector<std::pair<const void*, uint32_t>> cached_versions_;
+};
+
+// The checkpoint tensors for a quantized weight in the config's layout (scales in their given dtype).
+AwqTensors pack_tensors(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& zeros,
+                        const AwqConfig& config);
+
+}  // namespace oft::awq

@@ -1,0 +1,79 @@
+#include "hqq_linear.h"
+
+#include <stdexcept>
+#include <utility>
+
+#include <ATen/ATen.h>
+
+#include "hqq_packing.h"
+#include "hqq_quantizer.h"
+
+namespace oft::hqq {
+
+HqqLinear::HqqLinear(HqqState state) : meta_(std::move(state.meta)) {
+  W_q_ = register_buffer("W_q", state.W_q);
+  scale_ = register_buffer("scale", state.scale);
+  zero_ = register_buffer("zero", state.zero);
+  if (state.bias.defined()) bias_ = register_buffer("bias", state.bias);
+}
+
+HqqState HqqLinear::state() const { return {meta_, W_q_, scale_, zero_, bias_}; }
+
+at::Tensor HqqLinear::codes() const {
+  at::Tensor packed = meta_.settings.view_as_float ? W_q_.view(packed_dtype(meta_.packing)) : W_q_;
+  // 3-bit packing pads the rows to a multiple of 10; hqq keeps the first `rows`.
+  return unpack(packed, meta_.packing, meta_.compute_dtype).slice(0, 0, meta_.rows);
+}
+
+at::Tensor HqqLinear::dequantize() const {
+  return codes().sub(zero_).mul(scale_).reshape({meta_.out_features, meta_.in_features});
+}
+
+void HqqLinear::set_cache_dequantized(bool enabled) {
+  cache_enabled_ = enabled;
+  cached_weight_ = at::Tensor();
+  cached_versions_.clear();
+}
+
+std::vector<std::pair<const void*, uint32_t>> HqqLinear::tensor_versions() const {
+  std::vector<std::pair<const void*, uint32_t>> versions;
+  for (const at::Tensor* t : {&W_q_, &scale_, &zero_})
+    versions.emplace_back(t->data_ptr(), static_cast<uint32_t>(t->_version()));
+  return versions;
+}
+
+at::Tensor HqqLinear::compute_weight() {
+  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
+  at::Tensor w = dequantize().to(at::kFloat);
+  if (cache_enabled_) {
+    cached_weight_ = w;
+    cached_versions_ = tensor_versions();
+  }
+  return w;
+}
+
+at::Tensor HqqLinear::forward(const at::Tensor& x) {
+  expect_cpu(x, "input");
+  if (x.size(-1) != meta_.in_features)
+    throw std::invalid_argument("hqq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
+                                std::to_string(meta_.in_features));
+  at::Tensor w = compute_weight();
+  at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
+  return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());
+}
+
+void HqqLinear::set_dense_weight(const at::Tensor& weight) {
+  if (!weight.defined() || weight.dim() != 2 || weight.size(0) != meta_.out_features ||
+      weight.size(1) != meta_.in_features)
+    throw std::invalid_argument("hqq: dense weight must be (" + std::to_string(meta_.out_features) + ", " +
+                                std::to_string(meta_.in_features) + ")");
+  // As PEFT's HqqBackend: the rotated weight in the compute dtype, quantized with the same settings.
+  HqqState q = quantize_state(weight.to(meta_.compute_dtype), at::Tensor(), meta_.settings, meta_.compute_dtype);
+  // Through the integer view: a float view of packed bytes may hold NaN patterns.
+  const at::ScalarType packed = packed_dtype(meta_.packing);
+  W_q_.view(packed).copy_(q.W_q.view(packed));
+  scale_.copy_(q.scale);
+  zero_.copy_(q.zero);
+}
+
+}  // namespace oft::hqq

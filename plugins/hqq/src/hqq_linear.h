@@ -1,0 +1,70 @@
+#pragma once
+// An HQQ-quantized linear layer (hqq's HQQLinear), holding its checkpoint tensors as buffers under their
+// state-dict names: W_q (packed codes), scale, zero, bias. The meta data (bits, group size, axis,
+// packing, compute dtype, ...) is plain state, written back as tensors by the format.
+//
+// Merging requantizes: dequantize, rotate, and quantize again with the layer's own settings (HQQ's
+// optimizer, as PEFT's HqqBackend does), keeping the bias (which PEFT 0.21.2 drops).
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "hqq_state.h"
+#include "oft/sdk/linear_format.h"
+
+namespace oft::hqq {
+
+inline constexpr const char* kRequantizeReason =
+    "HQQ requantizes the rotated weight with the layer's settings (nbits, group size, axis); outputs change by "
+    "the quantization error";
+
+class HqqLinear final : public sdk::LinearModule {
+ public:
+  explicit HqqLinear(HqqState state);
+
+  const HqqMeta& meta() const { return meta_; }
+  // The state as HQQLinear.state_dict() would write it now.
+  HqqState state() const;
+
+  // The (rows, cols) integer codes in the compute dtype (hqq's unpack, 3-bit padding dropped).
+  at::Tensor codes() const;
+  // W (out, in) = (codes - zero) * scale in the compute dtype, as hqq's Quantizer.dequantize.
+  at::Tensor dequantize() const;
+
+  // Keeping the dequantized weight saves the unpacking on every forward (hqq's PyTorch backend does it
+  // every call) but holds a dense fp32 copy beside the packed codes, so it is off unless asked for
+  // (plugin config "cache_dequantized": true). The cache is refilled when W_q, scale or zero change
+  // (storage or in-place version, e.g. a merge); with it on, forward must not run concurrently on one layer.
+  void set_cache_dequantized(bool enabled);
+
+  // sdk::LinearModule / LinearBase
+  std::string format() const override { return "hqq"; }
+  std::string type_name() const override { return "HQQLinear"; }
+  int64_t in_features() const override { return meta_.in_features; }
+  int64_t out_features() const override { return meta_.out_features; }
+  c10::ScalarType compute_dtype() const override { return meta_.compute_dtype; }
+  c10::Device device() const override { return W_q_.device(); }
+  // y = x W^T + b, computed in fp32 from the compute-dtype weight (hqq multiplies in the compute dtype:
+  // for fp16/bf16 layers the two differ by that dtype's rounding); returns x's dtype.
+  at::Tensor forward(const at::Tensor& x) override;
+  sdk::MergePolicy merge_policy() const override { return {sdk::MergeMode::Requantize, kRequantizeReason}; }
+  at::Tensor dense_weight() override { return dequantize(); }
+  // Quantizes `weight` (out, in) with this layer's settings and compute dtype; the bias stays.
+  void set_dense_weight(const at::Tensor& weight) override;
+
+ private:
+  // The fp32 weight forward multiplies with (cached if enabled and still current).
+  at::Tensor compute_weight();
+  std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
+
+  HqqMeta meta_;
+  at::Tensor W_q_, scale_, zero_, bias_;
+  bool cache_enabled_ = false;
+  at::Tensor cached_weight_;
+  std::vector<std::pair<const void*, uint32_t>> cached_versions_;
+};
+
+}  // namespace oft::hqq

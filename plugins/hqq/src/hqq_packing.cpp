@@ -1,0 +1,61 @@
+#include "hqq_packing.h"
+
+#include <stdexcept>
+
+#include <ATen/ATen.h>
+
+namespace oft::hqq {
+
+bool is_known_packing(const std::string& packing) {
+  return packing == "8bit_u8" || packing == "4bit_u8" || packing == "3bit_32" || packing == "2bit_u8" ||
+         packing == "1bit_u8";
+}
+
+int64_t planes(const std::string& packing) {
+  if (packing == "8bit_u8") return 1;
+  if (packing == "4bit_u8") return 2;
+  if (packing == "3bit_32") return 10;
+  if (packing == "2bit_u8") return 4;
+  if (packing == "1bit_u8") return 8;
+  throw std::invalid_argument("hqq: unknown packing \"" + packing +
+                              "\" (expected 8bit_u8, 4bit_u8, 3bit_32, 2bit_u8 or 1bit_u8)");
+}
+
+at::ScalarType packed_dtype(const std::string& packing) { return packing == "3bit_32" ? at::kInt : at::kByte; }
+
+int64_t packed_rows(const std::string& packing, int64_t rows) {
+  const int64_t n = planes(packing);
+  if (packing == "3bit_32") return (rows + n - 1) / n;
+  if (rows % n != 0)
+    throw std::invalid_argument("hqq: " + std::to_string(rows) + " code rows do not split into the " +
+                                std::to_string(n) + " planes of packing \"" + packing + "\"");
+  return rows / n;
+}
+
+at::Tensor pack(const at::Tensor& codes, const std::string& packing) {
+  const int64_t n = planes(packing), rows = packed_rows(packing, codes.size(0)),
+                bits = packing == "3bit_32" ? 3 : 8 / n;
+  at::Tensor padded = codes;
+  if (packing == "3bit_32") {
+    padded = at::zeros({rows * n, codes.size(1)}, codes.options().dtype(at::kInt));
+    padded.slice(0, 0, codes.size(0)).copy_(codes);
+  } else {
+    padded = codes.to(at::kByte);
+  }
+  // First plane in the most significant bits.
+  at::Tensor packed = padded.slice(0, 0, rows).bitwise_left_shift(bits * (n - 1));
+  for (int64_t p = 1; p < n; ++p)
+    packed.bitwise_or_(padded.slice(0, p * rows, (p + 1) * rows).bitwise_left_shift(bits * (n - 1 - p)));
+  return packed;
+}
+
+at::Tensor unpack(const at::Tensor& packed, const std::string& packing, at::ScalarType dtype) {
+  const int64_t n = planes(packing), rows = packed.size(0), bits = packing == "3bit_32" ? 3 : 8 / n;
+  const int64_t mask = (int64_t{1} << bits) - 1;
+  at::Tensor out = at::empty({n * rows, packed.size(1)}, packed.options().dtype(dtype));
+  for (int64_t p = 0; p < n; ++p)
+    out.slice(0, p * rows, (p + 1) * rows).copy_(packed.bitwise_right_shift(bits * (n - 1 - p)).bitwise_and(mask));
+  return out;
+}
+
+}  // namespace oft::hqq

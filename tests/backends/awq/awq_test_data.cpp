@@ -1,0 +1,48 @@
+#include "awq_test_data.h"
+
+namespace oft::awq::test {
+
+const oft::test::GoldenFile& golden_layers() {
+  static const oft::test::GoldenFile file = oft::test::load_golden("awq/awq_layers.safetensors");
+  return file;
+}
+
+const oft::test::GoldenFile& golden_clip() {
+  static const oft::test::GoldenFile file = oft::test::load_golden("awq/awq_clip.safetensors");
+  return file;
+}
+
+const oft::test::GoldenFile& golden_oft() {
+  static const oft::test::GoldenFile file = oft::test::load_golden("awq/awq_oft.safetensors");
+  return file;
+}
+
+at::Tensor GoldenCase::get(const std::string& field) const { return file->get(name + "/" + field); }
+
+std::vector<GoldenCase> golden_cases() {
+  std::vector<GoldenCase> cases;
+  for (const auto& meta : golden_layers().cases) {
+    GoldenCase c;
+    c.name = meta.at("name");
+    c.meta = meta;
+    c.quantization_config = meta.at("quantization_config").dump();
+    c.config = AwqConfig::from_quantization_config(c.quantization_config);
+    c.shape = {meta.at("in_features").get<int64_t>(), meta.at("out_features").get<int64_t>(), true};
+    c.file = &golden_layers();
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+sdk::TensorMap checkpoint_tensors(const GoldenCase& c) {
+  sdk::TensorMap tensors;
+  for (const char* field : {"qweight", "qzeros", "scales", "bias"}) tensors[field] = c.get(field);
+  return tensors;
+}
+
+double output_error(const at::Tensor& weight, const at::Tensor& quantized, const at::Tensor& x) {
+  at::Tensor w = weight.to(at::kDouble), xd = x.to(at::kDouble);
+  return (xd.mm((w - quantized.to(at::kDouble)).t())).norm().item<double>() / xd.mm(w.t()).norm().item<double>();
+}
+
+}  // namespace oft::awq::test
