@@ -1,0 +1,36 @@
+#include "eetq_quantizer.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <ATen/ATen.h>
+
+namespace oft::eetq {
+
+QuantizedWeight quantize_per_channel(const at::Tensor& weight, c10::ScalarType scales_dtype) {
+  if (weight.dim() != 2 || !at::isFloatingType(weight.scalar_type()))
+    throw std::invalid_argument(
+        "eetq: the weight to quantize must be a 2-D floating tensor (out_features, "
+        "in_features), got " +
+        std::to_string(weight.dim()) + "-D " + c10::toString(weight.scalar_type()));
+  if (scales_dtype != at::kHalf && scales_dtype != at::kFloat)
+    throw std::invalid_argument(std::string("eetq: weight_scales dtype must be Half or Float, got ") +
+                                c10::toString(scales_dtype));
+  const at::Tensor w = weight.detach().to(at::kFloat).t();  // W^T (K, N), as EETQ's quantizer reads it
+  if (!at::isfinite(w).all().item<bool>())
+    throw std::invalid_argument("eetq: the weight to quantize has non-finite values");
+  const at::Tensor m = w.abs().amax(0).mul_(1.0 / 128);  // exact: a power of two
+  // The float quotient, rounded half away from zero (exact in double), clamped to int8.
+  const at::Tensor quotient = (w / m).to(at::kDouble);
+  at::Tensor rounded = at::where(quotient >= 0, (quotient + 0.5).floor(), (quotient - 0.5).ceil());
+  rounded = at::where(m == 0, at::zeros_like(rounded), rounded);
+  return {rounded.clamp(-128, 127).to(at::kChar).contiguous(), m.to(scales_dtype)};
+}
+
+at::Tensor dequantize_float_kn(const at::Tensor& codes, const at::Tensor& scales) {
+  // An int8 code is exact in fp16; the product with the scale is rounded once to the scales dtype (LibTorch's
+  // CPU half multiply computes in float), as EETQ's kernel dequantizes in fp16.
+  return codes.to(scales.scalar_type()).mul_(scales).to(at::kFloat);
+}
+
+}  // namespace oft::eetq

@@ -1,0 +1,40 @@
+#pragma once
+// The format-derived EETQ golden cases (tests/golden/gen_eetq.py: a numpy transcription of EETQ's C++
+// quantizer and arch-80 preprocessing; no EETQ code runs without CUDA) as the eetq plugin's tests read them.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "oft/sdk/linear_format.h"
+#include "test_support.h"
+
+namespace oft::eetq::test {
+
+struct GoldenCase {
+  std::string name;
+  nlohmann::json meta;
+  std::string quantization_config;  // transformers' EetqConfig as JSON text
+  sdk::LinearShape shape;
+  at::Tensor get(const std::string& field) const;
+  const oft::test::GoldenFile* file = nullptr;
+};
+
+const oft::test::GoldenFile& golden();
+std::vector<GoldenCase> golden_cases();
+// The case's checkpoint tensors as EetqLinear stores them (weight, weight_scales, and bias if any).
+sdk::TensorMap checkpoint_tensors(const GoldenCase& c);
+
+// Passes when `f` throws std::invalid_argument whose message contains `needle`.
+template <typename F>
+::testing::AssertionResult throws_naming(F&& f, const std::string& needle) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    if (std::string(e.what()).find(needle) != std::string::npos) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "message \"" << e.what() << "\" does not name " << needle;
+  }
+  return ::testing::AssertionFailure() << "no std::invalid_argument thrown";
+}
+
+}  // namespace oft::eetq::test
