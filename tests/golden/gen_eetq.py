@@ -16,7 +16,7 @@ version). So this is a numpy transcription of the C++ that writes an EETQ checkp
                                      add_bias_and_interleave_int8s_inplace.
 
 The loops are transcribed step by step, then cross-checked against the closed form of
-quant-formats.md section 6.3 (for several shapes) and its test vectors (section 6.6); the script stops if any
+the layout (byte offset per (k, n), for several shapes) and hand-computed offsets and byte values; the script stops if any
 disagrees. The forward is what EETQ's kernel computes up to summation order: W[n,k] = q[k,n] * scale[n]
 rounded to the scale dtype (the kernel dequantizes in fp16), x @ W^T in fp32, + bias, rounded to the dtype.
 
@@ -139,7 +139,7 @@ def preprocess_arch80(q: np.ndarray) -> np.ndarray:
 
 
 def closed_form_offsets(k: int, n: int) -> np.ndarray:
-    """quant-formats.md 6.3: the byte offset of logical q[k, n] in the stored tensor."""
+    """Closed form: the byte offset of logical q[k, n] in the stored tensor."""
     inverse = [0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15]
     kk, nn = np.meshgrid(np.arange(k), np.arange(n), indexing="ij")
     permuted = 16 * (kk // 16) + np.array(inverse)[kk % 16]
@@ -155,7 +155,7 @@ def closed_form(q: np.ndarray) -> np.ndarray:
 
 
 def check_against_the_spec(rng: np.random.Generator) -> list:
-    """The loops against the closed form and quant-formats.md 6.6's vectors; raises on any difference."""
+    """The loops against the closed form and hand-computed vectors; raises on any difference."""
     shapes = [(64, 64), (128, 192), (256, 128), (64, 128), (128, 64), (192, 320)]
     for k, n in shapes:
         q = rng.integers(-128, 128, size=(k, n), dtype=np.int8)

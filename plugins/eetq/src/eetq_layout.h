@@ -5,7 +5,7 @@
 // column-major, 32-bit words of column pairs interleaved in 64-row tiles, +128 on every byte and bytes 1
 // and 2 of every 4-byte group swapped. The tensor keeps the shape (K, N); only the byte order changes.
 //
-// Closed form (quant-formats.md 6.3): q[k, n] is stored at byte 4 * word + [0, 2, 1, 3][k' % 4] with
+// Closed form (derived from EETQ's preprocessing loops): q[k, n] is stored at byte 4 * word + [0, 2, 1, 3][k' % 4] with
 //   k' = 16 * (k / 16) + [0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15][k % 16],  r = k' / 4,
 //   word = (n / 2) * (K / 2) + 32 * (r / 16) + 16 * (n % 2) + r % 16,
 // as the byte (q + 128) mod 256, which as int8 is q with its sign bit flipped.

@@ -23,7 +23,7 @@ TEST(AwqGolden, ConfigFromTransformersMatchesTheCase) {
 }
 
 TEST(AwqGolden, PackingFollowsTheFormatsTestVectors) {
-  // quant-formats.md 4.7: columns [0..7] -> 0x75316420 (ORDER interleave); [3,14,0,7,9,1,15,8] -> 0x817EF903.
+  // AutoAWQ's packing: columns [0..7] -> 0x75316420 (ORDER interleave); [3,14,0,7,9,1,15,8] -> 0x817EF903.
   EXPECT_EQ(pack_gemm(at::arange(8).view({1, 8}), 4).item<int32_t>(), 1966171168);
   EXPECT_EQ(pack_gemm(at::tensor({3, 14, 0, 7, 9, 1, 15, 8}, at::kLong).view({1, 8}), 4).item<int32_t>(), -2122385149);
   EXPECT_TRUE(at::equal(unpack_gemm(at::tensor({-2122385149}, at::kInt).view({1, 1}), 4, 8).to(at::kLong),

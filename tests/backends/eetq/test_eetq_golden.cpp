@@ -2,7 +2,7 @@
 // layout is undone to the generator's plain codes and redone to its bytes exactly, the dequantized weight is
 // codes x scales exactly, and the forward matches the generator's within 1e-5 of the largest output for fp32
 // and 2e-3 (about one fp16 ulp) for fp16 (same values, different summation order). The layout is also checked
-// against quant-formats.md 6.6's byte offsets, which do not come from the generator.
+// against hand-computed byte offsets of the closed form, which do not come from the generator.
 #include "eetq_format.h"
 #include "eetq_layout.h"
 #include "eetq_test_data.h"
@@ -11,7 +11,7 @@ namespace oft::eetq::test {
 namespace {
 
 TEST(EetqGolden, LayoutPutsCodesWhereTheSpecSays) {
-  // quant-formats.md 6.6, K = N = 64: (k, n) -> byte offset.
+  // Closed-form offsets, K = N = 64: (k, n) -> byte offset.
   const at::Tensor offsets64 = arch80_byte_offsets(64, 64);
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> vectors{{0, 0, 0},   {1, 0, 2},   {8, 0, 1},     {2, 0, 4},
                                                                    {4, 0, 8},   {16, 0, 16}, {63, 0, 63},   {0, 1, 64},
@@ -27,7 +27,7 @@ TEST(EetqGolden, LayoutPutsCodesWhereTheSpecSays) {
     EXPECT_TRUE(at::equal(stored.flatten().index_select(0, offsets).view({k, n}).bitwise_xor(-128), codes));
     EXPECT_TRUE(at::equal(from_arch80_layout(stored), codes));
   }
-  // Bytes: (q + 128) mod 256 (quant-formats.md 6.6: -128 -> 0x00, -3 -> 0x7D, 0 -> 0x80, 127 -> 0xFF).
+  // Bytes: (q + 128) mod 256 (-128 -> 0x00, -3 -> 0x7D, 0 -> 0x80, 127 -> 0xFF).
   for (auto [code, byte] : {std::pair<int, int>{-128, 0x00}, {-3, 0x7D}, {0, 0x80}, {127, 0xFF}}) {
     const at::Tensor stored = to_arch80_layout(at::full({64, 64}, code, at::kChar)).view(at::kByte);
     EXPECT_TRUE(at::equal(stored, at::full({64, 64}, byte, at::kByte))) << code;

@@ -1,5 +1,5 @@
 // The native quantizer against the format-derived golden data (EETQ's symmetric_quantize transcribed):
-// codes and scales equal, then quant-formats.md 6.6's rounding vectors, all-zero channels, the scales dtype
+// codes and scales equal, then EETQ's rounding rules on hand-made vectors, all-zero channels, the scales dtype
 // the format picks, and quantize -> save -> load.
 #include "eetq_format.h"
 #include "eetq_quantizer.h"
@@ -27,7 +27,7 @@ TEST(EetqQuantizer, CodesAndScalesEqualEetqsQuantizer) {
 }
 
 TEST(EetqQuantizer, RoundsHalfAwayFromZeroOnTheFloatQuotient) {
-  // quant-formats.md 6.6: max 1.0 -> scale 1/128; 1.5 steps -> 2, 2.5 steps -> 3 (half to even would give 2).
+  // max 1.0 -> scale 1/128; 1.5 steps -> 2, 2.5 steps -> 3 (half to even would give 2).
   at::Tensor w = at::zeros({64, 64});
   w[0].narrow(0, 0, 6).copy_(at::tensor({1.0f, 0.01171875f, 0.01953125f, -0.01953125f, -1.0f, 0.5f}));
   for (at::ScalarType dtype : {at::kHalf, at::kFloat}) {

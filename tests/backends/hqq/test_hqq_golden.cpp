@@ -22,7 +22,7 @@ at::Tensor bytes(std::vector<int64_t> values, at::ScalarType dtype = at::kByte) 
 }
 
 TEST(HqqPacking, MatchesTheFormatsWorkedExamples) {
-  // quant-formats.md 7.8: the first plane sits in the most significant bits.
+  // hqq's bitpack: the first plane sits in the most significant bits.
   EXPECT_TRUE(at::equal(pack(bytes({1, 2, 3, 4, 5, 6, 7, 8}).reshape({4, 2}), "4bit_u8"),
                         bytes({0x15, 0x26, 0x37, 0x48}).reshape({2, 2})));
   EXPECT_TRUE(

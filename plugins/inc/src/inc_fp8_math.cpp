@@ -1,0 +1,60 @@
+#include "inc_fp8_math.h"
+
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Float8_e4m3fn.h>
+#include <c10/util/Float8_e5m2.h>
+
+namespace oft::inc {
+
+double fp8_max(c10::ScalarType fp8) {
+  if (fp8 == at::kFloat8_e4m3fn) return static_cast<double>(std::numeric_limits<c10::Float8_e4m3fn>::max());
+  if (fp8 == at::kFloat8_e5m2) return static_cast<double>(std::numeric_limits<c10::Float8_e5m2>::max());
+  throw std::invalid_argument(std::string("inc: expected float8_e4m3fn or float8_e5m2, got ") + c10::toString(fp8));
+}
+
+at::Tensor maxabs_scale(const at::Tensor& maxabs, c10::ScalarType fp8, double backoff, bool pow2) {
+  at::Tensor s = maxabs / (fp8_max(fp8) * backoff);
+  return pow2 ? at::exp2(at::ceil(at::log2(s))) : s;
+}
+
+at::Tensor weight_scale(const at::Tensor& weight, c10::ScalarType fp8, c10::ScalarType hp, bool per_channel,
+                        bool pow2) {
+  at::Tensor w = weight.detach();
+  if (!per_channel) return maxabs_scale(w.abs().max().to(hp), fp8, kWeightBackoff, pow2);
+  at::Tensor s = w.abs().amax(/*dim=*/1).to(hp) / (fp8_max(fp8) * kWeightBackoff);
+  // INC floors per-channel scales at bf16's smallest normal (all-zero rows) before rounding them.
+  s = at::maximum(s, at::scalar_tensor(static_cast<double>(std::numeric_limits<c10::BFloat16>::min())));
+  return pow2 ? at::exp2(at::ceil(at::log2(s))) : s;
+}
+
+at::Tensor input_scale(const at::Tensor& calibration, c10::ScalarType fp8, c10::ScalarType hp, bool pow2) {
+  return maxabs_scale(calibration.detach().abs().max().to(hp), fp8, kInputBackoff, pow2);
+}
+
+at::Tensor quantize_weight(const at::Tensor& weight, const at::Tensor& scale, c10::ScalarType fp8) {
+  at::Tensor inverse = at::reciprocal(scale).to(at::kFloat);
+  if (inverse.dim() == 1) inverse = inverse.view({-1, 1});
+  const double top = fp8_max(fp8);
+  return (weight.detach().to(at::kFloat) * inverse).clamp(-top, top).to(fp8).t().contiguous();
+}
+
+at::Tensor dequantize_weight(const at::Tensor& codes, const at::Tensor& scale) {
+  return (codes.to(at::kFloat) * scale.to(at::kFloat)).to(scale.scalar_type());
+}
+
+at::Tensor quant_dequant_input(const at::Tensor& x, const at::Tensor& scale, c10::ScalarType fp8, c10::ScalarType out) {
+  const double top = fp8_max(fp8);
+  at::Tensor s = scale.to(at::kFloat);
+  at::Tensor scaled = (x.to(at::kFloat) / s).clamp(-top, top);
+  // Differentiable like INC's: the backward of the cast to fp32 casts the incoming gradient to the FP8
+  // dtype, and the rounding passes it on unchanged (torchao's _RoundToFloat8).
+  at::Tensor rounded = scaled.to(fp8).to(at::kFloat);
+  return (rounded * s).to(out);
+}
+
+}  // namespace oft::inc

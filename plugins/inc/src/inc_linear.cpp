@@ -1,0 +1,147 @@
+#include "inc_linear.h"
+
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "inc_fp8_math.h"
+
+namespace oft::inc {
+namespace {
+
+std::string shape_text(at::IntArrayRef sizes) {
+  std::string text = "(";
+  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
+  return text + ")";
+}
+
+[[noreturn]] void bad(const char* name, const std::string& what) {
+  throw std::invalid_argument(std::string("inc: tensor \"") + name + "\" " + what);
+}
+
+void expect_cpu(const at::Tensor& t, const char* name) {
+  if (t.defined() && !t.device().is_cpu())
+    bad(name, "is on " + t.device().str() + "; the inc backend computes on CPU only (no CUDA path yet)");
+}
+
+void expect_scale(const at::Tensor& t, const char* name, std::vector<int64_t> channel_shape = {}) {
+  if (!at::isFloatingType(t.scalar_type()) || c10::isFloat8Type(t.scalar_type()))
+    bad(name, std::string("has dtype ") + c10::toString(t.scalar_type()) + ", expected bf16, fp16 or fp32");
+  if (t.numel() != 1 && (channel_shape.empty() || t.sizes() != at::IntArrayRef(channel_shape)))
+    bad(name, "has shape " + shape_text(t.sizes()) + ", expected a scalar" +
+                  (channel_shape.empty() ? "" : " or " + shape_text(channel_shape)));
+}
+
+at::Tensor expect_zero(const at::Tensor& t, const char* name) {
+  if (!t.defined()) return t;
+  if (t.numel() != 1 || t.to(at::kFloat).item<float>() != 0.0f)
+    bad(name, "must be the scalar 0.0 (INC's FP8 zero point), got shape " + shape_text(t.sizes()));
+  return t;
+}
+
+}  // namespace
+
+IncLinear::IncLinear(IncTensors t, const sdk::LinearShape& shape, const IncConfig& config, Naming naming)
+    : config_(config), naming_(naming), in_features_(shape.in_features), out_features_(shape.out_features) {
+  const int64_t k = in_features_, n = out_features_;
+  const bool qdq = naming == Naming::Qdq;
+  const char* weight_scale_name = qdq ? "dequant_weights.scale" : "scale_weight";
+  const char* input_scale_name = qdq ? "quant_input.scale" : "scale_input";
+  if (!t.weight.defined()) bad("weight", "is missing");
+  if (!t.weight_scale.defined()) bad(weight_scale_name, "is missing");
+  if (!t.input_scale.defined() && !t.input_scale_inv.defined())
+    bad(input_scale_name, qdq ? "is missing (and so is quant_input.scale_inv)" : "is missing");
+  for (auto [tensor, name] : {std::pair{&t.weight, "weight"},
+                              {&t.bias, "bias"},
+                              {&t.weight_scale, weight_scale_name},
+                              {&t.input_scale, input_scale_name},
+                              {&t.input_scale_inv, "quant_input.scale_inv"}})
+    expect_cpu(*tensor, name);
+
+  const auto fp8 = t.weight.scalar_type();
+  if (fp8 != at::kFloat8_e4m3fn && fp8 != at::kFloat8_e5m2)
+    bad("weight", std::string("has dtype ") + c10::toString(fp8) + ", expected float8_e4m3fn or float8_e5m2");
+  const auto configured = config.fp8_config == "E5M2" ? at::kFloat8_e5m2 : at::kFloat8_e4m3fn;
+  if (fp8 != configured)
+    bad("weight",
+        std::string("has dtype ") + c10::toString(fp8) + " but quantization_config fp8_config is " + config.fp8_config);
+  if (t.weight.sizes() != at::IntArrayRef({k, n}))
+    bad("weight", "has shape " + shape_text(t.weight.sizes()) + ", expected (in_features, out_features) = " +
+                      shape_text({k, n}) + " (INC stores the FP8 weight transposed)");
+  expect_scale(t.weight_scale, weight_scale_name, {n});
+  if (t.input_scale.defined()) expect_scale(t.input_scale, input_scale_name);
+  if (t.input_scale_inv.defined()) expect_scale(t.input_scale_inv, "quant_input.scale_inv");
+  if (!t.input_scale.defined()) t.input_scale = at::reciprocal(t.input_scale_inv);
+  if (qdq && !t.input_scale_inv.defined()) t.input_scale_inv = at::reciprocal(t.input_scale);
+  if (t.weight_scale.numel() == 1) t.weight_scale = t.weight_scale.reshape({});
+  t.input_scale = t.input_scale.reshape({});
+  if (t.input_scale_inv.defined()) t.input_scale_inv = t.input_scale_inv.reshape({});
+  if (shape.bias && !t.bias.defined()) bad("bias", "is missing (the layer has a bias)");
+  if (!shape.bias && t.bias.defined()) bad("bias", "is present but the layer has no bias");
+  if (t.bias.defined() && t.bias.sizes() != at::IntArrayRef({n}))
+    bad("bias", "has shape " + shape_text(t.bias.sizes()) + ", expected " + shape_text({n}));
+
+  // Own tensor objects (sharing the caller's storage): merging swaps in new ones (set_dense_weight) and must
+  // leave the checkpoint's tensors alone.
+  weight_ = register_buffer("weight", t.weight.detach());
+  if (t.bias.defined()) bias_ = register_buffer("bias", t.bias);
+  weight_scale_ = register_buffer("weight_scale", t.weight_scale.detach());
+  input_scale_ = register_buffer("input_scale", t.input_scale);
+  if (t.input_scale_inv.defined()) input_scale_inv_ = register_buffer("input_scale_inv", t.input_scale_inv);
+  if (expect_zero(t.weight_zero_point, "dequant_weights.zero_point").defined())
+    weight_zero_point_ = register_buffer("weight_zero_point", t.weight_zero_point);
+  if (expect_zero(t.input_zero_point, "quant_input.zero_point").defined())
+    input_zero_point_ = register_buffer("input_zero_point", t.input_zero_point);
+}
+
+at::Tensor IncLinear::dense_weight() { return dequantize_weight(weight_, weight_scale_).t().contiguous(); }
+
+at::Tensor IncLinear::forward(const at::Tensor& x) {
+  if (x.size(-1) != in_features_)
+    throw std::invalid_argument("inc: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
+                                std::to_string(in_features_));
+  expect_cpu(x, "input");
+  expect_cpu(weight_, "weight");
+  const auto hp = weight_scale_.scalar_type();
+  at::Tensor xq = quant_dequant_input(x, input_scale_, weight_.scalar_type(), hp);
+  at::Tensor y = at::matmul(xq.to(at::kFloat), compute_weight()).to(hp);
+  if (bias_.defined()) y = y + bias_.to(hp);
+  return y.to(x.scalar_type());
+}
+
+void IncLinear::set_cache_dequantized(bool enabled) {
+  cache_enabled_ = enabled;
+  cached_weight_ = at::Tensor();
+  cached_versions_.clear();
+}
+
+std::vector<std::pair<const void*, uint32_t>> IncLinear::tensor_versions() const {
+  return {{weight_.data_ptr(), static_cast<uint32_t>(weight_._version())},
+          {weight_scale_.data_ptr(), static_cast<uint32_t>(weight_scale_._version())}};
+}
+
+at::Tensor IncLinear::compute_weight() {
+  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
+  at::Tensor w = dequantize_weight(weight_, weight_scale_).to(at::kFloat);
+  if (cache_enabled_) {
+    cached_weight_ = w;
+    cached_versions_ = tensor_versions();
+  }
+  return w;
+}
+
+void IncLinear::set_dense_weight(const at::Tensor& weight) {
+  if (weight.sizes() != at::IntArrayRef({out_features_, in_features_}))
+    throw std::invalid_argument("inc: set_dense_weight got shape " + shape_text(weight.sizes()) + ", expected " +
+                                shape_text({out_features_, in_features_}));
+  const bool per_channel = weight_scale_.dim() == 1;
+  at::NoGradGuard no_grad;
+  at::Tensor scale =
+      inc::weight_scale(weight, weight_.scalar_type(), weight_scale_.scalar_type(), per_channel, config_.pow2_weight());
+  weight_.set_(quantize_weight(weight, scale, weight_.scalar_type()));
+  weight_scale_.set_(scale);
+}
+
+}  // namespace oft::inc
