@@ -1,0 +1,41 @@
+#include "aqlm_test_data.h"
+
+#include <map>
+
+namespace oft::aqlm::test {
+
+at::Tensor GoldenCase::codebooks() const {
+  if (has("codebooks")) return get("codebooks");
+  const at::Tensor used = get("codebooks_used");
+  at::Tensor full = at::zeros(
+      {config.num_codebooks, config.codebook_size(), config.out_group_size, config.in_group_size}, used.options());
+  full.index_copy_(1, get("codebook_rows"), used);
+  return full;
+}
+
+sdk::TensorMap GoldenCase::checkpoint() const {
+  sdk::TensorMap tensors{{"codes", get("codes")}, {"codebooks", codebooks()}, {"scales", get("scales")}};
+  if (has("bias")) tensors["bias"] = get("bias");
+  return tensors;
+}
+
+std::vector<GoldenCase> golden_cases(const std::string& file_name) {
+  static std::map<std::string, oft::test::GoldenFile> files;
+  auto it = files.find(file_name);
+  if (it == files.end())
+    it = files.emplace(file_name, oft::test::load_golden("aqlm/" + file_name + ".safetensors")).first;
+  std::vector<GoldenCase> cases;
+  for (const auto& meta : it->second.cases) {
+    GoldenCase c;
+    c.name = meta.at("name");
+    c.meta = meta;
+    c.quantization_config = meta.at("quantization_config").dump();
+    c.config = AqlmConfig::from_quantization_config(c.quantization_config);
+    c.shape = {meta.at("in_features"), meta.at("out_features"), meta.value("bias", true)};
+    c.file = &it->second;
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+}  // namespace oft::aqlm::test
