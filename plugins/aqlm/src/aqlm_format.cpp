@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "aqlm_codes.h"
+#include "oft/sdk/tensor_checks.h"
 
 namespace oft::aqlm {
 namespace {
@@ -43,9 +44,7 @@ std::shared_ptr<sdk::LinearModule> AqlmFormat::quantize(const at::Tensor& weight
                                                         const std::string& options_json,
                                                         const at::Tensor& calibration) const {
   const QuantizeSettings settings = QuantizeSettings::from_options(options_json);
-  if (!weight.device().is_cpu())
-    throw std::invalid_argument("aqlm: tensor \"weight\" is on " + weight.device().str() +
-                                "; the aqlm plugin quantizes on CPU only");
+  sdk::expect_cpu("aqlm", weight, "weight", "the aqlm plugin quantizes on CPU only");
   const c10::ScalarType storage = weight.scalar_type();
   if (storage != at::kHalf && storage != at::kBFloat16 && storage != at::kFloat)
     throw std::invalid_argument(std::string("aqlm: tensor \"weight\" has dtype ") + c10::toString(storage) +

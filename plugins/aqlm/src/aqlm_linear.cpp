@@ -2,26 +2,14 @@
 
 #include <stdexcept>
 #include <utility>
-#include <vector>
 
 #include <ATen/ATen.h>
 
 #include "aqlm_codes.h"
+#include "oft/sdk/tensor_checks.h"
 
 namespace oft::aqlm {
 namespace {
-
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string text = "(";
-  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + ")";
-}
-
-void expect_shape(const at::Tensor& t, const char* name, std::vector<int64_t> expected) {
-  if (t.sizes() != at::IntArrayRef(expected))
-    throw std::invalid_argument(std::string("aqlm: tensor \"") + name + "\" has shape " + shape_text(t.sizes()) +
-                                ", expected " + shape_text(expected));
-}
 
 void expect_float(const at::Tensor& t, const char* name) {
   const auto dtype = t.scalar_type();
@@ -52,19 +40,19 @@ AqlmLinear::AqlmLinear(AqlmTensors t, const sdk::LinearShape& shape, const AqlmC
     throw std::invalid_argument(std::string("aqlm: tensor \"codes\" has dtype ") +
                                 c10::toString(t.codes.scalar_type()) + ", expected " + c10::toString(expected_codes) +
                                 " for " + std::to_string(config.nbits_per_codebook) + "-bit codebooks");
-  expect_shape(t.codes, "codes", {n / og, k / ig, c});
+  sdk::expect_shape("aqlm", t.codes, "codes", {n / og, k / ig, c});
   expect_float(t.codebooks, "codebooks");
-  expect_shape(t.codebooks, "codebooks", {c, config.codebook_size(), og, ig});
+  sdk::expect_shape("aqlm", t.codebooks, "codebooks", {c, config.codebook_size(), og, ig});
   expect_float(t.scales, "scales");
   if (t.scales.dim() == 1) t.scales = t.scales.reshape({-1, 1, 1, 1});
-  expect_shape(t.scales, "scales", {n / og, 1, 1, 1});
+  sdk::expect_shape("aqlm", t.scales, "scales", {n / og, 1, 1, 1});
   if (shape.bias && !t.bias.defined())
     throw std::invalid_argument("aqlm: tensor \"bias\" is missing (the layer has a bias)");
   if (!shape.bias && t.bias.defined())
     throw std::invalid_argument("aqlm: tensor \"bias\" is present but the layer has no bias");
   if (t.bias.defined()) {
     expect_float(t.bias, "bias");
-    expect_shape(t.bias, "bias", {n});
+    sdk::expect_shape("aqlm", t.bias, "bias", {n});
   }
 
   codes_ = register_buffer("codes", t.codes);
@@ -74,9 +62,7 @@ AqlmLinear::AqlmLinear(AqlmTensors t, const sdk::LinearShape& shape, const AqlmC
 }
 
 void AqlmLinear::check_on_cpu(const at::Tensor& t, const char* name) const {
-  if (!t.device().is_cpu())
-    throw std::invalid_argument(std::string("aqlm: tensor \"") + name + "\" is on " + t.device().str() +
-                                "; the aqlm plugin computes on CPU only (no CUDA kernels are built)");
+  sdk::expect_cpu("aqlm", t, name, "the aqlm plugin computes on CPU only (no CUDA kernels are built)");
 }
 
 at::Tensor AqlmLinear::unpacked_codes() const { return unpack_codes(codes_, config_.nbits_per_codebook); }
@@ -89,27 +75,10 @@ at::Tensor AqlmLinear::dequantize_float() const {
 
 at::Tensor AqlmLinear::dequantize() const { return dequantize_float().to(codebooks_.scalar_type()); }
 
-void AqlmLinear::set_cache_dequantized(bool enabled) {
-  cache_enabled_ = enabled;
-  cached_weight_ = at::Tensor();
-  cached_versions_.clear();
-}
-
-std::vector<std::pair<const void*, uint32_t>> AqlmLinear::tensor_versions() const {
-  std::vector<std::pair<const void*, uint32_t>> versions;
-  for (const at::Tensor* t : {&codes_, &codebooks_, &scales_})
-    versions.emplace_back(t->data_ptr(), static_cast<uint32_t>(t->_version()));
-  return versions;
-}
+void AqlmLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor AqlmLinear::compute_weight() {
-  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
-  at::Tensor w = dequantize_float();
-  if (cache_enabled_) {
-    cached_weight_ = w;
-    cached_versions_ = tensor_versions();
-  }
-  return w;
+  return weight_cache_.get({&codes_, &codebooks_, &scales_}, [&] { return dequantize_float(); });
 }
 
 at::Tensor AqlmLinear::forward(const at::Tensor& x) {

@@ -8,12 +8,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "aqlm_config.h"
+#include "oft/sdk/dequantized_weight_cache.h"
 #include "oft/sdk/linear_format.h"
 
 namespace oft::aqlm {
@@ -67,15 +66,12 @@ class AqlmLinear final : public sdk::LinearModule {
   at::Tensor dequantize_float() const;
   // The fp32 weight forward multiplies with (cached if enabled and still current).
   at::Tensor compute_weight();
-  std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
   void check_on_cpu(const at::Tensor& t, const char* name) const;
 
   AqlmConfig config_;
   int64_t in_features_, out_features_;
   at::Tensor codes_, codebooks_, scales_, bias_;
-  bool cache_enabled_ = false;
-  at::Tensor cached_weight_;
-  std::vector<std::pair<const void*, uint32_t>> cached_versions_;
+  sdk::DequantizedWeightCache weight_cache_;
 };
 
 }  // namespace oft::aqlm

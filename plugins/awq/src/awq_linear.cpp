@@ -1,7 +1,7 @@
 #include "awq_linear.h"
 
 #include <stdexcept>
-#include <vector>
+#include <utility>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -9,30 +9,9 @@
 #include "awq_dequant_cpu.h"
 #include "awq_packing.h"
 #include "awq_quantizer.h"
+#include "oft/sdk/tensor_checks.h"
 
 namespace oft::awq {
-namespace {
-
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string text = "(";
-  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + ")";
-}
-
-void expect_shape(const at::Tensor& t, const char* name, std::vector<int64_t> expected) {
-  if (t.sizes() != at::IntArrayRef(expected))
-    throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" has shape " + shape_text(t.sizes()) +
-                                ", expected " + shape_text(expected));
-}
-
-void expect_dtype(const at::Tensor& t, const char* name, at::ScalarType dtype) {
-  if (t.scalar_type() != dtype)
-    throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" has dtype " +
-                                c10::toString(t.scalar_type()) + ", expected " + c10::toString(dtype));
-}
-
-}  // namespace
-
 AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfig& config)
     : config_(config), in_features_(shape.in_features), out_features_(shape.out_features) {
   const int64_t k = in_features_, n = out_features_, bits = config.bits;
@@ -47,8 +26,8 @@ AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfi
     check_cpu(*tensor, name);
   }
   const int64_t groups = config.num_groups(k);
-  expect_dtype(t.qweight, "qweight", at::kInt);
-  expect_dtype(t.qzeros, "qzeros", at::kInt);
+  sdk::expect_dtype("awq", t.qweight, "qweight", at::kInt);
+  sdk::expect_dtype("awq", t.qzeros, "qzeros", at::kInt);
   if (!at::isFloatingType(t.scales.scalar_type()))
     throw std::invalid_argument("awq: tensor \"scales\" has dtype " +
                                 std::string(c10::toString(t.scales.scalar_type())) +
@@ -58,24 +37,24 @@ AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfi
     if (n % 8 != 0)
       throw std::invalid_argument("awq: out_features must be a multiple of 8 for the gemm format, got " +
                                   std::to_string(n));
-    expect_shape(t.qweight, "qweight", {k, gemm_words(n, config.bits)});
-    expect_shape(t.qzeros, "qzeros", {groups, gemm_words(n, config.bits)});
-    expect_shape(t.scales, "scales", {groups, n});
+    sdk::expect_shape("awq", t.qweight, "qweight", {k, gemm_words(n, config.bits)});
+    sdk::expect_shape("awq", t.qzeros, "qzeros", {groups, gemm_words(n, config.bits)});
+    sdk::expect_shape("awq", t.scales, "scales", {groups, n});
   } else {
     if (k % 8 != 0)
       throw std::invalid_argument("awq: in_features must be a multiple of 8 for the gemv format, got " +
                                   std::to_string(k));
     const int64_t width = gemv_zeros_width(k, config.effective_group_size(k));
-    expect_shape(t.qweight, "qweight", {n, k * bits / 32});
-    expect_shape(t.qzeros, "qzeros", {n, width});
-    expect_shape(t.scales, "scales", {n, 8 * width});
+    sdk::expect_shape("awq", t.qweight, "qweight", {n, k * bits / 32});
+    sdk::expect_shape("awq", t.qzeros, "qzeros", {n, width});
+    sdk::expect_shape("awq", t.scales, "scales", {n, 8 * width});
   }
   if (shape.bias && !t.bias.defined())
     throw std::invalid_argument("awq: tensor \"bias\" is missing (the layer has a bias)");
   if (!shape.bias && t.bias.defined())
     throw std::invalid_argument("awq: tensor \"bias\" is present but the layer has no bias");
   if (t.bias.defined()) {
-    expect_shape(t.bias, "bias", {n});
+    sdk::expect_shape("awq", t.bias, "bias", {n});
     check_cpu(t.bias, "bias");
   }
 
@@ -86,9 +65,7 @@ AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfi
 }
 
 void AwqLinear::check_cpu(const at::Tensor& t, const char* name) const {
-  if (!t.device().is_cpu())
-    throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" is on " + t.device().str() +
-                                "; this backend has CPU kernels only (no CUDA dequantization yet)");
+  sdk::expect_cpu("awq", t, name, "this backend has CPU kernels only (no CUDA dequantization yet)");
 }
 
 at::Tensor AwqLinear::zeros() const {
@@ -108,27 +85,10 @@ at::Tensor AwqLinear::dequantize_float() const {
 
 at::Tensor AwqLinear::dequantize() const { return dequantize_float().contiguous().to(scales_.scalar_type()); }
 
-void AwqLinear::set_cache_dequantized(bool enabled) {
-  cache_enabled_ = enabled;
-  cached_weight_ = at::Tensor();
-  cached_versions_.clear();
-}
-
-std::vector<std::pair<const void*, uint32_t>> AwqLinear::tensor_versions() const {
-  std::vector<std::pair<const void*, uint32_t>> versions;
-  for (const at::Tensor* t : {&qweight_, &qzeros_, &scales_})
-    versions.emplace_back(t->data_ptr(), static_cast<uint32_t>(t->_version()));
-  return versions;
-}
+void AwqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor AwqLinear::compute_weight() {
-  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
-  at::Tensor w = dequantize_float();
-  if (cache_enabled_) {
-    cached_weight_ = w;
-    cached_versions_ = tensor_versions();
-  }
-  return w;
+  return weight_cache_.get({&qweight_, &qzeros_, &scales_}, [&] { return dequantize_float(); });
 }
 
 at::Tensor AwqLinear::forward(const at::Tensor& x) {
@@ -150,8 +110,8 @@ sdk::MergePolicy AwqLinear::merge_policy() const {
 
 void AwqLinear::set_dense_weight(const at::Tensor& weight) {
   if (weight.sizes() != at::IntArrayRef({out_features_, in_features_}))
-    throw std::invalid_argument("awq: the dense weight has shape " + shape_text(weight.sizes()) + ", expected " +
-                                shape_text({out_features_, in_features_}));
+    throw std::invalid_argument("awq: the dense weight has shape " + sdk::shape_text(weight.sizes()) + ", expected " +
+                                sdk::shape_text({out_features_, in_features_}));
   QuantizedWeight q = quantize_rtn(weight.to(scales_.scalar_type()), config_, scales_.scalar_type());
   AwqTensors packed = pack_tensors(q.codes, q.scales, q.zeros, config_);
   torch::NoGradGuard no_grad;

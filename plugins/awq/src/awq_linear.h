@@ -9,12 +9,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "awq_config.h"
+#include "oft/sdk/dequantized_weight_cache.h"
 #include "oft/sdk/linear_format.h"
 
 namespace oft::awq {
@@ -65,15 +64,12 @@ class AwqLinear final : public sdk::LinearModule {
   at::Tensor dequantize_float() const;
   // The dense weight forward multiplies with (cached if enabled and still current).
   at::Tensor compute_weight();
-  std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
   void check_cpu(const at::Tensor& t, const char* name) const;
 
   AwqConfig config_;
   int64_t in_features_, out_features_;
   at::Tensor qweight_, qzeros_, scales_, bias_;
-  bool cache_enabled_ = false;
-  at::Tensor cached_weight_;
-  std::vector<std::pair<const void*, uint32_t>> cached_versions_;
+  sdk::DequantizedWeightCache weight_cache_;
 };
 
 // The checkpoint tensors for a quantized weight in the config's layout (scales in their given dtype).

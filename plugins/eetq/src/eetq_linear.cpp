@@ -1,33 +1,19 @@
 #include "eetq_linear.h"
 
 #include <stdexcept>
-#include <vector>
 
 #include <ATen/ATen.h>
 
 #include "eetq_layout.h"
 #include "eetq_quantizer.h"
+#include "oft/sdk/tensor_checks.h"
 
 namespace oft::eetq {
 namespace {
 
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string text = "(";
-  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + ")";
-}
-
-void expect_shape(const at::Tensor& t, const std::string& name, std::vector<int64_t> expected) {
-  if (t.sizes() != at::IntArrayRef(expected))
-    throw std::invalid_argument("eetq: tensor \"" + name + "\" has shape " + shape_text(t.sizes()) + ", expected " +
-                                shape_text(expected));
-}
-
 // This build has no CUDA kernels (EETQ's GEMM is CUDA-only and its layout is for SM 75-89).
 void expect_cpu(const at::Tensor& t, const std::string& name) {
-  if (!t.device().is_cpu())
-    throw std::invalid_argument("eetq: tensor \"" + name + "\" is on " + t.device().str() +
-                                "; the eetq plugin computes on CPU only (no CUDA kernels in this build)");
+  sdk::expect_cpu("eetq", t, name, "the eetq plugin computes on CPU only (no CUDA kernels in this build)");
 }
 
 }  // namespace
@@ -37,7 +23,7 @@ void check_weight(const at::Tensor& weight, const sdk::LinearShape& shape) {
   if (weight.scalar_type() != at::kChar)
     throw std::invalid_argument(std::string("eetq: tensor \"weight\" has dtype ") +
                                 c10::toString(weight.scalar_type()) + ", expected Char (int8)");
-  expect_shape(weight, "weight", {shape.in_features, shape.out_features});
+  sdk::expect_shape("eetq", weight, "weight", {shape.in_features, shape.out_features});
   expect_cpu(weight, "weight");
 }
 
@@ -49,7 +35,7 @@ EetqLinear::EetqLinear(at::Tensor codes, at::Tensor scales, at::Tensor bias, con
   if (scales.scalar_type() != at::kHalf && scales.scalar_type() != at::kFloat)
     throw std::invalid_argument(std::string("eetq: tensor \"weight_scales\" has dtype ") +
                                 c10::toString(scales.scalar_type()) + ", expected Half or Float");
-  expect_shape(scales, "weight_scales", {out_features_});
+  sdk::expect_shape("eetq", scales, "weight_scales", {out_features_});
   expect_cpu(scales, "weight_scales");
   if (shape.bias && !bias.defined())
     throw std::invalid_argument("eetq: tensor \"bias\" is missing (the layer has a bias)");
@@ -59,7 +45,7 @@ EetqLinear::EetqLinear(at::Tensor codes, at::Tensor scales, at::Tensor bias, con
     if (!at::isFloatingType(bias.scalar_type()))
       throw std::invalid_argument(std::string("eetq: tensor \"bias\" has dtype ") + c10::toString(bias.scalar_type()) +
                                   ", expected a floating dtype");
-    expect_shape(bias, "bias", {out_features_});
+    sdk::expect_shape("eetq", bias, "bias", {out_features_});
     expect_cpu(bias, "bias");
   }
   codes_ = register_buffer("weight", codes.contiguous());
@@ -71,25 +57,10 @@ at::Tensor EetqLinear::dequantize() const {
   return dequantize_float_kn(codes_, scales_).to(scales_.scalar_type()).t().contiguous();
 }
 
-void EetqLinear::set_cache_dequantized(bool enabled) {
-  cache_enabled_ = enabled;
-  cached_weight_ = at::Tensor();
-  cached_versions_.clear();
-}
-
-std::vector<std::pair<const void*, uint32_t>> EetqLinear::tensor_versions() const {
-  return {{codes_.data_ptr(), static_cast<uint32_t>(codes_._version())},
-          {scales_.data_ptr(), static_cast<uint32_t>(scales_._version())}};
-}
+void EetqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor EetqLinear::compute_weight() {
-  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
-  at::Tensor w = dequantize_float_kn(codes_, scales_);
-  if (cache_enabled_) {
-    cached_weight_ = w;
-    cached_versions_ = tensor_versions();
-  }
-  return w;
+  return weight_cache_.get({&codes_, &scales_}, [&] { return dequantize_float_kn(codes_, scales_); });
 }
 
 at::Tensor EetqLinear::forward(const at::Tensor& x) {
@@ -103,7 +74,7 @@ at::Tensor EetqLinear::forward(const at::Tensor& x) {
 }
 
 void EetqLinear::set_dense_weight(const at::Tensor& weight) {
-  expect_shape(weight, "merged weight", {out_features_, in_features_});
+  sdk::expect_shape("eetq", weight, "merged weight", {out_features_, in_features_});
   QuantizedWeight q = quantize_per_channel(weight, scales_.scalar_type());
   at::NoGradGuard no_grad;
   codes_.copy_(q.codes);

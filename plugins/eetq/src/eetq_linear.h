@@ -7,11 +7,10 @@
 // All are buffers named as transformers names the checkpoint's tensors: nothing here trains. CPU only.
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <ATen/core/Tensor.h>
 
+#include "oft/sdk/dequantized_weight_cache.h"
 #include "oft/sdk/linear_format.h"
 
 namespace oft::eetq {
@@ -60,13 +59,10 @@ class EetqLinear final : public sdk::LinearModule {
  private:
   // W^T (in, out) in fp32, from the cache when enabled and still current.
   at::Tensor compute_weight();
-  std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
 
   int64_t in_features_, out_features_;
   at::Tensor codes_, scales_, bias_;
-  bool cache_enabled_ = false;
-  at::Tensor cached_weight_;
-  std::vector<std::pair<const void*, uint32_t>> cached_versions_;
+  sdk::DequantizedWeightCache weight_cache_;
 };
 
 }  // namespace oft::eetq

@@ -1,35 +1,15 @@
 #include "gptq_linear.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include <ATen/ATen.h>
 
 #include "gptq_dequant_cpu.h"
 #include "gptq_packing.h"
+#include "oft/sdk/tensor_checks.h"
 
 namespace oft::gptq {
-namespace {
-
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string text = "(";
-  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + ")";
-}
-
-void expect_shape(const at::Tensor& t, const char* name, std::vector<int64_t> expected) {
-  if (t.sizes() != at::IntArrayRef(expected))
-    throw std::invalid_argument(std::string("gptq: tensor \"") + name + "\" has shape " + shape_text(t.sizes()) +
-                                ", expected " + shape_text(expected));
-}
-
-void expect_dtype(const at::Tensor& t, const char* name, at::ScalarType dtype) {
-  if (t.scalar_type() != dtype)
-    throw std::invalid_argument(std::string("gptq: tensor \"") + name + "\" has dtype " +
-                                c10::toString(t.scalar_type()) + ", expected " + c10::toString(dtype));
-}
-
-}  // namespace
-
 GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqConfig& config)
     : config_(config), in_features_(shape.in_features), out_features_(shape.out_features) {
   const int64_t k = in_features_, n = out_features_, bits = config.bits;
@@ -40,20 +20,20 @@ GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqC
   const int64_t groups = config.num_groups(k);
   for (auto [tensor, name] : {std::pair{&t.qweight, "qweight"}, {&t.qzeros, "qzeros"}, {&t.scales, "scales"}})
     if (!tensor->defined()) throw std::invalid_argument(std::string("gptq: tensor \"") + name + "\" is missing");
-  expect_dtype(t.qweight, "qweight", at::kInt);
-  expect_shape(t.qweight, "qweight", {k * bits / 32, n});
-  expect_dtype(t.qzeros, "qzeros", at::kInt);
-  expect_shape(t.qzeros, "qzeros", {groups, n * bits / 32});
+  sdk::expect_dtype("gptq", t.qweight, "qweight", at::kInt);
+  sdk::expect_shape("gptq", t.qweight, "qweight", {k * bits / 32, n});
+  sdk::expect_dtype("gptq", t.qzeros, "qzeros", at::kInt);
+  sdk::expect_shape("gptq", t.qzeros, "qzeros", {groups, n * bits / 32});
   if (!at::isFloatingType(t.scales.scalar_type()))
     throw std::invalid_argument("gptq: tensor \"scales\" has dtype " +
                                 std::string(c10::toString(t.scales.scalar_type())) +
                                 ", expected a floating dtype (float16 in checkpoints)");
-  expect_shape(t.scales, "scales", {groups, n});
+  sdk::expect_shape("gptq", t.scales, "scales", {groups, n});
   if (t.g_idx.defined()) {
     if (t.g_idx.scalar_type() != at::kInt && t.g_idx.scalar_type() != at::kLong)
       throw std::invalid_argument("gptq: tensor \"g_idx\" has dtype " +
                                   std::string(c10::toString(t.g_idx.scalar_type())) + ", expected int32");
-    expect_shape(t.g_idx, "g_idx", {k});
+    sdk::expect_shape("gptq", t.g_idx, "g_idx", {k});
     if (t.g_idx.min().item<int64_t>() < 0 || t.g_idx.max().item<int64_t>() >= groups)
       throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(groups) +
                                   ")");
@@ -66,7 +46,7 @@ GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqC
     throw std::invalid_argument("gptq: tensor \"bias\" is missing (the layer has a bias)");
   if (!shape.bias && t.bias.defined())
     throw std::invalid_argument("gptq: tensor \"bias\" is present but the layer has no bias");
-  if (t.bias.defined()) expect_shape(t.bias, "bias", {n});
+  if (t.bias.defined()) sdk::expect_shape("gptq", t.bias, "bias", {n});
 
   qweight_ = register_buffer("qweight", t.qweight);
   qzeros_ = register_buffer("qzeros", t.qzeros);
@@ -91,29 +71,14 @@ at::Tensor GptqLinear::dequantize_kn() const { return dequantize_float_kn().to(s
 
 at::Tensor GptqLinear::dequantize() const { return dequantize_kn().t().contiguous(); }
 
-void GptqLinear::set_cache_dequantized(bool enabled) {
-  cache_enabled_ = enabled;
-  cached_weight_ = at::Tensor();
-  cached_versions_.clear();
-}
-
-std::vector<std::pair<const void*, uint32_t>> GptqLinear::tensor_versions() const {
-  std::vector<std::pair<const void*, uint32_t>> versions;
-  for (const at::Tensor* t : {&qweight_, &qzeros_, &scales_, &g_idx_})
-    versions.emplace_back(t->data_ptr(), static_cast<uint32_t>(t->_version()));
-  return versions;
-}
+void GptqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor GptqLinear::compute_weight() {
-  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
-  at::Tensor w = scales_.device().is_cpu() ? dequantize_float_kn() : dequantize_kn();
-  // (out, in) as a transposed view: the matmul reads it without a copy.
-  w = w.t();
-  if (cache_enabled_) {
-    cached_weight_ = w;
-    cached_versions_ = tensor_versions();
-  }
-  return w;
+  return weight_cache_.get({&qweight_, &qzeros_, &scales_, &g_idx_}, [&] {
+    at::Tensor w = scales_.device().is_cpu() ? dequantize_float_kn() : dequantize_kn();
+    // (out, in) as a transposed view: the matmul reads it without a copy.
+    return w.t();
+  });
 }
 
 at::Tensor GptqLinear::forward(const at::Tensor& x) {

@@ -9,12 +9,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "gptq_config.h"
+#include "oft/sdk/dequantized_weight_cache.h"
 #include "oft/sdk/linear_format.h"
 
 namespace oft::gptq {
@@ -72,14 +71,11 @@ class GptqLinear final : public sdk::LinearModule {
   at::Tensor dequantize_float_kn() const;
   // The dense weight in the dtype forward multiplies in (cached if enabled and still current).
   at::Tensor compute_weight();
-  std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
 
   GptqConfig config_;
   int64_t in_features_, out_features_;
   at::Tensor qweight_, qzeros_, scales_, g_idx_, bias_;
-  bool cache_enabled_ = false;
-  at::Tensor cached_weight_;
-  std::vector<std::pair<const void*, uint32_t>> cached_versions_;
+  sdk::DequantizedWeightCache weight_cache_;
 };
 
 }  // namespace oft::gptq

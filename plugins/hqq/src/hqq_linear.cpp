@@ -29,27 +29,10 @@ at::Tensor HqqLinear::dequantize() const {
   return codes().sub(zero_).mul(scale_).reshape({meta_.out_features, meta_.in_features});
 }
 
-void HqqLinear::set_cache_dequantized(bool enabled) {
-  cache_enabled_ = enabled;
-  cached_weight_ = at::Tensor();
-  cached_versions_.clear();
-}
-
-std::vector<std::pair<const void*, uint32_t>> HqqLinear::tensor_versions() const {
-  std::vector<std::pair<const void*, uint32_t>> versions;
-  for (const at::Tensor* t : {&W_q_, &scale_, &zero_})
-    versions.emplace_back(t->data_ptr(), static_cast<uint32_t>(t->_version()));
-  return versions;
-}
+void HqqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor HqqLinear::compute_weight() {
-  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
-  at::Tensor w = dequantize().to(at::kFloat);
-  if (cache_enabled_) {
-    cached_weight_ = w;
-    cached_versions_ = tensor_versions();
-  }
-  return w;
+  return weight_cache_.get({&W_q_, &scale_, &zero_}, [&] { return dequantize().to(at::kFloat); });
 }
 
 at::Tensor HqqLinear::forward(const at::Tensor& x) {

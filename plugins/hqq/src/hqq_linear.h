@@ -7,12 +7,11 @@
 // optimizer, as PEFT's HqqBackend does), keeping the bias (which PEFT 0.21.2 drops).
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "hqq_state.h"
+#include "oft/sdk/dequantized_weight_cache.h"
 #include "oft/sdk/linear_format.h"
 
 namespace oft::hqq {
@@ -58,13 +57,10 @@ class HqqLinear final : public sdk::LinearModule {
  private:
   // The fp32 weight forward multiplies with (cached if enabled and still current).
   at::Tensor compute_weight();
-  std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
 
   HqqMeta meta_;
   at::Tensor W_q_, scale_, zero_, bias_;
-  bool cache_enabled_ = false;
-  at::Tensor cached_weight_;
-  std::vector<std::pair<const void*, uint32_t>> cached_versions_;
+  sdk::DequantizedWeightCache weight_cache_;
 };
 
 }  // namespace oft::hqq

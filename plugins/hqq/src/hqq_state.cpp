@@ -6,15 +6,10 @@
 #include <ATen/ATen.h>
 
 #include "hqq_packing.h"
+#include "oft/sdk/tensor_checks.h"
 
 namespace oft::hqq {
 namespace {
-
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string text = "(";
-  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + ")";
-}
 
 [[noreturn]] void bad(const std::string& tensor, const std::string& what) {
   throw std::invalid_argument("hqq: tensor \"" + tensor + "\" " + what);
@@ -35,7 +30,7 @@ const at::Tensor* optional(const sdk::TensorMap& tensors, const std::string& nam
 }
 
 at::Tensor scalar(const at::Tensor& t, const std::string& name) {
-  if (t.numel() != 1) bad(name, "has shape " + shape_text(t.sizes()) + ", expected one value");
+  if (t.numel() != 1) bad(name, "has shape " + sdk::shape_text(t.sizes()) + ", expected one value");
   return t.reshape({});
 }
 
@@ -55,7 +50,7 @@ bool read_bool(const sdk::TensorMap& tensors, const std::string& name, bool fall
 
 std::string read_string(const at::Tensor& t, const std::string& name) {
   if (t.scalar_type() != at::kByte || t.dim() != 1)
-    bad(name, "has dtype " + std::string(c10::toString(t.scalar_type())) + " and shape " + shape_text(t.sizes()) +
+    bad(name, "has dtype " + std::string(c10::toString(t.scalar_type())) + " and shape " + sdk::shape_text(t.sizes()) +
                   ", expected uint8 character codes (1-D)");
   at::Tensor c = t.contiguous();
   return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
@@ -75,7 +70,7 @@ at::Tensor float_tensor(const at::Tensor& t, const std::string& name, at::Scalar
   if (!at::isFloatingType(t.scalar_type()))
     bad(name, "has dtype " + std::string(c10::toString(t.scalar_type())) + ", expected a floating dtype");
   if (t.sizes() != at::IntArrayRef(expected))
-    bad(name, "has shape " + shape_text(t.sizes()) + ", expected " + shape_text(expected));
+    bad(name, "has shape " + sdk::shape_text(t.sizes()) + ", expected " + sdk::shape_text(expected));
   // hqq moves floating meta data to the compute dtype. A copy: merging rewrites the layer's tensors in
   // place, which must not reach the caller's.
   return t.to(dtype).contiguous().clone();
@@ -84,9 +79,7 @@ at::Tensor float_tensor(const at::Tensor& t, const std::string& name, at::Scalar
 }  // namespace
 
 void expect_cpu(const at::Tensor& tensor, const std::string& name) {
-  if (tensor.defined() && !tensor.device().is_cpu())
-    throw std::invalid_argument("hqq: tensor \"" + name + "\" is on " + tensor.device().str() +
-                                "; the hqq plugin runs on the CPU only (move the model to the CPU)");
+  sdk::expect_cpu("hqq", tensor, name, "the hqq plugin runs on the CPU only (move the model to the CPU)");
 }
 
 std::string torch_dtype_name(at::ScalarType dtype) {
@@ -171,7 +164,7 @@ HqqState decode_state(const sdk::TensorMap& tensors, const sdk::LinearShape& sha
 
   const at::Tensor& dims = required(tensors, "shape");
   if (dims.dim() != 1 || dims.numel() != 2 || at::isFloatingType(dims.scalar_type()))
-    bad("shape", "has shape " + shape_text(dims.sizes()) + ", expected two integers (out, in)");
+    bad("shape", "has shape " + sdk::shape_text(dims.sizes()) + ", expected two integers (out, in)");
   const int64_t out = dims[0].item<int64_t>(), in = dims[1].item<int64_t>();
   if (out != shape.out_features || in != shape.in_features)
     bad("shape", "is (" + std::to_string(out) + ", " + std::to_string(in) + "), but the layer is (" +
@@ -210,7 +203,7 @@ HqqState decode_state(const sdk::TensorMap& tensors, const sdk::LinearShape& sha
     if (!at::isFloatingType(w_q.scalar_type()))
       bad("W_q", "has dtype " + std::string(c10::toString(w_q.scalar_type())) +
                      ", expected a floating view of the packed codes (view_as_float)");
-    if (w_q.dim() != 2) bad("W_q", "has shape " + shape_text(w_q.sizes()) + ", expected 2 dimensions");
+    if (w_q.dim() != 2) bad("W_q", "has shape " + sdk::shape_text(w_q.sizes()) + ", expected 2 dimensions");
     codes_view = w_q.contiguous().view(view_dtype);
   } else if (w_q.scalar_type() != view_dtype) {
     bad("W_q", "has dtype " + std::string(c10::toString(w_q.scalar_type())) + ", expected " +
@@ -218,8 +211,8 @@ HqqState decode_state(const sdk::TensorMap& tensors, const sdk::LinearShape& sha
   }
   const std::vector<int64_t> packed_shape{packed_rows(packing, m.rows), m.cols};
   if (codes_view.sizes() != at::IntArrayRef(packed_shape))
-    bad("W_q",
-        "holds packed codes of shape " + shape_text(codes_view.sizes()) + ", expected " + shape_text(packed_shape));
+    bad("W_q", "holds packed codes of shape " + sdk::shape_text(codes_view.sizes()) + ", expected " +
+                   sdk::shape_text(packed_shape));
   state.W_q = w_q.contiguous().clone();
   state.scale = float_tensor(scale, "scale", compute_dtype, m.group_stat_shape());
   state.zero = float_tensor(required(tensors, "zero"), "zero", compute_dtype, m.group_stat_shape());

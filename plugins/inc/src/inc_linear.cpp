@@ -7,37 +7,31 @@
 #include <ATen/ATen.h>
 
 #include "inc_fp8_math.h"
+#include "oft/sdk/tensor_checks.h"
 
 namespace oft::inc {
 namespace {
-
-std::string shape_text(at::IntArrayRef sizes) {
-  std::string text = "(";
-  for (size_t i = 0; i < sizes.size(); ++i) text += (i ? ", " : "") + std::to_string(sizes[i]);
-  return text + ")";
-}
 
 [[noreturn]] void bad(const char* name, const std::string& what) {
   throw std::invalid_argument(std::string("inc: tensor \"") + name + "\" " + what);
 }
 
 void expect_cpu(const at::Tensor& t, const char* name) {
-  if (t.defined() && !t.device().is_cpu())
-    bad(name, "is on " + t.device().str() + "; the inc backend computes on CPU only (no CUDA path yet)");
+  sdk::expect_cpu("inc", t, name, "the inc backend computes on CPU only (no CUDA path yet)");
 }
 
 void expect_scale(const at::Tensor& t, const char* name, std::vector<int64_t> channel_shape = {}) {
   if (!at::isFloatingType(t.scalar_type()) || c10::isFloat8Type(t.scalar_type()))
     bad(name, std::string("has dtype ") + c10::toString(t.scalar_type()) + ", expected bf16, fp16 or fp32");
   if (t.numel() != 1 && (channel_shape.empty() || t.sizes() != at::IntArrayRef(channel_shape)))
-    bad(name, "has shape " + shape_text(t.sizes()) + ", expected a scalar" +
-                  (channel_shape.empty() ? "" : " or " + shape_text(channel_shape)));
+    bad(name, "has shape " + sdk::shape_text(t.sizes()) + ", expected a scalar" +
+                  (channel_shape.empty() ? "" : " or " + sdk::shape_text(channel_shape)));
 }
 
 at::Tensor expect_zero(const at::Tensor& t, const char* name) {
   if (!t.defined()) return t;
   if (t.numel() != 1 || t.to(at::kFloat).item<float>() != 0.0f)
-    bad(name, "must be the scalar 0.0 (INC's FP8 zero point), got shape " + shape_text(t.sizes()));
+    bad(name, "must be the scalar 0.0 (INC's FP8 zero point), got shape " + sdk::shape_text(t.sizes()));
   return t;
 }
 
@@ -68,8 +62,8 @@ IncLinear::IncLinear(IncTensors t, const sdk::LinearShape& shape, const IncConfi
     bad("weight",
         std::string("has dtype ") + c10::toString(fp8) + " but quantization_config fp8_config is " + config.fp8_config);
   if (t.weight.sizes() != at::IntArrayRef({k, n}))
-    bad("weight", "has shape " + shape_text(t.weight.sizes()) + ", expected (in_features, out_features) = " +
-                      shape_text({k, n}) + " (INC stores the FP8 weight transposed)");
+    bad("weight", "has shape " + sdk::shape_text(t.weight.sizes()) + ", expected (in_features, out_features) = " +
+                      sdk::shape_text({k, n}) + " (INC stores the FP8 weight transposed)");
   expect_scale(t.weight_scale, weight_scale_name, {n});
   if (t.input_scale.defined()) expect_scale(t.input_scale, input_scale_name);
   if (t.input_scale_inv.defined()) expect_scale(t.input_scale_inv, "quant_input.scale_inv");
@@ -80,8 +74,7 @@ IncLinear::IncLinear(IncTensors t, const sdk::LinearShape& shape, const IncConfi
   if (t.input_scale_inv.defined()) t.input_scale_inv = t.input_scale_inv.reshape({});
   if (shape.bias && !t.bias.defined()) bad("bias", "is missing (the layer has a bias)");
   if (!shape.bias && t.bias.defined()) bad("bias", "is present but the layer has no bias");
-  if (t.bias.defined() && t.bias.sizes() != at::IntArrayRef({n}))
-    bad("bias", "has shape " + shape_text(t.bias.sizes()) + ", expected " + shape_text({n}));
+  if (t.bias.defined()) sdk::expect_shape("inc", t.bias, "bias", {n});
 
   // Own tensor objects (sharing the caller's storage): merging swaps in new ones (set_dense_weight) and must
   // leave the checkpoint's tensors alone.
@@ -111,31 +104,17 @@ at::Tensor IncLinear::forward(const at::Tensor& x) {
   return y.to(x.scalar_type());
 }
 
-void IncLinear::set_cache_dequantized(bool enabled) {
-  cache_enabled_ = enabled;
-  cached_weight_ = at::Tensor();
-  cached_versions_.clear();
-}
-
-std::vector<std::pair<const void*, uint32_t>> IncLinear::tensor_versions() const {
-  return {{weight_.data_ptr(), static_cast<uint32_t>(weight_._version())},
-          {weight_scale_.data_ptr(), static_cast<uint32_t>(weight_scale_._version())}};
-}
+void IncLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor IncLinear::compute_weight() {
-  if (cache_enabled_ && cached_weight_.defined() && cached_versions_ == tensor_versions()) return cached_weight_;
-  at::Tensor w = dequantize_weight(weight_, weight_scale_).to(at::kFloat);
-  if (cache_enabled_) {
-    cached_weight_ = w;
-    cached_versions_ = tensor_versions();
-  }
-  return w;
+  return weight_cache_.get({&weight_, &weight_scale_},
+                           [&] { return dequantize_weight(weight_, weight_scale_).to(at::kFloat); });
 }
 
 void IncLinear::set_dense_weight(const at::Tensor& weight) {
   if (weight.sizes() != at::IntArrayRef({out_features_, in_features_}))
-    throw std::invalid_argument("inc: set_dense_weight got shape " + shape_text(weight.sizes()) + ", expected " +
-                                shape_text({out_features_, in_features_}));
+    throw std::invalid_argument("inc: set_dense_weight got shape " + sdk::shape_text(weight.sizes()) + ", expected " +
+                                sdk::shape_text({out_features_, in_features_}));
   const bool per_channel = weight_scale_.dim() == 1;
   at::NoGradGuard no_grad;
   at::Tensor scale =

@@ -11,12 +11,11 @@
 // forward(x) = matmul(QDQ(x), dequantized W) + bias in the hp dtype, as INC computes it on CPU.
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include <ATen/core/Tensor.h>
 
 #include "inc_config.h"
+#include "oft/sdk/dequantized_weight_cache.h"
 #include "oft/sdk/linear_format.h"
 
 namespace oft::inc {
@@ -79,10 +78,7 @@ class IncLinear final : public sdk::LinearModule {
   at::Tensor weight_, bias_, weight_scale_, input_scale_, input_scale_inv_, weight_zero_point_, input_zero_point_;
   // The dequantized weight (in, out) in fp32 for forward, cached if enabled and still current.
   at::Tensor compute_weight();
-  bool cache_enabled_ = false;
-  at::Tensor cached_weight_;
-  std::vector<std::pair<const void*, uint32_t>> cached_versions_;
-  std::vector<std::pair<const void*, uint32_t>> tensor_versions() const;
+  sdk::DequantizedWeightCache weight_cache_;
 };
 
 }  // namespace oft::inc
