@@ -6,6 +6,11 @@
 // A method that needs calibration gets activations: the inputs each linear layer sees when the dense
 // model runs on the calibration token ids (one pass, all layers at once; the reference GPTQ instead
 // re-runs each block on the already-quantized previous blocks).
+// A format that also searches per-channel input scales (sdk::InputScaleSearch, e.g. AWQ) gets, for each
+// group of linears reading one input (models::input_scale_groups), their weights and inputs; its scale s
+// is folded into the model (the producing norm or linear divided by s, the readers' columns multiplied by
+// s), and the readers are then quantized from the folded weights with their inputs divided by s.
+#include <algorithm>
 #include <iomanip>
 #include <map>
 #include <sstream>
@@ -17,8 +22,11 @@
 #include "commands.h"
 #include "model_session.h"
 #include "oft/errors.h"
+#include "oft/hf/input_scale_fold.h"
+#include "oft/hf/input_scale_groups.h"
 #include "oft/io/safetensors.h"
 #include "oft/log.h"
+#include "oft/sdk/input_scale_search.h"
 #include "oft/sdk/linear_format.h"
 #include "oft/tuner/target_plan.h"
 
@@ -72,6 +80,60 @@ class RecordingLinear final : public sdk::LinearModule {
   std::shared_ptr<sdk::LinearBase> dense_;
 };
 
+// The block a module belongs to, for logging: its path up to the first numeric part ("model.layers.3").
+std::string block_of(const std::string& path) {
+  for (size_t begin = 0; begin < path.size();) {
+    const size_t end = std::min(path.find('.', begin), path.size());
+    if (end > begin && path.find_first_not_of("0123456789", begin) >= end) return path.substr(0, end);
+    begin = end + 1;
+  }
+  return path;
+}
+
+// Searches and folds the input scale of every group of linears that read one input (see the top of the
+// file); `calibration` (each linear's inputs) is divided by the scales. Nothing when the format has no
+// InputScaleSearch or the options turn it off.
+void fold_input_scales(const models::Pretrained& model, const std::string& format_name, const sdk::LinearFormat& format,
+                       const std::string& options_json, std::map<std::string, std::shared_ptr<sdk::LinearBase>>& dense,
+                       std::map<std::string, at::Tensor>& calibration) {
+  const auto* search = dynamic_cast<const sdk::InputScaleSearch*>(&format);
+  if (search == nullptr) return;
+  std::vector<std::string> paths;
+  for (const auto& item : model.module->named_modules(/*name_prefix=*/"", /*include_self=*/false))
+    paths.push_back(item.key());
+  std::map<std::string, size_t> groups_per_block;
+  for (const auto& group : models::input_scale_groups(model.info.model_type, paths)) {
+    const auto quantized = [&](const std::string& path) { return dense.count(path) && calibration.count(path); };
+    if (!std::all_of(group.readers.begin(), group.readers.end(), quantized) ||
+        (group.producer_kind == models::InputScaleGroup::Producer::Linear && !dense.count(group.producer)))
+      continue;  // only layers this command quantizes (and so holds dense) are rewritten
+    std::vector<at::Tensor> weights;
+    for (const auto& reader : group.readers) weights.push_back(dense[reader]->dense_weight().detach());
+    at::Tensor scale;
+    try {
+      scale = search->search_input_scale(weights, options_json, calibration[group.readers.front()]);
+    } catch (const std::exception& e) {
+      throw UsageError("input scale search of format " + format_name + " for the inputs of " + group.producer +
+                       " failed: " + e.what());
+    }
+    if (!scale.defined()) return;  // turned off by the options
+    const int64_t channels = weights.front().size(1);
+    if (scale.dim() != 1 || scale.size(0) != channels || !at::isfinite(scale).all().item<bool>() ||
+        !(scale > 0).all().item<bool>())
+      throw PluginError("format " + format_name + " returned an input scale for " + group.producer + " that is not " +
+                        std::to_string(channels) + " positive finite numbers");
+    models::fold_input_scale(*model.module, group, scale);
+    const at::Tensor s = scale.to(at::kFloat);
+    for (const auto& reader : group.readers) calibration[reader] = calibration[reader] / s;
+    logger()->debug("input scale folded into {} and its readers {}: min {:.4g}, max {:.4g}", group.producer,
+                    group.readers.front() + (group.readers.size() > 1 ? ", ..." : ""), s.min().item<double>(),
+                    s.max().item<double>());
+    ++groups_per_block[block_of(group.producer)];
+  }
+  for (const auto& [block, groups] : groups_per_block)
+    logger()->info("{}: folded {} input scales searched by {}", block, groups, format_name);
+}
+
 void run_quantize(Host& host, const QuantizeOptions& o) {
   const auto formats = host.formats();
   const MethodInfo method = formats->method(o.method);  // fails early, naming the available methods
@@ -122,8 +184,9 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
     for (const auto& p : dense[path]->module()->named_parameters(/*recurse=*/false))
       if (p.key() == "bias") bias[path] = p.value().detach();
   }
-  std::map<std::string, std::shared_ptr<RecordingLinear>> recorders;
+  std::map<std::string, at::Tensor> calibration;  // each linear's recorded inputs (N, in)
   if (calibrated) {
+    std::map<std::string, std::shared_ptr<RecordingLinear>> recorders;
     for (const auto& path : linears) {
       auto recorder = std::make_shared<RecordingLinear>(dense[path]);
       auto [parent, name] = parent_of(path);
@@ -135,12 +198,18 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
     torch::NoGradGuard no_grad;
     const auto ids = inputs.at("input_ids").to(at::kLong);
     model.forward(ids, inputs.count("attention_mask") ? inputs.at("attention_mask").to(at::kLong) : at::Tensor());
+    for (const auto& path : linears) {
+      calibration[path] = at::cat(recorders[path]->inputs);
+      auto [parent, name] = parent_of(path);
+      parent->replace_layer(name, dense[path]->module());  // the dense layer again, for the folding below
+    }
+    fold_input_scales(model, method.format, *formats->get(method.format), options.dump(), dense, calibration);
   }
   int64_t done = 0;
   for (const auto& path : linears) {
-    const at::Tensor calibration = recorders.count(path) ? at::cat(recorders[path]->inputs) : at::Tensor();
+    const at::Tensor inputs = calibration.count(path) ? calibration[path] : at::Tensor();
     auto quantized = formats->quantize(method.format, path, dense[path]->dense_weight().detach(), bias[path],
-                                       options.dump(), calibration);
+                                       options.dump(), inputs);
     auto [parent, name] = parent_of(path);
     parent->replace_layer(name, quantized);
     logger()->info("[{}/{}] quantized {} ({} x {})", ++done, linears.size(), path, dense[path]->out_features(),

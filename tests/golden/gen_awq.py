@@ -10,6 +10,7 @@ on CPU in pure torch:
   AwqGEMVLinear.pack                    the GEMV layout (its forward is CUDA-only: the GEMV dequant below is the
                                         format's definition, checked here to equal the pseudo-quantized weight)
   AWQProcessor._compute_best_clip       AWQ's activation-aware clipping search
+  AWQProcessor._compute_best_scale      AWQ's activation-aware input scale search (duo scaling, 20 ratios)
   PEFT 0.21.2 OFT around AwqTorchLinear forward and the adapter's gradient
 
 Run from the repository root:
@@ -30,6 +31,12 @@ awq_clip.safetensors: AWQ's clip search on weight (64, 64) with inputs (128, 64)
 stored in fp16 and searched in fp32, for 4-bit g32 with and without zero point: <case>/max_val (out, groups)
 the chosen clamp bound.
 
+awq_scale.safetensors: AWQ's input scale search for one linear (GPTQModel scores a lone linear, e.g.
+down_proj, by its own output, as the plugin scores every group): weight (32, 128) and inputs (128, 128) with
+every 16th channel 20x larger, stored in fp16 and searched in fp32; per case (4-bit g32 and 3-bit g64 with zero
+point, 4-bit g32 symmetric) <case>/scale (in,) the chosen scale and <case>/loss its output mean squared error.
+Written alone with --scale-only (the other files stay as they are).
+
 awq_oft.safetensors: PEFT's OFT (oft_block_size 16, init_weights False) around the b4_g64_zp layer as
 AwqTorchLinear: adapter_weight, x (fp16 (5, in)), output, and adapter_grad = d sum(output.float()^2) / d oft_R.
 """
@@ -40,6 +47,7 @@ import argparse
 import json
 import os
 import platform
+import threading
 import types
 
 import torch
@@ -49,7 +57,7 @@ import gptqmodel
 import peft
 import safetensors
 import transformers
-from gptqmodel.looper.awq_processor import AWQProcessor
+from gptqmodel.looper.awq_processor import AWQProcessor, _compute_awq_weight_mean
 from gptqmodel.nn_modules.qlinear.gemv_awq import AwqGEMVLinear
 from gptqmodel.nn_modules.qlinear.torch_awq import AwqTorchLinear
 from gptqmodel.quantization.awq.utils.packing_utils import dequantize_gemm, reverse_awq_order, unpack_awq
@@ -165,6 +173,35 @@ def gen_clip():
     save("awq_clip.safetensors", tensors, cases)
 
 
+def gen_scale():
+    torch.manual_seed(11)
+    w = (torch.randn(32, 128) * 0.05).half()
+    channel_scale = torch.ones(128)
+    channel_scale[::16] = 20.0
+    x = (torch.randn(128, 128) * channel_scale).half()
+    tensors, cases = {"weight": w, "input": x}, []
+    for name, bits, group_size, zero_point in (("b4_g32_zp", 4, 32, True), ("b3_g64_zp", 3, 64, True),
+                                               ("b4_g32_sym", 4, 32, False)):
+        layer = torch.nn.Linear(128, 32, bias=False)
+        layer.weight.data = w.float()
+        layer.requires_grad_(False)
+        xf = x.float()
+        # What _compute_best_scale reads and calls on self, on its eager (unchunked) scoring path.
+        stub = awq_stub(bits, group_size, zero_point)
+        stub.qcfg.scale_search_chunked_activations = False
+        stub.duo_scaling, stub.max_chunk_memory, stub._scale_context = True, 1 << 30, threading.local()
+        stub._module_forward = lambda inp, module, kwargs: module(inp)
+        stub._compute_loss = types.MethodType(AWQProcessor._compute_loss, stub)
+        w_mean = _compute_awq_weight_mean([layer], group_size)
+        x_mean = xf.abs().view(-1, 128).float().sum(0) / xf.shape[0]  # _search_best_scale's x_mean
+        with torch.no_grad():
+            scale, loss = AWQProcessor._compute_best_scale(stub, xf, w_mean, x_mean, layer, [layer], layer(xf))
+        tensors[f"{name}/scale"] = scale.float().contiguous()
+        tensors[f"{name}/loss"] = torch.tensor([loss], dtype=torch.float64)
+        cases.append({"name": name, "bits": bits, "group_size": group_size, "zero_point": zero_point})
+    save("awq_scale.safetensors", tensors, cases)
+
+
 def gen_oft():
     from peft import OFTConfig, get_peft_model
 
@@ -220,12 +257,16 @@ def main() -> None:
     global OUT_DIR
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=OUT_DIR)
-    OUT_DIR = parser.parse_args().out
+    parser.add_argument("--scale-only", action="store_true", help="write awq_scale.safetensors alone")
+    args = parser.parse_args()
+    OUT_DIR = args.out
     torch.set_num_threads(1)
     os.makedirs(OUT_DIR, exist_ok=True)
-    gen_layers()
-    gen_clip()
-    gen_oft()
+    if not args.scale_only:
+        gen_layers()
+        gen_clip()
+        gen_oft()
+    gen_scale()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 //       weight: fp16 dense is 2, fp32 4.
 //   BM_QuantizeAwq/<bits>  the clipping search (group 128) on the 4096 x 4096 weight with 512 calibration
 //       tokens, against round-to-nearest; counters awq_s, rtn_s and both output errors.
+//   BM_SearchInputScale/<bits>  AWQ's input scale search on the same weight (inputs with outlier
+//       channels); counters search_s, the chosen ratio and the output error after scaling + clipping.
 // Threads: OFT_BENCH_THREADS (default 2).
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 
 #include "awq_format.h"
 #include "awq_quantizer.h"
+#include "awq_scale_search.h"
 
 namespace {
 
@@ -125,6 +128,31 @@ void BM_QuantizeAwq(benchmark::State& state) {
   state.counters["rtn_error"] = output_error(weight, rtn->dequantize(), x);
 }
 BENCHMARK(BM_QuantizeAwq)->ArgNames({"bits"})->Arg(4)->Iterations(1)->Unit(benchmark::kSecond);
+
+// AWQ's input scale search for one 4096 x 4096 linear (20 candidate scales, each quantized and scored on
+// 512 calibration rows with a few outlier channels), then clipping + round-to-nearest on the scaled weight.
+void BM_SearchInputScale(benchmark::State& state) {
+  set_threads();
+  torch::NoGradGuard no_grad;
+  at::manual_seed(0);
+  at::Tensor weight = at::randn({kFeatures, kFeatures}) * 0.02;
+  at::Tensor channel_scale = 1 + at::rand({kFeatures});
+  channel_scale.index_put_({at::arange(0, kFeatures, 64)}, 20.0);
+  at::Tensor x = at::randn({512, kFeatures}) * channel_scale;
+  const auto config = config_of(state.range(0), 128, false);
+  oft::awq::ScaleSearchResult found;
+  std::shared_ptr<oft::awq::AwqLinear> scaled;
+  double search_s = 0;
+  for (auto _ : state) {
+    search_s += time_ms([&] { found = oft::awq::search_input_scale({weight}, x, config); }) / 1e3;
+    scaled = oft::awq::make_layer(oft::awq::quantize_awq(weight * found.scale, x / found.scale, config, at::kHalf), {},
+                                  config);
+  }
+  state.counters["search_s"] = search_s;
+  state.counters["ratio"] = found.ratio;
+  state.counters["scaled_error"] = output_error(weight, scaled->dequantize().to(at::kFloat) / found.scale, x);
+}
+BENCHMARK(BM_SearchInputScale)->ArgNames({"bits"})->Arg(4)->Iterations(1)->Unit(benchmark::kSecond);
 
 }  // namespace
 

@@ -17,7 +17,7 @@ json parse(const std::string& text, const char* what) {
   json value;
   try {
     value = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw std::invalid_argument(std::string("awq: ") + what + " is not valid JSON: " + e.what());
   }
   if (!value.is_object()) throw std::invalid_argument(std::string("awq: ") + what + " must be a JSON object");
@@ -82,16 +82,22 @@ AwqConfig AwqConfig::from_quantization_config(const std::string& json_text) {
 
 AwqConfig AwqConfig::from_options(const std::string& json_text) {
   json options = parse(json_text, "options");
-  static const std::set<std::string> known = {"bits",    "group_size", "zero_point",   "format",
-                                              "version", "pack_dtype", "quant_method", "method"};
+  static const std::set<std::string> known = {"bits",       "group_size",   "zero_point", "format",      "version",
+                                              "pack_dtype", "quant_method", "method",     "scale_search"};
   for (const auto& item : options.items())
     if (!known.count(item.key()))
       throw std::invalid_argument("awq: unknown option \"" + item.key() +
-                                  "\" (expected bits, group_size, zero_point, format)");
+                                  "\" (expected bits, group_size, zero_point, format, scale_search)");
   for (const char* key : {"quant_method", "method"})
     if (options.contains(key) && options[key] != "awq")
       throw std::invalid_argument(std::string("awq: option ") + key + " must be \"awq\", got " + options[key].dump());
-  return read(options);
+  AwqConfig config = read(options);
+  if (options.contains("scale_search")) {
+    if (!options["scale_search"].is_boolean())
+      throw std::invalid_argument("awq: option scale_search must be a boolean, got " + options["scale_search"].dump());
+    config.scale_search = options["scale_search"].get<bool>();
+  }
+  return config;
 }
 
 std::string AwqConfig::to_quantization_config() const {

@@ -20,6 +20,9 @@ struct AwqConfig {
   // zero_point says.
   bool zero_point = true;
   Layout layout = Layout::Gemm;
+  // `oft quantize` only (never in a quantization_config): search AWQ's per-channel input scale with
+  // calibration data (awq_scale_search.h); false: the clipping search alone.
+  bool scale_search = true;
 
   int64_t effective_group_size(int64_t in_features) const { return group_size == -1 ? in_features : group_size; }
   int64_t num_groups(int64_t in_features) const { return in_features / effective_group_size(in_features); }

@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include "awq_scale_search.h"
+
 namespace oft::awq {
 namespace {
 
@@ -61,11 +63,18 @@ sdk::TensorMap AwqFormat::save(const sdk::LinearModule& layer) const {
 
 std::vector<sdk::QuantizeMethod> AwqFormat::quantize_methods() const {
   return {{"awq",
-           "AWQ: 2/3/4/8-bit integer groups, clipping searched on calibration inputs (transformers/GPTQModel gemm "
-           "checkpoint)",
-           R"({"bits": 4, "group_size": 128, "zero_point": true})", /*needs_calibration=*/true}};
+           "AWQ: 2/3/4/8-bit integer groups, input scales and clipping searched on calibration inputs "
+           "(transformers/GPTQModel gemm checkpoint)",
+           R"({"bits": 4, "group_size": 128, "zero_point": true, "scale_search": true})", /*needs_calibration=*/true}};
 }
 
 std::string AwqFormat::model_merge_refusal(const std::string&) const { return ""; }
+
+at::Tensor AwqFormat::search_input_scale(const std::vector<at::Tensor>& weights_reading_one_input,
+                                         const std::string& options_json, const at::Tensor& calibration) const {
+  const AwqConfig config = AwqConfig::from_options(options_json);
+  if (!config.scale_search) return {};
+  return awq::search_input_scale(weights_reading_one_input, calibration, config).scale;
+}
 
 }  // namespace oft::awq

@@ -1,7 +1,8 @@
 #pragma once
 // The "awq" LinearFormat: reads AwqLinear from checkpoint tensors (gemm and gemv layouts), quantizes
 // float weights with AWQ's clipping search on calibration inputs (round-to-nearest without them), and
-// writes the tensors back.
+// writes the tensors back. It also offers AWQ's input scale search (sdk::InputScaleSearch), which the
+// host folds into the model before it quantizes the layers.
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "awq_config.h"
 #include "awq_linear.h"
 #include "awq_quantizer.h"
+#include "oft/sdk/input_scale_search.h"
 #include "oft/sdk/linear_format.h"
 
 namespace oft::awq {
@@ -17,7 +19,7 @@ namespace oft::awq {
 std::shared_ptr<AwqLinear> make_layer(const QuantizedWeight& quantized, const at::Tensor& bias,
                                       const AwqConfig& config);
 
-class AwqFormat final : public sdk::LinearFormat {
+class AwqFormat final : public sdk::LinearFormat, public sdk::InputScaleSearch {
  public:
   // cache_dequantized: whether layers it makes keep their dequantized weight (see AwqLinear).
   explicit AwqFormat(bool cache_dequantized = false) : cache_dequantized_(cache_dequantized) {}
@@ -39,6 +41,10 @@ class AwqFormat final : public sdk::LinearFormat {
   // "": PEFT refuses merging AWQ layers one by one (TypeError), not the model as a whole; our layers
   // merge by requantizing.
   std::string model_merge_refusal(const std::string& quantization_config_json) const override;
+  // AWQ's scale search (awq_scale_search.h) at the options' bits and group size; undefined when the
+  // options say {"scale_search": false}.
+  at::Tensor search_input_scale(const std::vector<at::Tensor>& weights_reading_one_input,
+                                const std::string& options_json, const at::Tensor& calibration) const override;
 
  private:
   bool cache_dequantized_;

@@ -74,6 +74,12 @@ QuantizedWeight quantize_rtn(const at::Tensor& weight, const AwqConfig& config, 
   return result;
 }
 
+at::Tensor pseudo_quantize_rtn(const at::Tensor& weight, const AwqConfig& config) {
+  check_weight(weight, config);
+  const int64_t n = weight.size(0), k = weight.size(1), gs = config.effective_group_size(k);
+  return pseudo_quantize(weight.detach().reshape({n * (k / gs), gs}), config).view({n, k});
+}
+
 at::Tensor search_clip(const at::Tensor& weight, const at::Tensor& calibration, const AwqConfig& config) {
   check_weight(weight, config);
   const int64_t n = weight.size(0), k = weight.size(1), gs = config.effective_group_size(k), groups = k / gs;

@@ -3,11 +3,8 @@
 // AWQProcessor.pseudo_quantize_tensor, and AWQ's activation-aware clipping search
 // (AWQProcessor._compute_best_clip) in front of it.
 //
-// What of AWQ fits in one layer: AWQ's per-input-channel scale s (x_mean^alpha, searched over alpha)
-// only pays off when 1/s is folded into the op BEFORE the layer (the RMSNorm or the previous linear):
-// the layer then stores Q(W diag(s)). The AWQ checkpoint has no tensor for s, and the SDK quantizes one
-// layer at a time, so the scale cannot be stored here; the clipping search, which only changes which
-// per-group ranges the codes cover, can. See plugins/awq/README.md.
+// AWQ's per-input-channel scale s is searched separately (awq_scale_search.h): the host folds 1/s into
+// the op before the layer and hands this quantizer W diag(s) and the inputs divided by s.
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
@@ -28,6 +25,10 @@ struct QuantizedWeight {
 //               2^(b-1) - 1) + 2^(b-1), zero = 2^(b-1).
 // Scales are then stored in `scales_dtype` (fp16 in checkpoints).
 QuantizedWeight quantize_rtn(const at::Tensor& weight, const AwqConfig& config, at::ScalarType scales_dtype);
+
+// The weight (out, in) round-to-nearest gives back, in the weight's dtype (AWQ's pseudo-quantization,
+// used to score candidates of the clipping and input scale searches).
+at::Tensor pseudo_quantize_rtn(const at::Tensor& weight, const AwqConfig& config);
 
 // AWQ's clipping search on calibration inputs (..., in): per output row and group, the bound
 // max|w| * (1 - i/20), i = 0..9, whose round-to-nearest weight (clamped to +-bound) gives the smallest

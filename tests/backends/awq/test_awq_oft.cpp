@@ -99,7 +99,8 @@ TEST(AwqOft, PluginRegistersItsDispatcherAndFormat) {
   const auto method = host.formats->method("awq");
   EXPECT_EQ(method.format, "awq");
   EXPECT_TRUE(method.method.needs_calibration);
-  EXPECT_EQ(method.method.default_options_json, R"({"bits": 4, "group_size": 128, "zero_point": true})");
+  EXPECT_EQ(method.method.default_options_json,
+            R"({"bits": 4, "group_size": 128, "zero_point": true, "scale_search": true})");
   const auto c = golden_cases().front();
   EXPECT_EQ(host.formats->model_merge_refusal(c.quantization_config), "");
   // A gptq checkpoint's tensors (same names) are not awq's.

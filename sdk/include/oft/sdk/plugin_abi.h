@@ -36,9 +36,11 @@
  *   1.0  the descriptor, Registrar::add, Dispatcher and Claim, LinearBase.
  *   1.1  Registrar::add_format and config_json; LinearFormat and LinearModule (loaders, quantizers).
  *   2.0  LinearFormat::quantize_methods and model_merge_refusal (QuantizeMethod); Claim holds only a
- *        LinearBase; backend priorities left the SDK; SDK classes OFT_SDK_VISIBLE. */
+ *        LinearBase; backend priorities left the SDK; SDK classes OFT_SDK_VISIBLE.
+ *   2.1  InputScaleSearch (input_scale_search.h): an optional interface a LinearFormat may also
+ *        implement; hosts find it by dynamic_cast, so older plugins simply lack it. */
 #define OFT_PLUGIN_ABI_MAJOR 2 /* 2: LinearFormat::quantize_methods and model_merge_refusal */
-#define OFT_PLUGIN_ABI_MINOR 0
+#define OFT_PLUGIN_ABI_MINOR 1
 
 #define OFT_PLUGIN_ENTRY_PASTE_(major) oft_plugin_descriptor_v##major
 #define OFT_PLUGIN_ENTRY_NAME_(major) OFT_PLUGIN_ENTRY_PASTE_(major)
