@@ -1,11 +1,14 @@
 // GPT2LMHeadModel with transformers' module names: Conv1D projections (weights stored (in, out),
 // PEFT's fan_in_fan_out), learned positions, gelu_new, lm_head tied to wte.
 #include <cmath>
+#include <string>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <torch/nn/modules/container/modulelist.h>
 
 #include "hf/architecture.h"
+#include "hf/cached_decoding.h"
 #include "hf/layers.h"
 #include "oft/errors.h"
 #include "oft/nn/adaptable_module.h"
@@ -80,7 +83,7 @@ struct GPT2Model : AdaptableModule {
   }
 };
 
-struct GPT2LMHeadModel : AdaptableModule {
+struct GPT2LMHeadModel : AdaptableModule, CachedDecoding {
   GPT2Config config;
   std::shared_ptr<GPT2Model> transformer;
   LayerSlot lm_head;
@@ -93,11 +96,28 @@ struct GPT2LMHeadModel : AdaptableModule {
 
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask) {
     check_inputs(ids, mask, config.positions);
+    const at::Tensor mask4d = attention_mask_4d(mask, ids.size(0), ids.size(1), /*causal=*/true, 0, ids.device());
+    return run(ids, mask4d, 0, nullptr);
+  }
+
+  at::Tensor forward_cached(const at::Tensor& ids, KVCache& cache) override {
+    check_cached_inputs(ids);
+    if (cache.length + ids.size(1) > config.positions)
+      throw UsageError("GPT-2 decoding past " + std::to_string(config.positions) +
+                       " positions (n_positions): the context would have " +
+                       std::to_string(cache.length + ids.size(1)));
+    at::Tensor logits = run(ids, cached_causal_mask(cache.length, ids.size(1), 0, ids.device()), cache.length, &cache);
+    cache.length += ids.size(1);
+    return logits;
+  }
+
+ private:
+  // ids at positions past..past+T-1; with a cache, attends to its keys/values and appends the new ones.
+  at::Tensor run(const at::Tensor& ids, const at::Tensor& mask4d, int64_t past, KVCache* cache) {
     const auto& c = config;
     const int64_t batch = ids.size(0), length = ids.size(1), dim = c.embd / c.heads;
     auto& t = *transformer;
-    at::Tensor x = t.wte(ids) + t.wpe(at::arange(length, ids.options()).unsqueeze(0));
-    const at::Tensor mask4d = attention_mask_4d(mask, batch, length, /*causal=*/true, 0, ids.device());
+    at::Tensor x = t.wte(ids) + t.wpe(at::arange(past, past + length, ids.options()).unsqueeze(0));
     auto heads = [&](const at::Tensor& y) { return y.view({batch, length, c.heads, dim}).transpose(1, 2); };
     int64_t index = 0;
     for (const auto& module : *t.h) {
@@ -105,7 +125,9 @@ struct GPT2LMHeadModel : AdaptableModule {
       double scale = c.scale_weights ? std::pow(static_cast<double>(dim), -0.5) : 1.0;
       if (c.scale_by_layer) scale /= static_cast<double>(index + 1);
       const auto qkv = b.attn->c_attn(b.ln_1(x)).split(c.embd, 2);
-      x = x + b.attn->c_proj(attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), mask4d, scale));
+      at::Tensor k = heads(qkv[1]), v = heads(qkv[2]);
+      if (cache) std::tie(k, v) = extend_cache(*cache, static_cast<size_t>(index), k, v);
+      x = x + b.attn->c_proj(attention(heads(qkv[0]), k, v, mask4d, scale));
       x = x + b.mlp->c_proj(activation(c.act, b.mlp->c_fc(b.ln_2(x))));
       ++index;
     }

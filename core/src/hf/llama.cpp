@@ -1,11 +1,13 @@
 // LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM (one architecture: they differ in
 // defaults, Qwen2's q/k/v bias and Mistral's sliding window), with transformers' module names.
 #include <cmath>
+#include <tuple>
 
 #include <ATen/ATen.h>
 #include <torch/nn/modules/container/modulelist.h>
 
 #include "hf/architecture.h"
+#include "hf/cached_decoding.h"
 #include "hf/layers.h"
 #include "oft/errors.h"
 #include "oft/nn/adaptable_module.h"
@@ -31,6 +33,8 @@ struct LlamaConfig {
     heads = c.positive("num_attention_heads");
     kv_heads = c.positive("num_key_value_heads", heads);
     if (heads % kv_heads != 0) c.fail("num_key_value_heads", "must divide num_attention_heads");
+    if (!c.has("head_dim") && hidden % heads != 0)  // transformers 4.x's LlamaAttention check
+      c.fail("hidden_size", "must be a multiple of num_attention_heads (or head_dim given)");
     head_dim = c.positive("head_dim", hidden / heads);
     eps = c.number("rms_norm_eps", 1e-6);
     act = c.text("hidden_act", "silu");
@@ -154,7 +158,7 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-struct LlamaForCausalLM : AdaptableModule {
+struct LlamaForCausalLM : AdaptableModule, CachedDecoding {
   LlamaConfig config;
   std::shared_ptr<LlamaModel> model;
   LayerSlot lm_head;
@@ -166,27 +170,47 @@ struct LlamaForCausalLM : AdaptableModule {
 
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask) {
     check_inputs(ids, mask, 0);
+    const at::Tensor mask4d =
+        attention_mask_4d(mask, ids.size(0), ids.size(1), /*causal=*/true, config.window, ids.device());
+    return run(ids, mask4d, 0, nullptr);
+  }
+
+  at::Tensor forward_cached(const at::Tensor& ids, KVCache& cache) override {
+    check_cached_inputs(ids);
+    const at::Tensor mask4d = cached_causal_mask(cache.length, ids.size(1), config.window, ids.device());
+    at::Tensor logits = run(ids, mask4d, cache.length, &cache);
+    cache.length += ids.size(1);
+    return logits;
+  }
+
+ private:
+  // ids at positions past..past+T-1; with a cache, attends to its keys/values and appends the new ones.
+  at::Tensor run(const at::Tensor& ids, const at::Tensor& mask4d, int64_t past, KVCache* cache) {
     const auto& c = config;
     const int64_t batch = ids.size(0), length = ids.size(1), dim = c.head_dim;
     at::Tensor h = model->embed_tokens(ids);
     // RoPE as transformers computes it: float32 angles, cos/sin cast to the activations' dtype.
     const auto f32 = at::TensorOptions().device(ids.device()).dtype(at::kFloat);
-    const at::Tensor freqs = at::outer(at::arange(length, f32), c.inv_freq(ids.device()));
+    const at::Tensor positions = at::arange(past, past + length, f32);
+    const at::Tensor freqs = at::outer(positions, c.inv_freq(ids.device()));
     const at::Tensor angles = at::cat({freqs, freqs}, -1);
     const at::Tensor cos = angles.cos().to(h.scalar_type()), sin = angles.sin().to(h.scalar_type());
     auto rope = [&](const at::Tensor& x) { return x * cos + rotate_half(x) * sin; };
-    const at::Tensor mask4d = attention_mask_4d(mask, batch, length, /*causal=*/true, c.window, ids.device());
     const double scale = std::pow(static_cast<double>(dim), -0.5);
     auto heads = [&](const at::Tensor& x, int64_t n) { return x.view({batch, length, n, dim}).transpose(1, 2); };
+    size_t index = 0;
     for (const auto& module : *model->layers) {
       auto& l = *module->as<LlamaDecoderLayer>();
       auto& a = *l.self_attn;
       at::Tensor x = l.input_layernorm(h);
       const at::Tensor q = rope(heads(a.q_proj(x), c.heads));
-      const at::Tensor k = rope(heads(a.k_proj(x), c.kv_heads));
-      h = h + a.o_proj(attention(q, k, heads(a.v_proj(x), c.kv_heads), mask4d, scale));
+      at::Tensor k = rope(heads(a.k_proj(x), c.kv_heads));
+      at::Tensor v = heads(a.v_proj(x), c.kv_heads);
+      if (cache) std::tie(k, v) = extend_cache(*cache, index, k, v);
+      h = h + a.o_proj(attention(q, k, v, mask4d, scale));
       x = l.post_attention_layernorm(h);
       h = h + l.mlp->down_proj(activation(c.act, l.mlp->gate_proj(x)) * l.mlp->up_proj(x));
+      ++index;
     }
     return lm_head(model->norm(h));
   }

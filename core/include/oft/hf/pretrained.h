@@ -9,8 +9,8 @@
 // Quantized checkpoints (config.json "quantization_config") load their linear modules through the
 // FormatRegistry (backend plugins). save_pretrained writes a folder transformers loads.
 //
-// Inference semantics: no dropout, no KV cache; positions are 0..T-1 for every row (as transformers
-// without position_ids, also for left padding). Not supported, each a FormatError naming the key:
+// Inference semantics: no dropout, no KV cache (oft/hf/generation.h decodes with one); positions are 0..T-1 for every
+// row (as transformers without position_ids, also for left padding). Not supported, each a FormatError naming the key:
 // RoPE types other than default / linear / llama3 (dynamic, yarn, longrope), partial rotary factors,
 // Qwen2's use_sliding_window, BERT's relative position embeddings and decoder mode, GPT-2's
 // reorder_and_upcast_attn and cross-attention, pytorch_model.bin checkpoints. A quantized checkpoint
