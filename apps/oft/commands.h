@@ -22,5 +22,9 @@ void add_train_command(CLI::App& app, Host& host);
 void add_merge_command(CLI::App& app, Host& host);
 // `oft quantize`: quantize a dense checkpoint with a backend plugin's format.
 void add_quantize_command(CLI::App& app, Host& host);
+// `oft generate`: KV-cached text generation with a causal LM and its adapters.
+void add_generate_command(CLI::App& app, Host& host);
+// `oft tokenize --model DIR [--json] TEXT...`: token ids of texts with the model folder's tokenizer.
+void add_tokenize_command(CLI::App& app);
 
 }  // namespace oft::app

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   oft::app::add_train_command(app, host);
   oft::app::add_merge_command(app, host);
   oft::app::add_quantize_command(app, host);
+  oft::app::add_tokenize_command(app);
+  oft::app::add_generate_command(app, host);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

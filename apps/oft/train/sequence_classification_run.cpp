@@ -13,12 +13,12 @@
 #include "training_runs.h"
 
 namespace oft::app {
-nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c) {
+nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c, DataParallelGroup& group) {
   at::manual_seed(static_cast<int64_t>(c.seed));
   models::LoadOptions load;
   load.formats = host.formats();
-  auto model = std::make_shared<SequenceClassifier>(models::load_pretrained(c.model, load),
-                                                    static_cast<int64_t>(c.labels.size()));
+  const auto num_labels = static_cast<int64_t>(c.labels.size());
+  auto model = std::make_shared<SequenceClassifier>(models::load_pretrained(c.model, load), num_labels);
   const auto train_set = load_text_classification(c.train_data, c.labels, c.model, c.max_length);
   OFTConfig oft = c.oft;
   auto saved = oft.modules_to_save.value_or(std::vector<std::string>{});
@@ -32,25 +32,27 @@ nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c) {
   model->train();
   const TrainableSplit params = trainable_parameters(*model);
   const TrainResult result =
-      train(trainer_options(c), train_set.size(), {{params.adapter, c.lr}, {params.other, c.head_lr}}, c.weight_decay,
-            params.all, [&](const at::Tensor& indices) {
+      train(trainer_options(c, group), train_set.size(), {{params.adapter, c.lr}, {params.other, c.head_lr}},
+            c.weight_decay, params.all, [&](const at::Tensor& indices) {
               const auto batch = train_set.select(indices);
               return at::cross_entropy_loss(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
             });
   model->eval();
-  peft.save_pretrained(c.output_dir / "adapter");
+  if (group.is_writer()) peft.save_pretrained(c.output_dir / "adapter");
 
-  nlohmann::json metrics = {{"task", "sequence_classification"},
-                            {"steps", c.steps},
-                            {"resumed_from", result.first_step},
-                            {"final_loss", result.final_loss},
-                            {"train_accuracy", accuracy(logits_of(*model, train_set), train_set.labels)}};
+  nlohmann::json metrics = {
+      {"task", "sequence_classification"},
+      {"steps", c.steps},
+      {"resumed_from", result.first_step},
+      {"final_loss", result.final_loss},
+      {"train_accuracy", accuracy(sharded_logits_of(*model, train_set, num_labels, group), train_set.labels)}};
   if (!c.eval_data.empty()) {
     const auto eval_set = load_text_classification(c.eval_data, c.labels, c.model, c.max_length);
-    const at::Tensor logits = logits_of(*model, eval_set);
+    const at::Tensor logits = sharded_logits_of(*model, eval_set, num_labels, group);
     metrics["eval_accuracy"] = accuracy(logits, eval_set.labels);
     // For checking against other implementations (the PEFT interop test does).
-    safetensors::save(c.output_dir / "eval_logits.safetensors", {{"logits", logits.to(at::kFloat).contiguous()}});
+    if (group.is_writer())
+      safetensors::save(c.output_dir / "eval_logits.safetensors", {{"logits", logits.to(at::kFloat).contiguous()}});
   }
   logger()->info("{}", metrics.dump());
   return metrics;

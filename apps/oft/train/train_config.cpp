@@ -51,13 +51,13 @@ TrainConfig TrainConfig::load(const std::filesystem::path& file) {
   json j;
   try {
     j = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw ConfigError("train config " + file.string() + " is not valid JSON: " + e.what());
   }
   const std::string top = "train config";
   only_keys(j, top,
             {"model", "task", "data", "oft", "optimizer", "batch_size", "steps", "seed", "output_dir", "save_every",
-             "resume"});
+             "resume", "distributed"});
   const auto base = std::filesystem::absolute(file).parent_path();
   auto path = [&](const std::string& p) { return p.empty() ? std::filesystem::path() : base / p; };
 
@@ -73,11 +73,13 @@ TrainConfig TrainConfig::load(const std::filesystem::path& file) {
 
   if (!j.contains("data")) throw ConfigError("train config.data is required");
   const json& data = j.at("data");
-  only_keys(data, "train config.data", {"train", "eval", "labels", "max_length"});
+  only_keys(data, "train config.data", {"train", "eval", "labels", "max_length", "packing"});
   c.train_data = path(required<std::string>(data, "train", "data"));
   c.eval_data = path(get<std::string>(data, "eval", "data", ""));
   c.labels = get<std::vector<std::string>>(data, "labels", "data", {});
   c.max_length = positive(get<int64_t>(data, "max_length", "data", c.max_length), "data.max_length");
+  c.packing = get<bool>(data, "packing", "data", c.packing);
+  if (c.packing && c.task != TrainTask::CausalLm) throw ConfigError("data.packing is for task causal_lm only");
   if (c.task == TrainTask::SequenceClassification && c.labels.size() < 2)
     throw ConfigError("data.labels must list at least two label names for sequence_classification");
 
@@ -96,6 +98,20 @@ TrainConfig TrainConfig::load(const std::filesystem::path& file) {
   c.save_every = get<int64_t>(j, "save_every", top, c.save_every);
   if (c.save_every < 0) throw ConfigError("save_every must be >= 0");
   c.resume = get<bool>(j, "resume", top, c.resume);
+  if (j.contains("distributed")) {
+    const json& d = j.at("distributed");
+    only_keys(d, "train config.distributed", {"timeout_s", "backend", "bucket_mb"});
+    const double timeout_s = get<double>(d, "timeout_s", "distributed", 300.0);
+    if (!(timeout_s > 0)) throw ConfigError("distributed.timeout_s must be positive");
+    c.distributed.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+    c.distributed.backend = get<std::string>(d, "backend", "distributed", c.distributed.backend);
+    if (c.distributed.backend != "auto" && c.distributed.backend != "gloo" && c.distributed.backend != "nccl")
+      throw ConfigError("distributed.backend must be \"auto\", \"gloo\" or \"nccl\", got \"" + c.distributed.backend +
+                        "\"");
+    const double bucket_mb = get<double>(d, "bucket_mb", "distributed", 25.0);
+    if (!(bucket_mb > 0)) throw ConfigError("distributed.bucket_mb must be positive");
+    c.distributed.bucket_bytes = static_cast<int64_t>(bucket_mb * (1 << 20));
+  }
   return c;
 }
 

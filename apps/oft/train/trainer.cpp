@@ -1,6 +1,7 @@
 #include "trainer.h"
 
 #include <fstream>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -8,6 +9,7 @@
 #include <torch/optim/adamw.h>
 #include <torch/serialize.h>
 
+#include "distributed_gradients.h"
 #include "oft/errors.h"
 #include "oft/io/safetensors.h"
 #include "oft/log.h"
@@ -78,16 +80,60 @@ at::Tensor batch_indices(int64_t step, int64_t batch_size, int64_t num_examples,
   return order.slice(0, begin, std::min(begin + batch_size, num_examples));
 }
 
+namespace {
+
+// One step's loss on this rank, backpropagated: the whole batch alone, or this rank's share of it
+// weighted by its part of the batch's loss terms. Returns the loss (a scalar tensor).
+at::Tensor backward_share(const TrainerOptions& options, const at::Tensor& indices, const BatchLoss& loss) {
+  DataParallelGroup* group = options.group;
+  if (!group || group->world_size() == 1) {
+    at::Tensor value = loss(indices);
+    value.backward();
+    return value.detach();
+  }
+  const ShareRange range = contiguous_share(indices.size(0), group->rank(), group->world_size());
+  if (range.begin == range.end) return at::zeros({}, at::kDouble);
+  const at::Tensor share = indices.slice(0, range.begin, range.end);
+  const auto terms = [&](const at::Tensor& i) {
+    return options.loss_terms ? options.loss_terms(i) : static_cast<double>(i.size(0));
+  };
+  const double total = terms(indices);
+  const at::Tensor value = loss(share) * (total > 0 ? terms(share) / total : 0.0);
+  value.backward();
+  return value.detach().to(at::kDouble);
+}
+
+// Every rank must resume from the same step: with several hosts, output_dir must be storage they all
+// see. The step and its square summed over the ranks tell all of them alike whether they agree.
+void expect_same_start(DataParallelGroup& group, int64_t first_step, const fs::path& dir) {
+  const auto step = static_cast<double>(first_step);
+  const at::Tensor sums = at::tensor({step, step * step}, at::kDouble);
+  group.all_reduce_sum({sums});
+  const double n = group.world_size(), sum = sums[0].item<double>(), squares = sums[1].item<double>();
+  if (squares * n != sum * sum)
+    throw DistributedError("the ranks would start from different steps (this one from " + std::to_string(first_step) +
+                           "): every rank must see the same checkpoint " + dir.string() +
+                           " (output_dir on storage shared by all hosts)");
+}
+
+}  // namespace
+
 TrainResult train(const TrainerOptions& options, int64_t num_examples, const std::vector<ParamGroup>& groups,
                   double weight_decay, const std::vector<std::pair<std::string, at::Tensor>>& trainable,
                   const BatchLoss& loss) {
   if (num_examples <= 0) throw UsageError("the training set is empty");
   std::vector<torch::optim::OptimizerParamGroup> param_groups;
+  std::vector<at::Tensor> all_params;
   for (const auto& g : groups)
-    if (!g.params.empty())
+    if (!g.params.empty()) {
       param_groups.emplace_back(g.params, std::make_unique<torch::optim::AdamWOptions>(
                                               torch::optim::AdamWOptions(g.lr).weight_decay(weight_decay)));
+      all_params.insert(all_params.end(), g.params.begin(), g.params.end());
+    }
   torch::optim::AdamW optimizer(std::move(param_groups));
+  DataParallelGroup* group = options.group;
+  const bool writer = !group || group->is_writer();
+  GradientBuckets buckets(all_params, group);
 
   TrainResult result;
   const fs::path& dir = options.checkpoint_dir;
@@ -95,23 +141,28 @@ TrainResult train(const TrainerOptions& options, int64_t num_examples, const std
     result.first_step = load_checkpoint(dir, options, trainable, optimizer);
     logger()->info("resuming from {} at step {}", dir.string(), result.first_step);
   }
-  Progress progress(options.label, result.first_step, options.steps);
+  if (group) expect_same_start(*group, result.first_step, dir);
+  std::optional<Progress> progress;
+  if (writer) progress.emplace(options.label, result.first_step, options.steps);
   double recent = 0;
   int64_t recent_count = 0;
   for (int64_t step = result.first_step; step < options.steps; ++step) {
     const at::Tensor indices = batch_indices(step, options.batch_size, num_examples, options.seed);
     optimizer.zero_grad();
-    const at::Tensor value = loss(indices);
-    value.backward();
+    buckets.begin_step();
+    const at::Tensor value = backward_share(options, indices, loss);
+    buckets.finish({value});  // the loss too, to report the global one
     optimizer.step();
     const double l = value.item<double>();
     if (step >= options.steps - 10) recent += l, ++recent_count;
-    progress.update(step + 1, l, indices.size(0));
+    if (progress) progress->update(step + 1, l, indices.size(0));
     const bool last = step + 1 == options.steps;
-    if (!dir.empty() && (last || (options.save_every > 0 && (step + 1) % options.save_every == 0)))
-      save_checkpoint(dir, step + 1, options, trainable, optimizer);
+    if (!dir.empty() && (last || (options.save_every > 0 && (step + 1) % options.save_every == 0))) {
+      if (writer) save_checkpoint(dir, step + 1, options, trainable, optimizer);
+      if (group) group->barrier();
+    }
   }
-  progress.finish();
+  if (progress) progress->finish();
   result.final_loss = recent_count ? recent / static_cast<double>(recent_count) : 0;
   return result;
 }

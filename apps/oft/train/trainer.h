@@ -2,16 +2,27 @@
 // The training loop shared by `oft train` and the main job: seeded shuffled batches, AdamW steps,
 // a progress bar, and a resumable checkpoint (trainable tensors, optimizer state, step) written
 // atomically every save_every steps and at the end.
+// Data parallel (options.group with several ranks): batch_size stays the global batch; each rank
+// takes its contiguous share of it, weights its mean loss by its share of the batch's loss terms, and
+// the gradients are summed over the ranks, so every rank takes the one-process step. Only rank 0
+// writes checkpoints (the others wait at a barrier); any world size resumes from them.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
 #include <torch/nn/module.h>
 
 namespace oft::app {
+
+class DataParallelGroup;
+
+// The number of terms a mean loss averages over for these example indices (for token-mean losses,
+// the target tokens); unset: the number of examples.
+using LossTerms = std::function<double(const at::Tensor& indices)>;
 
 struct TrainerOptions {
   int64_t steps = 100;
@@ -21,6 +32,8 @@ struct TrainerOptions {
   std::filesystem::path checkpoint_dir;  // empty: no checkpoints
   bool resume = true;                    // continue from checkpoint_dir when it holds a checkpoint
   std::string label = "train";
+  DataParallelGroup* group = nullptr;  // null: this process trains alone
+  LossTerms loss_terms;
 };
 
 struct ParamGroup {

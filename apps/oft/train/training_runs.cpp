@@ -12,7 +12,7 @@ TrainableSplit trainable_parameters(torch::nn::Module& model) {
   return split;
 }
 
-TrainerOptions trainer_options(const TrainConfig& config) {
+TrainerOptions trainer_options(const TrainConfig& config, DataParallelGroup& group) {
   TrainerOptions options;
   options.steps = config.steps;
   options.batch_size = config.batch_size;
@@ -20,6 +20,7 @@ TrainerOptions trainer_options(const TrainConfig& config) {
   options.seed = config.seed;
   options.checkpoint_dir = config.output_dir / "checkpoint";
   options.resume = config.resume;
+  options.group = &group;
   return options;
 }
 

@@ -1,0 +1,165 @@
+#include "distributed_group.h"
+
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "oft/log.h"
+
+namespace oft::app {
+namespace {
+
+using Clock = std::chrono::system_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kHeartbeatInterval{500};
+constexpr milliseconds kHeartbeatStale{1500};  // a rank silent this long has stopped
+
+std::string heartbeat_key(int rank) { return "oft/heartbeat/" + std::to_string(rank); }
+
+int64_t now_ms() { return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count(); }
+
+// The store keeps bytes: the time as decimal text.
+std::vector<uint8_t> now_ms_bytes() {
+  const std::string text = std::to_string(now_ms());
+  return {text.begin(), text.end()};
+}
+
+// Gloo's TCP device: the interface GLOO_SOCKET_IFNAME names (as in PyTorch); loopback for a one-host
+// run on 127.0.0.1; otherwise the address this host's name resolves to.
+std::shared_ptr<::gloo::transport::Device> gloo_device(const WorkerPlace& place) {
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"))
+    return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
+  if (place.master_addr == "localhost" || place.master_addr.rfind("127.", 0) == 0)
+    return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+}  // namespace
+
+struct DataParallelGroup::C10d {
+  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  std::mutex mutex;
+  std::condition_variable stop_signal;
+  bool stopping = false;
+  std::thread heartbeat;
+
+  void beat(int rank) {
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      try {
+        store->set(heartbeat_key(rank), now_ms_bytes());
+      } catch (const std::exception&) {
+        return;  // the store (rank 0) is gone: the next collective reports it
+      }
+      stop_signal.wait_for(lock, kHeartbeatInterval, [&] { return stopping; });
+    }
+  }
+
+  ~C10d() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    stop_signal.notify_all();
+    if (heartbeat.joinable()) heartbeat.join();
+  }
+};
+
+DataParallelGroup::DataParallelGroup(const WorkerPlace& place, const DistributedOptions& options, bool cuda_device)
+    : place_(place), options_(options) {
+  if (!place.distributed()) return;
+  resolve_backend(options.backend, cuda_device);
+  logger()->info("rank {} of {}: joining the run at {}:{} (gloo, timeout {} s)", place.rank, place.world_size,
+                 place.master_addr, place.master_port, options.timeout.count() / 1000.0);
+  c10d_ = std::make_unique<C10d>();
+  try {
+    c10d::TCPStoreOptions store_options;
+    store_options.port = static_cast<uint16_t>(place.master_port);
+    store_options.isServer = place.rank == 0;
+    store_options.numWorkers = place.world_size;
+    store_options.waitWorkers = true;
+    store_options.timeout = options.timeout;
+    c10d_->store = c10::make_intrusive<c10d::TCPStore>(place.master_addr, store_options);
+    c10d_->store->set(heartbeat_key(place.rank), now_ms_bytes());
+    auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+    gloo_options->devices.push_back(gloo_device(place));
+    c10d_->group =
+        c10::make_intrusive<c10d::ProcessGroupGloo>(c10d_->store, place.rank, place.world_size, gloo_options);
+  } catch (const std::exception& e) {
+    throw DistributedError("rank " + std::to_string(place.rank) + " could not join the run at " + place.master_addr +
+                           ":" + std::to_string(place.master_port) + " with " + std::to_string(place.world_size) +
+                           " ranks: " + e.what());
+  }
+  c10d_->heartbeat = std::thread([this] { c10d_->beat(place_.rank); });
+}
+
+DataParallelGroup::~DataParallelGroup() = default;
+
+std::function<void()> DataParallelGroup::start_all_reduce_sum(const at::Tensor& tensor) {
+  if (!c10d_) return [] {};
+  c10::intrusive_ptr<c10d::Work> work;
+  try {
+    std::vector<at::Tensor> one{tensor};
+    work = c10d_->group->allreduce(one);
+  } catch (const std::exception& e) {
+    fail("an all-reduce", e);
+  }
+  return [this, work] {
+    try {
+      work->wait();
+    } catch (const std::exception& e) {
+      fail("an all-reduce", e);
+    }
+  };
+}
+
+void DataParallelGroup::all_reduce_sum(const std::vector<at::Tensor>& tensors) {
+  std::vector<std::function<void()>> waits;
+  for (const auto& t : tensors) waits.push_back(start_all_reduce_sum(t));
+  for (const auto& wait : waits) wait();
+}
+
+void DataParallelGroup::barrier() {
+  if (!c10d_) return;
+  try {
+    c10d_->group->barrier()->wait();
+  } catch (const std::exception& e) {
+    fail("a barrier", e);
+  }
+}
+
+// Names the ranks whose heartbeat stopped: waits long enough for a live rank to beat again, then
+// reads every rank's last beat. The store lives in rank 0, so a store that does not answer means
+// rank 0 is gone.
+void DataParallelGroup::fail(const std::string& what, const std::exception& error) {
+  std::this_thread::sleep_for(kHeartbeatStale + kHeartbeatInterval);
+  std::string lost;
+  try {
+    const int64_t now = now_ms();
+    for (int r = 0; r < place_.world_size; ++r) {
+      if (r == place_.rank) continue;
+      const auto value = c10d_->store->get(heartbeat_key(r));
+      const int64_t last = std::stoll(std::string(value.begin(), value.end()));
+      if (now - last > kHeartbeatStale.count())
+        lost += fmt::format("{}{} (silent for {:.1f} s)", lost.empty() ? "" : ", ", r, (now - last) / 1000.0);
+    }
+  } catch (const std::exception&) {
+    lost = "0 (its rendezvous store at " + place_.master_addr + ":" + std::to_string(place_.master_port) +
+           " no longer answers)";
+  }
+  const std::string who =
+      lost.empty() ? fmt::format("no rank stopped its heartbeat, so a rank is hung or slower than the timeout ({} s)",
+                                 options_.timeout.count() / 1000.0)
+                   : "lost rank " + lost;
+  throw DistributedError("rank " + std::to_string(place_.rank) + ": " + what + " failed: " + who +
+                         ". Collective error: " + error.what());
+}
+
+}  // namespace oft::app
