@@ -411,6 +411,8 @@ json read_json(const fs::path& path) {
     return json::parse(in);
   } catch (const json::parse_error& e) {
     throw FormatError(fmt::format("\"{}\" is not valid JSON (at byte {}): {}", path.string(), e.byte, e.what()));
+  } catch (const json::exception& e) {  // e.g. a number too large for a double
+    throw FormatError(fmt::format("\"{}\" is not valid JSON: {}", path.string(), e.what()));
   }
 }
 

@@ -3,7 +3,6 @@
 // checkpoint tensor in place of its meta parameter, so no weight is allocated twice.
 #include "oft/hf/pretrained.h"
 
-#include <fstream>
 #include <map>
 #include <set>
 #include <utility>
@@ -11,6 +10,7 @@
 #include <ATen/ATen.h>
 
 #include "hf/architecture.h"
+#include "hf/checkpoint_files.h"
 #include "nn/module_types.h"
 #include "oft/errors.h"
 #include "oft/io/atomic_file.h"
@@ -25,11 +25,27 @@ const std::vector<std::string>& supported_model_types() {
   return types;
 }
 
+namespace {
+// Layers are built one by one, on the meta device too: a count from a hostile config.json must not
+// exhaust memory before the checkpoint is compared with the model.
+void check_layer_count(const nlohmann::json& config, const std::string& type) {
+  constexpr int64_t kMaxLayers = 1024;  // published models have well under 200
+  for (const char* key : {"num_hidden_layers", "n_layer"}) {
+    if (!config.contains(key) || !config.at(key).is_number_integer()) continue;
+    const auto n = config.at(key).get<int64_t>();  // an unsigned value above 2^63 reads negative
+    if (n < 0 || n > kMaxLayers)
+      throw FormatError("config.json of a " + type + " model: key '" + key + "' must be between 0 and " +
+                        std::to_string(kMaxLayers) + ", got " + config.at(key).dump());
+  }
+}
+}  // namespace
+
 namespace detail {
 Architecture build_architecture(const nlohmann::json& config, const BuildOptions& options) {
   if (!config.is_object() || !config.contains("model_type") || !config.at("model_type").is_string())
     throw FormatError("config.json has no \"model_type\" string (expected one of bert, gpt2, llama, mistral, qwen2)");
   const auto type = config.at("model_type").get<std::string>();
+  check_layer_count(config, type);
   if (type == "bert") return build_bert(config, options);
   if (type == "gpt2") return build_gpt2(config, options);
   if (type == "llama" || type == "mistral" || type == "qwen2") return build_llama(config, options);
@@ -43,16 +59,8 @@ namespace {
 namespace fs = std::filesystem;
 using detail::Architecture;
 using detail::BuildOptions;
-
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw FormatError("cannot read " + path.string());
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(path.string() + " is not valid JSON: " + e.what());
-  }
-}
+using detail::read_checkpoint;
+using detail::read_json_file;
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -96,38 +104,6 @@ std::optional<c10::ScalarType> config_dtype(const nlohmann::json& config) {
     if (config.contains(key) && config.at(key).is_string())
       if (auto t = dtype_named(config.at(key).get<std::string>())) return t;
   return std::nullopt;
-}
-
-// model.safetensors, or the shards listed in model.safetensors.index.json (transformers prefers the single file too).
-safetensors::TensorMap read_checkpoint(const fs::path& dir) {
-  const auto single = dir / "model.safetensors";
-  if (fs::exists(single)) return safetensors::load(single).tensors;
-  const auto index_path = dir / "model.safetensors.index.json";
-  if (!fs::exists(index_path))
-    throw FormatError(dir.string() +
-                      " has neither model.safetensors nor model.safetensors.index.json "
-                      "(pytorch_model.bin checkpoints are not supported: save them as safetensors)");
-  const auto index = read_json(index_path);
-  if (!index.contains("weight_map") || !index.at("weight_map").is_object())
-    throw FormatError(index_path.string() + " has no \"weight_map\" object");
-  std::map<std::string, std::vector<std::string>> by_file;
-  for (const auto& [key, file] : index.at("weight_map").items()) {
-    if (!file.is_string())
-      throw FormatError(index_path.string() + ": weight_map entry '" + key + "' is not a file name");
-    by_file[file.get<std::string>()].push_back(key);
-  }
-  safetensors::TensorMap all;
-  for (const auto& [file, keys] : by_file) {
-    if (fs::path(file).has_parent_path())
-      throw FormatError(index_path.string() + " names shard '" + file + "' outside the folder");
-    auto shard = safetensors::load(dir / file).tensors;
-    for (const auto& key : keys)
-      if (!shard.count(key))
-        throw FormatError(index_path.string() + " maps tensor '" + key + "' to " + file +
-                          ", which does not contain it");
-    for (auto& [key, tensor] : shard) all[key] = std::move(tensor);
-  }
-  return all;
 }
 
 // Checkpoint names -> the model's names, as transformers' loading does for these models.
@@ -234,6 +210,12 @@ std::set<std::string> load_quantized(const Architecture& a, const nlohmann::json
     for (const auto& [key, t] : tensors)
       if (starts_with(key, slot.path + ".")) own[key.substr(slot.path.size() + 1)] = t;
     auto layer = options.formats->load(slot.path, own, *shape, qjson);
+    if (!layer && !own.empty() && !own.count("weight")) {  // neither dense nor a complete quantized layer
+      std::vector<std::string> names;
+      for (const auto& item : own) names.push_back(item.first);
+      throw FormatError("module " + slot.path + ": no loaded format recognizes its tensors (" + list(names) +
+                        ") as a quantized layer of quant_method '" + method + "' (a tensor missing or renamed?)");
+    }
     if (!layer) continue;  // dense module
     if (!options.device.is_cpu()) layer->to(options.device);
     slot.parent->replace_layer(slot.name, layer);
@@ -255,7 +237,7 @@ Pretrained from_config(const nlohmann::json& config, c10::Device device) {
 }
 
 Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
-  const auto config = read_json(dir / "config.json");
+  const auto config = read_json_file(dir / "config.json");
   BuildOptions build;
   build.device = c10::kMeta;
   Architecture a = detail::build_architecture(config, build);
@@ -280,8 +262,13 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
 
   std::set<std::string> used;
   std::set<std::string> quantized;
-  if (config.contains("quantization_config") && config.at("quantization_config").is_object())
-    quantized = load_quantized(a, config.at("quantization_config"), tensors, used, options);
+  if (config.contains("quantization_config") && config.at("quantization_config").is_object()) {
+    try {
+      quantized = load_quantized(a, config.at("quantization_config"), tensors, used, options);
+    } catch (const FormatError& e) {  // the format names the module and tensor; this names the checkpoint
+      throw FormatError("checkpoint " + dir.string() + ": " + e.what());
+    }
+  }
 
   std::vector<std::string> missing, mismatched;
   std::map<const c10::TensorImpl*, std::pair<at::Tensor, at::Tensor>> fresh;  // meta parameter -> it, its data
@@ -374,13 +361,11 @@ void save_pretrained(const Pretrained& model, const fs::path& dir, const FormatR
   if (quantized.empty()) config.erase("quantization_config");
   if (!config.contains("architectures")) config["architectures"] = {a.class_name};
 
-  fs::create_directories(dir);
-  if (fs::exists(dir / "model.safetensors.index.json"))
-    logger()->warn(
-        "{} also holds model.safetensors.index.json from an earlier save; model.safetensors takes precedence",
-        dir.string());
-  safetensors::save(dir / "model.safetensors", out, {{"format", "pt"}});
-  write_atomically(dir / "config.json", [&](std::ostream& os) { os << config.dump(2) << "\n"; });
+  // The folder is built aside and renamed into place: a kill leaves the old folder or none, never half of one.
+  write_folder_atomically(dir, [&](const fs::path& tmp) {
+    safetensors::save(tmp / "model.safetensors", out, {{"format", "pt"}});
+    write_atomically(tmp / "config.json", [&](std::ostream& os) { os << config.dump(2) << "\n"; });
+  });
 }
 
 }  // namespace oft::models

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "io/safetensors_bytes.h"
 #include "oft/errors.h"
 #include "oft/io/atomic_file.h"
 
@@ -89,10 +90,17 @@ Entry parse_entry(const std::string& name, const nlohmann::json& spec, const std
 }
 
 std::vector<char> read_file(const std::filesystem::path& path) {
+  // A folder or device opens as a stream too, but has no size to read.
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw FormatError(path.string() + ": cannot open for reading: " +
+                      (std::filesystem::exists(path, ec) ? "not a regular file" : "it does not exist"));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FormatError(path.string() + ": cannot open for reading");
   in.seekg(0, std::ios::end);
-  const auto size = static_cast<size_t>(in.tellg());
+  const std::streamoff end = in.tellg();
+  if (end < 0) throw FormatError(path.string() + ": cannot determine its size");
+  const auto size = static_cast<size_t>(end);
   in.seekg(0);
   std::vector<char> bytes(size);
   if (size && !in.read(bytes.data(), static_cast<std::streamsize>(size)))
@@ -102,9 +110,9 @@ std::vector<char> read_file(const std::filesystem::path& path) {
 
 }  // namespace
 
-Contents load(const std::filesystem::path& path) {
-  const std::string file = path.string();
-  const std::vector<char> bytes = read_file(path);
+Contents load(const std::filesystem::path& path) { return load_bytes(read_file(path), path.string()); }
+
+Contents load_bytes(const std::vector<char>& bytes, const std::string& file) {
   if (bytes.size() < 8)
     throw FormatError(file + ": too short for a safetensors file (" + std::to_string(bytes.size()) + " bytes)");
   uint64_t header_len = 0;
@@ -115,7 +123,7 @@ Contents load(const std::filesystem::path& path) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_len));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw FormatError(file + ": header is not valid JSON: " + e.what());
   }
   if (!header.is_object()) throw FormatError(file + ": header must be a JSON object");

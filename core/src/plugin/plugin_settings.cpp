@@ -57,7 +57,7 @@ nlohmann::json read_host_config(const std::filesystem::path& host_config) {
   nlohmann::json config;
   try {
     config = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw FormatError("host config " + host_config.string() + " is not valid JSON: " + e.what());
   }
   if (!config.is_object()) throw FormatError("host config " + host_config.string() + " must hold a JSON object");

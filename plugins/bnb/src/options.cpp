@@ -31,7 +31,7 @@ json parse(const std::string& text, bool reject_unknown_keys) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw std::invalid_argument(std::string("bitsandbytes options: not valid JSON (") + e.what() + ")");
   }
   if (!j.is_object()) throw std::invalid_argument("bitsandbytes options: expected a JSON object, got " + j.dump());

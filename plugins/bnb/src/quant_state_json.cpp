@@ -61,7 +61,7 @@ QuantStateInfo decode_quant_state(const std::string& text, const std::string& te
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {
     fail("expected UTF-8 JSON of the quant state's fields, got text that does not parse");
   }
   if (!j.is_object()) fail("expected a JSON object");

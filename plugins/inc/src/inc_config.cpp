@@ -21,7 +21,7 @@ json parse(const std::string& text, const char* what) {
   json value;
   try {
     value = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw std::invalid_argument(std::string("inc: ") + what + " is not valid JSON: " + e.what());
   }
   if (!value.is_object()) throw std::invalid_argument(std::string("inc: ") + what + " must be a JSON object");
