@@ -22,7 +22,8 @@ log() { printf '[setup] %s\n' "$*"; }
 
 # --- Debian packages ------------------------------------------------------------------------------
 debs=(cmake ninja-build ccache g++ python3-venv libboost-dev libboost-filesystem-dev nlohmann-json3-dev
-      libspdlog-dev libcli11-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format)
+      libspdlog-dev libcli11-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev clang-format
+      libsentencepiece-dev libgloo-dev clang-14 libclang-rt-14-dev)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

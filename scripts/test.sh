@@ -9,5 +9,7 @@ bash "$repo/scripts/check_format.sh"
 OFT_MINILM_DIR=$(bash "$repo/scripts/fetch_minilm.sh")
 export OFT_MINILM_DIR
 bash "$repo/scripts/cpu_features.sh"
+# Every libFuzzer target on its committed corpus plus a fixed-seed bounded run (clang build in build/fuzz).
+bash "$repo/scripts/fuzz.sh" --smoke
 cd "$repo/build"
 ctest --output-on-failure -j2 "$@"

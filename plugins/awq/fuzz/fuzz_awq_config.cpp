@@ -1,0 +1,30 @@
+// The awq plugin's quantization_config reader (config.json of a quantized checkpoint) and --options
+// reader (`oft quantize --options`), as its format calls them: recognition first, then the full read. They may only
+// throw std::invalid_argument (what the format registry reports with the module and plugin); anything else escaping, a
+// crash or a sanitizer report is a finding.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "awq_config.h"
+
+namespace {
+
+void expect_clear_error(const std::function<void()>& read) {
+  try {
+    read();
+  } catch (const std::invalid_argument&) {
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  if (oft::awq::is_awq_quantization_config(text))
+    expect_clear_error([&] { oft::awq::AwqConfig::from_quantization_config(text); });
+  expect_clear_error([&] { oft::awq::AwqConfig::from_options(text); });
+  return 0;
+}

@@ -1,0 +1,5 @@
+# The inc plugin's fuzz target (included by fuzz/CMakeLists.txt, built by scripts/fuzz.sh); seeds in
+# corpus/fuzz_inc_config/.
+oft_add_plugin_fuzz_target(NAME fuzz_inc_config
+                           SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_inc_config.cpp ${CMAKE_CURRENT_LIST_DIR}/../src/inc_config.cpp
+                           INCLUDES ${CMAKE_CURRENT_LIST_DIR}/../src)
