@@ -4,34 +4,23 @@
 // escaping, a crash or a sanitizer report is a finding.
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <stdexcept>
 #include <string>
 
+#include "fuzz_expect.h"
 #include "options.h"
 #include "quant_state_json.h"
-
-namespace {
-
-void expect_clear_error(const std::function<void()>& read) {
-  try {
-    read();
-  } catch (const std::invalid_argument&) {
-  }
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   using oft::bnb::Source;
   if (oft::bnb::config_loads_in_8bit(text))
-    expect_clear_error([&] { oft::bnb::int8_options(text, Source::ModelConfig); });
+    oft::fuzz::expect_invalid_argument_at_most([&] { oft::bnb::int8_options(text, Source::ModelConfig); });
   if (oft::bnb::config_loads_in_4bit(text))
-    expect_clear_error([&] { oft::bnb::four_bit_options(text, Source::ModelConfig); });
-  expect_clear_error([&] { oft::bnb::int8_options(text, Source::Options); });
-  expect_clear_error([&] { oft::bnb::four_bit_options(text, Source::Options); });
+    oft::fuzz::expect_invalid_argument_at_most([&] { oft::bnb::four_bit_options(text, Source::ModelConfig); });
+  oft::fuzz::expect_invalid_argument_at_most([&] { oft::bnb::int8_options(text, Source::Options); });
+  oft::fuzz::expect_invalid_argument_at_most([&] { oft::bnb::four_bit_options(text, Source::Options); });
   // The JSON packed into a 4-bit checkpoint's quant_state tensor.
-  expect_clear_error([&] { oft::bnb::decode_quant_state(text, "weight.quant_state.bitsandbytes__nf4"); });
+  oft::fuzz::expect_invalid_argument_at_most(
+      [&] { oft::bnb::decode_quant_state(text, "weight.quant_state.bitsandbytes__nf4"); });
   return 0;
 }

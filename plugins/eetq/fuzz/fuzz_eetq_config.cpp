@@ -4,27 +4,15 @@
 // crash or a sanitizer report is a finding.
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <stdexcept>
 #include <string>
 
 #include "eetq_config.h"
-
-namespace {
-
-void expect_clear_error(const std::function<void()>& read) {
-  try {
-    read();
-  } catch (const std::invalid_argument&) {
-  }
-}
-
-}  // namespace
+#include "fuzz_expect.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   if (oft::eetq::is_eetq_quantization_config(text))
-    expect_clear_error([&] { oft::eetq::check_quantization_config(text); });
-  expect_clear_error([&] { oft::eetq::check_options(text); });
+    oft::fuzz::expect_invalid_argument_at_most([&] { oft::eetq::check_quantization_config(text); });
+  oft::fuzz::expect_invalid_argument_at_most([&] { oft::eetq::check_options(text); });
   return 0;
 }

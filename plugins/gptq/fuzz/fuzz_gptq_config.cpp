@@ -4,27 +4,15 @@
 // crash or a sanitizer report is a finding.
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <stdexcept>
 #include <string>
 
+#include "fuzz_expect.h"
 #include "gptq_config.h"
-
-namespace {
-
-void expect_clear_error(const std::function<void()>& read) {
-  try {
-    read();
-  } catch (const std::invalid_argument&) {
-  }
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   if (oft::gptq::is_gptq_quantization_config(text))
-    expect_clear_error([&] { oft::gptq::GptqConfig::from_quantization_config(text); });
-  expect_clear_error([&] { oft::gptq::GptqConfig::from_options(text); });
+    oft::fuzz::expect_invalid_argument_at_most([&] { oft::gptq::GptqConfig::from_quantization_config(text); });
+  oft::fuzz::expect_invalid_argument_at_most([&] { oft::gptq::GptqConfig::from_options(text); });
   return 0;
 }
