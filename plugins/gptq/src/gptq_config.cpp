@@ -1,7 +1,9 @@
 #include "gptq_config.h"
 
+#include <limits>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -24,11 +26,24 @@ json parse(const std::string& text, const char* what) {
 
 template <typename T>
 T get(const json& object, const std::string& key, const char* expected) {
+  const json& value = object.at(key);
+  auto refuse = [&] {
+    return std::invalid_argument("gptq: quantization_config \"" + key + "\" must be " + expected + ", got " +
+                                 value.dump());
+  };
+  // nlohmann converts any number to an integer type with a plain cast: a fraction or a value out of the
+  // type's range (found by fuzz_gptq_config) must be refused first.
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!value.is_number_integer()) throw refuse();
+    if (value.is_number_unsigned() ? value.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max())
+                                   : value.get<int64_t>() < std::numeric_limits<T>::min() ||
+                                         value.get<int64_t>() > std::numeric_limits<T>::max())
+      throw refuse();
+  }
   try {
-    return object.at(key).get<T>();
+    return value.get<T>();
   } catch (const json::exception&) {
-    throw std::invalid_argument("gptq: quantization_config \"" + key + "\" must be " + expected + ", got " +
-                                object.at(key).dump());
+    throw refuse();
   }
 }
 

@@ -82,6 +82,11 @@ TEST_F(AwqErrors, ConfigValuesNamedWhenUnsupported) {
                             "\"zero_point\" must be a boolean"));
   EXPECT_TRUE(throws_naming([&] { config(R"({"quant_method": "awq", "pack_dtype": "int16"})"); }, "pack_dtype"));
   EXPECT_TRUE(throws_naming([&] { config("[1]"); }, "must be a JSON object"));
+  // Fractions and values beyond the integer type are refused, not cast (a fuzz finding in gptq's twin reader).
+  EXPECT_TRUE(throws_naming([&] { config(R"({"quant_method": "awq", "group_size": 1.2e45})"); },
+                            "\"group_size\" must be an integer"));
+  EXPECT_TRUE(
+      throws_naming([&] { config(R"({"quant_method": "awq", "bits": 4294967300})"); }, "\"bits\" must be an integer"));
   // AutoAWQ's names and its upper-case version are read.
   const AwqConfig old = config(R"({"quant_method": "awq", "w_bit": 4, "q_group_size": 64, "version": "GEMV"})");
   EXPECT_EQ(old.group_size, 64);

@@ -59,6 +59,12 @@ TEST_F(GptqErrors, ConfigValuesWeCannotReadAreNamed) {
   EXPECT_TRUE(
       throws_naming([] { GptqConfig::from_quantization_config(R"({"bits": "4"})"); }, "\"bits\" must be an integer"));
   EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"group_size": 0})"); }, "group_size"));
+  // fuzz_gptq_config: a group_size beyond int64 was cast from a double (undefined behaviour); now refused.
+  EXPECT_TRUE(throws_naming(
+      [] { GptqConfig::from_quantization_config(R"({"bits": 4, "group_size": 1244444444444444444444444444448})"); },
+      "\"group_size\" must be an integer"));
+  EXPECT_TRUE(
+      throws_naming([] { GptqConfig::from_quantization_config(R"({"bits": 4.5})"); }, "\"bits\" must be an integer"));
   EXPECT_TRUE(throws_naming([] { GptqConfig::from_quantization_config(R"({"checkpoint_format": "marlin"})"); },
                             "checkpoint_format \"marlin\""));
   EXPECT_TRUE(
