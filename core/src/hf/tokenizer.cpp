@@ -10,10 +10,13 @@
 #include <unicode/ustring.h>
 #include <unicode/utf16.h>
 
+#include "hf/tokenizer_utf8.h"
 #include "oft/errors.h"
 
 namespace oft::models {
 namespace {
+
+using tok::append_utf8;
 
 // --- UTF-8 <-> code points ------------------------------------------------------------------------
 
@@ -39,24 +42,6 @@ std::u32string decode_utf8(std::string_view text) {
     i += len;
   }
   return out;
-}
-
-void append_utf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
 }
 
 std::u16string to_utf16(const std::u32string& text) {
