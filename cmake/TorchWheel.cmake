@@ -11,3 +11,5 @@ endif()
 # The rest (find_package(Torch), the oft_torch_cpu target) is shared with the installed SDK, so
 # out-of-tree plugins see LibTorch exactly as the host does.
 include(${CMAKE_SOURCE_DIR}/sdk/cmake/OftTorchCpu.cmake)
+# CUDA (OFT_CUDA, OFT_CUDA_ENABLED, oft_c10_cuda, oft_add_cuda_module): also shared with the SDK.
+include(${CMAKE_SOURCE_DIR}/sdk/cmake/OftCuda.cmake)

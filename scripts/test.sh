@@ -13,3 +13,5 @@ bash "$repo/scripts/cpu_features.sh"
 bash "$repo/scripts/fuzz.sh" --smoke
 cd "$repo/build"
 ctest --output-on-failure -j2 "$@"
+# The core, plugin-host and bnb/gptq suites again under ASan + UBSan (build/asan); OFT_SKIP_SANITIZE=1 skips it.
+bash "$repo/scripts/sanitize.sh"

@@ -21,6 +21,7 @@ struct ForwardOptions {
   bool merge = false;
   std::string input;
   std::string output;
+  ComputeFlags compute;
 };
 
 at::Tensor token_tensor(const safetensors::TensorMap& inputs, const std::string& name, const std::string& file) {
@@ -41,7 +42,7 @@ void run_forward(Host& host, const ForwardOptions& o) {
   if (mask.defined() && mask.sizes() != ids.sizes())
     throw UsageError(o.input + ": 'attention_mask' must have the shape of 'input_ids'");
 
-  ModelSession session = load_model(host, o.model);
+  ModelSession session = load_model(host, o.model, resolve_compute(host, o.compute));
   std::vector<AdapterArgument> adapters;
   for (const auto& text : o.adapters) adapters.push_back(AdapterArgument::parse(text));
   attach_adapters(host, session, adapters, o.active);
@@ -50,7 +51,9 @@ void run_forward(Host& host, const ForwardOptions& o) {
     session.oft->merge_adapter();
   }
   torch::NoGradGuard no_grad;
-  const at::Tensor out = session.model.forward(ids, mask).to(at::kFloat).contiguous();
+  const c10::Device device = session.compute.device;
+  const at::Tensor out =
+      session.model.forward(ids.to(device), mask.defined() ? mask.to(device) : mask).to(at::kFloat).contiguous();
   safetensors::save(o.output, {{session.model.output_name, out}});
   logger()->info("wrote {} {} to {}", session.model.output_name, c10::str(out.sizes()), o.output);
 }
@@ -68,6 +71,7 @@ void add_forward_command(CLI::App& app, Host& host) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--output", o->output, "safetensors to write (logits or last_hidden_state, fp32)")->required();
+  add_compute_options(*cmd, o->compute, /*eval_flag=*/true);
   cmd->callback([o, &host] { run_forward(host, *o); });
 }
 

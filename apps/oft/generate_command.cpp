@@ -40,6 +40,7 @@ struct GenerateOptions {
   bool no_kv_cache = false;
   bool json = false;
   bool sampling_given = false;  // any of --temperature/--top-k/--top-p/--seed
+  ComputeFlags compute;
 };
 
 bool has_tokenizer(const std::filesystem::path& dir) {
@@ -68,7 +69,7 @@ void run_generate(Host& host, const GenerateOptions& o) {
   const auto sampling = sampling_of(o);
   const auto tokenizer = tokenizer_for(o);
   const std::vector<int64_t> prompt = o.prompt.empty() ? o.prompt_ids : tokenizer->encode(o.prompt);
-  ModelSession session = load_model(host, o.model);
+  ModelSession session = load_model(host, o.model, resolve_compute(host, o.compute));
   std::vector<AdapterArgument> adapters;
   for (const auto& text : o.adapters) adapters.push_back(AdapterArgument::parse(text));
   attach_adapters(host, session, adapters, o.active);
@@ -121,6 +122,7 @@ void add_generate_command(CLI::App& app, Host& host) {
   sampled(cmd->add_option("--seed", o->seed, "seed of the sampling generator (default 0)"));
   cmd->add_flag("--no-kv-cache", o->no_kv_cache, "re-run the whole sequence for each token (for comparison)");
   cmd->add_flag("--json", o->json, "print {\"prompt_ids\", \"ids\", \"text\"} as JSON at the end");
+  add_compute_options(*cmd, o->compute, /*eval_flag=*/true);
   cmd->callback([o, &host] {
     if (o->prompt.empty() && o->prompt_ids.empty()) throw UsageError("give --prompt TEXT or --prompt-ids 1,2,3");
     run_generate(host, *o);

@@ -13,10 +13,11 @@ struct MergeOptions {
   std::vector<std::string> adapters;
   std::string out;
   bool safe_merge = false;
+  ComputeFlags compute;
 };
 
 void run_merge(Host& host, const MergeOptions& o) {
-  ModelSession session = load_model(host, o.model);
+  ModelSession session = load_model(host, o.model, resolve_compute(host, o.compute));
   std::vector<AdapterArgument> adapters;
   std::vector<std::string> names;
   for (const auto& text : o.adapters) {
@@ -41,6 +42,7 @@ void add_merge_command(CLI::App& app, Host& host) {
       ->required();
   cmd->add_option("--out", o->out, "folder for the merged checkpoint")->required();
   cmd->add_flag("--safe-merge", o->safe_merge, "check the merged weights are finite before writing them");
+  add_compute_options(*cmd, o->compute, /*eval_flag=*/false);
   cmd->callback([o, &host] { run_merge(host, *o); });
 }
 

@@ -13,10 +13,12 @@ AdapterArgument AdapterArgument::parse(const std::string& text) {
   return a;
 }
 
-ModelSession load_model(Host& host, const std::filesystem::path& dir) {
+ModelSession load_model(Host& host, const std::filesystem::path& dir, const ComputeSettings& compute) {
   models::LoadOptions options;
   options.formats = host.formats();
-  ModelSession session{models::load_pretrained(dir, options), std::nullopt};
+  options.device = compute.device;
+  options.dtype = compute.dtype;
+  ModelSession session{models::load_pretrained(dir, options), std::nullopt, compute};
   session.model.module->eval();
   return session;
 }
@@ -28,9 +30,11 @@ void attach_adapters(Host& host, ModelSession& session, const std::vector<Adapte
     for (size_t j = 0; j < i; ++j)
       if (adapters[j].name == a.name) throw UsageError("two --adapter options use the name '" + a.name + "'");
     if (i == 0)
-      session.oft.emplace(OFTModel::from_pretrained(
-          session.model.module, a.dir,
-          {.adapter_name = a.name, .info = session.model.info, .registry = host.dispatchers()}));
+      session.oft.emplace(OFTModel::from_pretrained(session.model.module, a.dir,
+                                                    {.adapter_name = a.name,
+                                                     .info = session.model.info,
+                                                     .registry = host.dispatchers(),
+                                                     .eval_weight_cache = session.compute.eval_weight_cache}));
     else
       session.oft->load_adapter(a.dir, a.name);
     logger()->info("loaded adapter '{}' from {}", a.name, a.dir.string());

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "compute_options.h"
 #include "host.h"
 #include "oft/hf/pretrained.h"
 #include "oft/tuner/oft_model.h"
@@ -21,10 +22,11 @@ struct AdapterArgument {
 struct ModelSession {
   models::Pretrained model;
   std::optional<OFTModel> oft;  // set once an adapter is attached
+  ComputeSettings compute;      // where the model lives and its dtype
 };
 
-// Loads the checkpoint with the host's quantized-linear formats.
-ModelSession load_model(Host& host, const std::filesystem::path& dir);
+// Loads the checkpoint with the host's quantized-linear formats, straight onto compute.device in compute.dtype.
+ModelSession load_model(Host& host, const std::filesystem::path& dir, const ComputeSettings& compute = {});
 
 // Loads each adapter (the first through OFTModel::from_pretrained, the others with load_adapter) and
 // activates `active` (default: the first loaded).

@@ -39,6 +39,7 @@ struct QuantizeOptions {
   std::string options = "{}";
   std::string calibration;
   std::string out;
+  ComputeFlags compute;
 };
 
 // The loaded plugins' methods, for `oft quantize --help` (the only time help loads the plugins).
@@ -147,7 +148,7 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
   if (calibrated && o.calibration.empty())
     throw UsageError("--method " + o.method + " needs --calibration IN.safetensors (input_ids of sample text)");
 
-  ModelSession session = load_model(host, o.model);
+  ModelSession session = load_model(host, o.model, resolve_compute(host, o.compute));
   auto& model = session.model;
   // The linear layers: PEFT's "all-linear" selection (every linear layer but the output layer).
   OFTConfig all_linear;
@@ -196,8 +197,10 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
     const auto inputs = safetensors::load(o.calibration).tensors;
     if (!inputs.count("input_ids")) throw UsageError(o.calibration + " has no 'input_ids' tensor");
     torch::NoGradGuard no_grad;
-    const auto ids = inputs.at("input_ids").to(at::kLong);
-    model.forward(ids, inputs.count("attention_mask") ? inputs.at("attention_mask").to(at::kLong) : at::Tensor());
+    const c10::Device device = session.compute.device;
+    const auto ids = inputs.at("input_ids").to(device, at::kLong);
+    model.forward(ids,
+                  inputs.count("attention_mask") ? inputs.at("attention_mask").to(device, at::kLong) : at::Tensor());
     for (const auto& path : linears) {
       calibration[path] = at::cat(recorders[path]->inputs);
       auto [parent, name] = parent_of(path);
@@ -235,6 +238,7 @@ void add_quantize_command(CLI::App& app, Host& host) {
                   "safetensors with input_ids (and attention_mask): calibration text, for methods that need it")
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", o->out, "folder for the quantized checkpoint")->required();
+  add_compute_options(*cmd, o->compute, /*eval_flag=*/false);
   cmd->footer([&host] { return methods_help(host); });
   cmd->callback([o, &host] { run_quantize(host, *o); });
 }

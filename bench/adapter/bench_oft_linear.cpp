@@ -1,5 +1,6 @@
 // OFT Linear against the bare Linear, fp32 on CPU, the same definitions as bench/adapter/peft_oft_linear.py:
-//   fwd     eval, no grad: y = layer(x)  (OFT: rotation cached, as in any eval use)
+//   fwd     eval, no grad: y = layer(x)  (OFT: the eval weight cache, W . R^T folded once: one GEMM)
+//   fwd_nocache  the same with the eval weight cache off (rotation cached, x rotated at every call)
 //   fwdbwd  base frozen, x.requires_grad, y.sum().backward()  (OFT: adapter trainable, rotation
 //           rebuilt every step as training needs)
 // Arguments per run: tokens, features (in = out), block size. bench/adapter/compare_oft_linear.py runs this
@@ -55,6 +56,15 @@ void BM_OFTForward(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(s.oft->forward(s.x));
 }
 
+void BM_OFTForwardNoWeightCache(benchmark::State& state) {
+  set_threads();
+  Setup s = make_setup(state, true);
+  s.oft->eval();
+  s.oft->set_eval_weight_cache(false);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(s.oft->forward(s.x));
+}
+
 void BM_BareForwardBackward(benchmark::State& state) {
   set_threads();
   Setup s = make_setup(state, false);
@@ -87,6 +97,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_BareForward)->Apply(shapes);
 BENCHMARK(BM_OFTForward)->Apply(shapes);
+BENCHMARK(BM_OFTForwardNoWeightCache)->Apply(shapes);
 BENCHMARK(BM_BareForwardBackward)->Apply(shapes);
 BENCHMARK(BM_OFTForwardBackward)->Apply(shapes);
 

@@ -4,7 +4,8 @@
     .venv/bin/python bench/adapter/compare_oft_linear.py [--threads 2]
 
 Needs build/bin/bench_oft_linear (scripts/setup.sh) and PEFT in .venv (scripts/setup.sh --peers).
-Ratios: oft/bare (this project), peft/bare (PEFT), and oft/peft on the same measurement. Absolute
+Ratios: oft/bare (this project), peft/bare (PEFT), and oft/peft on the same measurement ("fwd-nc": oft's eval
+forward with the eval weight cache off, against PEFT's eval forward). Absolute
 times are printed too but only the ratios within this one run are meaningful.
 """
 import argparse
@@ -34,7 +35,7 @@ def run_cpp(threads):
 def run_peft(threads):
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench/adapter/peft_oft_linear.py"), "--threads", str(threads)],
                          check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    return json.loads(out.strip().splitlines()[-1])  # the JSON line; imported packages may print banners first
 
 
 def main():
@@ -50,6 +51,7 @@ def main():
         shape = (r["tokens"], r["features"], r["block"])
         label = f"{shape[0]} x {shape[1]}, {shape[2]}"
         for measure, cpp_bare, cpp_oft, key in [("fwd", "BM_BareForward", "BM_OFTForward", "fwd"),
+                                                 ("fwd-nc", "BM_BareForward", "BM_OFTForwardNoWeightCache", "fwd"),
                                                  ("fwd+bwd", "BM_BareForwardBackward", "BM_OFTForwardBackward", "fwdbwd")]:
             bare, oft = cpp[(cpp_bare, shape)], cpp[(cpp_oft, shape)]
             p_bare, p_oft = r[f"bare_{key}_s"], r[f"oft_{key}_s"]

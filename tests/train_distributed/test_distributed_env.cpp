@@ -1,5 +1,5 @@
 // The worker's place from torchrun's variables, the backend choice, each rank's share of a batch and
-// TRAIN.json's "distributed" section.
+// "distributed" section of TRAIN.json and the host config, and which of the two wins.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +7,10 @@
 #include <fstream>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "distributed_env.h"
+#include "distributed_settings.h"
 #include "oft/errors.h"
 #include "train_config.h"
 
@@ -57,15 +60,17 @@ TEST(WorkerPlace, NamesTheMissingOrBadVariable) {
   EXPECT_THROW(worker_place_from_environment(env(missing)), UsageError);
 }
 
-TEST(Backend, GlooForCpuAndNcclRefusedWithoutCuda) {
+TEST(Backend, GlooForCpuNcclForCuda) {
   EXPECT_EQ(resolve_backend("auto", false), "gloo");
   EXPECT_EQ(resolve_backend("gloo", false), "gloo");
-  for (const auto& [requested, cuda] : std::vector<std::pair<std::string, bool>>{{"nccl", false}, {"auto", true}}) {
+  EXPECT_EQ(resolve_backend("auto", true), "nccl");
+  EXPECT_EQ(resolve_backend("nccl", true), "nccl");
+  for (const auto& [requested, cuda] : std::vector<std::pair<std::string, bool>>{{"nccl", false}, {"gloo", true}}) {
     try {
       resolve_backend(requested, cuda);
-      ADD_FAILURE() << requested << " was accepted";
+      ADD_FAILURE() << requested << (cuda ? " on CUDA" : " on the CPU") << " was accepted";
     } catch (const UsageError& e) {
-      EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(cuda ? "CPU tensors" : "CUDA tensors"), std::string::npos) << e.what();
     }
   }
   EXPECT_THROW(resolve_backend("mpi", false), UsageError);
@@ -100,14 +105,16 @@ TrainConfig config_with(const std::string& distributed) {
 }
 
 TEST(TrainConfigDistributed, DefaultsAndValues) {
-  const DistributedOptions defaults = config_with("").distributed;
+  const DistributedOptions defaults = resolve_distributed_options({}, config_with("").distributed);
   EXPECT_EQ(defaults.timeout, std::chrono::seconds(300));
   EXPECT_EQ(defaults.backend, "auto");
   EXPECT_EQ(defaults.bucket_bytes, 25 << 20);
-  const DistributedOptions set = config_with(R"({"timeout_s": 1.5, "backend": "gloo", "bucket_mb": 0.5})").distributed;
+  const DistributedSettings set = config_with(R"({"timeout_s": 1.5, "backend": "gloo", "bucket_mb": 0.5})").distributed;
   EXPECT_EQ(set.timeout, std::chrono::milliseconds(1500));
   EXPECT_EQ(set.backend, "gloo");
   EXPECT_EQ(set.bucket_bytes, 1 << 19);
+  const DistributedSettings partial = config_with(R"({"bucket_mb": 1})").distributed;
+  EXPECT_FALSE(partial.timeout || partial.backend);  // unset keys stay unset, for the host config to fill
 }
 
 TEST(TrainConfigDistributed, NamesTheBadKey) {
@@ -123,6 +130,47 @@ TEST(TrainConfigDistributed, NamesTheBadKey) {
       EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
     }
   }
+}
+
+// The host config's section, read alone: each bad value names its key and the file.
+TEST(HostConfigDistributed, NamesTheBadKeyAndTheFile) {
+  const std::string where = "host config h.json: distributed";
+  for (const auto& [section, key] :
+       std::vector<std::pair<std::string, std::string>>{{R"({"timeout_s": "5"})", "distributed.timeout_s"},
+                                                        {R"({"timeout_s": -2})", "distributed.timeout_s"},
+                                                        {R"({"backend": "mpi"})", "distributed.backend"},
+                                                        {R"({"backend": 1})", "distributed.backend"},
+                                                        {R"({"bucket_mb": 0})", "distributed.bucket_mb"},
+                                                        {R"({"buckets": 4})", "'buckets'"},
+                                                        {R"(["gloo"])", "distributed must be a JSON object"}}) {
+    try {
+      distributed_settings_from_json(nlohmann::json::parse(section), where);
+      ADD_FAILURE() << section << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("h.json"), std::string::npos) << e.what();
+    }
+  }
+  const DistributedSettings host =
+      distributed_settings_from_json(nlohmann::json::parse(R"({"backend": "nccl", "timeout_s": 60})"), where);
+  EXPECT_EQ(host.backend, "nccl");
+  EXPECT_EQ(host.timeout, std::chrono::seconds(60));
+  EXPECT_FALSE(host.bucket_bytes);
+}
+
+// Key by key: TRAIN.json, then the host config, then the defaults.
+TEST(DistributedPrecedence, TrainConfigOverHostConfigOverDefaults) {
+  DistributedSettings host, run;
+  host.backend = "nccl";
+  host.timeout = std::chrono::seconds(60);
+  run.timeout = std::chrono::seconds(5);
+  const DistributedOptions merged = resolve_distributed_options(host, run);
+  EXPECT_EQ(merged.backend, "nccl");                                  // only the host config sets it
+  EXPECT_EQ(merged.timeout, std::chrono::seconds(5));                 // both set it: TRAIN.json wins
+  EXPECT_EQ(merged.bucket_bytes, DistributedOptions{}.bucket_bytes);  // neither: the default
+  run.backend = "gloo";
+  EXPECT_EQ(resolve_distributed_options(host, run).backend, "gloo");
+  EXPECT_EQ(resolve_distributed_options(host, {}).timeout, std::chrono::seconds(60));
 }
 
 }  // namespace

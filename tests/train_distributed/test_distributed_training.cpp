@@ -1,6 +1,7 @@
 // `oft train` data parallel on CPU (Gloo), through the built binary: 1, 2 and 4 ranks end with the
 // one-process adapter and metrics; only rank 0 writes; a 2-rank checkpoint resumes with 1 rank; a
-// killed worker stops the run with an error naming it. The task: causal_lm on the tiny
+// killed or hung (SIGSTOPped) worker stops the run with an error naming it and leaves only a whole
+// checkpoint; the host config's "distributed" section fills what TRAIN.json leaves out. The task: causal_lm on the tiny
 // llama_sharded checkpoint with sequences of uneven length (so the token-weighted loss matters), a
 // global batch of 5 over 11 examples (so the 4-rank shares are uneven and some are empty).
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -225,6 +227,83 @@ TEST_F(DistributedTraining, AWorkerWhosePeerDiesNamesTheLostRank) {
   const int status = wait_for(ranks[0], std::chrono::seconds(30));
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << status << "\n" << read_text(log0);
   EXPECT_NE(read_text(log0).find("lost rank 1"), std::string::npos) << read_text(log0);
+}
+
+TEST_F(DistributedTraining, AHungWorkerIsNamedAfterTheTimeoutAndLeavesAWholeCheckpoint) {
+  // timeout_s 4: rank 0's next collective gives up 4 s after rank 1 stops answering, then it waits
+  // 2 s for heartbeats and names rank 1; the supervisor ends the stopped rank at once (SIGTERM with
+  // SIGCONT, not SIGKILL 5 s later) and exits non-zero. So about 6 s, plus slack for a busy machine.
+  const fs::path log = kWork / "hung.log";
+  const pid_t supervisor =
+      spawn({OFT_BINARY, "train", "--config", config("hung", 100000, 4).string(), "--nproc-per-node", "2"},
+            {"OMP_NUM_THREADS=1"}, log);
+  wait_for_a_checkpoint("hung");
+  const pid_t victim = child_with_rank(supervisor, 1);
+  ASSERT_GT(victim, 0) << read_text(log);
+  const auto stopped_at = Clock::now();
+  kill(victim, SIGSTOP);
+  const int status = wait_for(supervisor, std::chrono::seconds(40));
+  EXPECT_LT(Clock::now() - stopped_at, std::chrono::seconds(10));
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << status << "\n" << read_text(log);
+  const std::string text = read_text(log);
+  EXPECT_NE(text.find("[rank 0] "), std::string::npos) << text;
+  EXPECT_NE(text.find("lost rank 1 (silent for"), std::string::npos) << text;
+  EXPECT_NE(text.find("the other ranks were stopped"), std::string::npos) << text;
+  EXPECT_TRUE(kill(victim, 0) != 0 && errno == ESRCH) << "the stopped rank " << victim << " was left behind";
+
+  // Nothing half-written: only the last whole checkpoint, and one rank resumes from it.
+  std::set<std::string> written;
+  for (const auto& entry : fs::directory_iterator(kWork / "hung")) written.insert(entry.path().filename());
+  EXPECT_EQ(written, std::set<std::string>{"checkpoint"});
+  const int64_t saved = json::parse(read_text(kWork / "hung" / "checkpoint" / "trainer_state.json")).at("step");
+  ASSERT_EQ(train("hung", static_cast<int>(saved) + 1, 0), 0) << read_text(kWork / "hung.log");
+  EXPECT_EQ(metrics("hung").at("resumed_from"), saved);
+}
+
+// Rank 0 of a 2-rank run whose rank 1 never comes, with `host_config` and TRAIN.json's "distributed"
+// set to `train_distributed`; returns its exit status and how long it ran, output in <name>.log.
+std::pair<int, Clock::duration> lone_rank(const std::string& name, const json& host_config,
+                                          const json& train_distributed) {
+  const fs::path host = kWork / (name + "-host.json"), train = kWork / (name + ".json");
+  std::ofstream(host) << host_config.dump();
+  std::ofstream(train) << json{
+      {"model", std::string(OFT_GOLDEN_DIR) + "/models/hf/llama_sharded"},
+      {"task", "causal_lm"},
+      {"data", {{"train", "train.jsonl"}}},
+      {"output_dir", name},
+      {"distributed",
+       train_distributed}}.dump();
+  const std::string port = std::to_string(20000 + (getpid() + 1) % 20000);
+  const auto start = Clock::now();
+  const int status = std::system(("WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port + " " + OFT_BINARY +
+                                  " --host-config " + host.string() + " train --config " + train.string() + " > " +
+                                  (kWork / (name + ".log")).string() + " 2>&1")
+                                     .c_str());
+  return {status, Clock::now() - start};
+}
+
+TEST_F(DistributedTraining, TheHostConfigFillsWhatTrainJsonLeavesOut) {
+  const json host = {{"distributed", {{"backend", "nccl"}, {"timeout_s", 1}}}};
+  // The host config's backend: nccl, refused by this CPU-only build before any rendezvous.
+  const auto [nccl_status, nccl_time] = lone_rank("host-nccl", host, json::object());
+  EXPECT_NE(nccl_status, 0);
+  EXPECT_NE(read_text(kWork / "host-nccl.log").find("the nccl backend"), std::string::npos)
+      << read_text(kWork / "host-nccl.log");
+  // TRAIN.json's backend wins; the host config's timeout of 1 s (not the default 300 s) ends the wait
+  // for the missing rank.
+  const auto [gloo_status, gloo_time] = lone_rank("host-timeout", host, {{"backend", "gloo"}});
+  const std::string log = read_text(kWork / "host-timeout.log");
+  EXPECT_NE(gloo_status, 0) << log;
+  EXPECT_NE(log.find("(gloo, timeout 1 s)"), std::string::npos) << log;
+  EXPECT_NE(log.find("could not join the run"), std::string::npos) << log;
+  EXPECT_LT(gloo_time, std::chrono::seconds(60)) << log;
+}
+
+TEST_F(DistributedTraining, ABadHostConfigValueNamesItsKey) {
+  const auto [status, time] = lone_rank("host-bad", {{"distributed", {{"timeout_s", 0}}}}, json::object());
+  const std::string log = read_text(kWork / "host-bad.log");
+  EXPECT_NE(status, 0) << log;
+  EXPECT_NE(log.find("distributed.timeout_s must be a positive number of seconds"), std::string::npos) << log;
 }
 
 }  // namespace

@@ -18,13 +18,14 @@ namespace {
 
 // Next-token cross-entropy over the targets (labels not -100), as transformers' causal LM loss: their
 // mean over the batch, or their sum.
+// The batch goes to the model's device; the loss is computed there, in fp32.
 at::Tensor lm_loss(const models::Pretrained& model, const CausalLmData& data, const at::Tensor& rows,
-                   int64_t reduction = at::Reduction::Mean) {
-  const at::Tensor logits =
-      model.forward(data.input_ids.index_select(0, rows), data.attention_mask.index_select(0, rows));
+                   c10::Device device, int64_t reduction = at::Reduction::Mean) {
+  const at::Tensor logits = model.forward(data.input_ids.index_select(0, rows).to(device),
+                                          data.attention_mask.index_select(0, rows).to(device));
   const int64_t vocab = logits.size(-1);
   const at::Tensor predicted = logits.slice(1, 0, -1).reshape({-1, vocab});
-  const at::Tensor targets = data.labels.index_select(0, rows).slice(1, 1).reshape({-1});
+  const at::Tensor targets = data.labels.index_select(0, rows).slice(1, 1).reshape({-1}).to(device);
   return at::cross_entropy_loss(predicted.to(at::kFloat), targets, {}, reduction, -100);
 }
 
@@ -34,13 +35,14 @@ double target_count(const CausalLmData& data, const at::Tensor& rows) {
 }
 
 // The eval loss per target token: each rank sums over its contiguous share of the rows.
-double sharded_eval_loss(const models::Pretrained& model, const CausalLmData& eval, DataParallelGroup& group) {
+double sharded_eval_loss(const models::Pretrained& model, const CausalLmData& eval, c10::Device device,
+                         DataParallelGroup& group) {
   torch::NoGradGuard no_grad;
   const ShareRange range = contiguous_share(eval.input_ids.size(0), group.rank(), group.world_size());
   at::Tensor totals = at::zeros({2}, at::kDouble);  // loss sum, target count
   if (range.end > range.begin) {
     const at::Tensor rows = at::arange(range.begin, range.end, at::kLong);
-    totals[0] = lm_loss(model, eval, rows, at::Reduction::Sum).to(at::kDouble);
+    totals[0] = lm_loss(model, eval, rows, device, at::Reduction::Sum).to(at::kCPU, at::kDouble);
     totals[1] = target_count(eval, rows);
   }
   group.all_reduce_sum({totals});
@@ -49,10 +51,13 @@ double sharded_eval_loss(const models::Pretrained& model, const CausalLmData& ev
 
 }  // namespace
 
-nlohmann::json train_causal_lm(Host& host, const TrainConfig& c, DataParallelGroup& group) {
+nlohmann::json train_causal_lm(Host& host, const TrainConfig& c, const ComputeSettings& compute,
+                               DataParallelGroup& group) {
   at::manual_seed(static_cast<int64_t>(c.seed));
   models::LoadOptions load;
   load.formats = host.formats();
+  load.device = compute.device;
+  load.dtype = compute.dtype;
   models::Pretrained model = models::load_pretrained(c.model, load);
   if (model.output_name != "logits")
     throw UsageError("task causal_lm needs a causal LM; " + model.info.model_type + " is not one");
@@ -69,15 +74,15 @@ nlohmann::json train_causal_lm(Host& host, const TrainConfig& c, DataParallelGro
   options.loss_terms = [&](const at::Tensor& indices) { return target_count(data, indices); };
   const TrainResult result =
       train(options, data.input_ids.size(0), {{params.adapter, c.lr}, {params.other, c.head_lr}}, c.weight_decay,
-            params.all, [&](const at::Tensor& indices) { return lm_loss(model, data, indices); });
+            params.all, [&](const at::Tensor& indices) { return lm_loss(model, data, indices, compute.device); });
   model.module->eval();
-  if (group.is_writer()) peft.save_pretrained(c.output_dir / "adapter");
+  if (group.is_writer()) save_adapter(peft, c.output_dir / "adapter");
   nlohmann::json metrics = {{"task", "causal_lm"},
                             {"steps", c.steps},
                             {"resumed_from", result.first_step},
                             {"final_loss", result.final_loss}};
   if (!c.eval_data.empty()) {
-    const double loss = sharded_eval_loss(model, load_causal_lm_data(c.eval_data, data_options), group);
+    const double loss = sharded_eval_loss(model, load_causal_lm_data(c.eval_data, data_options), compute.device, group);
     metrics["eval_loss"] = loss;
     metrics["eval_perplexity"] = std::exp(loss);
   }

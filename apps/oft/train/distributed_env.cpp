@@ -43,10 +43,12 @@ std::string resolve_backend(const std::string& requested, bool cuda_device) {
   if (requested != "auto" && requested != "gloo" && requested != "nccl")
     throw UsageError("distributed backend must be \"auto\", \"gloo\" or \"nccl\", got \"" + requested + "\"");
   const std::string backend = requested == "auto" ? (cuda_device ? "nccl" : "gloo") : requested;
-  if (backend == "nccl" || cuda_device)
+  if (backend == "nccl" && !cuda_device)
     throw UsageError(
-        "the nccl backend (CUDA tensors, one GPU per local rank) needs a CUDA build of oft; this build "
-        "links LibTorch's CPU library only: train on the CPU with the gloo backend");
+        "the nccl backend needs CUDA tensors (one GPU per local rank) and a CUDA build of oft: train on a CUDA "
+        "device, or on the CPU with the gloo backend");
+  if (backend == "gloo" && cuda_device)
+    throw UsageError("the gloo backend takes CPU tensors: train on the CPU, or use the nccl backend on CUDA");
   return backend;
 }
 

@@ -38,8 +38,8 @@ struct DistributedOptions {
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 WorkerPlace worker_place_from_environment(const EnvLookup& lookup = {});
 
-// The collective backend: "auto" picks "nccl" for CUDA tensors and "gloo" for CPU ones. This build
-// links LibTorch's CPU library only, so "nccl" (or a CUDA device) is a UsageError saying so.
+// The collective backend: "auto" picks "nccl" for CUDA tensors and "gloo" for CPU ones; "nccl" on the
+// CPU or "gloo" on CUDA is a UsageError. (Whether this build has NCCL is checked as the group starts.)
 std::string resolve_backend(const std::string& requested, bool cuda_device);
 
 // Rank `rank`'s contiguous part [begin, end) of `count` items split over `world_size` ranks: the

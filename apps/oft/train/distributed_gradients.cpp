@@ -20,10 +20,12 @@ GradientBuckets::GradientBuckets(const std::vector<at::Tensor>& params, DataPara
   for (size_t b = 0; b < buckets_.size(); ++b)
     for (size_t i = 0; i < buckets_[b].params.size(); ++i) {
       const at::Tensor& p = buckets_[b].params[i];
-      const int64_t offset = buckets_[b].offsets[i], numel = p.numel();
-      const unsigned handle = p.register_hook([this, b, offset, numel](const at::Tensor& grad) {
+      const int64_t offset = buckets_[b].offsets[i], numel = p.numel(),
+                    flag = buckets_[b].numel + static_cast<int64_t>(i);
+      const unsigned handle = p.register_hook([this, b, offset, numel, flag](const at::Tensor& grad) {
         Bucket& bucket = buckets_[b];
         bucket.flat.slice(0, offset, offset + numel).copy_(grad.reshape({-1}));
+        bucket.flat.narrow(0, flag, 1).fill_(1);
         if (--bucket.pending == 0) start_ready_buckets();
       });
       hooks_.emplace_back(p, handle);
@@ -36,7 +38,8 @@ GradientBuckets::~GradientBuckets() {
 
 void GradientBuckets::begin_step() {
   for (auto& bucket : buckets_) {
-    bucket.flat = at::zeros({bucket.numel}, bucket.params.front().options().requires_grad(false));
+    const auto flags = static_cast<int64_t>(bucket.params.size());
+    bucket.flat = at::zeros({bucket.numel + flags}, bucket.params.front().options().requires_grad(false));
     bucket.pending = bucket.params.size();
   }
   next_ = 0;
@@ -55,15 +58,22 @@ void GradientBuckets::finish(const std::vector<at::Tensor>& extras) {
   for (const auto& extra : extras) waits_.push_back(group_->start_all_reduce_sum(extra));
   for (const auto& wait : waits_) wait();
   at::NoGradGuard no_grad;
-  for (const auto& bucket : buckets_)
+  for (const auto& bucket : buckets_) {
+    // How many ranks produced each tensor's gradient (one copy to the host per bucket).
+    const at::Tensor producers = bucket.flat.slice(0, bucket.numel).to(at::kCPU, at::kFloat);
     for (size_t i = 0; i < bucket.params.size(); ++i) {
       const at::Tensor& p = bucket.params[i];
+      if (producers.data_ptr<float>()[i] == 0) {
+        p.mutable_grad().reset();  // as one process leaves it: AdamW skips the tensor
+        continue;
+      }
       const at::Tensor sum = bucket.flat.slice(0, bucket.offsets[i], bucket.offsets[i] + p.numel()).view_as(p);
       if (p.grad().defined())
         p.mutable_grad().copy_(sum);
       else
         p.mutable_grad() = sum.clone();
     }
+  }
 }
 
 }  // namespace oft::app

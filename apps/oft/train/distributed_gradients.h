@@ -6,6 +6,9 @@
 // all-reduce starting as soon as it is full, so communication overlaps the rest of the backward.
 // Buckets start in a fixed order on every rank (c10d requires it): the reverse of the parameter
 // order, the order the backward produces them in; a bucket waits for the ones before it.
+// A tensor no rank produced a gradient for (unused in the forward) ends with no gradient, as in one
+// process, so AdamW skips it (no weight decay, no moment update): each bucket carries one has-gradient
+// flag per tensor, summed with the gradients in the same all-reduce.
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -26,15 +29,16 @@ class GradientBuckets {
 
   void begin_step();  // before the backward
   // After the backward (or instead of it, for a rank whose share was empty): starts the buckets still
-  // waiting (a tensor that got no gradient counts as zeros) and `extras` (e.g. the weighted loss),
-  // waits for all and writes the sums to the tensors' .grad.
+  // waiting (a tensor that got no gradient on this rank counts as zeros) and `extras` (e.g. the
+  // weighted loss), waits for all and writes the sums to the tensors' .grad; a tensor that got no
+  // gradient on any rank is left with an undefined .grad.
   void finish(const std::vector<at::Tensor>& extras);
 
  private:
   struct Bucket {
     std::vector<at::Tensor> params;
-    std::vector<int64_t> offsets;  // of each param in `flat`
-    int64_t numel = 0;
+    std::vector<int64_t> offsets;  // of each param's gradient in `flat`
+    int64_t numel = 0;             // of the gradients; `flat` then holds one has-gradient flag per param
     at::Tensor flat;
     size_t pending = 0;  // params whose gradient has not arrived this step
   };

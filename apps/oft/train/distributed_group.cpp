@@ -1,7 +1,10 @@
 #include "distributed_group.h"
 
+#include <dlfcn.h>
+
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -9,6 +12,8 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include "distributed_nccl.h"
+#include "oft/errors.h"
 #include "oft/log.h"
 
 namespace oft::app {
@@ -40,11 +45,36 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const WorkerPlace& place)
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+// c10d's ProcessGroupNCCL, from liboft_nccl in liboft_core's folder (oft_nccl_backend in
+// distributed_nccl.cpp), so that neither this executable nor a CPU run loads torch_cuda or NCCL.
+c10::intrusive_ptr<c10d::Backend> nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, const WorkerPlace& place,
+                                               milliseconds timeout) {
+  using Create = decltype(oft_nccl_backend);
+  Dl_info core{};
+  dladdr(reinterpret_cast<const void*>(&oft::logger), &core);  // a function of liboft_core
+  const std::filesystem::path library =
+      std::filesystem::path(core.dli_fname ? core.dli_fname : "").parent_path() / "liboft_nccl.so";
+  if (!std::filesystem::exists(library))
+    throw UsageError("the nccl backend needs liboft_nccl.so (" + library.string() +
+                     "), which only a CUDA build of oft has: train on the CPU with the gloo backend");
+  void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_GLOBAL);  // never closed: CUDA state is process-wide
+  if (!handle) throw UsageError("cannot load " + library.string() + ": " + dlerror());
+  auto* create = reinterpret_cast<Create*>(dlsym(handle, "oft_nccl_backend"));
+  if (!create) throw UsageError(library.string() + " has no oft_nccl_backend: it is not oft's liboft_nccl");
+  c10::intrusive_ptr<c10d::Backend> backend;
+  char message[1024] = {};
+  if (create(&store, place.rank, place.world_size, place.local_rank, timeout.count(), &backend, message,
+             sizeof message) != 0)
+    throw DistributedError(fmt::format("rank {}: cannot create the NCCL process group on GPU {}: {}", place.rank,
+                                       place.local_rank, message));
+  return backend;
+}
+
 }  // namespace
 
 struct DataParallelGroup::C10d {
   c10::intrusive_ptr<c10d::TCPStore> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::Backend> group;  // ProcessGroupGloo or ProcessGroupNCCL
   std::mutex mutex;
   std::condition_variable stop_signal;
   bool stopping = false;
@@ -75,9 +105,9 @@ struct DataParallelGroup::C10d {
 DataParallelGroup::DataParallelGroup(const WorkerPlace& place, const DistributedOptions& options, bool cuda_device)
     : place_(place), options_(options) {
   if (!place.distributed()) return;
-  resolve_backend(options.backend, cuda_device);
-  logger()->info("rank {} of {}: joining the run at {}:{} (gloo, timeout {} s)", place.rank, place.world_size,
-                 place.master_addr, place.master_port, options.timeout.count() / 1000.0);
+  const std::string backend = resolve_backend(options.backend, cuda_device);
+  logger()->info("rank {} of {}: joining the run at {}:{} ({}, timeout {} s)", place.rank, place.world_size,
+                 place.master_addr, place.master_port, backend, options.timeout.count() / 1000.0);
   c10d_ = std::make_unique<C10d>();
   try {
     c10d::TCPStoreOptions store_options;
@@ -88,10 +118,16 @@ DataParallelGroup::DataParallelGroup(const WorkerPlace& place, const Distributed
     store_options.timeout = options.timeout;
     c10d_->store = c10::make_intrusive<c10d::TCPStore>(place.master_addr, store_options);
     c10d_->store->set(heartbeat_key(place.rank), now_ms_bytes());
-    auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
-    gloo_options->devices.push_back(gloo_device(place));
-    c10d_->group =
-        c10::make_intrusive<c10d::ProcessGroupGloo>(c10d_->store, place.rank, place.world_size, gloo_options);
+    if (backend == "nccl") {
+      c10d_->group = nccl_backend(c10d_->store, place, options.timeout);
+    } else {
+      auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+      gloo_options->devices.push_back(gloo_device(place));
+      c10d_->group =
+          c10::make_intrusive<c10d::ProcessGroupGloo>(c10d_->store, place.rank, place.world_size, gloo_options);
+    }
+  } catch (const UsageError&) {
+    throw;  // no liboft_nccl: not a failed rendezvous
   } catch (const std::exception& e) {
     throw DistributedError("rank " + std::to_string(place.rank) + " could not join the run at " + place.master_addr +
                            ":" + std::to_string(place.master_port) + " with " + std::to_string(place.world_size) +

@@ -1,6 +1,7 @@
 #pragma once
 // The process group of a data-parallel run: a c10d TCPStore rendezvous (served by rank 0) and
-// ProcessGroupGloo, with a timeout on every collective. For world size 1 there is no c10d at all and
+// ProcessGroupGloo for CPU tensors, or ProcessGroupNCCL for CUDA ones (from liboft_nccl, built with CUDA
+// only; each rank on GPU LOCAL_RANK), with a timeout on every collective. For world size 1 there is no c10d at all and
 // the collectives are no-ops. A failed or timed-out collective becomes a DistributedError naming the
 // lost rank when one can be told: every rank writes a heartbeat to the store each second, and the
 // ranks whose heartbeat stopped (or rank 0, when its store is gone) are the lost ones.
@@ -19,6 +20,7 @@ namespace oft::app {
 class DataParallelGroup {
  public:
   // Joins the run `place` describes (blocks until every rank has joined or the timeout passes).
+  // `cuda_device`: the tensors are CUDA ones, on GPU place.local_rank.
   DataParallelGroup(const WorkerPlace& place, const DistributedOptions& options, bool cuda_device = false);
   ~DataParallelGroup();
   DataParallelGroup(const DataParallelGroup&) = delete;

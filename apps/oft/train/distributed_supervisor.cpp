@@ -189,7 +189,10 @@ void supervise_local_workers(const std::vector<std::string>& command, const Supe
       failure = "rank " + std::to_string(w.rank) + " (pid " + std::to_string(w.pid) + ") " + describe_exit(status);
       logger()->info("{}; stopping the other ranks", failure);
       for (const auto& other : workers)
-        if (other.running) kill(other.pid, SIGTERM);
+        if (other.running) {
+          kill(other.pid, SIGTERM);
+          kill(other.pid, SIGCONT);  // a stopped (hung) worker takes no SIGTERM until it runs again
+        }
       kill_at = Clock::now() + options.grace;
     }
     if (Clock::now() >= kill_at) {

@@ -2,8 +2,8 @@
 // `oft train --nproc-per-node N`: starts N workers on this host (the same command line without the
 // option, with RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR=127.0.0.1 and a free MASTER_PORT set, and
 // OMP_NUM_THREADS = cores / N unless it is set), prefixes each line they print with "[rank R] ", and
-// waits. When one exits non-zero or dies, it stops the others (SIGTERM, then SIGKILL after a grace
-// period) and throws a DistributedError naming that rank. Workers die with the supervisor
+// waits. When one exits non-zero or dies, it stops the others (SIGTERM and SIGCONT, then SIGKILL after
+// a grace period) and throws a DistributedError naming that rank. Workers die with the supervisor
 // (PR_SET_PDEATHSIG). Torch-free.
 #include <chrono>
 #include <string>

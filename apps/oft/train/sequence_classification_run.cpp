@@ -13,10 +13,13 @@
 #include "training_runs.h"
 
 namespace oft::app {
-nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c, DataParallelGroup& group) {
+nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c, const ComputeSettings& compute,
+                                         DataParallelGroup& group) {
   at::manual_seed(static_cast<int64_t>(c.seed));
   models::LoadOptions load;
   load.formats = host.formats();
+  load.device = compute.device;
+  load.dtype = compute.dtype;
   const auto num_labels = static_cast<int64_t>(c.labels.size());
   auto model = std::make_shared<SequenceClassifier>(models::load_pretrained(c.model, load), num_labels);
   const auto train_set = load_text_classification(c.train_data, c.labels, c.model, c.max_length);
@@ -38,7 +41,7 @@ nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c, DataP
               return at::cross_entropy_loss(model->forward(batch.input_ids, batch.attention_mask), batch.labels);
             });
   model->eval();
-  if (group.is_writer()) peft.save_pretrained(c.output_dir / "adapter");
+  if (group.is_writer()) save_adapter(peft, c.output_dir / "adapter");
 
   nlohmann::json metrics = {
       {"task", "sequence_classification"},

@@ -3,6 +3,8 @@
 // attention mask (sentence-transformers' pooling for all-MiniLM-L6-v2), then a linear head.
 // Module names: "<model_type>.<encoder names>" and "classifier", as transformers'
 // BertForSequenceClassification names them, so PEFT's default targets and modules_to_save apply.
+// The encoder may live on any device in any dtype; the head is fp32 on the CPU (it is tiny): token ids go to the
+// encoder's device and the pooled embeddings come back to the CPU in fp32.
 #include <memory>
 
 #include "oft/hf/pretrained.h"
@@ -22,6 +24,9 @@ class SequenceClassifier : public AdaptableModule {
 
   models::Pretrained encoder;
   LayerSlot classifier;
+
+ private:
+  c10::Device device_ = c10::kCPU;  // the encoder's
 };
 
 }  // namespace oft::app

@@ -13,20 +13,41 @@
 #include "../host.h"
 #include "distributed_group.h"
 #include "distributed_supervisor.h"
+#include "oft/device/device.h"
 #include "oft/errors.h"
 #include "oft/io/atomic_file.h"
 #include "oft/log.h"
+#include "stale_temporaries.h"
 #include "training_runs.h"
 
 namespace oft::app {
 namespace {
 
-void run_train(Host& host, const std::string& config_file) {
+// Data-parallel ranks on CUDA compute on the GPU of their local rank, the one their NCCL group binds:
+// `cuda` becomes cuda:LOCAL_RANK; a fixed index would put every rank of a host on one GPU.
+c10::Device device_of_rank(const c10::Device& device, const WorkerPlace& place) {
+  if (!device.is_cuda() || place.world_size == 1) return device;
+  if (device.has_index())
+    throw UsageError("--device " + device.str() + " names one GPU, but each of the " +
+                     std::to_string(place.world_size) +
+                     " data-parallel ranks computes on cuda:LOCAL_RANK: use --device cuda (or limit each process's "
+                     "GPUs with CUDA_VISIBLE_DEVICES)");
+  const c10::Device own(c10::kCUDA, static_cast<c10::DeviceIndex>(place.local_rank));
+  prepare_device(own);
+  return own;
+}
+
+void run_train(Host& host, const std::string& config_file, const ComputeFlags& flags) {
   const TrainConfig config = TrainConfig::load(config_file);
-  DataParallelGroup group(worker_place_from_environment(), config.distributed);
+  const WorkerPlace place = worker_place_from_environment();
+  ComputeSettings compute = resolve_compute(host, flags, config.device, config.dtype);
+  compute.device = device_of_rank(compute.device, place);
+  DataParallelGroup group(place, resolve_distributed_options(host.distributed(), config.distributed),
+                          compute.device.is_cuda());
+  if (group.is_writer()) remove_stale_temporaries(config.output_dir);  // what killed runs left
   const nlohmann::json metrics = config.task == TrainTask::SequenceClassification
-                                     ? train_sequence_classifier(host, config, group)
-                                     : train_causal_lm(host, config, group);
+                                     ? train_sequence_classifier(host, config, compute, group)
+                                     : train_causal_lm(host, config, compute, group);
   if (group.is_writer()) {
     write_atomically(config.output_dir / "metrics.json", [&](std::ostream& out) { out << metrics.dump(2) << "\n"; });
     logger()->info("adapter written to {}", (config.output_dir / "adapter").string());
@@ -47,13 +68,16 @@ void supervise(int nproc) {
 void add_train_command(CLI::App& app, Host& host) {
   auto config = std::make_shared<std::string>();
   auto nproc = std::make_shared<int>(0);
+  auto compute = std::make_shared<ComputeFlags>();
   auto* cmd = app.add_subcommand("train", "Fine-tune OFT adapters from a JSON training config");
   cmd->add_option("--config", *config, "TRAIN.json (model, task, data, oft, optimizer, steps, output_dir)")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--nproc-per-node", *nproc, "start and supervise this many data-parallel workers on this host")
       ->check(CLI::Range(1, 1024));
-  cmd->callback([config, nproc, &host] { *nproc > 0 ? supervise(*nproc) : run_train(host, *config); });
+  add_compute_options(*cmd, *compute, /*eval_flag=*/false);  // they win over TRAIN.json's "device" and "dtype"
+  cmd->callback(
+      [config, nproc, compute, &host] { *nproc > 0 ? supervise(*nproc) : run_train(host, *config, *compute); });
 }
 
 }  // namespace oft::app

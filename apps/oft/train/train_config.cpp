@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oft/device/device.h"
 #include "oft/errors.h"
 
 namespace oft::app {
@@ -57,7 +58,7 @@ TrainConfig TrainConfig::load(const std::filesystem::path& file) {
   const std::string top = "train config";
   only_keys(j, top,
             {"model", "task", "data", "oft", "optimizer", "batch_size", "steps", "seed", "output_dir", "save_every",
-             "resume", "distributed"});
+             "resume", "distributed", "device", "dtype"});
   const auto base = std::filesystem::absolute(file).parent_path();
   auto path = [&](const std::string& p) { return p.empty() ? std::filesystem::path() : base / p; };
 
@@ -98,20 +99,21 @@ TrainConfig TrainConfig::load(const std::filesystem::path& file) {
   c.save_every = get<int64_t>(j, "save_every", top, c.save_every);
   if (c.save_every < 0) throw ConfigError("save_every must be >= 0");
   c.resume = get<bool>(j, "resume", top, c.resume);
-  if (j.contains("distributed")) {
-    const json& d = j.at("distributed");
-    only_keys(d, "train config.distributed", {"timeout_s", "backend", "bucket_mb"});
-    const double timeout_s = get<double>(d, "timeout_s", "distributed", 300.0);
-    if (!(timeout_s > 0)) throw ConfigError("distributed.timeout_s must be positive");
-    c.distributed.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
-    c.distributed.backend = get<std::string>(d, "backend", "distributed", c.distributed.backend);
-    if (c.distributed.backend != "auto" && c.distributed.backend != "gloo" && c.distributed.backend != "nccl")
-      throw ConfigError("distributed.backend must be \"auto\", \"gloo\" or \"nccl\", got \"" + c.distributed.backend +
-                        "\"");
-    const double bucket_mb = get<double>(d, "bucket_mb", "distributed", 25.0);
-    if (!(bucket_mb > 0)) throw ConfigError("distributed.bucket_mb must be positive");
-    c.distributed.bucket_bytes = static_cast<int64_t>(bucket_mb * (1 << 20));
+  try {  // names checked now, used once the model loads
+    if (j.contains("device")) {
+      c.device = get<std::string>(j, "device", top, "");
+      parse_device(*c.device, top + " device");
+    }
+    if (j.contains("dtype")) {
+      c.dtype = get<std::string>(j, "dtype", top, "");
+      parse_dtype(*c.dtype, top + " dtype");
+    }
+  } catch (const UsageError& e) {
+    throw ConfigError(e.what());
   }
+  if (j.contains("distributed"))
+    c.distributed =
+        distributed_settings_from_json(j.at("distributed"), "train config " + file.string() + ": distributed");
   return c;
 }
 

@@ -1,6 +1,8 @@
 #include "trainer.h"
 
+#include <cmath>
 #include <fstream>
+#include <mutex>
 #include <optional>
 
 #include <ATen/ATen.h>
@@ -11,6 +13,7 @@
 
 #include "distributed_gradients.h"
 #include "oft/errors.h"
+#include "oft/io/atomic_file.h"
 #include "oft/io/safetensors.h"
 #include "oft/log.h"
 #include "progress.h"
@@ -22,33 +25,66 @@ namespace fs = std::filesystem;
 
 const char* kTensors = "trainable.safetensors";
 const char* kOptimizer = "optimizer.pt";
+const char* kRngState = "rng_state.safetensors";
 const char* kState = "trainer_state.json";
+constexpr size_t kRecentSteps = 10;  // final_loss is the mean loss of the last steps
 
-// Writes the checkpoint into a fresh folder, then swaps it in: a crash leaves the old one whole.
-void save_checkpoint(const fs::path& dir, int64_t step, const TrainerOptions& options,
-                     const std::vector<std::pair<std::string, at::Tensor>>& trainable,
-                     torch::optim::Optimizer& optimizer) {
-  const fs::path tmp = dir.string() + ".tmp", old = dir.string() + ".old";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  safetensors::TensorMap tensors;
-  for (const auto& [name, t] : trainable) tensors[name] = t.detach();
-  safetensors::save(tmp / kTensors, tensors);
-  torch::save(optimizer, (tmp / kOptimizer).string());
-  std::ofstream(tmp / kState) << nlohmann::json{
-      {"step", step},
-      {"steps", options.steps},
-      {"seed", options.seed},
-      {"batch_size",
-       options.batch_size}}.dump(2);
-  fs::remove_all(old);
-  if (fs::exists(dir)) fs::rename(dir, old);
-  fs::rename(tmp, dir);
-  fs::remove_all(old);
+// (step, loss) of the last kRecentSteps steps run, oldest first; kept in the checkpoint so that a resumed run
+// reports the final_loss an uninterrupted one does.
+using RecentLosses = std::vector<std::pair<int64_t, double>>;
+
+// The default CPU generator's state. module_dropout draws on it (on every device), so a resumed run must
+// continue its sequence where the checkpoint left it, not where the start-up's manual_seed puts it.
+at::Tensor cpu_rng_state() {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
 }
 
-// Restores the trainable tensors and optimizer; returns the step to continue from.
-int64_t load_checkpoint(const fs::path& dir, const TrainerOptions& options,
+void restore_cpu_rng_state(const fs::path& file) {
+  const auto tensors = safetensors::load(file).tensors;
+  const auto it = tensors.find("cpu");
+  if (it == tensors.end()) throw FormatError("checkpoint " + file.string() + " has no tensor 'cpu'");
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  try {
+    generator.set_state(it->second);
+  } catch (const c10::Error& e) {
+    throw FormatError("checkpoint " + file.string() + ": tensor 'cpu' is not a CPU generator state (" +
+                      e.what_without_backtrace() + ")");
+  }
+}
+
+// Writes the checkpoint into a temporary folder swapped in whole (write_folder_atomically): at every moment
+// `dir` is absent, the previous checkpoint or this one, complete; what a killed write leaves is hidden
+// (".checkpoint.oft-tmp.<pid>.<n>") and removed by the next write.
+void save_checkpoint(const fs::path& dir, int64_t step, const TrainerOptions& options,
+                     const std::vector<std::pair<std::string, at::Tensor>>& trainable,
+                     torch::optim::Optimizer& optimizer, const RecentLosses& recent) {
+  write_folder_atomically(dir, [&](const fs::path& tmp) {
+    safetensors::TensorMap tensors;
+    for (const auto& [name, t] : trainable) tensors[name] = t.detach();
+    safetensors::save(tmp / kTensors, tensors);
+    safetensors::save(tmp / kRngState, {{"cpu", cpu_rng_state()}});
+    torch::save(optimizer, (tmp / kOptimizer).string());
+    nlohmann::json losses = nlohmann::json::array();
+    for (const auto& [s, loss] : recent) losses.push_back({s, loss});
+    const nlohmann::json state{{"step", step},
+                               {"steps", options.steps},
+                               {"seed", options.seed},
+                               {"batch_size", options.batch_size},
+                               {"recent_losses", losses}};
+    write_atomically(tmp / kState, [&](std::ostream& out) { out << state.dump(2) << "\n"; });
+  });
+}
+
+struct Resumed {
+  int64_t step = 0;
+  RecentLosses recent;
+};
+
+// Restores the trainable tensors, the optimizer and the random generator; returns the step to continue from.
+Resumed load_checkpoint(const fs::path& dir, const TrainerOptions& options,
                         const std::vector<std::pair<std::string, at::Tensor>>& trainable,
                         torch::optim::Optimizer& optimizer) {
   std::ifstream in(dir / kState);
@@ -66,7 +102,19 @@ int64_t load_checkpoint(const fs::path& dir, const TrainerOptions& options,
     t.copy_(it->second);
   }
   torch::load(optimizer, (dir / kOptimizer).string());
-  return state.at("step").get<int64_t>();
+  if (fs::exists(dir / kRngState))
+    restore_cpu_rng_state(dir / kRngState);
+  else
+    logger()->warn(
+        "checkpoint {} has no random generator state (an older oft wrote it): module_dropout will not "
+        "draw what an uninterrupted run draws",
+        dir.string());
+  Resumed resumed{state.at("step").get<int64_t>(), {}};
+  // A diverged loss (NaN) is stored as null.
+  for (const auto& item : state.value("recent_losses", nlohmann::json::array()))
+    resumed.recent.emplace_back(item.at(0).get<int64_t>(),
+                                item.at(1).is_null() ? std::nan("") : item.at(1).get<double>());
+  return resumed;
 }
 
 }  // namespace
@@ -136,16 +184,17 @@ TrainResult train(const TrainerOptions& options, int64_t num_examples, const std
   GradientBuckets buckets(all_params, group);
 
   TrainResult result;
+  RecentLosses recent;
   const fs::path& dir = options.checkpoint_dir;
   if (!dir.empty() && options.resume && fs::exists(dir / kState)) {
-    result.first_step = load_checkpoint(dir, options, trainable, optimizer);
+    Resumed resumed = load_checkpoint(dir, options, trainable, optimizer);
+    result.first_step = resumed.step;
+    recent = std::move(resumed.recent);
     logger()->info("resuming from {} at step {}", dir.string(), result.first_step);
   }
   if (group) expect_same_start(*group, result.first_step, dir);
   std::optional<Progress> progress;
   if (writer) progress.emplace(options.label, result.first_step, options.steps);
-  double recent = 0;
-  int64_t recent_count = 0;
   for (int64_t step = result.first_step; step < options.steps; ++step) {
     const at::Tensor indices = batch_indices(step, options.batch_size, num_examples, options.seed);
     optimizer.zero_grad();
@@ -154,16 +203,19 @@ TrainResult train(const TrainerOptions& options, int64_t num_examples, const std
     buckets.finish({value});  // the loss too, to report the global one
     optimizer.step();
     const double l = value.item<double>();
-    if (step >= options.steps - 10) recent += l, ++recent_count;
+    recent.emplace_back(step, l);
+    if (recent.size() > kRecentSteps) recent.erase(recent.begin());
     if (progress) progress->update(step + 1, l, indices.size(0));
     const bool last = step + 1 == options.steps;
     if (!dir.empty() && (last || (options.save_every > 0 && (step + 1) % options.save_every == 0))) {
-      if (writer) save_checkpoint(dir, step + 1, options, trainable, optimizer);
+      if (writer) save_checkpoint(dir, step + 1, options, trainable, optimizer, recent);
       if (group) group->barrier();
     }
   }
   if (progress) progress->finish();
-  result.final_loss = recent_count ? recent / static_cast<double>(recent_count) : 0;
+  double sum = 0;
+  for (const auto& item : recent) sum += item.second;
+  result.final_loss = recent.empty() ? 0 : sum / static_cast<double>(recent.size());
   return result;
 }
 

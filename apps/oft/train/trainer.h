@@ -1,7 +1,8 @@
 #pragma once
 // The training loop shared by `oft train` and the main job: seeded shuffled batches, AdamW steps,
-// a progress bar, and a resumable checkpoint (trainable tensors, optimizer state, step) written
-// atomically every save_every steps and at the end.
+// a progress bar, and a resumable checkpoint (trainable tensors, optimizer state, the CPU random generator's
+// state, step and the last losses) written atomically every save_every steps and at the end: a run killed at
+// any moment and started again ends as an uninterrupted one (tests/reliability/test_train_crash_resume).
 // Data parallel (options.group with several ranks): batch_size stays the global batch; each rank
 // takes its contiguous share of it, weights its mean loss by its share of the batch's loss terms, and
 // the gradients are summed over the ranks, so every rank takes the one-process step. Only rank 0

@@ -1,5 +1,8 @@
 #include "training_runs.h"
 
+#include "oft/io/atomic_file.h"
+#include "oft/tuner/oft_model.h"
+
 namespace oft::app {
 
 TrainableSplit trainable_parameters(torch::nn::Module& model) {
@@ -22,6 +25,10 @@ TrainerOptions trainer_options(const TrainConfig& config, DataParallelGroup& gro
   options.resume = config.resume;
   options.group = &group;
   return options;
+}
+
+void save_adapter(const OFTModel& peft, const std::filesystem::path& dir) {
+  write_folder_atomically(dir, [&](const std::filesystem::path& tmp) { peft.save_pretrained(tmp); });
 }
 
 }  // namespace oft::app

@@ -1,11 +1,9 @@
 #include "oft/adapter/oft_conv2d.h"
 
-#include <algorithm>
 #include <variant>
 
 #include <ATen/ATen.h>
 
-#include "oft/adapter/rotation_math.h"
 #include "oft/errors.h"
 
 namespace oft {
@@ -36,18 +34,7 @@ at::Tensor OFTConv2dImpl::weight_matrix() { return base_->weight.reshape({base_-
 
 void OFTConv2dImpl::set_weight_matrix(const at::Tensor& weight) { base_->weight.copy_(weight.view_as(base_->weight)); }
 
-at::Tensor OFTConv2dImpl::rotated_filters() {
-  auto pending = pending_adapters();
-  at::Tensor filters = weight_matrix();
-  // x . R1 . R2 on every patch == patch . (W . R2^T . R1^T)^T: fold the last adapter first.
-  std::reverse(pending.begin(), pending.end());
-  for (const auto& name : pending) {
-    auto r = rotation(name);
-    const auto work = at::promote_types(filters.scalar_type(), r->weight.scalar_type());
-    filters = math::rotate_rows(filters.to(work), r->effective_blocks().to(work).transpose(-2, -1));
-  }
-  return filters.to(base_->weight.scalar_type()).view_as(base_->weight);
-}
+at::Tensor OFTConv2dImpl::rotated_filters() { return fold_pending(weight_matrix()).view_as(base_->weight); }
 
 at::Tensor OFTConv2dImpl::convolve(const at::Tensor& x, const at::Tensor& weight) const {
   const auto& o = base_->options;
@@ -73,6 +60,8 @@ at::Tensor OFTConv2dImpl::forward(const at::Tensor& x) {
     return base_->forward(x);
   }
   if (pending_adapters().empty()) return base_->forward(x);
+  if (const at::Tensor folded = eval_folded_weight(x); folded.defined())
+    return convolve(x, folded.view_as(base_->weight));
   return convolve(x, rotated_filters());
 }
 

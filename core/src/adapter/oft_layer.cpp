@@ -48,6 +48,7 @@ void OFTLayer::add_adapter(const std::string& name, const OFTConfig& config, boo
   layouts_[name] = layout;
   if (active_.empty()) active_.push_back(name);
   refresh_trainable();
+  drop_eval_cache();
 }
 
 void OFTLayer::delete_adapter(const std::string& name) {
@@ -58,6 +59,7 @@ void OFTLayer::delete_adapter(const std::string& name) {
   rotations_->unregister_module(name);
   layouts_.erase(name);
   active_.erase(std::remove(active_.begin(), active_.end(), name), active_.end());
+  drop_eval_cache();
 }
 
 void OFTLayer::materialize_adapter(const std::string& name, const at::Tensor& weight) {
@@ -73,6 +75,7 @@ void OFTLayer::materialize_adapter(const std::string& name, const at::Tensor& we
   fresh->weight.set_requires_grad(old->weight.requires_grad());
   fresh->train(old->is_training());
   rotations_->update({{name, fresh.ptr()}});
+  drop_eval_cache();
 }
 
 bool OFTLayer::has_adapter(const std::string& name) const { return rotations_->contains(name); }
@@ -93,6 +96,28 @@ BlockLayout OFTLayer::layout(const std::string& name) const {
 void OFTLayer::set_adapter(const std::vector<std::string>& names) {
   active_ = names;
   refresh_trainable();
+  drop_eval_cache();
+}
+
+void OFTLayer::enable_adapters(bool enabled) {
+  enabled_ = enabled;
+  drop_eval_cache();
+}
+
+void OFTLayer::set_eval_weight_cache(bool enabled) {
+  eval_cache_enabled_ = enabled;
+  drop_eval_cache();
+}
+
+void OFTLayer::train(bool on) {
+  torch::nn::Module::train(on);
+  drop_eval_cache();
+}
+
+void OFTLayer::drop_eval_cache() {
+  folded_weight_ = at::Tensor();
+  folded_adapters_.clear();
+  folded_sources_.clear();
 }
 
 void OFTLayer::refresh_trainable() {
@@ -115,6 +140,47 @@ at::Tensor OFTLayer::rotate(const at::Tensor& x) {
 
 void OFTLayer::prepare_disabled_forward() {
   if (merged()) unmerge();
+}
+
+at::Tensor OFTLayer::fold_pending(const at::Tensor& weight) {
+  auto pending = pending_adapters();
+  // x . R1 . R2 . W^T == x . (W . R2^T . R1^T)^T: fold the last-applied adapter first.
+  std::reverse(pending.begin(), pending.end());
+  const auto work = at::promote_types(weight.scalar_type(), at::kFloat);
+  at::Tensor folded = weight.to(work);
+  for (const auto& name : pending)
+    folded = math::rotate_rows(folded, rotation(name)->effective_blocks().to(work).transpose(-2, -1));
+  return folded.to(weight.scalar_type());
+}
+
+std::vector<OFTLayer::FoldSource> OFTLayer::fold_sources(const at::Tensor& weight,
+                                                         const std::vector<std::string>& adapters) const {
+  std::vector<FoldSource> sources{{weight.storage().unsafeGetStorageImpl(), weight.data_ptr(), weight._version()}};
+  for (const auto& name : adapters) {
+    const at::Tensor& w = rotation(name)->weight;
+    sources.push_back({w.storage().unsafeGetStorageImpl(), w.data_ptr(), w._version()});
+  }
+  return sources;
+}
+
+at::Tensor OFTLayer::eval_folded_weight(const at::Tensor& x) {
+  if (!eval_cache_enabled_ || is_training() || !dense_weight_base()) return {};
+  const auto pending = pending_adapters();
+  if (pending.empty()) return {};
+  const at::Tensor weight = weight_matrix();
+  if (torch::GradMode::is_enabled()) {
+    bool needs_graph = x.requires_grad() || weight.requires_grad();
+    for (const auto& name : pending) needs_graph = needs_graph || rotation(name)->weight.requires_grad();
+    if (needs_graph) return {};
+  }
+  if (folded_weight_.defined() && folded_adapters_ == pending && folded_sources_ == fold_sources(weight, pending))
+    return folded_weight_;
+  drop_eval_cache();  // the old copy goes before the new one is made
+  torch::NoGradGuard no_grad;
+  folded_weight_ = fold_pending(weight);
+  folded_adapters_ = pending;
+  folded_sources_ = fold_sources(weight, pending);  // after COFT's write-back into the adapter weight
+  return folded_weight_;
 }
 
 at::Tensor OFTLayer::rotated_weight(const at::Tensor& weight, const at::Tensor& blocks, bool inverse) const {
@@ -162,6 +228,7 @@ void OFTLayer::merge(const MergeOptions& options) {
   }
   set_weight_matrix(weight);
   merged_.insert(merged_.end(), to_merge.begin(), to_merge.end());
+  drop_eval_cache();
 }
 
 void OFTLayer::unmerge() {
@@ -176,6 +243,7 @@ void OFTLayer::unmerge() {
     weight = rotated_weight(weight, rotation(*it)->blocks(), /*inverse=*/true);
   set_weight_matrix(weight);
   merged_.clear();
+  drop_eval_cache();
 }
 
 }  // namespace oft

@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "oft/adapter/rotation_math.h"
+#include "oft/device/rotation_kernels.h"
 
 namespace oft {
 
@@ -30,6 +31,10 @@ at::Tensor OFTRotationImpl::compute_blocks() {
     torch::NoGradGuard no_grad;
     weight.copy_(math::coft_project(weight, spec_.block_size, spec_.eps));
   }
+  // A device library's fused kernel (liboft_cuda on CUDA) when one is registered for the weight's device.
+  if (const RotationKernels* kernels = rotation_kernels(weight.device().type());
+      spec_.use_cayley_neumann && kernels != nullptr && kernels->cayley_neumann != nullptr)
+    return kernels->cayley_neumann(weight, spec_.block_size, spec_.num_cayley_neumann_terms);
   auto q = math::skew_symmetric(weight, spec_.block_size);
   return spec_.use_cayley_neumann ? math::cayley_neumann(q, spec_.num_cayley_neumann_terms) : math::cayley_exact(q);
 }
@@ -51,6 +56,10 @@ at::Tensor OFTRotationImpl::effective_blocks() {
 }
 
 at::Tensor OFTRotationImpl::forward(const at::Tensor& x) {
+  // A device kernel reads x in its own dtype (no fp32 copy), computes in fp32 and returns x's dtype.
+  if (const RotationKernels* kernels = rotation_kernels(x.device().type());
+      kernels != nullptr && kernels->rotate_rows != nullptr)
+    return kernels->rotate_rows(x, effective_blocks());
   return math::rotate_rows(x.to(weight.scalar_type()), effective_blocks());
 }
 

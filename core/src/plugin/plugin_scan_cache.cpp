@@ -1,7 +1,12 @@
 #include "plugin/plugin_scan_cache.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "oft/io/atomic_file.h"
 #include "oft/log.h"
@@ -27,6 +32,47 @@ std::optional<nlohmann::json> file_stamp(const std::filesystem::path& plugin) {
   return nlohmann::json{{"size", size}, {"mtime", mtime.time_since_epoch().count()}};
 }
 
+// The entries of the cache file; empty when it is missing, was written by another host build, or is
+// not what this host writes (then reported, if `report`).
+nlohmann::json read_entries(const std::filesystem::path& file, bool report = true) {
+  std::ifstream in(file);
+  if (!in) return nlohmann::json::object();
+  try {
+    const auto json = nlohmann::json::parse(in);
+    if (json.at("host").get<std::string>() != host_key()) {
+      logger()->debug("plugin scan cache {} was written by another host build; starting afresh", file.string());
+      return nlohmann::json::object();
+    }
+    auto entries = json.at("entries");
+    if (!entries.is_object()) throw std::invalid_argument("\"entries\" is not an object");
+    return entries;
+  } catch (const std::exception& e) {
+    if (report)
+      logger()->warn("ignoring the plugin scan cache {}: it is not what this host writes ({})", file.string(),
+                     e.what());
+    return nlohmann::json::object();
+  }
+}
+
+// An exclusive flock on "<file>.lock" for the read-merge-write of save(), released on destruction. Without
+// it (no lock file possible) saving still works; only a concurrent save may then drop this one's verdicts.
+class SaveLock {
+ public:
+  explicit SaveLock(const std::filesystem::path& file)
+      : fd_(::open((file.string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    while (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~SaveLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  SaveLock(const SaveLock&) = delete;
+  SaveLock& operator=(const SaveLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 }  // namespace
 
 std::filesystem::path default_scan_cache_path() {
@@ -39,22 +85,7 @@ std::filesystem::path default_scan_cache_path() {
   return std::filesystem::temp_directory_path() / "oft-plugin-scan.json";
 }
 
-ScanCache::ScanCache(std::filesystem::path file) : file_(std::move(file)) {
-  std::ifstream in(file_);
-  if (!in) return;
-  try {
-    const auto json = nlohmann::json::parse(in);
-    if (json.at("host").get<std::string>() != host_key()) {
-      logger()->debug("plugin scan cache {} was written by another host build; starting afresh", file_.string());
-      return;
-    }
-    entries_ = json.at("entries");
-    if (!entries_.is_object()) throw std::invalid_argument("\"entries\" is not an object");
-  } catch (const std::exception& e) {
-    logger()->warn("ignoring the plugin scan cache {}: it is not what this host writes ({})", file_.string(), e.what());
-    entries_ = nlohmann::json::object();
-  }
-}
+ScanCache::ScanCache(std::filesystem::path file) : file_(std::move(file)), entries_(read_entries(file_)) {}
 
 std::optional<PluginFileReport> ScanCache::find(const std::filesystem::path& plugin) const {
   const auto it = entries_.find(plugin.string());
@@ -71,15 +102,20 @@ std::optional<PluginFileReport> ScanCache::find(const std::filesystem::path& plu
 void ScanCache::remember(const std::filesystem::path& plugin, const PluginFileReport& verdict) {
   const auto stamp = file_stamp(plugin);
   if (!stamp) return;
-  entries_[plugin.string()] = {{"stamp", *stamp}, {"verdict", to_json(verdict)}};
-  changed_ = true;
+  const nlohmann::json entry = {{"stamp", *stamp}, {"verdict", to_json(verdict)}};
+  entries_[plugin.string()] = entry;
+  remembered_[plugin.string()] = entry;
 }
 
 void ScanCache::save() const {
-  if (!changed_) return;
+  if (remembered_.empty()) return;
   try {
-    std::filesystem::create_directories(file_.parent_path());
-    const nlohmann::json json = {{"host", host_key()}, {"entries", entries_}};
+    if (file_.has_parent_path()) std::filesystem::create_directories(file_.parent_path());
+    // Other processes may have saved since this one read the file: merge into what is there now.
+    const SaveLock lock(file_);
+    nlohmann::json entries = read_entries(file_, /*report=*/false);  // reported when read at the start
+    entries.update(remembered_);
+    const nlohmann::json json = {{"host", host_key()}, {"entries", entries}};
     write_atomically(file_, [&](std::ostream& out) { out << json.dump(2) << '\n'; });
   } catch (const std::exception& e) {
     logger()->warn("cannot save the plugin scan cache {}: {} (plugins will be scanned again next time)", file_.string(),

@@ -2,7 +2,9 @@
 // Safe-scan verdicts remembered between runs, keyed by the plugin's path, size and modification
 // time, so only new or changed plugin files pay for a child process. The file is JSON, written
 // atomically; it is dropped when the host's plugin ABI or LibTorch build differs from the one that
-// wrote it (an old verdict would not hold for this host).
+// wrote it (an old verdict would not hold for this host). Several `oft` processes may share it (one
+// user, several plugin paths): saving merges this process's new verdicts into the file as it is then,
+// under an advisory lock (flock on "<file>.lock"), so no process's write drops another's verdicts.
 #include <filesystem>
 #include <optional>
 
@@ -23,13 +25,14 @@ class ScanCache {
   // The remembered verdict if the plugin file still has the size and time it had when scanned.
   std::optional<PluginFileReport> find(const std::filesystem::path& plugin) const;
   void remember(const std::filesystem::path& plugin, const PluginFileReport& verdict);
-  // Writes the cache if anything was remembered; a failure is logged (scanning still worked).
+  // Writes the cache if anything was remembered: the file's current entries with this process's new
+  // ones over them. A failure is logged (scanning still worked).
   void save() const;
 
  private:
   std::filesystem::path file_;
-  nlohmann::json entries_ = nlohmann::json::object();
-  bool changed_ = false;
+  nlohmann::json entries_ = nlohmann::json::object();     // as read, with the new verdicts
+  nlohmann::json remembered_ = nlohmann::json::object();  // the new verdicts alone
 };
 
 }  // namespace oft::plugin

@@ -45,9 +45,11 @@ std::map<std::string, at::Tensor> OFTModel::adapter_parameters(const std::string
       if (is_bias && !in_saved_copy) params[item.key()] = item.value();
     }
   } else if (bias == Bias::OftOnly) {
-    for (const auto& [path, layer] : layers_)
-      if (const auto* b = layer->base_module()->named_parameters(false).find("bias"))
-        params[path + ".base_layer.bias"] = *b;
+    for (const auto& [path, layer] : layers_) {
+      // find() points into the dict: it must outlive the pointer (ASan found a use after free here).
+      const auto own = layer->base_module()->named_parameters(false);
+      if (const auto* b = own.find("bias")) params[path + ".base_layer.bias"] = *b;
+    }
   }
   for (const auto& [path, wrapper] : saved_)
     if (wrapper->has_adapter(name))

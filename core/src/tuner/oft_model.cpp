@@ -45,7 +45,8 @@ std::string ParameterCount::summary() const {
 OFTModel::OFTModel(std::shared_ptr<torch::nn::Module> model, const OFTConfig& config, OFTModelOptions options)
     : model_(std::move(model)),
       info_(std::move(options.info)),
-      registry_(options.registry ? std::move(options.registry) : DispatcherRegistry::with_default()) {
+      registry_(options.registry ? std::move(options.registry) : DispatcherRegistry::with_default()),
+      eval_weight_cache_(options.eval_weight_cache) {
   if (!model_) throw UsageError("OFTModel needs a model, got null");
   active_ = {options.adapter_name};
   OFTConfig resolved = config;
@@ -97,6 +98,7 @@ void OFTModel::inject(const std::string& name, OFTConfig& config, bool low_cpu_m
     layer->set_label("'" + key + "'");
     layer->add_adapter(name, config, low_cpu_mem_usage);
     layer->train(module->is_training());
+    layer->set_eval_weight_cache(eval_weight_cache_);
     check_replaceable(key);
     created.push_back({key, result.dispatcher, std::move(layer)});
   }
@@ -182,8 +184,11 @@ void OFTModel::mark_trainable() {
             (item.key().size() > 5 && item.key().compare(item.key().size() - 5, 5, ".bias") == 0))
           item.value().set_requires_grad(true);
     } else if (bias == Bias::OftOnly) {
-      for (auto& [path, layer] : layers_)
-        if (auto* b = layer->base_module()->named_parameters(false).find("bias")) b->set_requires_grad(true);
+      for (auto& [path, layer] : layers_) {
+        // find() points into the dict: it must outlive the pointer (ASan found a use after free here).
+        const auto params = layer->base_module()->named_parameters(false);
+        if (const auto* b = params.find("bias")) b->set_requires_grad(true);
+      }
     }
   }
 }
@@ -249,6 +254,11 @@ std::vector<std::string> OFTModel::targeted_module_names(const std::string& name
 }
 
 std::map<std::string, std::shared_ptr<OFTLayer>> OFTModel::oft_layers() const { return layers_; }
+
+void OFTModel::set_eval_weight_cache(bool enabled) {
+  eval_weight_cache_ = enabled;
+  for (auto& [path, layer] : layers_) layer->set_eval_weight_cache(enabled);
+}
 
 OFTModel::DisabledScope::DisabledScope(OFTModel& model) : model_(model) {
   model_.enabled_ = false;

@@ -27,6 +27,8 @@
 #include <c10/util/Half.h>
 
 #include "codes.h"
+#include "cuda_ops.h"
+#include "dequant_math.h"
 
 namespace oft::bnb {
 namespace {
@@ -77,11 +79,13 @@ Nearest nearest_of(const std::vector<float>& table) {
   return {at::div(at::add(s.slice(0, 0, -1), s.slice(0, 1)), 2), order};
 }
 
-// The kernels here read memory directly: CPU only (no CUDA kernels are built).
-void check_cpu(const at::Tensor& t, const std::string& what) {
-  if (!t.device().is_cpu())
-    throw std::invalid_argument(what + ": tensors must be on the CPU (this plugin has no " + t.device().str() +
-                                " kernels)");
+// The loops here read memory directly; CUDA tensors go to the companion library's kernels (cuda_ops.h).
+bool on_cuda(const at::Tensor& first, const at::Tensor& second, const char* what) {
+  check_device_supported(first, what);
+  if (first.device() != second.device())
+    throw std::invalid_argument(std::string(what) + ": tensors on " + first.device().str() + " and " +
+                                second.device().str() + ", expected one device");
+  return first.is_cuda();
 }
 
 void check_blocksize(int64_t blocksize, const std::string& what) {
@@ -102,10 +106,12 @@ void dequantize_into(const uint8_t* packed, const float* absmax, const float* ta
       const int64_t pairs_end = first + ((stop - first) & ~int64_t{1});
       for (int64_t e = first; e < pairs_end; e += 2) {
         const uint8_t byte = packed[e >> 1];
-        out[e] = static_cast<T>(table[byte >> 4] * scale);  // float32 product, one rounding to T
-        out[e + 1] = static_cast<T>(table[byte & 0xF] * scale);
+        // float32 product, one rounding to T
+        out[e] = static_cast<T>(math::dequantize_4bit_value(table[math::high_code(byte)], scale));
+        out[e + 1] = static_cast<T>(math::dequantize_4bit_value(table[math::low_code(byte)], scale));
       }
-      if (pairs_end < stop) out[pairs_end] = static_cast<T>(table[packed[pairs_end >> 1] >> 4] * scale);
+      if (pairs_end < stop)
+        out[pairs_end] = static_cast<T>(math::dequantize_4bit_value(table[math::code_at(packed, pairs_end)], scale));
     }
   });
 }
@@ -114,7 +120,8 @@ void dequantize_into(const uint8_t* packed, const float* absmax, const float* ta
 
 Packed4bit quantize_4bit(const at::Tensor& weight, QuantType type, int64_t blocksize) {
   check_blocksize(blocksize, "bitsandbytes 4-bit quantization");
-  const at::Tensor flat = weight.detach().reshape({-1}).to(at::kFloat).contiguous();
+  // On the CPU wherever the weight is: the packing loop below reads memory directly.
+  const at::Tensor flat = weight.detach().to(at::kCPU).reshape({-1}).to(at::kFloat).contiguous();
   if (flat.numel() == 0) throw std::invalid_argument("bitsandbytes 4-bit quantization: the weight is empty");
   if (!at::isfinite(flat).all().item<bool>())
     throw std::invalid_argument("bitsandbytes 4-bit quantization: the weight contains NaN or Inf");
@@ -139,8 +146,9 @@ Packed4bit quantize_4bit(const at::Tensor& weight, QuantType type, int64_t block
 at::Tensor dequantize_4bit(const at::Tensor& packed, const at::Tensor& absmax, QuantType type, int64_t blocksize,
                            int64_t out_features, int64_t in_features, c10::ScalarType dtype) {
   check_blocksize(blocksize, "bitsandbytes 4-bit dequantization");
-  check_cpu(packed, "bitsandbytes 4-bit dequantization");
-  check_cpu(absmax, "bitsandbytes 4-bit dequantization");
+  if (on_cuda(packed, absmax, "bitsandbytes 4-bit dequantization"))
+    return cuda_ops().dequantize_4bit(packed, absmax, type == QuantType::NF4, blocksize, out_features, in_features,
+                                      dtype);
   const int64_t n = out_features * in_features;
   const at::Tensor bytes = packed.contiguous();
   const at::Tensor scales = absmax.to(at::kFloat).contiguous();
@@ -172,7 +180,8 @@ NestedAbsmax quantize_absmax(const at::Tensor& absmax) {
 
 at::Tensor dequantize_absmax(const at::Tensor& codes, const at::Tensor& nested_absmax, const at::Tensor& quant_map,
                              float offset) {
-  check_cpu(codes, "bitsandbytes nested absmax");
+  if (on_cuda(codes, nested_absmax, "bitsandbytes nested absmax"))
+    return cuda_ops().dequantize_absmax(codes, nested_absmax, quant_map, offset);
   const int64_t n = codes.numel();
   const at::Tensor c = codes.contiguous();
   const at::Tensor map = quant_map.to(at::kFloat).contiguous();
@@ -182,8 +191,7 @@ at::Tensor dequantize_absmax(const at::Tensor& codes, const at::Tensor& nested_a
   const float* m = map.data_ptr<float>();
   const float* am = scales.data_ptr<float>();
   float* dst = out.data_ptr<float>();
-  // Two float32 roundings, as bnb: the blockwise dequantization, then `absmax += offset`.
-  for (int64_t i = 0; i < n; ++i) dst[i] = m[src[i]] * am[i / kNestedBlocksize] + offset;
+  for (int64_t i = 0; i < n; ++i) dst[i] = math::nested_absmax_value(m[src[i]], am[i / kNestedBlocksize], offset);
   return out;
 }
 

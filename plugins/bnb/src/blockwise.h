@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
+#include "dequant_math.h"
 #include "quant_type.h"
 
 namespace oft::bnb {
@@ -17,10 +18,12 @@ struct Packed4bit {
 };
 
 // bnb's quantize_4bit: scale each block by its absmax, pick the nearest table value (ties to the lower
-// value), pack. Throws std::invalid_argument for a non-finite weight or a blocksize bnb does not accept.
+// value), pack; computed on the CPU, results on the CPU. Throws std::invalid_argument for a non-finite weight or a
+// blocksize bnb does not accept.
 Packed4bit quantize_4bit(const at::Tensor& weight, QuantType type, int64_t blocksize);
 
-// table[code] * absmax[block] in float32, then cast once to `dtype`; shape (out, in).
+// table[code] * absmax[block] in float32, then cast once to `dtype`; shape (out, in). On the tensors' device
+// (CPU or CUDA, the same values).
 at::Tensor dequantize_4bit(const at::Tensor& packed, const at::Tensor& absmax, QuantType type, int64_t blocksize,
                            int64_t out_features, int64_t in_features, c10::ScalarType dtype);
 
@@ -31,7 +34,7 @@ struct NestedAbsmax {
   at::Tensor quant_map;      // float32 [256], the dynamic map
   float offset = 0.0f;
 };
-constexpr int64_t kNestedBlocksize = 256;
+constexpr int64_t kNestedBlocksize = math::kNestedBlocksize;
 
 NestedAbsmax quantize_absmax(const at::Tensor& absmax);
 at::Tensor dequantize_absmax(const at::Tensor& codes, const at::Tensor& nested_absmax, const at::Tensor& quant_map,

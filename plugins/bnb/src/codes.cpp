@@ -1,29 +1,15 @@
 #include "codes.h"
 
 #include <array>
+#include <cstdint>
 #include <vector>
 
 #include <ATen/ops/tensor.h>
 
+#include "dequant_math.h"
+
 namespace oft::bnb {
 namespace {
-
-// NF4: quantiles of N(0, 1) normalised to [-1, 1], as bitsandbytes hard-codes them (float32).
-constexpr std::array<float, 16> kNf4 = {-1.0f,           -0x1.647362p-1f, -0x1.0cd660p-1f, -0x1.946540p-2f,
-                                        -0x1.23449ap-2f, -0x1.7a6a7ep-3f, -0x1.74f0e2p-4f, 0.0f,
-                                        0x1.45f5fep-4f,  0x1.4995c6p-3f,  0x1.f809bap-3f,  0x1.5a0674p-2f,
-                                        0x1.c34970p-2f,  0x1.200f56p-1f,  0x1.722766p-1f,  1.0f};
-
-// FP4 (bitsandbytes' own E2M1 variant): bit 3 is the sign, bits 2..0 pick a magnitude out of 12.
-std::array<float, 16> make_fp4() {
-  constexpr float kMagnitude[8] = {0.0f, 0.0625f, 8.0f, 12.0f, 4.0f, 6.0f, 2.0f, 3.0f};
-  std::array<float, 16> table{};
-  for (int code = 0; code < 16; ++code) {
-    const float m = kMagnitude[code & 7] / 12.0f;  // bnb divides the float32 table by its absmax, 12
-    table[code] = (code & 8) ? -m : m;             // code 8 decodes to -0.0, as bnb's CPU and CUDA kernels give
-  }
-  return table;
-}
 
 // The positive half of create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8), as
 // bitsandbytes 0.50.2 computes it on x86-64 CPUs (AVX2 and AVX-512): for exponent i in 0..6 the means of
@@ -55,11 +41,19 @@ constexpr std::array<float, 127> kDynamicPositive = {
     0x1.fc6666p-1f,
 };
 
+// The tables as the CUDA kernels build them (dequant_math.h), so both paths decode from one definition.
+std::array<float, 16> make_table(QuantType type) {
+  std::array<float, 16> table{};
+  for (uint32_t code = 0; code < 16; ++code) table[code] = math::code_value(type == QuantType::NF4, code);
+  return table;
+}
+
 }  // namespace
 
 const std::array<float, 16>& code_table(QuantType type) {
-  static const std::array<float, 16> fp4 = make_fp4();
-  return type == QuantType::NF4 ? kNf4 : fp4;
+  static const std::array<float, 16> nf4 = make_table(QuantType::NF4);
+  static const std::array<float, 16> fp4 = make_table(QuantType::FP4);
+  return type == QuantType::NF4 ? nf4 : fp4;
 }
 
 at::Tensor quant_map(QuantType type) {

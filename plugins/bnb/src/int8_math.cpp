@@ -17,6 +17,8 @@
 #include <ATen/ops/zeros.h>
 #include <ATen/ops/zeros_like.h>
 
+#include "cuda_ops.h"
+
 namespace oft::bnb {
 namespace {
 
@@ -64,11 +66,15 @@ at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b) {
 }  // namespace
 
 Int8Weight quantize_int8(const at::Tensor& weight) {
-  const RowQuantized q = quantize_rows(weight.detach().contiguous().to(at::kHalf), 0.0);
+  // On the CPU wherever the weight is, so that every device stores the same bytes.
+  const RowQuantized q = quantize_rows(weight.detach().to(at::kCPU).contiguous().to(at::kHalf), 0.0);
   return {q.codes, q.stats};
 }
 
 at::Tensor dequantize_int8(const at::Tensor& cb, const at::Tensor& scb) {
+  check_device_supported(cb, "bitsandbytes 8-bit dequantization");
+  if (cb.is_cuda()) return cuda_ops().dequantize_int8(cb, scb, at::kFloat);
+  // The same two roundings as math::dequantize_int8_value (ATen applies the Python scalar in float32).
   return at::mul(at::mul(cb, scb.view({-1, 1})), kInv127);
 }
 

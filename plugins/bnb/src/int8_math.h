@@ -6,15 +6,15 @@
 
 namespace oft::bnb {
 
-// Int8Params' quantization: weight cast to fp16; SCB[n] = max_k |W[n,k]| (float32);
-// CB = round(W * (127 / SCB)) as int8.
+// Int8Params' quantization, computed on the CPU (results on the CPU): weight cast to fp16; SCB[n] = max_k |W[n,k]|
+// (float32); CB = round(W * (127 / SCB)) as int8.
 struct Int8Weight {
   at::Tensor cb;   // int8 (out, in)
   at::Tensor scb;  // float32 (out)
 };
 Int8Weight quantize_int8(const at::Tensor& weight);
 
-// int8_vectorwise_dequant: float32(CB) * SCB * (1/127), float32 (what PEFT merges through).
+// int8_vectorwise_dequant: float32(CB) * SCB * (1/127), float32 (what PEFT merges through); on CB's device.
 at::Tensor dequantize_int8(const at::Tensor& cb, const at::Tensor& scb);
 
 // Eval forward (MatMul8bitLt): activations quantized row-wise in fp16; with threshold > 0, input columns

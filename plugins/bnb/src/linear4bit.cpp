@@ -2,10 +2,13 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <ATen/ops/linear.h>
+#include <c10/core/GradMode.h>
 
 #include "codes.h"
+#include "cuda_ops.h"
 
 namespace oft::bnb {
 namespace {
@@ -63,14 +66,19 @@ std::shared_ptr<Linear4bit> Linear4bit::from_float(const at::Tensor& weight, con
     throw std::invalid_argument("weight: expected a float32/float16/bfloat16 (out_features, in_features) matrix, got " +
                                 describe(weight));
   state.dtype = t;
-  const Packed4bit q = quantize_4bit(weight, state.quant_type, state.blocksize);
-  if (!state.nested)
-    return std::make_shared<Linear4bit>(weight.size(0), weight.size(1), state, q.packed, q.absmax, at::Tensor(),
-                                        at::Tensor(), bias);
-  const NestedAbsmax n = quantize_absmax(q.absmax);
-  state.nested_offset = n.offset;
-  return std::make_shared<Linear4bit>(weight.size(0), weight.size(1), state, q.packed, n.codes, n.nested_absmax,
-                                      n.quant_map, bias);
+  const Packed4bit q = quantize_4bit(weight, state.quant_type, state.blocksize);  // on the CPU
+  std::shared_ptr<Linear4bit> layer;
+  if (!state.nested) {
+    layer = std::make_shared<Linear4bit>(weight.size(0), weight.size(1), state, q.packed, q.absmax, at::Tensor(),
+                                         at::Tensor(), bias.defined() ? bias.to(at::kCPU) : bias);
+  } else {
+    const NestedAbsmax n = quantize_absmax(q.absmax);
+    state.nested_offset = n.offset;
+    layer = std::make_shared<Linear4bit>(weight.size(0), weight.size(1), state, q.packed, n.codes, n.nested_absmax,
+                                         n.quant_map, bias.defined() ? bias.to(at::kCPU) : bias);
+  }
+  if (!weight.device().is_cpu()) layer->to(weight.device());  // packed, as on the CPU
+  return layer;
 }
 
 at::Tensor Linear4bit::absmax_float() const {
@@ -83,6 +91,18 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
     throw std::invalid_argument("Linear4bit: input has " + std::to_string(x.size(-1)) + " features, expected " +
                                 std::to_string(in_features_));
   const auto cd = state_.compute_dtype;
+  const int64_t tokens = x.numel() / in_features_;
+  // Few tokens on CUDA: the fused kernel reads the packed codes once and never writes W. It has no backward,
+  // so inputs that need a gradient (OFT training) take the dequantize + GEMM path below.
+  if (weight_.is_cuda() && tokens >= 1 && tokens <= kMaxGemvTokens &&
+      !(c10::GradMode::is_enabled() && x.requires_grad())) {
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = out_features_;
+    const at::Tensor y = cuda_ops().gemv_4bit(x.reshape({tokens, in_features_}).to(cd), weight_, absmax_float(),
+                                              state_.quant_type == QuantType::NF4, state_.blocksize, out_features_,
+                                              bias_.defined() ? bias_.to(at::kFloat) : bias_);
+    return y.view(shape).to(x.scalar_type());
+  }
   const at::Tensor w =
       dequantize_4bit(weight_, absmax_float(), state_.quant_type, state_.blocksize, out_features_, in_features_, cd);
   return at::linear(x.to(cd), w, bias_.defined() ? bias_.to(cd) : bias_).to(x.scalar_type());
@@ -104,7 +124,8 @@ void Linear4bit::set_dense_weight(const at::Tensor& weight) {
   if (!weight.defined() || weight.dim() != 2 || weight.size(0) != out_features_ || weight.size(1) != in_features_)
     throw std::invalid_argument("Linear4bit: dense weight must be (" + std::to_string(out_features_) + ", " +
                                 std::to_string(in_features_) + ")");
-  // Through the source dtype, as PEFT's requantization (Params4bit of the dequantized dtype) does.
+  // Through the source dtype, as PEFT's requantization (Params4bit of the dequantized dtype) does. Quantized on
+  // the CPU (the same bytes on every device), then copied into the layer's tensors wherever they are.
   store(quantize_4bit(weight.to(state_.dtype), state_.quant_type, state_.blocksize));
 }
 

@@ -2,6 +2,8 @@
 // bitsandbytes' Linear4bit (NF4 / FP4, optional nested absmax) as an oft layer. It keeps the quant state as
 // bitsandbytes serializes it and computes like bnb's CPU path: the weight dequantized to the compute dtype
 // (bnb_4bit_compute_dtype, default float32), a dense matmul, the result cast back to the input's dtype.
+// `to(cuda)` moves the packed tensors as they are; on CUDA, up to 16 tokens that need no input gradient take
+// a fused dequantize-GEMV kernel (in the compute dtype, fp32 accumulation), more take dequantize + GEMM.
 #include <memory>
 
 #include "blockwise.h"

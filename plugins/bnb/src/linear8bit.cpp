@@ -6,6 +6,7 @@
 #include <ATen/ops/linear.h>
 #include <c10/core/GradMode.h>
 
+#include "cuda_ops.h"
 #include "int8_math.h"
 
 namespace oft::bnb {
@@ -41,14 +42,22 @@ std::shared_ptr<Linear8bitLt> Linear8bitLt::from_float(const at::Tensor& weight,
                                                        double threshold) {
   if (!weight.defined() || weight.dim() != 2 || !at::isFloatingType(weight.scalar_type()))
     throw std::invalid_argument("weight: expected a float (out_features, in_features) matrix to quantize");
-  const Int8Weight q = quantize_int8(weight);
-  return std::make_shared<Linear8bitLt>(q.cb, q.scb, bias, threshold);
+  const Int8Weight q = quantize_int8(weight);  // on the CPU
+  auto layer = std::make_shared<Linear8bitLt>(q.cb, q.scb, bias.defined() ? bias.to(at::kCPU) : bias, threshold);
+  if (!weight.device().is_cpu()) layer->to(weight.device());
+  return layer;
 }
 
 at::Tensor Linear8bitLt::forward(const at::Tensor& x) {
   if (x.size(-1) != in_features())
     throw std::invalid_argument("Linear8bitLt: input has " + std::to_string(x.size(-1)) + " features, expected " +
                                 std::to_string(in_features()));
+  if (weight_.is_cuda()) {
+    // On CUDA, training and eval: the weight dequantized to x's dtype, one GEMM (bnb's MatMul8bitFp). No
+    // activation quantization, so no outlier split: every column takes what the CPU path gives outliers.
+    const at::Tensor w = cuda_ops().dequantize_int8(weight_, scb_, x.scalar_type());
+    return at::linear(x, w, bias_.defined() ? bias_.to(x.scalar_type()) : bias_);
+  }
   if (is_training()) return dequantized_forward(x, weight_, scb_, bias_);
   at::Tensor y = int8_forward(x, weight_, scb_, bias_, threshold_);
   if (c10::GradMode::is_enabled() && x.requires_grad()) {
@@ -71,7 +80,7 @@ void Linear8bitLt::set_dense_weight(const at::Tensor& weight) {
     throw std::invalid_argument("Linear8bitLt: dense weight must be (" + std::to_string(out_features()) + ", " +
                                 std::to_string(in_features()) + ")");
   const Int8Weight q = quantize_int8(weight);
-  weight_.copy_(q.cb);  // in place: parameter and buffer identities (and names) stay
+  weight_.copy_(q.cb);  // in place, onto the layer's device: parameter and buffer identities (and names) stay
   scb_.copy_(q.scb);
 }
 

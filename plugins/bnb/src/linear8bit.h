@@ -1,6 +1,7 @@
 #pragma once
 // bitsandbytes' Linear8bitLt (LLM.int8) as an oft layer: the int8 weight and its row statistics as
-// bitsandbytes stores them, the CPU forward of bitsandbytes, and merging by requantization.
+// bitsandbytes stores them, the CPU forward of bitsandbytes, and merging by requantization. `to(cuda)` keeps
+// the int8 weight; on CUDA the forward is dequantize (kernel) + GEMM in the input's dtype.
 #include <memory>
 
 #include "oft/sdk/linear_format.h"

@@ -7,6 +7,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include "gptq_dequant_math.h"
+
 namespace oft::gptq {
 namespace {
 
@@ -18,24 +20,22 @@ void run(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& s
   const float* s = scales.data_ptr<float>();
   const int32_t* g = g_idx.data_ptr<int32_t>();
   float* w = out.data_ptr<float>();
-  const uint32_t mask = (uint32_t{1} << bits) - 1;
+  const uint32_t mask = math::code_mask(bits);
   at::parallel_for(0, in, 16, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
-      // Input k is field k % 32 of its run of 32 values, which occupies `bits` words (the packing's bit stream).
-      const int64_t offset = int64_t{bits} * (k % 32), row = (k / 32) * bits + offset / 32;
-      const uint32_t shift = static_cast<uint32_t>(offset % 32);
-      const uint32_t* lo = words + row * n_out;
+      const math::FieldPosition at_k = math::field_position(k, bits);
+      const uint32_t shift = at_k.shift;
+      const uint32_t* lo = words + at_k.row * n_out;
       const float* zg = z + int64_t{g[k]} * n_out;
       const float* sg = s + int64_t{g[k]} * n_out;
       float* wk = w + k * n_out;
-      if (shift + bits <= 32) {
-        for (int64_t n = 0; n < n_out; ++n) wk[n] = (static_cast<float>((lo[n] >> shift) & mask) - zg[n]) * sg[n];
+      if (!math::straddles(shift, bits)) {
+        for (int64_t n = 0; n < n_out; ++n)
+          wk[n] = math::dequantize_value(math::code_in_word(lo[n], shift, mask), zg[n], sg[n]);
       } else {  // 3 bits: the field continues in the next word
         const uint32_t* hi = lo + n_out;
-        for (int64_t n = 0; n < n_out; ++n) {
-          const uint32_t code = ((lo[n] >> shift) | (hi[n] << (32 - shift))) & mask;
-          wk[n] = (static_cast<float>(code) - zg[n]) * sg[n];
-        }
+        for (int64_t n = 0; n < n_out; ++n)
+          wk[n] = math::dequantize_value(math::code_across_words(lo[n], hi[n], shift, mask), zg[n], sg[n]);
       }
     }
   });

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "gptq_cuda_ops.h"
 #include "gptq_dequant_cpu.h"
 #include "gptq_packing.h"
 #include "oft/sdk/tensor_checks.h"
@@ -59,6 +60,7 @@ at::Tensor GptqLinear::codes() const { return unpack_rows(qweight_, config_.bits
 at::Tensor GptqLinear::zeros() const { return decode_zeros(qzeros_, config_.bits, config_.checkpoint_format); }
 
 at::Tensor GptqLinear::dequantize_float_kn() const {
+  if (qweight_.is_cuda()) return dequantize_kn().to(at::kFloat);
   at::Tensor z = zeros().to(at::kFloat);  // (groups, out)
   at::Tensor s = scales_.to(at::kFloat);
   if (qweight_.device().is_cpu()) return dequantize_cpu(qweight_, z, s, g_idx_, config_.bits, scales_.scalar_type());
@@ -67,7 +69,13 @@ at::Tensor GptqLinear::dequantize_float_kn() const {
   return w.to(scales_.scalar_type()).to(at::kFloat);
 }
 
-at::Tensor GptqLinear::dequantize_kn() const { return dequantize_float_kn().to(scales_.scalar_type()); }
+at::Tensor GptqLinear::dequantize_kn() const {
+  // CUDA: the companion library's kernel writes the scales dtype directly (the same values, no fp32 copy).
+  if (qweight_.is_cuda())
+    return cuda_ops().dequantize_kn(qweight_, zeros().to(at::kFloat), scales_.to(at::kFloat), g_idx_, config_.bits,
+                                    scales_.scalar_type());
+  return dequantize_float_kn().to(scales_.scalar_type());
+}
 
 at::Tensor GptqLinear::dequantize() const { return dequantize_kn().t().contiguous(); }
 

@@ -5,7 +5,8 @@
 //   scales  (groups, out)             fp16 in checkpoints; also the dtype the layer computes in
 //   g_idx   int32 (in)                group of each input channel (a permutation map under desc_act)
 //   bias    (out), optional
-// All are buffers (as in GPTQModel's QuantLinear): nothing here trains.
+// All are buffers (as in GPTQModel's QuantLinear): nothing here trains. `to(cuda)` moves them packed; on CUDA
+// the weight is dequantized by a kernel (in the scales dtype) and multiplied by one GEMM.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -46,7 +46,7 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   const std::vector<std::string>& active_adapters() const { return active_; }
 
   // Disabled: forward is the base layer alone (merged adapters are unmerged first, as PEFT).
-  void enable_adapters(bool enabled) { enabled_ = enabled; }
+  void enable_adapters(bool enabled);
   bool adapters_enabled() const { return enabled_; }
 
   // Folds adapters (default: the active ones) into the base weight so that the merged layer
@@ -69,6 +69,15 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   // Label used in messages (module type and shape, or the module's path once set by OFTModel).
   void set_label(std::string label) { layer_label_ = std::move(label); }
 
+  // The eval weight cache: an eval forward that needs no gradient computes with the base weight with the pending
+  // adapters folded in (W . R^T, folded in fp32, kept in the base dtype), so it costs one base GEMM. It is rebuilt
+  // when an adapter weight, the active or merged adapters, enable/disable, train/eval or the base weight change.
+  // Dense bases only (quantized ones keep rotating the input). Costs one extra copy of the weight; on by default.
+  void set_eval_weight_cache(bool enabled);
+  bool eval_weight_cache() const { return eval_cache_enabled_; }
+  // torch::nn::Module::train, which reaches every layer; entering training frees the cached weight.
+  void train(bool on = true) override;
+
  protected:
   explicit OFTLayer(const std::string& container_name);
 
@@ -86,6 +95,14 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   at::Tensor rotate(const at::Tensor& x);
   // Called by forward when adapters are disabled: unmerge first so the base weight is the original.
   void prepare_disabled_forward();
+  // weight (rows, d) with the pending adapters folded in, W . R_n^T ... R_1^T (so x . R_1 ... R_n . W^T ==
+  // x . result^T), in at least fp32, returned in weight's dtype; differentiable, with dropout in training.
+  at::Tensor fold_pending(const at::Tensor& weight);
+  // The cached fold_pending(weight_matrix()) for a forward of x, or an undefined tensor when the cache does not
+  // apply: turned off, training, a gradient needed, no pending adapter or a base that is not dense.
+  at::Tensor eval_folded_weight(const at::Tensor& x);
+  // Whether the base weight is dense (cheap to read and fold); quantized bases say no.
+  virtual bool dense_weight_base() const { return true; }
 
   std::string layer_label_;  // for messages; set by subclasses (module type and shape)
 
@@ -99,6 +116,21 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   std::vector<std::string> active_;
   std::vector<std::string> merged_;
   bool enabled_ = true;
+
+  // What a folded weight was computed from: the base weight and each adapter weight (storage, data, version;
+  // views such as a transposed Conv1D weight share all three with their tensor).
+  struct FoldSource {
+    const void* storage;
+    const void* data;
+    int64_t version;
+    bool operator==(const FoldSource&) const = default;
+  };
+  std::vector<FoldSource> fold_sources(const at::Tensor& weight, const std::vector<std::string>& adapters) const;
+  void drop_eval_cache();
+  bool eval_cache_enabled_ = true;
+  at::Tensor folded_weight_;
+  std::vector<std::string> folded_adapters_;
+  std::vector<FoldSource> folded_sources_;
 };
 
 }  // namespace oft

@@ -1,6 +1,7 @@
 #pragma once
 // OFT over a linear layer (PEFT's oft.Linear): y = base(x . R_a1 . R_a2 ...). The base may be a
 // dense torch::nn::Linear, a Conv1D (fan_in_fan_out weight) or any sdk::LinearBase from a backend.
+// Dense bases in eval compute x . (W . R^T)^T + b with the folded weight cached (OFTLayer's eval weight cache).
 #include <memory>
 
 #include <torch/nn/modules/linear.h>
@@ -30,9 +31,12 @@ class OFT_CORE_API OFTLinearImpl : public OFTLayer {
   void set_weight_matrix(const at::Tensor& weight) override { base_->set_dense_weight(weight); }
   c10::Device base_device() const override { return base_->device(); }
   c10::ScalarType base_dtype() const override { return base_->compute_dtype(); }
+  bool dense_weight_base() const override { return dense_; }
 
  private:
   std::shared_ptr<sdk::LinearBase> base_;
+  bool dense_ = false;  // a built-in dense base (Linear, Conv1D): eligible for the eval weight cache
+  at::Tensor bias_;     // its bias, if any (the module's parameter, not a copy)
 };
 TORCH_MODULE(OFTLinear);
 

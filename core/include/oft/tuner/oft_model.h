@@ -29,6 +29,9 @@ struct OFTModelOptions {
   std::shared_ptr<DispatcherRegistry> registry;  // nullptr: the built-in dispatcher only
   bool low_cpu_mem_usage = false;                // adapter weights on the meta device until loaded
   bool is_trainable = false;                     // from_pretrained: the loaded adapter trains
+  // Eval forwards of dense bases with one cached folded weight per layer (OFTLayer::set_eval_weight_cache):
+  // a bare GEMM's cost for one extra copy of each adapted weight.
+  bool eval_weight_cache = true;
 };
 
 // load_adapter's options.
@@ -86,6 +89,8 @@ class OFT_CORE_API OFTModel {
   DisabledScope disable_adapters() { return DisabledScope(*this); }
 
   ParameterCount count_parameters() const;
+  // Turns the eval weight cache of every OFT layer on or off (off frees the cached weights).
+  void set_eval_weight_cache(bool enabled);
 
   // --- merging ------------------------------------------------------------------------------------
   // Why merging is refused for the whole model ("" when it is not): ModelInfo::merge_refusal or
@@ -132,6 +137,7 @@ class OFT_CORE_API OFTModel {
   std::map<std::string, std::vector<std::string>> targets_;          // adapter -> module paths
   std::map<std::string, bool> inference_mode_;                       // adapter -> loaded frozen
   bool enabled_ = true;
+  bool eval_weight_cache_ = true;
 };
 
 }  // namespace oft

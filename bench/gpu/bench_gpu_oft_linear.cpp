@@ -1,0 +1,123 @@
+// OFT Linear against the bare Linear on one device and dtype, the definitions of
+// bench/gpu/peft_oft_linear_gpu.py (issue 12's first goal):
+//   bare_fwd      eval, no grad: y = linear(x)
+//   oft_fwd       eval, no grad: y = oft(x)  (adapter unchanged between calls, as in any eval use)
+//   bare_fwdbwd   weight and bias frozen, x.requires_grad: y = linear(x); y.backward(g)  (input gradient)
+//   oft_fwdbwd    base frozen, adapter trainable: y = oft(x); y.backward(g)  (input and adapter gradients)
+// for in = out = --features, block --block, each of --tokens. Prints one JSON object (times in ms).
+//   bench_gpu_oft_linear [--device cuda] [--dtype bf16] [--tokens 8192,2048] [--features 4096] [--block 32]
+//                        [--budget-s 1] [--small]     (--small: 64 tokens x 256 features x block 16, for CPU smoke
+//                        runs)
+#include <iostream>
+
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/modules/linear.h>
+
+#include "bench_args.h"
+#include "gpu_bench_common.h"
+#include "oft/adapter/oft_linear.h"
+#include "oft/device/device.h"
+
+namespace {
+
+using oft::bench::measure;
+using oft::bench::measurement;
+
+void bench_tokens(int64_t tokens, int64_t features, int64_t block, const c10::Device& device, c10::ScalarType dtype,
+                  const oft::bench::TimingOptions& timing, nlohmann::json& out) {
+  at::manual_seed(0);
+  const auto options = at::TensorOptions().device(device).dtype(dtype);
+  torch::nn::Linear base(features, features);
+  base->to(device, dtype);
+  for (auto& p : base->parameters()) p.set_requires_grad(false);
+  const at::Tensor x = at::randn({tokens, features}, options);
+  const at::Tensor grad = at::randn({tokens, features}, options);
+  const std::string prefix = "oft_linear.t" + std::to_string(tokens) + ".";
+  auto record = [&](const std::string& name, const oft::bench::Timing& t) {
+    out["measurements"].push_back(measurement(prefix + name, t.median_ms, "ms", t.samples));
+  };
+
+  base->eval();
+  {
+    torch::NoGradGuard no_grad;
+    record("bare_fwd", measure(
+                           device, [&] { base->forward(x); }, timing));
+  }
+  const at::Tensor x_bare = x.detach().clone().set_requires_grad(true);
+  record("bare_fwdbwd", measure(
+                            device,
+                            [&] {
+                              x_bare.mutable_grad() = at::Tensor();
+                              base->forward(x_bare).backward(grad);
+                            },
+                            timing));
+
+  oft::OFTLinear layer(base);
+  oft::OFTConfig config;
+  config.oft_block_size = block;
+  config.init_weights = false;  // a random rotation: no identity shortcut anywhere
+  layer->add_adapter("default", config);
+  layer->eval();
+  {
+    torch::NoGradGuard no_grad;
+    record("oft_fwd", measure(
+                          device, [&] { layer->forward(x); }, timing));
+  }
+  layer->train();
+  auto& adapter = layer->rotation("default")->weight;
+  const at::Tensor x_oft = x.detach().clone().set_requires_grad(true);
+  record("oft_fwdbwd", measure(
+                           device,
+                           [&] {
+                             x_oft.mutable_grad() = at::Tensor();
+                             adapter.mutable_grad() = at::Tensor();
+                             layer->forward(x_oft).backward(grad);
+                           },
+                           timing));
+  out["adapter_dtype"] = oft::dtype_name(adapter.scalar_type());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  nlohmann::json out = {{"bench", "oft_linear"},
+                        {"impl", "oft"},
+                        {"measurements", nlohmann::json::array()},
+                        {"errors", nlohmann::json::array()}};
+  try {
+    const oft::bench::Args args(argc, argv, {"--device", "--dtype", "--tokens", "--features", "--block", "--budget-s"},
+                                {"--small"});
+    const bool small = args.has("--small");
+    const c10::Device device = oft::bench::with_index(oft::parse_device(args.get("--device", "cuda")));
+    const c10::ScalarType dtype = oft::parse_dtype(args.get("--dtype", "bf16"));
+    oft::prepare_device(device);
+    const auto tokens = args.integers("--tokens", small ? "64" : "8192,2048");
+    const auto features = static_cast<int64_t>(args.number("--features", small ? 256 : 4096));
+    const auto block = static_cast<int64_t>(args.number("--block", small ? 16 : 32));
+    oft::bench::TimingOptions timing;
+    timing.budget_s = args.number("--budget-s", small ? 0.05 : 1.0);
+    if (small) timing.min_samples = 3;
+    out["device"] = device.str();
+    out["dtype"] = oft::dtype_name(dtype);
+    out["config"] = {{"features", features},
+                     {"block", block},
+                     {"tokens", tokens},
+                     {"bias", true},
+                     {"timing", "median of CUDA-event times (wall clock on cpu)"},
+                     {"warmup", timing.warmup}};
+    for (const int64_t t : tokens) {
+      try {
+        bench_tokens(t, features, block, device, dtype, timing, out);
+      } catch (const std::exception& e) {  // one size failing (e.g. out of memory) leaves the others
+        out["errors"].push_back("tokens " + std::to_string(t) + ": " + e.what());
+      }
+      std::cout << out.dump() << std::endl;  // a snapshot per section: a run cut short keeps it
+    }
+  } catch (const std::exception& e) {
+    out["errors"].push_back(e.what());
+    std::cout << out.dump() << std::endl;
+    return 1;
+  }
+  std::cout << out.dump() << std::endl;
+  return 0;
+}

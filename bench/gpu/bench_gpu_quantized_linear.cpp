@@ -1,0 +1,97 @@
+// A quantized linear made by a plugin's quantize method (--method, loaded as `oft` loads plugins; e.g.
+// NF4 for issue 12's third goal) against the dense linear of the same shape in --dtype, forward only,
+// eval, no grad: 1 token (a GEMV, where reading fewer bytes should show) and 2048 tokens (a GEMM plus
+// dequantization). --options is merged over the method's default options (e.g. the compute dtype).
+// Also reports how far its output is from x·Wq^T with its own dequantized weight (a sanity check that
+// the timed path computes the right thing). Prints one JSON object (times in ms).
+//   bench_gpu_quantized_linear --method NAME [--options JSON] [--device cuda] [--dtype bf16]
+//                              [--tokens 1,2048] [--features 4096] [--small]
+#include <iostream>
+
+#include <ATen/ops/linear.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/modules/linear.h>
+
+#include "bench_args.h"
+#include "gpu_bench_common.h"
+#include "oft/device/device.h"
+#include "oft/plugin/format_registry.h"
+#include "oft/plugin/plugin_host.h"
+
+namespace {
+
+using oft::bench::measurement;
+
+std::shared_ptr<oft::sdk::LinearModule> quantize(const at::Tensor& weight, const std::string& method_name,
+                                                 const std::string& overrides) {
+  const oft::PluginHostResult plugins = oft::load_plugins({});
+  const oft::MethodInfo method = plugins.formats->method(method_name);
+  nlohmann::json options = nlohmann::json::parse(method.method.default_options_json);
+  options.update(nlohmann::json::parse(overrides));
+  return plugins.formats->get(method.format)->quantize(weight, at::Tensor(), options.dump(), at::Tensor());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  nlohmann::json out = {{"bench", "quantized_linear"},
+                        {"impl", "oft"},
+                        {"measurements", nlohmann::json::array()},
+                        {"errors", nlohmann::json::array()}};
+  try {
+    const oft::bench::Args args(
+        argc, argv, {"--method", "--options", "--device", "--dtype", "--tokens", "--features", "--budget-s"},
+        {"--small"});
+    const bool small = args.has("--small");
+    const c10::Device device = oft::bench::with_index(oft::parse_device(args.get("--device", "cuda")));
+    const c10::ScalarType dtype = oft::parse_dtype(args.get("--dtype", "bf16"));
+    oft::prepare_device(device);
+    const auto features = static_cast<int64_t>(args.number("--features", small ? 256 : 4096));
+    const auto tokens = args.integers("--tokens", small ? "1,16" : "1,2048");
+    oft::bench::TimingOptions timing;
+    timing.budget_s = args.number("--budget-s", small ? 0.05 : 0.5);
+    if (small) timing.min_samples = 3;
+    out["device"] = device.str();
+    out["dtype"] = oft::dtype_name(dtype);
+    if (!args.has("--method")) throw oft::UsageError("--method: expected a quantize method (oft plugins lists them)");
+    const std::string method = args.get("--method", ""), overrides = args.get("--options", "{}");
+    out["config"] = {
+        {"features", features}, {"tokens", tokens}, {"method", method}, {"options", overrides}, {"bias", false}};
+
+    at::manual_seed(0);
+    const at::Tensor weight = at::randn({features, features}) * 0.02;
+    const auto quantized = quantize(weight, method, overrides);
+    quantized->to(device);
+    quantized->eval();
+    torch::nn::Linear dense(torch::nn::LinearOptions(features, features).bias(false));
+    dense->weight.set_data(weight.to(device, dtype));
+    dense->eval();
+    torch::NoGradGuard no_grad;
+    const at::Tensor dequantized = quantized->dense_weight().to(device, dtype);
+    for (const int64_t t : tokens) {
+      try {
+        const at::Tensor x = at::randn({t, features}, at::TensorOptions().device(device).dtype(dtype));
+        const std::string prefix = "quantized_linear.t" + std::to_string(t) + ".";
+        const auto d = oft::bench::measure(
+            device, [&] { dense->forward(x); }, timing);
+        out["measurements"].push_back(measurement(prefix + "dense_fwd", d.median_ms, "ms", d.samples));
+        const auto q = oft::bench::measure(
+            device, [&] { quantized->forward(x); }, timing);
+        out["measurements"].push_back(measurement(prefix + "quantized_fwd", q.median_ms, "ms", q.samples));
+        const at::Tensor reference = at::linear(x.to(at::kFloat), dequantized.to(at::kFloat));
+        const double error =
+            ((quantized->forward(x).to(at::kFloat) - reference).norm() / reference.norm()).item<double>();
+        out["measurements"].push_back(measurement(prefix + "quantized_rel_error_vs_dequantized", error, "1"));
+      } catch (const std::exception& e) {
+        out["errors"].push_back("tokens " + std::to_string(t) + ": " + e.what());
+      }
+      std::cout << out.dump() << std::endl;  // a snapshot per section: a run cut short keeps it
+    }
+  } catch (const std::exception& e) {
+    out["errors"].push_back(e.what());
+    std::cout << out.dump() << std::endl;
+    return 1;
+  }
+  std::cout << out.dump() << std::endl;
+  return 0;
+}

@@ -1,0 +1,57 @@
+"""Timing and reporting shared by the Python peers in bench/gpu/ (the same rules as gpu_bench_common.h):
+CUDA events around each call on CUDA (torch.cuda.Event, the GPU's time), the wall clock on the CPU;
+warm-up calls first; the median; one {"name", "value", "unit", "samples"} dict per measurement."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+def time_once(fn, device: torch.device) -> float:
+    if device.type == "cuda":
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return begin.elapsed_time(end)
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def measure(fn, device: torch.device, warmup: int = 3, min_samples: int = 10, budget_s: float = 1.0,
+            max_samples: int = 200) -> tuple[float, int]:
+    for _ in range(warmup):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    samples: list[float] = []
+    start = time.perf_counter()
+    while len(samples) < max_samples:
+        samples.append(time_once(fn, device))
+        if len(samples) >= min_samples and time.perf_counter() - start >= budget_s:
+            break
+    return statistics.median(samples), len(samples)
+
+
+def measurement(name: str, value: float, unit: str, samples: int = 0) -> dict:
+    m = {"name": name, "value": value, "unit": unit}
+    if samples:
+        m["samples"] = samples
+    return m
+
+
+def versions() -> dict:
+    out = {"torch": torch.__version__, "cuda": torch.version.cuda}
+    for name in ("peft", "transformers"):
+        try:
+            out[name] = __import__(name).__version__
+        except ImportError:
+            out[name] = None
+    return out

@@ -1,0 +1,114 @@
+#pragma once
+// Shared by the GPU benchmark programs (bench/gpu/): device timing, medians, peak memory and the one
+// JSON object each program prints. Timing on CUDA uses CUDA events through c10's device-generic
+// interface (c10::Event, VirtualGuardImpl), so the programs link only liboft_core and reach LibTorch's
+// CUDA backend through oft::prepare_device, as `oft` does. On the CPU (the --small smoke runs) it is
+// the wall clock.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <c10/core/CachingDeviceAllocator.h>
+#include <c10/core/Device.h>
+#include <c10/core/Event.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
+#include <nlohmann/json.hpp>
+#include <torch/version.h>
+
+namespace oft::bench {
+
+struct TimingOptions {
+  int warmup = 3;         // untimed calls first (kernel selection, caches, allocator)
+  int min_samples = 10;   // then at least this many timed calls ...
+  double budget_s = 1.0;  // ... and keep sampling until this much wall time passed
+  int max_samples = 200;
+};
+
+struct Timing {
+  double median_ms = 0;
+  int samples = 0;
+};
+
+// "cuda" means "cuda:0": events and memory statistics need an index.
+inline c10::Device with_index(const c10::Device& device) {
+  return device.is_cuda() && !device.has_index() ? c10::Device(c10::kCUDA, 0) : device;
+}
+
+inline void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) c10::impl::VirtualGuardImpl(device.type()).synchronizeDevice(device.index());
+}
+
+// One call of fn in milliseconds: between two CUDA events on the current stream (the GPU's time, as
+// torch.cuda.Event measures it in the Python peers), or the wall clock on the CPU.
+inline double time_once(const c10::Device& device, const std::function<void()>& fn) {
+  if (device.is_cuda()) {
+    c10::impl::VirtualGuardImpl impl(device.type());
+    const c10::Stream stream = impl.getStream(device);
+    c10::Event begin(device.type(), c10::EventFlag::BACKEND_DEFAULT);
+    c10::Event end(device.type(), c10::EventFlag::BACKEND_DEFAULT);
+    begin.record(stream);
+    fn();
+    end.record(stream);
+    end.synchronize();
+    return begin.elapsedTime(end);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+inline double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+inline Timing measure(const c10::Device& device, const std::function<void()>& fn, const TimingOptions& options) {
+  for (int i = 0; i < options.warmup; ++i) fn();
+  synchronize(device);
+  std::vector<double> samples;
+  const auto start = std::chrono::steady_clock::now();
+  while (static_cast<int>(samples.size()) < options.max_samples) {
+    samples.push_back(time_once(device, fn));
+    const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (static_cast<int>(samples.size()) >= options.min_samples && spent >= options.budget_s) break;
+  }
+  return {median(samples), static_cast<int>(samples.size())};
+}
+
+// Peak bytes held by LibTorch's caching allocator since the last reset (CUDA only; the device-generic
+// allocator interface these use exists from torch 2.9 on). Never throws: a torch whose CUDA allocator is not
+// a c10::DeviceAllocator gives no number rather than losing the timing.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 9)
+inline void reset_peak_memory(const c10::Device& device) {
+  try {
+    if (device.is_cuda()) c10::getDeviceAllocator(device.type())->resetPeakStats(device.index());
+  } catch (const std::exception&) {  // reported as a missing number by peak_memory_gib
+  }
+}
+inline std::optional<double> peak_memory_gib(const c10::Device& device) {
+  if (!device.is_cuda()) return std::nullopt;
+  try {
+    const auto stats = c10::getDeviceAllocator(device.type())->getDeviceStats(device.index());
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0 * 1024.0);  // [0]: all pools
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+#else
+inline void reset_peak_memory(const c10::Device&) {}
+inline std::optional<double> peak_memory_gib(const c10::Device&) { return std::nullopt; }
+#endif
+
+// One measurement as every GPU bench program and Python peer reports it.
+inline nlohmann::json measurement(const std::string& name, double value, const std::string& unit, int samples = 0) {
+  nlohmann::json m = {{"name", name}, {"value", value}, {"unit", unit}};
+  if (samples > 0) m["samples"] = samples;
+  return m;
+}
+
+}  // namespace oft::bench

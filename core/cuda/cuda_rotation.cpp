@@ -1,0 +1,135 @@
+// LibTorch side of the CUDA rotation kernels: autograd Functions that check their tensors and launch
+// rotation_kernels.cu on the current stream, and the RotationKernels that liboft_cuda registers.
+// Shapes the kernels do not cover (blocks larger than 64, other dtypes) take rotation_math's operators.
+#include "cuda_rotation.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "oft/adapter/rotation_math.h"
+#include "rotation_launch.h"
+
+namespace oft::cuda {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+void check_launch(cudaError_t err, const char* kernel) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("liboft_cuda: ") + kernel + " failed: " + cudaGetErrorString(err));
+}
+
+bool kernel_dtype(at::ScalarType type) { return type == at::kFloat || type == at::kHalf || type == at::kBFloat16; }
+
+ElementType element_type(at::ScalarType type) {
+  if (type == at::kHalf) return ElementType::kFloat16;
+  if (type == at::kBFloat16) return ElementType::kBFloat16;
+  return ElementType::kFloat32;
+}
+
+cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+// vec (blocks, b(b-1)/2) fp32 contiguous CUDA -> (blocks, b, b) fp32.
+class CayleyNeumann : public torch::autograd::Function<CayleyNeumann> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& vec, int64_t block_size, int64_t num_terms) {
+    const c10::cuda::CUDAGuard guard(vec.device());
+    auto out = at::empty({vec.size(0), block_size, block_size}, vec.options());
+    check_launch(launch_neumann_forward(vec.data_ptr<float>(), vec.size(0), static_cast<int>(block_size),
+                                        static_cast<int>(num_terms), out.data_ptr<float>(), current_stream()),
+                 "Cayley-Neumann forward");
+    ctx->save_for_backward({vec});
+    ctx->saved_data["block_size"] = block_size;
+    ctx->saved_data["num_terms"] = num_terms;
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const at::Tensor vec = ctx->get_saved_variables()[0];
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
+    const int64_t b = ctx->saved_data["block_size"].toInt();
+    const c10::cuda::CUDAGuard guard(vec.device());
+    const at::Tensor grad = grads[0].to(at::kFloat).contiguous();
+    auto scratch = at::empty({vec.size(0), b, b}, vec.options());
+    auto grad_vec = at::empty_like(vec);
+    check_launch(launch_neumann_backward(vec.data_ptr<float>(), grad.data_ptr<float>(), vec.size(0),
+                                         static_cast<int>(b), static_cast<int>(ctx->saved_data["num_terms"].toInt()),
+                                         scratch.data_ptr<float>(), grad_vec.data_ptr<float>(), current_stream()),
+                 "Cayley-Neumann backward");
+    return {grad_vec, at::Tensor(), at::Tensor()};
+  }
+};
+
+// x (tokens, features) contiguous CUDA in fp32/fp16/bf16, blocks (features / b or 1, b, b) fp32
+// contiguous -> x . blockdiag(blocks) in x's dtype.
+class RotateRows : public torch::autograd::Function<RotateRows> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& blocks) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    auto y = at::empty_like(x);
+    launch(x, blocks, /*transpose=*/false, y);
+    ctx->save_for_backward({x, blocks});
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& blocks = saved[1];
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor()};
+    const c10::cuda::CUDAGuard guard(x.device());
+    const at::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
+    at::Tensor dx, dblocks;
+    if (ctx->needs_input_grad(0)) {
+      dx = at::empty_like(dy);
+      launch(dy, blocks, /*transpose=*/true, dx);
+    }
+    if (ctx->needs_input_grad(1)) {
+      dblocks = at::zeros_like(blocks);
+      const int b = static_cast<int>(blocks.size(-1));
+      check_launch(launch_rotate_grad(element_type(x.scalar_type()), x.data_ptr(), dy.data_ptr(), x.size(0),
+                                      static_cast<int>(x.size(1)), b, blocks.size(0) == 1, dblocks.data_ptr<float>(),
+                                      current_stream()),
+                   "block rotation backward (dR)");
+    }
+    return {dx, dblocks};
+  }
+
+ private:
+  static void launch(const at::Tensor& x, const at::Tensor& blocks, bool transpose, at::Tensor& y) {
+    check_launch(launch_rotate(element_type(x.scalar_type()), x.data_ptr(), blocks.data_ptr<float>(), x.size(0),
+                               static_cast<int>(x.size(1)), static_cast<int>(blocks.size(-1)), blocks.size(0) == 1,
+                               transpose, y.data_ptr(), current_stream()),
+                 transpose ? "block rotation backward (dx)" : "block rotation");
+  }
+};
+
+}  // namespace
+
+at::Tensor cayley_neumann(const at::Tensor& vec, int64_t block_size, int64_t num_terms) {
+  if (!vec.is_cuda() || block_size < 2 || block_size > kMaxKernelBlockSize || num_terms < 2 || vec.dim() != 2 ||
+      vec.size(1) != block_size * (block_size - 1) / 2)
+    return math::cayley_neumann(math::skew_symmetric(vec, block_size), num_terms);  // and its errors
+  // fp32 arithmetic whatever the adapter's dtype; autograd carries the casts.
+  return CayleyNeumann::apply(vec.to(at::kFloat).contiguous(), block_size, num_terms).to(vec.scalar_type());
+}
+
+at::Tensor rotate_rows(const at::Tensor& x, const at::Tensor& blocks) {
+  const int64_t b = blocks.size(-1);
+  const int64_t features = x.size(-1);
+  const bool fits = x.is_cuda() && blocks.is_cuda() && x.device() == blocks.device() && kernel_dtype(x.scalar_type()) &&
+                    blocks.dim() == 3 && b <= kMaxKernelBlockSize && features % b == 0 &&
+                    (blocks.size(0) == 1 || blocks.size(0) * b == features) && features <= INT32_MAX;
+  if (!fits) return math::rotate_rows(x.to(blocks.scalar_type()), blocks);  // and its errors
+  const auto sizes = x.sizes().vec();
+  const at::Tensor rows = x.reshape({-1, features}).contiguous();
+  return RotateRows::apply(rows, blocks.to(at::kFloat).contiguous()).view(sizes);
+}
+
+}  // namespace oft::cuda

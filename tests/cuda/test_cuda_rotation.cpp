@@ -1,0 +1,162 @@
+// liboft_cuda's rotation kernels on a GPU against rotation_math on the CPU (the reference), forward and
+// backward, for fp32/bf16/fp16 activations and block sizes 2..64 (and the LibTorch path beyond). ctest
+// label `gpu`; every test skips, saying why, where prepare_device(cuda) finds no device.
+#include <string>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "oft/adapter/rotation.h"
+#include "oft/adapter/rotation_math.h"
+#include "oft/device/device.h"
+#include "oft/device/rotation_kernels.h"
+#include "oft/errors.h"
+#include "test_support.h"
+
+using oft::test::close;
+
+namespace {
+
+const c10::Device kCuda(c10::kCUDA, 0);
+
+// The registered CUDA kernels; null with `why` set when there is no device (skip) or `failed` set when
+// liboft_cuda is broken (this test is only built with it, so that is a failure, not a skip).
+const oft::RotationKernels* cuda_kernels(std::string& why, bool& failed) {
+  try {
+    oft::prepare_device(kCuda);
+  } catch (const oft::UsageError& e) {
+    why = e.what();
+    failed = why.find("no CUDA device is visible") == std::string::npos;
+    return nullptr;
+  }
+  return oft::rotation_kernels(c10::kCUDA);
+}
+
+#define REQUIRE_CUDA_KERNELS(kernels)                                                     \
+  std::string why_not;                                                                    \
+  bool broken = false;                                                                    \
+  const oft::RotationKernels* kernels = cuda_kernels(why_not, broken);                    \
+  if (broken) FAIL() << why_not;                                                          \
+  if (kernels == nullptr) GTEST_SKIP() << "needs a CUDA device (label gpu): " << why_not; \
+  ASSERT_NE(kernels->rotate_rows, nullptr);                                               \
+  ASSERT_NE(kernels->cayley_neumann, nullptr)
+
+// Rounding of the output dtype: the kernel and the CPU path differ only in fp32 summation order before
+// the final rounding, so by at most about one unit in the last place of the result.
+double output_tolerance(at::ScalarType dtype) {
+  if (dtype == at::kBFloat16) return 1.6e-2;  // 2^-7 relative, and values near the max round alike
+  if (dtype == at::kHalf) return 2e-3;        // 2^-10
+  return 1e-5;
+}
+
+void check_rotate(const oft::RotationKernels& kernels, at::ScalarType dtype, int b, bool shared) {
+  SCOPED_TRACE(std::string(c10::toString(dtype)) + ", b = " + std::to_string(b) + (shared ? ", shared block" : ""));
+  const int oft_blocks = 5, tokens = 37;  // odd sizes: partial tiles
+  at::manual_seed(b * 4 + (shared ? 1 : 0));
+  const at::Tensor x = at::randn({3, tokens, oft_blocks * b}).to(dtype);
+  const at::Tensor dy = at::randn({3, tokens, oft_blocks * b}).to(dtype);
+  const at::Tensor vec = at::randn({shared ? 1 : oft_blocks, b * (b - 1) / 2}) * (0.3 / b);
+  const at::Tensor blocks = oft::math::cayley_neumann(oft::math::skew_symmetric(vec, b), 5);
+
+  // Reference: the CPU path, in fp32 from the same dtype-rounded inputs.
+  const at::Tensor x_ref = x.to(at::kFloat).requires_grad_();
+  const at::Tensor blocks_ref = blocks.clone().requires_grad_();
+  const at::Tensor y_ref = oft::math::rotate_rows(x_ref, blocks_ref);
+  const auto grads_ref = torch::autograd::grad({y_ref}, {x_ref, blocks_ref}, {dy.to(at::kFloat)});
+
+  const at::Tensor x_gpu = x.to(kCuda).requires_grad_();
+  const at::Tensor blocks_gpu = blocks.to(kCuda).requires_grad_();
+  const at::Tensor y = kernels.rotate_rows(x_gpu, blocks_gpu);
+  ASSERT_EQ(y.scalar_type(), dtype);
+  const auto grads = torch::autograd::grad({y}, {x_gpu, blocks_gpu}, {dy.to(kCuda)});
+
+  const double tol = output_tolerance(dtype);
+  EXPECT_TRUE(close(y.cpu().to(at::kFloat), y_ref.detach().to(dtype).to(at::kFloat), tol, "y"));
+  EXPECT_TRUE(close(grads[0].cpu().to(at::kFloat), grads_ref[0].to(dtype).to(at::kFloat), tol, "dx"));
+  // dR accumulates in fp32 from the same inputs: only the summation order differs.
+  EXPECT_TRUE(close(grads[1].cpu(), grads_ref[1], 1e-4, "dR"));
+}
+
+class CudaRotate : public ::testing::TestWithParam<at::ScalarType> {};
+
+TEST_P(CudaRotate, ForwardAndBackwardMatchTheCpu) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  for (const int b : {2, 3, 8, 16, 32, 64})
+    for (const bool shared : {false, true}) check_rotate(*kernels, GetParam(), b, shared);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, CudaRotate, ::testing::Values(at::kFloat, at::kBFloat16, at::kHalf));
+
+void check_cayley_neumann(const oft::RotationKernels& kernels, int b, int num_terms) {
+  SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms));
+  const int blocks = 6;
+  at::manual_seed(b * 10 + num_terms);
+  const at::Tensor vec = at::randn({blocks, b * (b - 1) / 2}) * (0.3 / b);
+  const at::Tensor grad = at::randn({blocks, b, b});
+
+  const at::Tensor vec_ref = vec.clone().requires_grad_();
+  const at::Tensor r_ref = oft::math::cayley_neumann(oft::math::skew_symmetric(vec_ref, b), num_terms);
+  const at::Tensor grad_ref = torch::autograd::grad({r_ref}, {vec_ref}, {grad})[0];
+
+  const at::Tensor vec_gpu = vec.to(kCuda).requires_grad_();
+  const at::Tensor r = kernels.cayley_neumann(vec_gpu, b, num_terms);
+  const at::Tensor grad_gpu = torch::autograd::grad({r}, {vec_gpu}, {grad.to(kCuda)})[0];
+
+  EXPECT_TRUE(close(r.cpu(), r_ref.detach(), 1e-5, "rotation blocks"));
+  EXPECT_TRUE(close(grad_gpu.cpu(), grad_ref, 1e-5, "skew vector gradient"));
+}
+
+TEST(CudaRotation, CayleyNeumannForwardAndBackwardMatchTheCpu) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  for (const int b : {2, 3, 8, 16, 32, 64})
+    for (const int num_terms : {2, 3, 4, 5, 6}) check_cayley_neumann(*kernels, b, num_terms);
+}
+
+// Blocks beyond the kernels' 64 take LibTorch's operators on the GPU, with the same results.
+TEST(CudaRotation, LargeBlocksTakeLibTorchsPath) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  const int b = 128;
+  at::manual_seed(7);
+  const at::Tensor vec = at::randn({2, b * (b - 1) / 2}) * 0.002;
+  const at::Tensor x = at::randn({9, 2 * b});
+  const at::Tensor blocks = oft::math::cayley_neumann(oft::math::skew_symmetric(vec, b), 5);
+  EXPECT_TRUE(close(kernels->cayley_neumann(vec.to(kCuda), b, 5).cpu(), blocks, 1e-5, "blocks"));
+  EXPECT_TRUE(close(kernels->rotate_rows(x.to(kCuda), blocks.to(kCuda)).cpu(), oft::math::rotate_rows(x, blocks), 1e-5,
+                    "rows"));
+}
+
+// OFTRotation on the GPU goes through the registered kernels and agrees with the same module on the CPU,
+// in training (graph, gradient to the weight) and in eval (cached blocks).
+TEST(CudaRotation, OftRotationModuleMatchesTheCpu) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  oft::RotationSpec spec;
+  spec.features = 256;
+  spec.block_size = 32;
+  at::manual_seed(3);
+  oft::OFTRotation cpu(spec);
+  cpu->reset(/*identity=*/false);
+  oft::OFTRotation gpu(spec);
+  {
+    at::NoGradGuard no_grad;
+    gpu->weight.copy_(cpu->weight);
+  }
+  gpu->to(kCuda);
+  const at::Tensor x = at::randn({4, 16, spec.features}).to(at::kBFloat16);
+
+  const at::Tensor y_cpu = cpu->forward(x);  // fp32 (the weight's dtype)
+  const at::Tensor y_gpu = gpu->forward(x.to(kCuda));
+  EXPECT_EQ(y_gpu.scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(close(y_gpu.cpu().to(at::kFloat), y_cpu.detach().to(at::kBFloat16).to(at::kFloat), 1.6e-2, "train y"));
+  y_cpu.to(at::kFloat).sum().backward();
+  y_gpu.to(at::kFloat).sum().backward();
+  EXPECT_TRUE(close(gpu->weight.grad().cpu(), cpu->weight.grad(), 1e-3, "weight gradient"));
+
+  cpu->eval();
+  gpu->eval();
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(close(gpu->forward(x.to(kCuda)).cpu().to(at::kFloat), cpu->forward(x).to(at::kBFloat16).to(at::kFloat),
+                    1.6e-2, "eval y"));
+}
+
+}  // namespace

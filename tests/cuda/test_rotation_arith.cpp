@@ -1,0 +1,134 @@
+// The CUDA rotation kernels' arithmetic (core/cuda/rotation_arith.h) run on the CPU, phase by phase in
+// the kernels' order, against rotation_math's LibTorch results and autograd. Runs without a GPU.
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "oft/adapter/rotation_math.h"
+#include "rotation_arith.h"
+#include "test_support.h"
+
+namespace arith = oft::cuda::arith;
+using oft::test::close;
+
+namespace {
+
+// fp32 row-major copy of a tensor.
+std::vector<float> values(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+at::Tensor tensor(const std::vector<float>& v, at::IntArrayRef sizes) {
+  return at::tensor(v, at::kFloat).view(sizes).clone();
+}
+
+// One OFT block's forward, as neumann_forward_kernel runs it.
+std::vector<float> neumann_forward(const float* v, int b, int num_terms) {
+  const int bb = b * b;
+  std::vector<float> q(bb), p(bb), next(bb), r(bb);
+  for (int e = 0; e < bb; ++e) arith::neumann_init(e, v, b, num_terms, q.data(), p.data(), r.data());
+  for (int k = 2; k <= arith::neumann_highest_power(num_terms); ++k) {
+    for (int e = 0; e < bb; ++e)
+      arith::neumann_step(e, q.data(), p.data(), next.data(), r.data(), b, arith::neumann_coefficient(k, num_terms));
+    std::swap(p, next);
+  }
+  return r;
+}
+
+// One OFT block's backward, as neumann_backward_kernel runs it.
+std::vector<float> neumann_backward(const float* v, const float* g, int b, int num_terms) {
+  const int bb = b * b;
+  std::vector<float> q(bb), a(bb), s(bb), a_next(bb), s_next(bb), d(bb), dv(b * (b - 1) / 2);
+  for (int e = 0; e < bb; ++e) arith::neumann_grad_init(e, v, g, b, num_terms, q.data(), a.data(), s.data(), d.data());
+  for (int k = 1; k < arith::neumann_highest_power(num_terms); ++k) {
+    for (int e = 0; e < bb; ++e)
+      arith::neumann_grad_step(e, q.data(), g, a.data(), s.data(), a_next.data(), s_next.data(), d.data(), b,
+                               arith::neumann_coefficient(k + 1, num_terms));
+    std::swap(a, a_next);
+    std::swap(s, s_next);
+  }
+  for (int e = 0; e < bb; ++e) arith::neumann_grad_vector(e, d.data(), b, dv.data());
+  return dv;
+}
+
+void check_neumann(int b, int num_terms) {
+  SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms));
+  const int blocks = 3, m = b * (b - 1) / 2;
+  at::manual_seed(b * 10 + num_terms);
+  // Small enough that the series' powers stay of order one for b = 64, as trained adapters are.
+  const at::Tensor vec = (at::randn({blocks, m}) * (0.3 / b)).requires_grad_();
+  const at::Tensor grad = at::randn({blocks, b, b});
+  const at::Tensor expected = oft::math::cayley_neumann(oft::math::skew_symmetric(vec, b), num_terms);
+  const at::Tensor expected_grad = torch::autograd::grad({expected}, {vec}, {grad})[0];
+
+  const std::vector<float> v = values(vec.detach()), g = values(grad);
+  std::vector<float> r, dv;
+  for (int k = 0; k < blocks; ++k) {
+    const auto rk = neumann_forward(v.data() + k * m, b, num_terms);
+    const auto dvk = neumann_backward(v.data() + k * m, g.data() + k * b * b, b, num_terms);
+    r.insert(r.end(), rk.begin(), rk.end());
+    dv.insert(dv.end(), dvk.begin(), dvk.end());
+  }
+  EXPECT_TRUE(close(tensor(r, {blocks, b, b}), expected.detach(), 1e-5, "rotation blocks"));
+  EXPECT_TRUE(close(tensor(dv, {blocks, m}), expected_grad, 1e-5, "skew vector gradient"));
+}
+
+// y = x . blockdiag(R) by row_times_block, and dR by tile_xty_entry over two token tiles, as the kernels
+// tile them; against rotate_rows and its autograd.
+void check_rotate(int b, bool shared) {
+  SCOPED_TRACE("b = " + std::to_string(b) + (shared ? ", shared block" : ""));
+  const int oft_blocks = 4, features = oft_blocks * b, tokens = 7, tile_rows = 4;
+  const int stored = shared ? 1 : oft_blocks;
+  at::manual_seed(b + (shared ? 100 : 0));
+  const at::Tensor x = at::randn({tokens, features});
+  const at::Tensor dy = at::randn({tokens, features});
+  const at::Tensor blocks = at::randn({stored, b, b}).requires_grad_();
+  const at::Tensor expected = oft::math::rotate_rows(x, blocks);
+  const at::Tensor expected_grad = torch::autograd::grad({expected}, {blocks}, {dy})[0];
+
+  const std::vector<float> xv = values(x), gv = values(dy), rv = values(blocks.detach());
+  std::vector<float> y(tokens * features), d(stored * b * b, 0.0f);
+  for (int k = 0; k < oft_blocks; ++k) {
+    const float* r = rv.data() + (shared ? 0 : k * b * b);
+    for (int t = 0; t < tokens; ++t)
+      for (int j = 0; j < b; ++j)
+        y[t * features + k * b + j] = arith::row_times_block(xv.data() + t * features + k * b, r, j, b);
+    for (int first = 0; first < tokens; first += tile_rows) {
+      const int rows = std::min(tile_rows, tokens - first);
+      std::vector<float> xs(rows * b), gs(rows * b);
+      for (int e = 0; e < rows * b; ++e) {
+        xs[e] = xv[(first + e / b) * features + k * b + e % b];
+        gs[e] = gv[(first + e / b) * features + k * b + e % b];
+      }
+      for (int e = 0; e < b * b; ++e)
+        d[(shared ? 0 : k * b * b) + e] += arith::tile_xty_entry(xs.data(), gs.data(), rows, e / b, e % b, b);
+    }
+  }
+  EXPECT_TRUE(close(tensor(y, {tokens, features}), expected.detach(), 1e-5, "rotated rows"));
+  EXPECT_TRUE(close(tensor(d, {stored, b, b}), expected_grad, 1e-5, "block gradient"));
+}
+
+TEST(RotationArith, CayleyNeumannForwardAndBackwardMatchRotationMath) {
+  for (const int b : {2, 3, 5, 8, 32, 64})
+    for (const int num_terms : {2, 3, 4, 5, 7}) check_neumann(b, num_terms);
+}
+
+TEST(RotationArith, BlockRotationAndItsGradientMatchRotateRows) {
+  for (const int b : {2, 3, 16, 64})
+    for (const bool shared : {false, true}) check_rotate(b, shared);
+}
+
+TEST(RotationArith, TriangleIndexIsPeftsRowMajorOrder) {
+  const int b = 6;
+  const at::Tensor vec = at::arange(b * (b - 1) / 2, at::kFloat).view({1, -1});
+  const at::Tensor q = oft::math::skew_symmetric(vec, b)[0];
+  for (int i = 0; i < b; ++i)
+    for (int j = 0; j < b; ++j)
+      EXPECT_EQ(arith::skew_entry(vec.data_ptr<float>(), i, j, b), q[i][j].item<float>()) << i << "," << j;
+}
+
+}  // namespace
