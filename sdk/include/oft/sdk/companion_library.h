@@ -41,4 +41,28 @@ inline void* load_companion_symbol(const void* anchor, const std::string& file, 
   return found;
 }
 
+// A companion's versioned table of functions: `symbol` is a `const Table* ()` function, and the table's
+// `version` member must equal Table::kVersion (a plugin and a companion from different builds are refused).
+// Loaded once per process; a failed load throws std::runtime_error prefixed with `plugin` and is tried again
+// at the next call.
+template <typename Table>
+const Table& companion_table(const void* anchor, const std::string& file, const char* symbol,
+                             const std::string& plugin) {
+  static const Table* const table = [&] {
+    using Entry = const Table* (*)();
+    const Table* loaded = nullptr;
+    try {
+      loaded = reinterpret_cast<Entry>(load_companion_symbol(anchor, file, symbol))();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(plugin + ": CUDA kernels unavailable: " + e.what());
+    }
+    if (loaded == nullptr || loaded->version != Table::kVersion)
+      throw std::runtime_error(plugin + ": " + file + " is version " + std::to_string(loaded ? loaded->version : 0) +
+                               ", the plugin needs " + std::to_string(Table::kVersion) +
+                               " (install both from one build)");
+    return loaded;
+  }();
+  return *table;
+}
+
 }  // namespace oft::sdk
