@@ -22,7 +22,7 @@ supp="$repo/scripts/sanitize"
 # minutes of build), the `oft` command and the tests that run it (about 5 more; its parsers are fuzzed,
 # its library code runs here), the Python interop tests, the install and ABI tests.
 suites=(test_config test_safetensors test_rotation_math test_block_layout test_oft_layers test_oft_layers_golden
-        test_oft_model test_oft_model_golden test_format_registry test_plugin_host test_template_plugin
+        test_oft_model test_oft_model_golden test_eval_weight_cache test_format_registry test_plugin_host test_template_plugin
         test_models_golden test_models_checkpoint test_tokenizer test_llm_tokenizers test_generation
         test_input_scale_groups test_input_scale_fold test_fuzz_findings test_bnb test_gptq_backend)
 

@@ -95,6 +95,13 @@ std::vector<std::string> read_labels(const fs::path& file) {
 
 float max_abs_difference(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<float>(); }
 
+// The dtype the encoder computes in: --dtype when given, else the checkpoint's own (the head is always fp32).
+c10::ScalarType encoder_dtype(const SequenceClassifier& model) {
+  for (const auto& p : model.encoder.module->parameters())
+    if (at::isFloatingType(p.scalar_type())) return p.scalar_type();
+  throw UsageError("demo: the encoder has no floating-point parameter; expected a float or half checkpoint");
+}
+
 int run_demo(Host& host, const DemoOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   at::manual_seed(static_cast<int64_t>(o.seed));
@@ -128,7 +135,9 @@ int run_demo(Host& host, const DemoOptions& o) {
   config.target_modules = ModuleSelector::from_names(o.targets);
   config.oft_block_size = o.block_size;
   config.modules_to_save = std::vector<std::string>{"classifier"};
-  OFTModel peft(model, config, {.info = model->info(), .registry = host.dispatchers()});
+  OFTModel peft(
+      model, config,
+      {.info = model->info(), .registry = host.dispatchers(), .eval_weight_cache = compute.eval_weight_cache});
   std::printf("OFT: %s\n", peft.count_parameters().summary().c_str());
   model->train();
   const TrainableSplit params = trainable_parameters(*model);
@@ -150,8 +159,9 @@ int run_demo(Host& host, const DemoOptions& o) {
   // 3. The adapter in PEFT's format, reloaded onto a fresh model.
   peft.save_pretrained(out / "adapter");
   auto reloaded = load_classifier();
-  OFTModel reloaded_peft =
-      OFTModel::from_pretrained(reloaded, out / "adapter", {.info = reloaded->info(), .registry = host.dispatchers()});
+  OFTModel reloaded_peft = OFTModel::from_pretrained(
+      reloaded, out / "adapter",
+      {.info = reloaded->info(), .registry = host.dispatchers(), .eval_weight_cache = compute.eval_weight_cache});
   reloaded->eval();
   const float reload_diff = max_abs_difference(logits_of(*reloaded, test_set), oft_logits);
   std::printf("adapter saved to %s; reloaded logits differ by at most %.2e\n", (out / "adapter").c_str(), reload_diff);
@@ -168,7 +178,7 @@ int run_demo(Host& host, const DemoOptions& o) {
 
   // Merged weights are rounded to the model's dtype once; unmerged, the rotation runs in fp32: bf16/fp16 keep
   // 8/11 significant bits, so their logits agree to about 1e-2 instead of fp32's 1e-3.
-  const bool half = compute.dtype && *compute.dtype != at::kFloat;
+  const bool half = at::isReducedFloatingType(encoder_dtype(*model));
   const float tolerance = (half ? 5e-2f : 1e-3f) * std::max(1.0f, oft_logits.abs().max().item<float>());
   const bool ok = reload_diff <= tolerance && merge_diff <= tolerance;
   std::printf("%s in %.0f s\n", ok ? "done" : "FAILED: reloaded or merged outputs differ", seconds_since(start));

@@ -1,8 +1,11 @@
 // LibTorch side of the CUDA rotation kernels: autograd Functions that check their tensors and launch
 // rotation_kernels.cu on the current stream, and the RotationKernels that liboft_cuda registers.
-// Shapes the kernels do not cover (blocks larger than 64, other dtypes) take rotation_math's operators.
+// Shapes the kernels do not cover (blocks larger than 64, fp64, GPUs older than the built architectures)
+// take rotation_math's operators.
 #include "cuda_rotation.h"
 
+#include <array>
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
@@ -34,6 +37,18 @@ ElementType element_type(at::ScalarType type) {
 }
 
 cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+// Asked once per device: whether the kernels were built for its architecture.
+bool kernels_run_on(const at::Device& device) {
+  static std::array<std::atomic<signed char>, 64> known{};  // per device index: 0 not asked yet, 1 yes, -1 no
+  const int index = device.index();
+  if (index < 0 || index >= static_cast<int>(known.size())) return false;
+  if (known[index].load(std::memory_order_relaxed) == 0) {
+    const c10::cuda::CUDAGuard guard(device);
+    known[index].store(kernels_run_on_current_device() ? 1 : -1, std::memory_order_relaxed);
+  }
+  return known[index].load(std::memory_order_relaxed) > 0;
+}
 
 // vec (blocks, b(b-1)/2) fp32 contiguous CUDA -> (blocks, b, b) fp32.
 class CayleyNeumann : public torch::autograd::Function<CayleyNeumann> {
@@ -113,20 +128,27 @@ class RotateRows : public torch::autograd::Function<RotateRows> {
 }  // namespace
 
 at::Tensor cayley_neumann(const at::Tensor& vec, int64_t block_size, int64_t num_terms) {
-  if (!vec.is_cuda() || block_size < 2 || block_size > kMaxKernelBlockSize || num_terms < 2 || vec.dim() != 2 ||
-      vec.size(1) != block_size * (block_size - 1) / 2)
+  if (!vec.is_cuda() || vec.scalar_type() == at::kDouble || block_size < 2 || block_size > kMaxKernelBlockSize ||
+      num_terms < 2 || vec.dim() != 2 || vec.size(1) != block_size * (block_size - 1) / 2 ||
+      !kernels_run_on(vec.device()))
     return math::cayley_neumann(math::skew_symmetric(vec, block_size), num_terms);  // and its errors
-  // fp32 arithmetic whatever the adapter's dtype; autograd carries the casts.
-  return CayleyNeumann::apply(vec.to(at::kFloat).contiguous(), block_size, num_terms).to(vec.scalar_type());
+  // fp32 arithmetic for fp32/fp16/bf16 adapters; autograd carries the casts. Always a copy: the Function
+  // saves its input, and COFT writes into the adapter's weight at every use (as PEFT does), which would
+  // make a saved parameter stale before the backward.
+  const at::Tensor vec_fp32 = vec.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  return CayleyNeumann::apply(vec_fp32, block_size, num_terms).to(vec.scalar_type());
 }
 
 at::Tensor rotate_rows(const at::Tensor& x, const at::Tensor& blocks) {
   const int64_t b = blocks.size(-1);
   const int64_t features = x.size(-1);
   const bool fits = x.is_cuda() && blocks.is_cuda() && x.device() == blocks.device() && kernel_dtype(x.scalar_type()) &&
-                    blocks.dim() == 3 && b <= kMaxKernelBlockSize && features % b == 0 &&
-                    (blocks.size(0) == 1 || blocks.size(0) * b == features) && features <= INT32_MAX;
-  if (!fits) return math::rotate_rows(x.to(blocks.scalar_type()), blocks);  // and its errors
+                    kernel_dtype(blocks.scalar_type()) && blocks.dim() == 3 && blocks.size(1) == b &&
+                    b <= kMaxKernelBlockSize && features % b == 0 &&
+                    (blocks.size(0) == 1 || blocks.size(0) * b == features) && features <= INT32_MAX &&
+                    kernels_run_on(x.device());
+  // In x's dtype either way (RotationKernels' contract).
+  if (!fits) return math::rotate_rows(x.to(blocks.scalar_type()), blocks).to(x.scalar_type());  // and its errors
   const auto sizes = x.sizes().vec();
   const at::Tensor rows = x.reshape({-1, features}).contiguous();
   return RotateRows::apply(rows, blocks.to(at::kFloat).contiguous()).view(sizes);

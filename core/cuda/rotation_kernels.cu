@@ -190,6 +190,13 @@ cudaError_t rotate_grad_typed(const void* x, const void* dy, int64_t tokens, int
 
 }  // namespace
 
+bool kernels_run_on_current_device() {
+  cudaFuncAttributes attributes{};
+  const bool present = cudaFuncGetAttributes(&attributes, neumann_forward_kernel) == cudaSuccess;
+  if (!present) cudaGetLastError();  // the failed query must not be blamed on a later launch
+  return present;
+}
+
 cudaError_t launch_neumann_forward(const float* vec, int64_t blocks, int b, int num_terms, float* out,
                                    cudaStream_t stream) {
   if (blocks == 0) return cudaSuccess;

@@ -12,6 +12,10 @@ constexpr int kMaxKernelBlockSize = 64;
 
 enum class ElementType { kFloat32, kFloat16, kBFloat16 };
 
+// Whether the current device can run these kernels: liboft_cuda holds them only for the architectures it
+// was built for (OFT_CUDA_ARCHITECTURES), so an older GPU has no image of them.
+bool kernels_run_on_current_device();
+
 // vec (blocks, b(b-1)/2) -> out (blocks, b, b): PEFT's Cayley-Neumann series with num_terms >= 2.
 cudaError_t launch_neumann_forward(const float* vec, int64_t blocks, int b, int num_terms, float* out,
                                    cudaStream_t stream);

@@ -85,8 +85,9 @@ endif()
 # LibTorch's headers or flags: nvcc on the ATen headers is very slow, so kernels take raw pointers,
 # sizes and a cudaStream_t, and .cpp wrappers (g++) take at::Tensor, check it and launch. The directory's
 # C++ options (warnings, sanitizers) apply to the .cpp files only; nvcc gets its own.
+# INCLUDE_DIRECTORIES apply to the .cu and the .cpp files alike.
 function(oft_add_cuda_module)
-  cmake_parse_arguments(arg "" "TARGET;OUTPUT_NAME" "SOURCES;LINK" ${ARGN})
+  cmake_parse_arguments(arg "" "TARGET;OUTPUT_NAME" "SOURCES;LINK;INCLUDE_DIRECTORIES" ${ARGN})
   if(NOT OFT_CUDA_ENABLED)
     message(FATAL_ERROR "oft_add_cuda_module(TARGET ${arg_TARGET}): CUDA is off (check OFT_CUDA_ENABLED first)")
   endif()
@@ -110,9 +111,13 @@ function(oft_add_cuda_module)
     if(CMAKE_CXX_COMPILER_LAUNCHER)
       set_target_properties(${arg_TARGET}_device_code PROPERTIES CUDA_COMPILER_LAUNCHER "${CMAKE_CXX_COMPILER_LAUNCHER}")
     endif()
+    target_include_directories(${arg_TARGET}_device_code PRIVATE ${arg_INCLUDE_DIRECTORIES})
     target_sources(${arg_TARGET} PRIVATE $<TARGET_OBJECTS:${arg_TARGET}_device_code>)
   endif()
+  target_include_directories(${arg_TARGET} PRIVATE ${arg_INCLUDE_DIRECTORIES})
   target_link_libraries(${arg_TARGET} PRIVATE oft_c10_cuda ${arg_LINK})
+  # Installed, it finds the CUDA runtime it was built against (the wheel's, as LibTorch does).
+  set_property(TARGET ${arg_TARGET} APPEND PROPERTY INSTALL_RPATH "${OFT_CUDA_RUNTIME_DIR}")
   set_target_properties(${arg_TARGET} PROPERTIES
     OUTPUT_NAME ${arg_OUTPUT_NAME}
     LINKER_LANGUAGE CXX

@@ -1,11 +1,14 @@
 // The eval weight cache (OFTLayer::set_eval_weight_cache): an eval forward with no gradient computes with
 // W . R^T folded once. It must give what the rotate-the-input path gives, be used (a hit does not read the
 // base weight again), and be rebuilt after every change it depends on.
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "oft/adapter/oft_conv2d.h"
@@ -49,6 +52,18 @@ at::Tensor uncached(OFTLayer& layer, const std::function<at::Tensor()>& forward)
 void poke(const at::Tensor& weight) {
   ASSERT_EQ(weight.scalar_type(), at::kFloat);
   weight.data_ptr<float>()[0] += 10.0f;
+}
+
+// x . R_a . R_b . W^T + bias from the weights' current values, through fresh rotation modules: no cache involved.
+at::Tensor reference(OFTLinear& layer, torch::nn::Linear& lin, const at::Tensor& x) {
+  torch::NoGradGuard no_grad;
+  at::Tensor h = x;
+  for (const char* name : {"a", "b"}) {
+    OFTRotation fresh(layer->rotation(name)->spec());
+    fresh->weight.copy_(layer->rotation(name)->weight);
+    h = h.matmul(fresh->dense().to(x.scalar_type()));
+  }
+  return at::linear(h, lin->weight, lin->bias);
 }
 
 class EvalWeightCache : public ::testing::Test {
@@ -174,6 +189,107 @@ TEST_F(EvalWeightCache, BaseWeightChangesRebuildIt) {
   EXPECT_TRUE(test::close(layer->forward(x), uncached(*layer, [&] { return layer->forward(x); }), 1e-5, "mul_"));
   lin->weight.set_data(at::randn({8, 32}));  // new storage, as module.to(device) does
   EXPECT_TRUE(test::close(layer->forward(x), uncached(*layer, [&] { return layer->forward(x); }), 1e-5, "set_data"));
+}
+
+// Module::to swaps in new storages without a version bump (set_data). A fp32 -> bf16 -> fp32 round trip rounds the
+// values and may get the freed fp32 storage's addresses back, which a key of raw pointers and version took for a hit.
+TEST_F(EvalWeightCache, ToRoundTripsRebuildIt) {
+  torch::nn::Linear lin(32, 8);
+  auto layer = two_adapter_linear(lin);
+  const auto x = at::randn({3, 32});
+  const auto before = layer->forward(x);
+  lin->to(at::kBFloat16);
+  lin->to(at::kFloat);  // no forward between: the bf16 rounding is the only change
+  const auto after = layer->forward(x);
+  EXPECT_FALSE(at::allclose(after, before)) << "the round trip must change the base weight";
+  EXPECT_TRUE(test::close(after, reference(layer, lin, x), 1e-5, "base weight after bf16 and back"));
+
+  layer->rotation("b")->to(at::kBFloat16);  // the adapter weight: the layer's key and the rotation's blocks cache
+  layer->rotation("b")->to(at::kFloat);
+  EXPECT_TRUE(test::close(layer->forward(x), reference(layer, lin, x), 1e-5, "adapter weight after bf16 and back"));
+
+  lin->to(at::kDouble);  // the same values in another dtype: a fold in that dtype
+  const auto wide = layer->forward(x.to(at::kDouble));
+  EXPECT_EQ(wide.scalar_type(), at::kDouble);
+  EXPECT_TRUE(test::close(wide, reference(layer, lin, x.to(at::kDouble)), 1e-5, "fp64 base"));
+}
+
+// Tensors made under c10::InferenceMode have no version counter (_version() throws): both caches are skipped.
+TEST_F(EvalWeightCache, LayersMadeUnderInferenceModeComputeWithoutIt) {
+  c10::InferenceMode inference;
+  torch::nn::Linear lin(32, 8);
+  auto layer = two_adapter_linear(lin);
+  ASSERT_TRUE(lin->weight.is_inference());
+  ASSERT_TRUE(layer->rotation("a")->weight.is_inference());
+  const auto x = at::randn({3, 32});
+  at::Tensor y;
+  ASSERT_NO_THROW(y = layer->forward(x));
+  EXPECT_TRUE(test::close(y, uncached(*layer, [&] { return layer->forward(x); }), 1e-6, "inference tensors"));
+  poke(lin->weight);  // not cached: the next forward reads the weight again
+  EXPECT_FALSE(at::allclose(layer->forward(x), y));
+}
+
+// An InferenceMode forward caches its rotation blocks as inference tensors; a later forward whose input needs a
+// gradient through frozen adapters saves the blocks for backward, which inference tensors do not allow.
+TEST_F(EvalWeightCache, BlocksCachedUnderInferenceModeServeAGradientOutsideIt) {
+  torch::nn::Linear lin(32, 8);
+  auto layer = two_adapter_linear(lin);
+  for (const char* name : {"a", "b"}) layer->rotation(name)->weight.set_requires_grad(false);
+  const auto x = at::randn({3, 32});
+  at::Tensor expected;
+  {
+    c10::InferenceMode inference;
+    expected = layer->forward(x);
+  }
+  torch::AutoGradMode grad(true);
+  const auto input = x.clone().requires_grad_(true);
+  at::Tensor y;
+  ASSERT_NO_THROW(y = layer->forward(input));
+  EXPECT_TRUE(test::close(y.detach(), expected, 1e-5, "after the InferenceMode forward"));
+  y.sum().backward();
+  EXPECT_TRUE(input.grad().defined());
+}
+
+// weight_matrix() of a non-contiguous Conv2d weight is a reshaped copy with a version counter of its own: the cache
+// is keyed on the weight itself.
+TEST_F(EvalWeightCache, NonContiguousConv2dWeightChangesRebuildIt) {
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(4, 6, 3).padding(1));
+  conv->weight.set_data(conv->weight.contiguous(at::MemoryFormat::ChannelsLast));
+  ASSERT_FALSE(conv->weight.is_contiguous());
+  OFTConv2d layer(conv);
+  layer->add_adapter("a", random_config(9));
+  layer->eval();
+  const auto img = at::randn({2, 4, 7, 5});
+  const auto before = layer->forward(img);
+  poke(conv->weight);
+  EXPECT_TRUE(at::equal(layer->forward(img), before)) << "a non-contiguous base weight must still use the cache";
+  conv->weight.copy_(at::randn_like(conv->weight));  // in place: a version bump of the weight, not of a copy
+  const auto after = layer->forward(img);
+  EXPECT_FALSE(at::allclose(after, before));
+  EXPECT_TRUE(test::close(after, uncached(*layer, [&] { return layer->forward(img); }), 1e-5, "after copy_"));
+}
+
+// Concurrent eval forwards on one layer, as a server runs them: the first ones race to build the cache.
+TEST_F(EvalWeightCache, ConcurrentForwardsGiveTheSingleThreadResult) {
+  torch::nn::Linear lin(64, 24);
+  auto layer = two_adapter_linear(lin);
+  const auto x = at::randn({5, 64});
+  const auto expected = uncached(*layer, [&] { return layer->forward(x); });
+  constexpr int kThreads = 4;
+  constexpr int kForwards = 20;
+  std::vector<int> mismatches(kThreads, 0);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      torch::NoGradGuard no_grad;  // grad mode is per thread
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int i = 0; i < kForwards; ++i)
+        if (test::relative_error(layer->forward(x), expected) > 1e-5) ++mismatches[t];
+    });
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(mismatches[t], 0) << "thread " << t;
 }
 
 TEST_F(EvalWeightCache, OptOutReadsTheBaseWeightEveryTime) {

@@ -50,9 +50,11 @@ double output_tolerance(at::ScalarType dtype) {
   return 1e-5;
 }
 
-void check_rotate(const oft::RotationKernels& kernels, at::ScalarType dtype, int b, bool shared) {
-  SCOPED_TRACE(std::string(c10::toString(dtype)) + ", b = " + std::to_string(b) + (shared ? ", shared block" : ""));
-  const int oft_blocks = 5, tokens = 37;  // odd sizes: partial tiles
+// Default sizes are odd: partial tiles.
+void check_rotate(const oft::RotationKernels& kernels, at::ScalarType dtype, int b, bool shared, int oft_blocks = 5,
+                  int tokens = 37) {
+  SCOPED_TRACE(std::string(c10::toString(dtype)) + ", b = " + std::to_string(b) + (shared ? ", shared block" : "") +
+               ", " + std::to_string(oft_blocks) + " blocks, 3 x " + std::to_string(tokens) + " tokens");
   at::manual_seed(b * 4 + (shared ? 1 : 0));
   const at::Tensor x = at::randn({3, tokens, oft_blocks * b}).to(dtype);
   const at::Tensor dy = at::randn({3, tokens, oft_blocks * b}).to(dtype);
@@ -87,6 +89,13 @@ TEST_P(CudaRotate, ForwardAndBackwardMatchTheCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaRotate, ::testing::Values(at::kFloat, at::kBFloat16, at::kHalf));
+
+// 4096 features in blocks of 64 and 9000 tokens: more token tiles than the dR kernel's splits, so each split
+// reduces several tiles (its grid-stride loop), and the dx/y kernels see thousands of tiles.
+TEST(CudaRotation, ManyTilesPerSplitMatchTheCpu) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  for (const bool shared : {false, true}) check_rotate(*kernels, at::kFloat, 64, shared, 64, 3000);
+}
 
 void check_cayley_neumann(const oft::RotationKernels& kernels, int b, int num_terms) {
   SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms));
@@ -160,3 +169,28 @@ TEST(CudaRotation, OftRotationModuleMatchesTheCpu) {
 }
 
 }  // namespace
+
+// COFT writes the projected values back into the weight at every use (as PEFT does): a layer used twice
+// before the backward must still get its gradient (the kernel keeps its own copy of the skew vector).
+TEST(CudaRotation, CoftWeightUsedTwiceBeforeTheBackward) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  oft::RotationSpec spec;
+  spec.features = 128;
+  spec.block_size = 16;
+  spec.coft = true;
+  at::manual_seed(5);
+  oft::OFTRotation cpu(spec);
+  cpu->reset(/*identity=*/false);
+  oft::OFTRotation gpu(spec);
+  {
+    at::NoGradGuard no_grad;
+    gpu->weight.copy_(cpu->weight);
+  }
+  gpu->to(kCuda);
+  const at::Tensor x = at::randn({8, spec.features});
+  const at::Tensor loss_cpu = (cpu->forward(x) + cpu->forward(x)).sum();
+  const at::Tensor loss_gpu = (gpu->forward(x.to(kCuda)) + gpu->forward(x.to(kCuda))).sum();
+  loss_cpu.backward();
+  ASSERT_NO_THROW(loss_gpu.backward());
+  EXPECT_TRUE(close(gpu->weight.grad().cpu(), cpu->weight.grad(), 1e-4, "weight gradient"));
+}

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -50,9 +51,15 @@ ChildResult run_child(const std::vector<std::string>& argv, const ChildOptions& 
 
   int status = 0;
   if (options.kill_after) {
-    const auto deadline = std::chrono::steady_clock::now() + *options.kill_after;
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (!options.count_kill_from) deadline = std::chrono::steady_clock::now() + *options.kill_after;
     while (::waitpid(pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) {
+      if (!deadline) {
+        if (options.count_kill_from()) deadline = std::chrono::steady_clock::now() + *options.kill_after;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      if (std::chrono::steady_clock::now() >= *deadline) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, &status, 0);
         break;

@@ -3,6 +3,7 @@
 // a memory ceiling (a hostile size must fail cleanly, not allocate it) and an optional SIGKILL.
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ struct ChildResult {
 struct ChildOptions {
   size_t address_space_limit = size_t{4} << 30;         // RLIMIT_AS of the child
   std::optional<std::chrono::microseconds> kill_after;  // SIGKILL after this long, if still running
+  // When set, kill_after counts from the moment this first returns true (polled about every millisecond)
+  // instead of from the start: a kill tied to the child's progress, not to how busy the machine is.
+  std::function<bool()> count_kill_from;
 };
 
 ChildResult run_child(const std::vector<std::string>& argv, const ChildOptions& options = {});

@@ -2,6 +2,7 @@
 // then absent, the old folder as it was, or the complete new one (byte-equal to an uninterrupted run),
 // never a partial folder; the temporary folders the killed runs leave are removed by the next run.
 // `oft quantize` uses the test-only backend fixture-int4 (tests/plugin/fixtures/int4.cpp).
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -106,10 +107,15 @@ class CrashSafeOutputs : public ::testing::TestWithParam<std::string> {
 
 TEST_P(CrashSafeOutputs, AKilledRunLeavesTheOldFolderOrTheCompleteNewOne) {
   const fs::path reference = root_ / "reference";
-  const auto start = Clock::now();
-  const auto done = run_child(command(reference));
-  const auto duration = Clock::now() - start;
-  ASSERT_EQ(done.exit_code, 0) << done.output;
+  // The shorter of two complete runs: the first one may read LibTorch from a cold page cache, and kills
+  // timed from a slow run would mostly come after the later, faster runs have finished.
+  auto duration = Clock::duration::max();
+  for (int run = 0; run < 2; ++run) {
+    const auto start = Clock::now();
+    const auto done = run_child(command(reference));
+    duration = std::min(duration, Clock::now() - start);
+    ASSERT_EQ(done.exit_code, 0) << done.output;
+  }
 
   std::mt19937 random(16);
   const fs::path out = root_ / "out";

@@ -71,6 +71,19 @@ void expect_readable_folder(const fs::path& dir, const std::vector<std::string>&
   for (const auto& name : required) EXPECT_TRUE(names.count(name)) << when << ": " << dir << " has no " << name;
 }
 
+// The step of the checkpoint whose trainer_state.json is `file`; 0 while there is none (or it is being
+// replaced: a run renames checkpoint folders as it writes them).
+int64_t checkpoint_step_of(const fs::path& file) {
+  try {
+    const json state = json::parse(read_bytes(file), nullptr, /*allow_exceptions=*/false);
+    return state.is_object() && state.contains("step") && state["step"].is_number_integer()
+               ? state["step"].get<int64_t>()
+               : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 struct OutputState {
   int64_t checkpoint_step = 0;  // 0: no checkpoint
   bool adapter = false;
@@ -197,16 +210,31 @@ TEST_F(TrainCrashResume, KilledRunsResumeToTheUninterruptedRunsAdapter) {
   const double training = std::max(0.0, (whole - startup).count());
 
   std::mt19937 random(16);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  const double step_time = training / kSteps;
   OutputState last;
   int killed = 0, progressed = 0, temporaries_left = 0;
   for (int i = 0; i < kKills; ++i) {
-    // Kill i falls in the i-th of kKills slices of 1.1 times what is left of the run (start-up plus the
-    // steps after the last checkpoint): the first ones during start-up, the last ones near or past the end.
-    const double left = startup.count() + training * static_cast<double>(kSteps - last.checkpoint_step) / kSteps;
-    const double fraction = 1.1 * (i + std::uniform_real_distribution<double>(0, 1)(random)) / kKills;
-    const auto at = std::chrono::microseconds(static_cast<int64_t>(fraction * left * 1e6));
-    const std::string when = "kill " + std::to_string(i) + " after " + std::to_string(at.count()) + " us";
-    const auto r = run_child(command("out"), {.kill_after = at});
+    // Even kills are timed from the start: kill i falls in the i-th of kKills slices of 1.1 times what is
+    // left of the run (start-up plus the steps after the last checkpoint), the first ones during start-up,
+    // the last ones near or past the end. On a busy machine start-up takes longer than measured, so odd
+    // kills come within 1.5 steps after the run's first new checkpoint: resuming is exercised whatever
+    // the load.
+    ChildOptions kill;
+    std::string when = "kill " + std::to_string(i) + " after ";
+    if (i % 2 == 0) {
+      const double left = startup.count() + training * static_cast<double>(kSteps - last.checkpoint_step) / kSteps;
+      const double fraction = 1.1 * (i + uniform(random)) / kKills;
+      kill.kill_after = std::chrono::microseconds(static_cast<int64_t>(fraction * left * 1e6));
+      when += std::to_string(kill.kill_after->count()) + " us";
+    } else {
+      kill.kill_after = std::chrono::microseconds(static_cast<int64_t>(1.5 * uniform(random) * step_time * 1e6));
+      const int64_t from = last.checkpoint_step;
+      const fs::path state = root_ / "out" / "checkpoint" / "trainer_state.json";
+      kill.count_kill_from = [from, state] { return checkpoint_step_of(state) > from; };
+      when += std::to_string(kill.kill_after->count()) + " us past a new checkpoint";
+    }
+    const auto r = run_child(command("out"), kill);
     if (r.signal != SIGKILL) {
       ASSERT_EQ(r.exit_code, 0) << when << ": " << r.output;
     }

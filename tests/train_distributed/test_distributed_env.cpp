@@ -138,6 +138,10 @@ TEST(HostConfigDistributed, NamesTheBadKeyAndTheFile) {
   for (const auto& [section, key] :
        std::vector<std::pair<std::string, std::string>>{{R"({"timeout_s": "5"})", "distributed.timeout_s"},
                                                         {R"({"timeout_s": -2})", "distributed.timeout_s"},
+                                                        // 0 ms would mean "no timeout" to c10d
+                                                        {R"({"timeout_s": 0.0001})", "distributed.timeout_s"},
+                                                        {R"({"timeout_s": 1e300})", "distributed.timeout_s"},
+                                                        {R"({"bucket_mb": 1e300})", "distributed.bucket_mb"},
                                                         {R"({"backend": "mpi"})", "distributed.backend"},
                                                         {R"({"backend": 1})", "distributed.backend"},
                                                         {R"({"bucket_mb": 0})", "distributed.bucket_mb"},

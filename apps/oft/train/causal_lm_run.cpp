@@ -65,7 +65,8 @@ nlohmann::json train_causal_lm(Host& host, const TrainConfig& c, const ComputeSe
   const CausalLmData data = load_causal_lm_data(c.train_data, data_options);
   OFTConfig oft = c.oft;
   if (!oft.task_type) oft.task_type = "CAUSAL_LM";
-  OFTModel peft(model.module, oft, {.info = model.info, .registry = host.dispatchers()});
+  OFTModel peft(model.module, oft,
+                {.info = model.info, .registry = host.dispatchers(), .eval_weight_cache = compute.eval_weight_cache});
   logger()->info("{}", peft.count_parameters().summary());
 
   model.module->train();

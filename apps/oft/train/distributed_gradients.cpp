@@ -9,7 +9,8 @@ GradientBuckets::GradientBuckets(const std::vector<at::Tensor>& params, DataPara
   group_ = group;
   for (auto p = params.rbegin(); p != params.rend(); ++p) {
     const int64_t bytes = p->numel() * static_cast<int64_t>(p->element_size());
-    if (buckets_.empty() || buckets_.back().params.front().scalar_type() != p->scalar_type() ||
+    const at::Tensor& first = buckets_.empty() ? *p : buckets_.back().params.front();
+    if (buckets_.empty() || first.scalar_type() != p->scalar_type() || first.device() != p->device() ||
         (buckets_.back().numel * static_cast<int64_t>(p->element_size()) + bytes > group->bucket_bytes()))
       buckets_.emplace_back();
     Bucket& bucket = buckets_.back();

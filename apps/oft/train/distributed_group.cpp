@@ -13,6 +13,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "distributed_nccl.h"
+#include "oft/device/device.h"
 #include "oft/errors.h"
 #include "oft/log.h"
 
@@ -48,12 +49,9 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const WorkerPlace& place)
 // c10d's ProcessGroupNCCL, from liboft_nccl in liboft_core's folder (oft_nccl_backend in
 // distributed_nccl.cpp), so that neither this executable nor a CPU run loads torch_cuda or NCCL.
 c10::intrusive_ptr<c10d::Backend> nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, const WorkerPlace& place,
-                                               milliseconds timeout) {
+                                               c10::DeviceIndex gpu, milliseconds timeout) {
   using Create = decltype(oft_nccl_backend);
-  Dl_info core{};
-  dladdr(reinterpret_cast<const void*>(&oft::logger), &core);  // a function of liboft_core
-  const std::filesystem::path library =
-      std::filesystem::path(core.dli_fname ? core.dli_fname : "").parent_path() / "liboft_nccl.so";
+  const std::filesystem::path library = core_library_folder() / "liboft_nccl.so";
   if (!std::filesystem::exists(library))
     throw UsageError("the nccl backend needs liboft_nccl.so (" + library.string() +
                      "), which only a CUDA build of oft has: train on the CPU with the gloo backend");
@@ -63,10 +61,9 @@ c10::intrusive_ptr<c10d::Backend> nccl_backend(const c10::intrusive_ptr<c10d::St
   if (!create) throw UsageError(library.string() + " has no oft_nccl_backend: it is not oft's liboft_nccl");
   c10::intrusive_ptr<c10d::Backend> backend;
   char message[1024] = {};
-  if (create(&store, place.rank, place.world_size, place.local_rank, timeout.count(), &backend, message,
-             sizeof message) != 0)
-    throw DistributedError(fmt::format("rank {}: cannot create the NCCL process group on GPU {}: {}", place.rank,
-                                       place.local_rank, message));
+  if (create(&store, place.rank, place.world_size, gpu, timeout.count(), &backend, message, sizeof message) != 0)
+    throw DistributedError(
+        fmt::format("rank {}: cannot create the NCCL process group on GPU {}: {}", place.rank, gpu, message));
   return backend;
 }
 
@@ -102,10 +99,12 @@ struct DataParallelGroup::C10d {
   }
 };
 
-DataParallelGroup::DataParallelGroup(const WorkerPlace& place, const DistributedOptions& options, bool cuda_device)
+DataParallelGroup::DataParallelGroup(const WorkerPlace& place, const DistributedOptions& options,
+                                     const c10::Device& compute_device)
     : place_(place), options_(options) {
   if (!place.distributed()) return;
-  const std::string backend = resolve_backend(options.backend, cuda_device);
+  const std::string backend = resolve_backend(options.backend, compute_device.is_cuda());
+  if (backend == "nccl") collective_device_ = compute_device;
   logger()->info("rank {} of {}: joining the run at {}:{} ({}, timeout {} s)", place.rank, place.world_size,
                  place.master_addr, place.master_port, backend, options.timeout.count() / 1000.0);
   c10d_ = std::make_unique<C10d>();
@@ -119,7 +118,7 @@ DataParallelGroup::DataParallelGroup(const WorkerPlace& place, const Distributed
     c10d_->store = c10::make_intrusive<c10d::TCPStore>(place.master_addr, store_options);
     c10d_->store->set(heartbeat_key(place.rank), now_ms_bytes());
     if (backend == "nccl") {
-      c10d_->group = nccl_backend(c10d_->store, place, options.timeout);
+      c10d_->group = nccl_backend(c10d_->store, place, compute_device.index(), options.timeout);
     } else {
       auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
       gloo_options->devices.push_back(gloo_device(place));
@@ -140,19 +139,22 @@ DataParallelGroup::~DataParallelGroup() = default;
 
 std::function<void()> DataParallelGroup::start_all_reduce_sum(const at::Tensor& tensor) {
   if (!c10d_) return [] {};
+  const bool staged = tensor.device() != collective_device_;
+  const at::Tensor reduced = staged ? tensor.to(collective_device_) : tensor;
   c10::intrusive_ptr<c10d::Work> work;
   try {
-    std::vector<at::Tensor> one{tensor};
+    std::vector<at::Tensor> one{reduced};
     work = c10d_->group->allreduce(one);
   } catch (const std::exception& e) {
     fail("an all-reduce", e);
   }
-  return [this, work] {
+  return [this, work, tensor, reduced, staged] {
     try {
       work->wait();
     } catch (const std::exception& e) {
       fail("an all-reduce", e);
     }
+    if (staged) tensor.copy_(reduced);
   };
 }
 
@@ -175,6 +177,14 @@ void DataParallelGroup::barrier() {
 // reads every rank's last beat. The store lives in rank 0, so a store that does not answer means
 // rank 0 is gone.
 void DataParallelGroup::fail(const std::string& what, const std::exception& error) {
+  // NCCL's communicators are aborted now: destroying them normally would wait for the lost rank.
+  if (collective_device_.is_cuda()) {
+    try {
+      c10d_->group->abort();
+    } catch (const std::exception& e) {
+      logger()->warn("rank {}: aborting the NCCL communicators failed: {}", place_.rank, e.what());
+    }
+  }
   std::this_thread::sleep_for(kHeartbeatStale + kHeartbeatInterval);
   std::string lost;
   try {

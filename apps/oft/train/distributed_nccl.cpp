@@ -4,6 +4,7 @@
 #include "distributed_nccl.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include <c10/cuda/CUDAFunctions.h>
@@ -13,6 +14,9 @@ extern "C" int oft_nccl_backend(const c10::intrusive_ptr<c10d::Store>* store, in
                                 int64_t timeout_ms, c10::intrusive_ptr<c10d::Backend>* out, char* message,
                                 size_t message_size) {
   try {
+    // Blocking waits: a timed-out collective then throws in the waiting rank (which names the lost rank)
+    // instead of NCCL's watchdog aborting the process. A launcher's own setting wins.
+    setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
     const auto index = static_cast<c10::DeviceIndex>(device_index);
     c10::cuda::set_device(index);
     auto options = c10d::ProcessGroupNCCL::Options::create();

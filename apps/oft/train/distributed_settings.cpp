@@ -1,5 +1,7 @@
 #include "distributed_settings.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "oft/errors.h"
@@ -9,11 +11,14 @@ namespace {
 
 using nlohmann::json;
 
-// A positive number of `unit`s at `key`, or a ConfigError naming it.
-double positive_number(const json& section, const std::string& key, const std::string& where, const char* unit) {
+// A number of `unit`s in [smallest, largest] at `key`, or a ConfigError naming it (so that converting it to
+// an integer count can neither give 0, which c10d reads as "no timeout", nor overflow).
+double number_in_range(const json& section, const std::string& key, const std::string& where, const char* unit,
+                       double smallest, double largest) {
   const json& value = section.at(key);
-  if (!value.is_number() || !(value.get<double>() > 0))
-    throw ConfigError(where + "." + key + " must be a positive number of " + unit + ", found " + value.dump());
+  if (!value.is_number() || !(value.get<double>() >= smallest && value.get<double>() <= largest))
+    throw ConfigError(where + "." + key + " must be a number of " + unit + " from " + json(smallest).dump() + " to " +
+                      json(largest).dump() + ", found " + value.dump());
   return value.get<double>();
 }
 
@@ -26,8 +31,8 @@ DistributedSettings distributed_settings_from_json(const json& section, const st
       throw ConfigError("unknown key '" + key + "' in " + where + " (expected backend, bucket_mb, timeout_s)");
   DistributedSettings settings;
   if (section.contains("timeout_s"))
-    settings.timeout =
-        std::chrono::milliseconds(static_cast<int64_t>(positive_number(section, "timeout_s", where, "seconds") * 1000));
+    settings.timeout = std::chrono::milliseconds(
+        std::llround(number_in_range(section, "timeout_s", where, "seconds", 0.001, 1e7) * 1000));
   if (section.contains("backend")) {
     const json& backend = section.at("backend");
     if (!backend.is_string() || (backend != "auto" && backend != "gloo" && backend != "nccl"))
@@ -35,7 +40,8 @@ DistributedSettings distributed_settings_from_json(const json& section, const st
     settings.backend = backend.get<std::string>();
   }
   if (section.contains("bucket_mb"))
-    settings.bucket_bytes = static_cast<int64_t>(positive_number(section, "bucket_mb", where, "MiB") * (1 << 20));
+    settings.bucket_bytes =
+        std::llround(number_in_range(section, "bucket_mb", where, "MiB", 1.0 / (1 << 20), 1 << 20) * (1 << 20));
   return settings;
 }
 

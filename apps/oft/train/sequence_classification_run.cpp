@@ -29,7 +29,9 @@ nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c, const
   oft.modules_to_save = saved;
   // task_type stays unset: PEFT's SEQ_CLS wrapper expects a transformers model class, and this is a
   // custom one (encoder + mean pooling + head); the head is saved through modules_to_save instead.
-  OFTModel peft(model, oft, {.info = model->info(), .registry = host.dispatchers()});
+  OFTModel peft(
+      model, oft,
+      {.info = model->info(), .registry = host.dispatchers(), .eval_weight_cache = compute.eval_weight_cache});
   logger()->info("{}", peft.count_parameters().summary());
 
   model->train();

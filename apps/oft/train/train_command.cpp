@@ -23,16 +23,22 @@
 namespace oft::app {
 namespace {
 
-// Data-parallel ranks on CUDA compute on the GPU of their local rank, the one their NCCL group binds:
-// `cuda` becomes cuda:LOCAL_RANK; a fixed index would put every rank of a host on one GPU.
+// Data-parallel ranks on CUDA each compute on one GPU of their host, the one their NCCL communicator
+// binds: local rank r takes cuda:r, or cuda:0 when the launcher shows each process only its own GPU
+// (CUDA_VISIBLE_DEVICES per rank). The N of "cuda:N" names one process's GPU, so several ranks ignore it.
 c10::Device device_of_rank(const c10::Device& device, const WorkerPlace& place) {
   if (!device.is_cuda() || place.world_size == 1) return device;
   if (device.has_index())
-    throw UsageError("--device " + device.str() + " names one GPU, but each of the " +
-                     std::to_string(place.world_size) +
-                     " data-parallel ranks computes on cuda:LOCAL_RANK: use --device cuda (or limit each process's "
-                     "GPUs with CUDA_VISIBLE_DEVICES)");
-  const c10::Device own(c10::kCUDA, static_cast<c10::DeviceIndex>(place.local_rank));
+    logger()->warn("device {} names one GPU, but each of the {} data-parallel ranks computes on its own: {}",
+                   device.str(), place.world_size, "local rank r on cuda:r (cuda:0 where a process sees one GPU)");
+  prepare_device(c10::Device(c10::kCUDA, 0));  // loads CUDA, so that the visible GPUs can be counted
+  const auto visible = static_cast<int>(at::getNumGPUs());
+  if (visible > 1 && place.local_rank >= visible)
+    throw UsageError("local rank " + std::to_string(place.local_rank) + " computes on cuda:" +
+                     std::to_string(place.local_rank) + ", but this process sees " + std::to_string(visible) +
+                     " GPUs: start at most one rank per GPU on each host, or show each rank one GPU with "
+                     "CUDA_VISIBLE_DEVICES");
+  const c10::Device own(c10::kCUDA, static_cast<c10::DeviceIndex>(visible == 1 ? 0 : place.local_rank));
   prepare_device(own);
   return own;
 }
@@ -42,8 +48,7 @@ void run_train(Host& host, const std::string& config_file, const ComputeFlags& f
   const WorkerPlace place = worker_place_from_environment();
   ComputeSettings compute = resolve_compute(host, flags, config.device, config.dtype);
   compute.device = device_of_rank(compute.device, place);
-  DataParallelGroup group(place, resolve_distributed_options(host.distributed(), config.distributed),
-                          compute.device.is_cuda());
+  DataParallelGroup group(place, resolve_distributed_options(host.distributed(), config.distributed), compute.device);
   if (group.is_writer()) remove_stale_temporaries(config.output_dir);  // what killed runs left
   const nlohmann::json metrics = config.task == TrainTask::SequenceClassification
                                      ? train_sequence_classifier(host, config, compute, group)

@@ -84,6 +84,20 @@ struct Resumed {
 };
 
 // Restores the trainable tensors, the optimizer and the random generator; returns the step to continue from.
+// The saved optimizer state is read onto the CPU (rank 0 saved it from its own device) and each tensor of
+// it goes where its parameter is: the GPU of this rank, or the CPU for a head kept there.
+void move_state_to_parameters(torch::optim::AdamW& optimizer) {
+  for (const auto& group : optimizer.param_groups())
+    for (const auto& p : group.params()) {
+      const auto it = optimizer.state().find(p.unsafeGetTensorImpl());
+      if (it == optimizer.state().end()) continue;
+      auto& state = static_cast<torch::optim::AdamWParamState&>(*it->second);
+      state.exp_avg(state.exp_avg().to(p.device()));
+      state.exp_avg_sq(state.exp_avg_sq().to(p.device()));
+      if (state.max_exp_avg_sq().defined()) state.max_exp_avg_sq(state.max_exp_avg_sq().to(p.device()));
+    }
+}
+
 Resumed load_checkpoint(const fs::path& dir, const TrainerOptions& options,
                         const std::vector<std::pair<std::string, at::Tensor>>& trainable,
                         torch::optim::Optimizer& optimizer) {
@@ -101,7 +115,8 @@ Resumed load_checkpoint(const fs::path& dir, const TrainerOptions& options,
                         c10::str(t.sizes()) + " (was it made for another config?)");
     t.copy_(it->second);
   }
-  torch::load(optimizer, (dir / kOptimizer).string());
+  torch::load(optimizer, (dir / kOptimizer).string(), at::Device(at::kCPU));
+  move_state_to_parameters(optimizer);
   if (fs::exists(dir / kRngState))
     restore_cpu_rng_state(dir / kRngState);
   else

@@ -115,6 +115,7 @@ void OFTLayer::train(bool on) {
 }
 
 void OFTLayer::drop_eval_cache() {
+  std::lock_guard<std::mutex> lock(eval_cache_mutex_);
   folded_weight_ = at::Tensor();
   folded_adapters_.clear();
   folded_sources_.clear();
@@ -153,33 +154,31 @@ at::Tensor OFTLayer::fold_pending(const at::Tensor& weight) {
   return folded.to(weight.scalar_type());
 }
 
-std::vector<OFTLayer::FoldSource> OFTLayer::fold_sources(const at::Tensor& weight,
-                                                         const std::vector<std::string>& adapters) const {
-  std::vector<FoldSource> sources{{weight.storage().unsafeGetStorageImpl(), weight.data_ptr(), weight._version()}};
-  for (const auto& name : adapters) {
-    const at::Tensor& w = rotation(name)->weight;
-    sources.push_back({w.storage().unsafeGetStorageImpl(), w.data_ptr(), w._version()});
-  }
-  return sources;
-}
-
 at::Tensor OFTLayer::eval_folded_weight(const at::Tensor& x) {
   if (!eval_cache_enabled_ || is_training() || !dense_weight_base()) return {};
   const auto pending = pending_adapters();
   if (pending.empty()) return {};
-  const at::Tensor weight = weight_matrix();
+  std::vector<at::Tensor> sources{weight_source()};
+  for (const auto& name : pending) sources.push_back(rotation(name)->weight);
   if (torch::GradMode::is_enabled()) {
-    bool needs_graph = x.requires_grad() || weight.requires_grad();
-    for (const auto& name : pending) needs_graph = needs_graph || rotation(name)->weight.requires_grad();
+    bool needs_graph = x.requires_grad();
+    for (const auto& t : sources) needs_graph = needs_graph || t.requires_grad();
     if (needs_graph) return {};
   }
-  if (folded_weight_.defined() && folded_adapters_ == pending && folded_sources_ == fold_sources(weight, pending))
+  if (!std::all_of(sources.begin(), sources.end(), TensorStamp::trackable)) return {};
+
+  std::lock_guard<std::mutex> lock(eval_cache_mutex_);
+  if (folded_weight_.defined() && folded_adapters_ == pending &&
+      std::equal(folded_sources_.begin(), folded_sources_.end(), sources.begin(), sources.end(),
+                 [](const TensorStamp& stamp, const at::Tensor& t) { return stamp.matches(t); }))
     return folded_weight_;
-  drop_eval_cache();  // the old copy goes before the new one is made
+  folded_weight_ = at::Tensor();  // the old copy goes before the new one is made
   torch::NoGradGuard no_grad;
-  folded_weight_ = fold_pending(weight);
+  folded_weight_ = fold_pending(weight_matrix());
   folded_adapters_ = pending;
-  folded_sources_ = fold_sources(weight, pending);  // after COFT's write-back into the adapter weight
+  folded_sources_.clear();
+  // Stamped after the fold: COFT writes back into the adapter weights.
+  for (const auto& t : sources) folded_sources_.emplace_back(t);
   return folded_weight_;
 }
 

@@ -1,6 +1,7 @@
 #include "oft/adapter/rotation.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "oft/adapter/rotation_math.h"
@@ -22,7 +23,10 @@ void OFTRotationImpl::reset(bool identity) {
 }
 
 bool OFTRotationImpl::cache_valid() const {
-  return cached_blocks_.defined() && cached_data_ == weight.data_ptr() && cached_version_ == weight._version();
+  // Blocks made under InferenceMode are inference tensors, which a backward outside it cannot save (an input that
+  // needs a gradient through a frozen adapter): rebuilt there as a normal tensor, usable in both modes.
+  if (cached_blocks_.is_inference() && !c10::InferenceMode::is_enabled()) return false;
+  return cached_stamp_ && cached_stamp_->matches(weight);
 }
 
 at::Tensor OFTRotationImpl::compute_blocks() {
@@ -42,11 +46,12 @@ at::Tensor OFTRotationImpl::compute_blocks() {
 at::Tensor OFTRotationImpl::blocks() {
   const bool needs_graph = torch::GradMode::is_enabled() && weight.requires_grad();
   if (needs_graph) return compute_blocks();
+  torch::NoGradGuard no_grad;
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  if (!TensorStamp::trackable(weight)) return compute_blocks();
   if (!cache_valid()) {
-    torch::NoGradGuard no_grad;
     cached_blocks_ = compute_blocks();
-    cached_data_ = weight.data_ptr();
-    cached_version_ = weight._version();  // after the COFT write-back
+    cached_stamp_.emplace(weight);  // after the COFT write-back
   }
   return cached_blocks_;
 }

@@ -20,15 +20,17 @@ struct CudaLibrary {
   std::string error;  // why CUDA is not usable, when prepare is null
 };
 
-std::filesystem::path core_library_folder() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<const void*>(&prepare_device), &info) == 0 || info.dli_fname == nullptr) return {};
-  return std::filesystem::path(info.dli_fname).parent_path();
-}
+// An object of liboft_core itself: the address of an exported function could be an executable's PLT stub.
+const char kCoreAnchor = 0;
 
 CudaLibrary load_cuda_library() {
   CudaLibrary result;
-  const auto path = core_library_folder() / "liboft_cuda.so";
+  const auto folder = core_library_folder();
+  if (folder.empty()) {
+    result.error = "the folder of liboft_core could not be found (dladdr failed), so liboft_cuda.so cannot be located";
+    return result;
+  }
+  const auto path = folder / "liboft_cuda.so";
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     result.error = "this oft was built without CUDA (no liboft_cuda.so next to liboft_core: " + path.string() + ")";
@@ -47,6 +49,12 @@ CudaLibrary load_cuda_library() {
 }
 
 }  // namespace
+
+std::filesystem::path core_library_folder() {
+  Dl_info info{};
+  if (dladdr(&kCoreAnchor, &info) == 0 || info.dli_fname == nullptr) return {};
+  return std::filesystem::path(info.dli_fname).parent_path();
+}
 
 void prepare_device(const c10::Device& device) {
   if (device.is_cpu()) return;

@@ -118,6 +118,7 @@ __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out
 template <typename T>
 cudaError_t launch_dequantize_4bit(const uint8_t* packed, const float* absmax, bool nf4, int64_t blocksize, int64_t n,
                                    void* out, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;  // an empty grid is a launch error
   dequantize_4bit_kernel<T>
       <<<blocks_for((n + 1) / 2), kThreads, 0, stream>>>(packed, absmax, nf4, blocksize, n, static_cast<T*>(out));
   return cudaGetLastError();
@@ -126,6 +127,7 @@ cudaError_t launch_dequantize_4bit(const uint8_t* packed, const float* absmax, b
 template <typename T>
 cudaError_t launch_dequantize_int8(const int8_t* cb, const float* scb, int64_t rows, int64_t cols, void* out,
                                    cudaStream_t stream) {
+  if (rows * cols == 0) return cudaSuccess;
   dequantize_int8_kernel<T>
       <<<blocks_for(rows * cols), kThreads, 0, stream>>>(cb, scb, cols, rows * cols, static_cast<T*>(out));
   return cudaGetLastError();
@@ -134,6 +136,7 @@ cudaError_t launch_dequantize_int8(const int8_t* cb, const float* scb, int64_t r
 template <typename T, int kMaxTokens>
 cudaError_t launch_gemv(const void* x, int tokens, int64_t in, int64_t out, const uint8_t* packed, const float* absmax,
                         bool nf4, int64_t blocksize, const float* bias, bool vectorized, void* y, cudaStream_t stream) {
+  if (out == 0) return cudaSuccess;
   const auto grid = static_cast<unsigned>((out + kWarpsPerBlock - 1) / kWarpsPerBlock);
   gemv_4bit_kernel<T, kMaxTokens><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
       static_cast<const T*>(x), tokens, in, out, packed, absmax, nf4, blocksize, bias, vectorized, static_cast<T*>(y));
@@ -156,6 +159,7 @@ cudaError_t launch_gemv_for_tokens(const void* x, int64_t tokens, int64_t in, in
 
 cudaError_t dequantize_nested_absmax(const uint8_t* codes, const float* map, const float* nested_absmax, float offset,
                                      int64_t nblocks, float* out, cudaStream_t stream) {
+  if (nblocks == 0) return cudaSuccess;
   nested_absmax_kernel<<<blocks_for(nblocks), kThreads, 0, stream>>>(codes, map, nested_absmax, offset, nblocks, out);
   return cudaGetLastError();
 }

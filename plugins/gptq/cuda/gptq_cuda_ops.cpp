@@ -4,7 +4,9 @@
 #include <stdexcept>
 #include <string>
 
+#include <ATen/ops/aminmax.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/stack.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
@@ -51,8 +53,13 @@ at::Tensor dequantize_kn(const at::Tensor& qweight, const at::Tensor& zeros, con
   const at::Tensor g = matrix(g_idx, at::kInt, 1, in, device, "g_idx");
   // g_idx indexes rows of zeros/scales in the kernel: a value changed in place since loading must not read
   // outside (one device-to-host sync per dequantization).
-  if (in > 0 && (g.min().item<int32_t>() < 0 || g.max().item<int32_t>() >= groups))
-    throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(groups) + ")");
+  if (in > 0) {
+    const auto [low, high] = at::aminmax(g);
+    const at::Tensor range = at::stack({low, high}).cpu();
+    if (range[0].item<int32_t>() < 0 || range[1].item<int32_t>() >= groups)
+      throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(groups) +
+                                  ")");
+  }
   at::Tensor out = at::empty({in, n_out}, qweight.options().dtype(dtype));
   if (out.numel() == 0) return out;
   const cudaError_t status =

@@ -25,6 +25,7 @@ class OFT_CORE_API OFTConv2dImpl : public OFTLayer {
  protected:
   at::Tensor weight_matrix() override;
   void set_weight_matrix(const at::Tensor& weight) override;
+  at::Tensor weight_source() override { return base_->weight; }
   c10::Device base_device() const override { return base_->weight.device(); }
   c10::ScalarType base_dtype() const override { return base_->weight.scalar_type(); }
 

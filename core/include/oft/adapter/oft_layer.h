@@ -3,6 +3,7 @@
 // OFTRotation in the "oft_R" or "oft_embedding_R" container, as PEFT names them), which of them are
 // active (applied in order: x . R1 . R2), which are merged into the base weight, and merge/unmerge.
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "oft/adapter/block_layout.h"
 #include "oft/adapter/config.h"
 #include "oft/adapter/rotation.h"
+#include "oft/adapter/tensor_stamp.h"
 #include "oft/export.h"
 #include "oft/sdk/base_layer.h"
 
@@ -84,6 +86,9 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   // The base weight as a (rows, d) matrix whose last dimension is rotated, and its write-back.
   virtual at::Tensor weight_matrix() = 0;
   virtual void set_weight_matrix(const at::Tensor& weight) = 0;
+  // The base weight tensor whose changes invalidate the eval cache: the parameter itself or a view of it, since
+  // weight_matrix() may be a copy (Conv2d's reshape of a non-contiguous weight) with a version counter of its own.
+  virtual at::Tensor weight_source() { return weight_matrix(); }
   virtual c10::Device base_device() const = 0;
   virtual c10::ScalarType base_dtype() const = 0;
   // Embedding rotates its output (E . R); Linear and Conv2d rotate their input (W . R^T).
@@ -99,7 +104,8 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   // x . result^T), in at least fp32, returned in weight's dtype; differentiable, with dropout in training.
   at::Tensor fold_pending(const at::Tensor& weight);
   // The cached fold_pending(weight_matrix()) for a forward of x, or an undefined tensor when the cache does not
-  // apply: turned off, training, a gradient needed, no pending adapter or a base that is not dense.
+  // apply: turned off, training, a gradient needed, no pending adapter, a base that is not dense or inference tensors
+  // (made under c10::InferenceMode: no version counter to key the cache on). Safe for concurrent eval forwards.
   at::Tensor eval_folded_weight(const at::Tensor& x);
   // Whether the base weight is dense (cheap to read and fold); quantized bases say no.
   virtual bool dense_weight_base() const { return true; }
@@ -117,20 +123,15 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   std::vector<std::string> merged_;
   bool enabled_ = true;
 
-  // What a folded weight was computed from: the base weight and each adapter weight (storage, data, version;
-  // views such as a transposed Conv1D weight share all three with their tensor).
-  struct FoldSource {
-    const void* storage;
-    const void* data;
-    int64_t version;
-    bool operator==(const FoldSource&) const = default;
-  };
-  std::vector<FoldSource> fold_sources(const at::Tensor& weight, const std::vector<std::string>& adapters) const;
   void drop_eval_cache();
   bool eval_cache_enabled_ = true;
+  // Concurrent eval forwards (serving) share the cache: check and rebuild under the lock.
+  std::mutex eval_cache_mutex_;
   at::Tensor folded_weight_;
   std::vector<std::string> folded_adapters_;
-  std::vector<FoldSource> folded_sources_;
+  // What it was computed from: weight_source(), then each folded adapter's weight (views such as a transposed
+  // Conv1D weight share storage, data and version with their tensor).
+  std::vector<TensorStamp> folded_sources_;
 };
 
 }  // namespace oft

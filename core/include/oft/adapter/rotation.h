@@ -2,6 +2,7 @@
 // OFTRotation: one adapter's trainable rotation on one layer, PEFT's OFTRotationModule. It owns the
 // only trainable tensor, `weight` (blocks x b(b-1)/2), and turns it into rotation blocks.
 #include <cstdint>
+#include <mutex>
 #include <optional>
 
 #include <ATen/core/Tensor.h>
@@ -9,6 +10,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include "oft/adapter/tensor_stamp.h"
 #include "oft/export.h"
 
 namespace oft {
@@ -38,7 +40,7 @@ class OFT_CORE_API OFTRotationImpl : public torch::nn::Module {
 
   // Rotation blocks (stored_blocks, b, b) in the weight's dtype, without dropout. COFT projects the
   // weight in place first (as PEFT does). When no gradient is needed (eval, merging) the result is
-  // cached and rebuilt only after the weight changes.
+  // cached and rebuilt only after the weight changes (not cached for an inference tensor weight). Thread-safe then.
   at::Tensor blocks();
   // The blocks a forward uses: blocks() with multiplicative dropout in training.
   at::Tensor effective_blocks();
@@ -56,9 +58,9 @@ class OFT_CORE_API OFTRotationImpl : public torch::nn::Module {
   bool cache_valid() const;
 
   RotationSpec spec_;
+  std::mutex cache_mutex_;  // concurrent eval forwards share the cache and COFT's write-back
   at::Tensor cached_blocks_;
-  const void* cached_data_ = nullptr;
-  int64_t cached_version_ = -1;
+  std::optional<TensorStamp> cached_stamp_;  // the weight cached_blocks_ was computed from
 };
 TORCH_MODULE(OFTRotation);
 

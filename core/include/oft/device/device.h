@@ -2,6 +2,7 @@
 // Devices and dtypes as users name them (--device, --dtype, host and train configs), and making a
 // device usable in this process. liboft_core links only LibTorch's CPU library: CUDA support
 // (LibTorch's CUDA backend and oft's kernels) lives in liboft_cuda, loaded on first use.
+#include <filesystem>
 #include <string>
 
 #include <c10/core/Device.h>
@@ -22,5 +23,9 @@ OFT_CORE_API std::string dtype_name(c10::ScalarType dtype);
 // and checks that device index exists. Throws UsageError saying what is missing (no liboft_cuda in
 // this build, no CUDA device visible, index out of range).
 OFT_CORE_API void prepare_device(const c10::Device& device);
+
+// The folder liboft_core was loaded from, where its companion libraries (liboft_cuda, liboft_nccl) are
+// installed; empty if the dynamic loader cannot tell.
+OFT_CORE_API std::filesystem::path core_library_folder();
 
 }  // namespace oft

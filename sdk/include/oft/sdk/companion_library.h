@@ -37,17 +37,20 @@ inline void* load_companion_symbol(const void* anchor, const std::string& file, 
   }
   dlerror();  // clear, so that a null symbol value is not mistaken for an error below
   void* found = dlsym(handle, symbol);
-  if (found == nullptr) throw std::runtime_error(path + " has no symbol " + symbol);
+  if (found == nullptr) {
+    const char* why = dlerror();
+    throw std::runtime_error(path + " has no symbol " + symbol + (why ? std::string(": ") + why : std::string()));
+  }
   return found;
 }
 
 // A companion's versioned table of functions: `symbol` is a `const Table* ()` function, and the table's
 // `version` member must equal Table::kVersion (a plugin and a companion from different builds are refused).
 // Loaded once per process; a failed load throws std::runtime_error prefixed with `plugin` and is tried again
-// at the next call.
+// at the next call. Hidden, so that two plugins never share the cached table even if both name a type alike.
 template <typename Table>
-const Table& companion_table(const void* anchor, const std::string& file, const char* symbol,
-                             const std::string& plugin) {
+__attribute__((visibility("hidden"))) const Table& companion_table(const void* anchor, const std::string& file,
+                                                                   const char* symbol, const std::string& plugin) {
   static const Table* const table = [&] {
     using Entry = const Table* (*)();
     const Table* loaded = nullptr;
