@@ -4,6 +4,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -85,16 +86,18 @@ struct Resumed {
 
 // Restores the trainable tensors, the optimizer and the random generator; returns the step to continue from.
 // The saved optimizer state is read onto the CPU (rank 0 saved it from its own device) and each tensor of
-// it goes where its parameter is: the GPU of this rank, or the CPU for a head kept there.
-void move_state_to_parameters(torch::optim::AdamW& optimizer) {
+// it goes where its parameter is: the GPU of this rank, or the CPU for a head kept there. oft train's
+// optimizer is AdamW.
+void move_state_to_parameters(torch::optim::Optimizer& optimizer) {
   for (const auto& group : optimizer.param_groups())
     for (const auto& p : group.params()) {
       const auto it = optimizer.state().find(p.unsafeGetTensorImpl());
       if (it == optimizer.state().end()) continue;
-      auto& state = static_cast<torch::optim::AdamWParamState&>(*it->second);
-      state.exp_avg(state.exp_avg().to(p.device()));
-      state.exp_avg_sq(state.exp_avg_sq().to(p.device()));
-      if (state.max_exp_avg_sq().defined()) state.max_exp_avg_sq(state.max_exp_avg_sq().to(p.device()));
+      auto* state = dynamic_cast<torch::optim::AdamWParamState*>(it->second.get());
+      if (state == nullptr) throw std::logic_error("oft train resumes AdamW's state only");
+      state->exp_avg(state->exp_avg().to(p.device()));
+      state->exp_avg_sq(state->exp_avg_sq().to(p.device()));
+      if (state->max_exp_avg_sq().defined()) state->max_exp_avg_sq(state->max_exp_avg_sq().to(p.device()));
     }
 }
 
