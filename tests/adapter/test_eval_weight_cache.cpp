@@ -282,7 +282,7 @@ TEST_F(EvalWeightCache, ConcurrentForwardsGiveTheSingleThreadResult) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
-      torch::NoGradGuard no_grad;  // grad mode is per thread
+      torch::NoGradGuard thread_no_grad;  // grad mode is per thread
       ready.fetch_add(1);
       while (ready.load() < kThreads) std::this_thread::yield();
       for (int i = 0; i < kForwards; ++i)
