@@ -20,7 +20,6 @@
 namespace oft::app {
 namespace {
 
-using Clock = std::chrono::system_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kHeartbeatInterval{500};
@@ -28,11 +27,9 @@ constexpr milliseconds kHeartbeatStale{1500};  // a rank silent this long has st
 
 std::string heartbeat_key(int rank) { return "oft/heartbeat/" + std::to_string(rank); }
 
-int64_t now_ms() { return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count(); }
-
-// The store keeps bytes: the time as decimal text.
-std::vector<uint8_t> now_ms_bytes() {
-  const std::string text = std::to_string(now_ms());
+// A heartbeat is a count of beats, not a time: the hosts' clocks need not agree. The store keeps bytes.
+std::vector<uint8_t> beat_bytes(int64_t count) {
+  const std::string text = std::to_string(count);
   return {text.begin(), text.end()};
 }
 
@@ -79,9 +76,9 @@ struct DataParallelGroup::C10d {
 
   void beat(int rank) {
     std::unique_lock lock(mutex);
-    while (!stopping) {
+    for (int64_t count = 1; !stopping; ++count) {
       try {
-        store->set(heartbeat_key(rank), now_ms_bytes());
+        store->set(heartbeat_key(rank), beat_bytes(count));
       } catch (const std::exception&) {
         return;  // the store (rank 0) is gone: the next collective reports it
       }
@@ -116,7 +113,7 @@ DataParallelGroup::DataParallelGroup(const WorkerPlace& place, const Distributed
     store_options.waitWorkers = true;
     store_options.timeout = options.timeout;
     c10d_->store = c10::make_intrusive<c10d::TCPStore>(place.master_addr, store_options);
-    c10d_->store->set(heartbeat_key(place.rank), now_ms_bytes());
+    c10d_->store->set(heartbeat_key(place.rank), beat_bytes(0));
     if (backend == "nccl") {
       c10d_->group = nccl_backend(c10d_->store, place, compute_device.index(), options.timeout);
     } else {
@@ -173,9 +170,9 @@ void DataParallelGroup::barrier() {
   }
 }
 
-// Names the ranks whose heartbeat stopped: waits long enough for a live rank to beat again, then
-// reads every rank's last beat. The store lives in rank 0, so a store that does not answer means
-// rank 0 is gone.
+// Names the ranks whose heartbeat stopped: reads every rank's beat count, waits long enough for a live
+// rank to beat again, and reads them again (on this host's clock only). The store lives in rank 0, so a
+// store that does not answer means rank 0 is gone.
 void DataParallelGroup::fail(const std::string& what, const std::exception& error) {
   // NCCL's communicators are aborted now: destroying them normally would wait for the lost rank.
   if (collective_device_.is_cuda()) {
@@ -185,17 +182,22 @@ void DataParallelGroup::fail(const std::string& what, const std::exception& erro
       logger()->warn("rank {}: aborting the NCCL communicators failed: {}", place_.rank, e.what());
     }
   }
-  std::this_thread::sleep_for(kHeartbeatStale + kHeartbeatInterval);
+  const auto beats = [this] {
+    std::vector<std::vector<uint8_t>> counts(place_.world_size);
+    for (int r = 0; r < place_.world_size; ++r)
+      if (r != place_.rank) counts[r] = c10d_->store->get(heartbeat_key(r));
+    return counts;
+  };
+  constexpr milliseconds kWatch = kHeartbeatStale + kHeartbeatInterval;
   std::string lost;
   try {
-    const int64_t now = now_ms();
-    for (int r = 0; r < place_.world_size; ++r) {
-      if (r == place_.rank) continue;
-      const auto value = c10d_->store->get(heartbeat_key(r));
-      const int64_t last = std::stoll(std::string(value.begin(), value.end()));
-      if (now - last > kHeartbeatStale.count())
-        lost += fmt::format("{}{} (silent for {:.1f} s)", lost.empty() ? "" : ", ", r, (now - last) / 1000.0);
-    }
+    const auto before = beats();
+    std::this_thread::sleep_for(kWatch);
+    const auto after = beats();
+    for (int r = 0; r < place_.world_size; ++r)
+      if (r != place_.rank && before[r] == after[r])
+        lost +=
+            fmt::format("{}{} (silent for at least {:.1f} s)", lost.empty() ? "" : ", ", r, kWatch.count() / 1000.0);
   } catch (const std::exception&) {
     lost = "0 (its rendezvous store at " + place_.master_addr + ":" + std::to_string(place_.master_port) +
            " no longer answers)";
