@@ -1,7 +1,9 @@
 // liboft_cuda's rotation kernels on a GPU against rotation_math on the CPU (the reference), forward and
 // backward, for fp32/bf16/fp16 activations and block sizes 2..64 (and the LibTorch path beyond). ctest
 // label `gpu`; every test skips, saying why, where prepare_device(cuda) finds no device.
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -135,14 +137,9 @@ TEST(CudaRotation, LargeBlocksTakeLibTorchsPath) {
                     "rows"));
 }
 
-// OFTRotation on the GPU goes through the registered kernels and agrees with the same module on the CPU,
-// in training (graph, gradient to the weight) and in eval (cached blocks).
-TEST(CudaRotation, OftRotationModuleMatchesTheCpu) {
-  REQUIRE_CUDA_KERNELS(kernels);
-  oft::RotationSpec spec;
-  spec.features = 256;
-  spec.block_size = 32;
-  at::manual_seed(3);
+// A rotation with random weights (seeded) on the CPU, and the same rotation on the GPU.
+std::pair<oft::OFTRotation, oft::OFTRotation> cpu_and_gpu_rotation(const oft::RotationSpec& spec, uint64_t seed) {
+  at::manual_seed(seed);
   oft::OFTRotation cpu(spec);
   cpu->reset(/*identity=*/false);
   oft::OFTRotation gpu(spec);
@@ -151,6 +148,17 @@ TEST(CudaRotation, OftRotationModuleMatchesTheCpu) {
     gpu->weight.copy_(cpu->weight);
   }
   gpu->to(kCuda);
+  return {cpu, gpu};
+}
+
+// OFTRotation on the GPU goes through the registered kernels and agrees with the same module on the CPU,
+// in training (graph, gradient to the weight) and in eval (cached blocks).
+TEST(CudaRotation, OftRotationModuleMatchesTheCpu) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  oft::RotationSpec spec;
+  spec.features = 256;
+  spec.block_size = 32;
+  auto [cpu, gpu] = cpu_and_gpu_rotation(spec, 3);
   const at::Tensor x = at::randn({4, 16, spec.features}).to(at::kBFloat16);
 
   const at::Tensor y_cpu = cpu->forward(x);  // fp32 (the weight's dtype)
@@ -168,8 +176,6 @@ TEST(CudaRotation, OftRotationModuleMatchesTheCpu) {
                     1.6e-2, "eval y"));
 }
 
-}  // namespace
-
 // COFT writes the projected values back into the weight at every use (as PEFT does): a layer used twice
 // before the backward must still get its gradient (the kernel keeps its own copy of the skew vector).
 TEST(CudaRotation, CoftWeightUsedTwiceBeforeTheBackward) {
@@ -178,15 +184,7 @@ TEST(CudaRotation, CoftWeightUsedTwiceBeforeTheBackward) {
   spec.features = 128;
   spec.block_size = 16;
   spec.coft = true;
-  at::manual_seed(5);
-  oft::OFTRotation cpu(spec);
-  cpu->reset(/*identity=*/false);
-  oft::OFTRotation gpu(spec);
-  {
-    at::NoGradGuard no_grad;
-    gpu->weight.copy_(cpu->weight);
-  }
-  gpu->to(kCuda);
+  auto [cpu, gpu] = cpu_and_gpu_rotation(spec, 5);
   const at::Tensor x = at::randn({8, spec.features});
   const at::Tensor loss_cpu = (cpu->forward(x) + cpu->forward(x)).sum();
   const at::Tensor loss_gpu = (gpu->forward(x.to(kCuda)) + gpu->forward(x.to(kCuda))).sum();
@@ -194,3 +192,5 @@ TEST(CudaRotation, CoftWeightUsedTwiceBeforeTheBackward) {
   ASSERT_NO_THROW(loss_gpu.backward());
   EXPECT_TRUE(close(gpu->weight.grad().cpu(), cpu->weight.grad(), 1e-4, "weight gradient"));
 }
+
+}  // namespace
