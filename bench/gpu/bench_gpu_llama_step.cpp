@@ -9,7 +9,6 @@
 //                        [--batch 8] [--seq 1024] [--block 32] [--steps 5] [--small]
 //   (--small: batch 2 x 32 tokens, for the CPU smoke run with configs/llama-tiny.json)
 #include <fstream>
-#include <iostream>
 
 #include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/randint.h>
@@ -74,11 +73,7 @@ void bench_targets(const std::string& label, const oft::ModuleSelector& targets,
 }  // namespace
 
 int main(int argc, char** argv) {
-  nlohmann::json out = {{"bench", "llama_step"},
-                        {"impl", "oft"},
-                        {"measurements", nlohmann::json::array()},
-                        {"errors", nlohmann::json::array()}};
-  try {
+  return oft::bench::run_report("llama_step", [&](nlohmann::json& out) {
     const oft::bench::Args args(
         argc, argv, {"--config", "--device", "--dtype", "--batch", "--seq", "--block", "--steps", "--targets"},
         {"--small"});
@@ -121,13 +116,7 @@ int main(int argc, char** argv) {
       } catch (const std::exception& e) {  // e.g. out of memory: the other target set still runs
         out["errors"].push_back(label + ": " + e.what());
       }
-      std::cout << out.dump() << std::endl;  // a snapshot per section: a run cut short keeps it
+      oft::bench::print_report(out);
     }
-  } catch (const std::exception& e) {
-    out["errors"].push_back(e.what());
-    std::cout << out.dump() << std::endl;
-    return 1;
-  }
-  std::cout << out.dump() << std::endl;
-  return 0;
+  });
 }

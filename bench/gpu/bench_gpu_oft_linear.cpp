@@ -8,7 +8,6 @@
 //   bench_gpu_oft_linear [--device cuda] [--dtype bf16] [--tokens 8192,2048] [--features 4096] [--block 32]
 //                        [--budget-s 1] [--small]     (--small: 64 tokens x 256 features x block 16, for CPU smoke
 //                        runs)
-#include <iostream>
 
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/modules/linear.h>
@@ -80,11 +79,7 @@ void bench_tokens(int64_t tokens, int64_t features, int64_t block, const c10::De
 }  // namespace
 
 int main(int argc, char** argv) {
-  nlohmann::json out = {{"bench", "oft_linear"},
-                        {"impl", "oft"},
-                        {"measurements", nlohmann::json::array()},
-                        {"errors", nlohmann::json::array()}};
-  try {
+  return oft::bench::run_report("oft_linear", [&](nlohmann::json& out) {
     const oft::bench::Args args(argc, argv, {"--device", "--dtype", "--tokens", "--features", "--block", "--budget-s"},
                                 {"--small"});
     const bool small = args.has("--small");
@@ -111,13 +106,7 @@ int main(int argc, char** argv) {
       } catch (const std::exception& e) {  // one size failing (e.g. out of memory) leaves the others
         out["errors"].push_back("tokens " + std::to_string(t) + ": " + e.what());
       }
-      std::cout << out.dump() << std::endl;  // a snapshot per section: a run cut short keeps it
+      oft::bench::print_report(out);
     }
-  } catch (const std::exception& e) {
-    out["errors"].push_back(e.what());
-    std::cout << out.dump() << std::endl;
-    return 1;
-  }
-  std::cout << out.dump() << std::endl;
-  return 0;
+  });
 }

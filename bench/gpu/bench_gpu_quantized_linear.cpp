@@ -6,7 +6,6 @@
 // the timed path computes the right thing). Prints one JSON object (times in ms).
 //   bench_gpu_quantized_linear --method NAME [--options JSON] [--device cuda] [--dtype bf16]
 //                              [--tokens 1,2048] [--features 4096] [--small]
-#include <iostream>
 
 #include <ATen/ops/linear.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -34,11 +33,7 @@ std::shared_ptr<oft::sdk::LinearModule> quantize(const at::Tensor& weight, const
 }  // namespace
 
 int main(int argc, char** argv) {
-  nlohmann::json out = {{"bench", "quantized_linear"},
-                        {"impl", "oft"},
-                        {"measurements", nlohmann::json::array()},
-                        {"errors", nlohmann::json::array()}};
-  try {
+  return oft::bench::run_report("quantized_linear", [&](nlohmann::json& out) {
     const oft::bench::Args args(
         argc, argv, {"--method", "--options", "--device", "--dtype", "--tokens", "--features", "--budget-s"},
         {"--small"});
@@ -85,13 +80,7 @@ int main(int argc, char** argv) {
       } catch (const std::exception& e) {
         out["errors"].push_back("tokens " + std::to_string(t) + ": " + e.what());
       }
-      std::cout << out.dump() << std::endl;  // a snapshot per section: a run cut short keeps it
+      oft::bench::print_report(out);
     }
-  } catch (const std::exception& e) {
-    out["errors"].push_back(e.what());
-    std::cout << out.dump() << std::endl;
-    return 1;
-  }
-  std::cout << out.dump() << std::endl;
-  return 0;
+  });
 }

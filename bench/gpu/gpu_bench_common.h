@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,6 +110,27 @@ inline nlohmann::json measurement(const std::string& name, double value, const s
   nlohmann::json m = {{"name", name}, {"value", value}, {"unit", unit}};
   if (samples > 0) m["samples"] = samples;
   return m;
+}
+
+// Prints the report so far as one JSON line: after each section, so that a run cut short keeps it.
+inline void print_report(const nlohmann::json& out) { std::cout << out.dump() << std::endl; }
+
+// A bench program's whole run: `body` fills the report {"bench", "impl": "oft", "measurements", "errors"}
+// (printed at the end); an exception out of it is reported in "errors" and exits 1.
+inline int run_report(const std::string& bench, const std::function<void(nlohmann::json& out)>& body) {
+  nlohmann::json out = {{"bench", bench},
+                        {"impl", "oft"},
+                        {"measurements", nlohmann::json::array()},
+                        {"errors", nlohmann::json::array()}};
+  try {
+    body(out);
+  } catch (const std::exception& e) {
+    out["errors"].push_back(e.what());
+    print_report(out);
+    return 1;
+  }
+  print_report(out);
+  return 0;
 }
 
 }  // namespace oft::bench
