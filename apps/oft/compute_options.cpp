@@ -44,4 +44,10 @@ ComputeSettings resolve_compute(const Host& host, const ComputeFlags& flags,
   return s;
 }
 
+void warn_output_dtype_from_host(const Host& host, const ComputeFlags& flags, const std::string& output) {
+  if (flags.dtype.empty() && host.dtype())
+    logger()->warn("{} is written in {}, the host config's \"dtype\" (--dtype chooses another)", output,
+                   dtype_name(*host.dtype()));
+}
+
 }  // namespace oft::app

@@ -35,4 +35,8 @@ ComputeSettings resolve_compute(const Host& host, const ComputeFlags& flags,
                                 const std::optional<std::string>& device_key = std::nullopt,
                                 const std::optional<std::string>& dtype_key = std::nullopt);
 
+// For commands that write what they computed (merge, quantize): says so when the output's dtype comes from the
+// host config's "dtype" rather than --dtype, since a host set up for bf16 serving then writes bf16 checkpoints.
+void warn_output_dtype_from_host(const Host& host, const ComputeFlags& flags, const std::string& output);
+
 }  // namespace oft::app

@@ -18,6 +18,7 @@ struct MergeOptions {
 
 void run_merge(Host& host, const MergeOptions& o) {
   ModelSession session = load_model(host, o.model, resolve_compute(host, o.compute));
+  warn_output_dtype_from_host(host, o.compute, "the merged checkpoint");
   std::vector<AdapterArgument> adapters;
   std::vector<std::string> names;
   for (const auto& text : o.adapters) {

@@ -149,6 +149,7 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
     throw UsageError("--method " + o.method + " needs --calibration IN.safetensors (input_ids of sample text)");
 
   ModelSession session = load_model(host, o.model, resolve_compute(host, o.compute));
+  warn_output_dtype_from_host(host, o.compute, "the quantized checkpoint's unquantized tensors");
   auto& model = session.model;
   // The linear layers: PEFT's "all-linear" selection (every linear layer but the output layer).
   OFTConfig all_linear;

@@ -1,7 +1,8 @@
 // --device / --dtype and the eval weight cache through the built `oft` binary, on the CPU: bf16 models
 // forward within bf16 rounding of fp32; the host config's defaults and which source wins; clear errors for bad
 // names and a missing GPU; `oft train` with a bf16 base and fp32 adapters learns and saves PEFT's fp32 adapter;
-// `oft forward --no-eval-weight-cache` agrees with the cached forward; `oft merge --dtype bf16` writes bf16.
+// `oft forward --no-eval-weight-cache` agrees with the cached forward; `oft merge --dtype bf16` writes bf16, and a
+// dtype taken from the host config is said.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -198,6 +199,25 @@ TEST_F(DeviceDtypeCommands, MergeWritesTheChosenDtype) {
   EXPECT_EQ(json::parse(in).at("dtype"), "bfloat16");
   for (const auto& [key, t] : oft::safetensors::load(kWork / "merged_bf16" / "model.safetensors").tensors)
     EXPECT_EQ(t.scalar_type(), at::kBFloat16) << key;
+}
+
+// A host config made for bf16 serving also makes merge write bf16: consistent with the precedence rules, and
+// said in a warning, which --dtype silences.
+TEST_F(DeviceDtypeCommands, MergeSaysWhenTheHostConfigChoseTheDtype) {
+  const fs::path config = train_config("merge_host_src", 2, json::object());
+  ASSERT_EQ(oft("train --config " + config.string()).rc, 0);
+  const fs::path host = write_json("host_merge_bf16.json", {{"dtype", "bf16"}});
+  const std::string merge = "--host-config " + host.string() + " merge --model " + kModel + " --adapter " +
+                            (kWork / "merge_host_src" / "adapter").string() + " --out ";
+  const Outcome by_host = oft(merge + (kWork / "merged_host").string());
+  ASSERT_EQ(by_host.rc, 0) << by_host.output;
+  EXPECT_NE(by_host.output.find("the merged checkpoint is written in bf16, the host config's"), std::string::npos)
+      << by_host.output;
+  std::ifstream in(kWork / "merged_host" / "config.json");
+  EXPECT_EQ(json::parse(in).at("dtype"), "bfloat16");
+  const Outcome by_flag = oft(merge + (kWork / "merged_flag").string() + " --dtype fp32");
+  ASSERT_EQ(by_flag.rc, 0) << by_flag.output;
+  EXPECT_EQ(by_flag.output.find("is written in"), std::string::npos) << by_flag.output;
 }
 
 }  // namespace
