@@ -41,6 +41,15 @@ TEST(WorkerPlace, ReadsTorchrunsVariables) {
   EXPECT_EQ(place.master_port, 29500);
 }
 
+TEST(WorkerPlace, LocalRankIsOptional) {
+  // Slurm-style launchers may set only the global rank: the place says the local rank is unknown rather
+  // than guessing 0, which would put every rank of a host on its first GPU.
+  const WorkerPlace place = worker_place_from_environment(
+      env({{"WORLD_SIZE", "2"}, {"RANK", "1"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}}));
+  EXPECT_TRUE(place.distributed());
+  EXPECT_FALSE(place.local_rank.has_value());
+}
+
 TEST(WorkerPlace, NamesTheMissingOrBadVariable) {
   const std::map<std::string, std::string> good = {
       {"WORLD_SIZE", "2"}, {"RANK", "1"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}};

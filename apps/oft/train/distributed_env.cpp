@@ -31,7 +31,7 @@ WorkerPlace worker_place_from_environment(const EnvLookup& given) {
   place.world_size = integer_variable(lookup, "WORLD_SIZE", 1, 1 << 20);
   if (place.world_size == 1) return place;
   place.rank = integer_variable(lookup, "RANK", 0, place.world_size - 1);
-  place.local_rank = lookup("LOCAL_RANK") ? integer_variable(lookup, "LOCAL_RANK", 0, place.world_size - 1) : 0;
+  if (lookup("LOCAL_RANK")) place.local_rank = integer_variable(lookup, "LOCAL_RANK", 0, place.world_size - 1);
   const auto addr = lookup("MASTER_ADDR");
   if (!addr || addr->empty()) throw UsageError("environment variable MASTER_ADDR (the host of rank 0) is not set");
   place.master_addr = *addr;

@@ -19,7 +19,9 @@ struct DistributedError : std::runtime_error {
 struct WorkerPlace {
   int rank = 0;
   int world_size = 1;  // 1: a plain one-process run, no c10d at all
-  int local_rank = 0;
+  // Unset when the launcher gave no LOCAL_RANK (Slurm, some Kubernetes setups): fine on the CPU, and on CUDA
+  // when each process sees one GPU; a process that sees several cannot tell which one is its own.
+  std::optional<int> local_rank;
   std::string master_addr;  // the host of rank 0, which serves the rendezvous store
   int master_port = 0;
 

@@ -74,15 +74,17 @@ struct DataParallelGroup::C10d {
   bool stopping = false;
   std::thread heartbeat;
 
+  // The lock guards only `stopping`: a store call that stalls (rank 0 stopped) must not keep the
+  // destructor from asking the thread to end.
   void beat(int rank) {
-    std::unique_lock lock(mutex);
-    for (int64_t count = 1; !stopping; ++count) {
+    for (int64_t count = 1;; ++count) {
       try {
         store->set(heartbeat_key(rank), beat_bytes(count));
       } catch (const std::exception&) {
         return;  // the store (rank 0) is gone: the next collective reports it
       }
-      stop_signal.wait_for(lock, kHeartbeatInterval, [&] { return stopping; });
+      std::unique_lock lock(mutex);
+      if (stop_signal.wait_for(lock, kHeartbeatInterval, [&] { return stopping; })) return;
     }
   }
 

@@ -33,12 +33,17 @@ c10::Device device_of_rank(const c10::Device& device, const WorkerPlace& place) 
                    device.str(), place.world_size, "local rank r on cuda:r (cuda:0 where a process sees one GPU)");
   prepare_device(c10::Device(c10::kCUDA, 0));  // loads CUDA, so that the visible GPUs can be counted
   const auto visible = static_cast<int>(at::getNumGPUs());
-  if (visible > 1 && place.local_rank >= visible)
-    throw UsageError("local rank " + std::to_string(place.local_rank) + " computes on cuda:" +
-                     std::to_string(place.local_rank) + ", but this process sees " + std::to_string(visible) +
+  if (visible > 1 && !place.local_rank)
+    throw UsageError("rank " + std::to_string(place.rank) + " sees " + std::to_string(visible) +
+                     " GPUs but its launcher set no LOCAL_RANK, so it cannot tell which GPU is its own: set "
+                     "LOCAL_RANK (0..GPUs per host - 1), or show each rank one GPU with CUDA_VISIBLE_DEVICES");
+  const int local_rank = place.local_rank.value_or(0);
+  if (visible > 1 && local_rank >= visible)
+    throw UsageError("local rank " + std::to_string(local_rank) + " computes on cuda:" + std::to_string(local_rank) +
+                     ", but this process sees " + std::to_string(visible) +
                      " GPUs: start at most one rank per GPU on each host, or show each rank one GPU with "
                      "CUDA_VISIBLE_DEVICES");
-  const c10::Device own(c10::kCUDA, static_cast<c10::DeviceIndex>(visible == 1 ? 0 : place.local_rank));
+  const c10::Device own(c10::kCUDA, static_cast<c10::DeviceIndex>(visible == 1 ? 0 : local_rank));
   prepare_device(own);
   return own;
 }
