@@ -12,7 +12,7 @@
 #include "oft/errors.h"
 #include "oft/plugin/dispatcher_registry.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
+#include "plugin_loading.h"
 
 namespace oft::aqlm::test {
 namespace {
@@ -80,12 +80,7 @@ TEST(AqlmOft, MergeIsRefusedAndTheLayerIsUntouched) {
 }
 
 TEST(AqlmOft, PluginRegistersItsDispatcherFormatAndMethod) {
-  PluginHostOptions options;
-  options.settings.paths = {OFT_AQLM_PLUGIN_FILE};  // only this plugin, not its neighbours
-  options.settings.require = {"aqlm"};
-  options.use_environment = false;
-  options.use_install_folder = false;
-  PluginHostResult host = load_plugins(options);
+  PluginHostResult host = oft::test::load_only_plugin(OFT_AQLM_PLUGIN_FILE, "aqlm");
   bool found = false;
   for (const auto& d : host.dispatchers)
     if (d.name == "aqlm") {

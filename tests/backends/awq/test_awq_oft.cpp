@@ -9,7 +9,7 @@
 #include "oft/errors.h"
 #include "oft/plugin/dispatcher_registry.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
+#include "plugin_loading.h"
 
 namespace oft::awq::test {
 namespace {
@@ -83,12 +83,7 @@ TEST(AwqOft, MergeRequantizesTheRotatedWeightAndKeepsTheRotation) {
 }
 
 TEST(AwqOft, PluginRegistersItsDispatcherAndFormat) {
-  PluginHostOptions options;
-  options.settings.paths = {OFT_AWQ_PLUGIN_FILE};  // only this plugin, not its neighbours
-  options.settings.require = {"awq"};
-  options.use_environment = false;
-  options.use_install_folder = false;
-  PluginHostResult host = load_plugins(options);
+  PluginHostResult host = oft::test::load_only_plugin(OFT_AWQ_PLUGIN_FILE, "awq");
   bool found = false;
   for (const auto& d : host.dispatchers)
     if (d.name == "awq") {

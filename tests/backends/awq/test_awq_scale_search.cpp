@@ -13,8 +13,8 @@
 #include "awq_scale_search.h"
 #include "awq_test_data.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
 #include "oft/sdk/input_scale_search.h"
+#include "plugin_loading.h"
 
 namespace oft::awq::test {
 namespace {
@@ -125,12 +125,7 @@ TEST(AwqScaleSearch, RefusesMismatchedWeightsAndMissingCalibration) {
 
 // The built plugin's format, as the host sees it, offers the search; its answer equals the search here.
 TEST(AwqScaleSearch, ThePluginsFormatOffersItToTheHost) {
-  PluginHostOptions options;
-  options.settings.paths = {OFT_AWQ_PLUGIN_FILE};
-  options.settings.require = {"awq"};
-  options.use_environment = false;
-  options.use_install_folder = false;
-  const PluginHostResult host = load_plugins(options);
+  const PluginHostResult host = oft::test::load_only_plugin(OFT_AWQ_PLUGIN_FILE, "awq");
   const auto format = host.formats->get(host.formats->method("awq").format);
   const auto* search = dynamic_cast<const sdk::InputScaleSearch*>(format.get());
   ASSERT_NE(search, nullptr) << "the awq format is not an sdk::InputScaleSearch to the host";

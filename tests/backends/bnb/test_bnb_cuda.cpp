@@ -12,8 +12,8 @@
 
 #include "cuda_test_device.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
 #include "oft/sdk/linear_format.h"
+#include "plugin_loading.h"
 
 namespace oft::bnb {
 namespace {
@@ -22,12 +22,8 @@ class BnbCuda : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!plugin_test::cuda_unavailable_reason().empty()) return;  // every test skips
-    PluginHostOptions options;
-    options.settings.paths = {std::filesystem::path(OFT_BNB_PLUGIN_DIR) / "liboft_backend_bnb.so"};
-    options.settings.require = {"bnb"};
-    options.use_environment = false;
-    options.use_install_folder = false;
-    host_ = std::make_unique<PluginHostResult>(load_plugins(options));
+    host_ = std::make_unique<PluginHostResult>(
+        oft::test::load_only_plugin(std::filesystem::path(OFT_BNB_PLUGIN_DIR) / "liboft_backend_bnb.so", "bnb"));
   }
   static void TearDownTestSuite() { host_.reset(); }
   void SetUp() override {

@@ -12,7 +12,7 @@
 #include "oft/adapter/oft_linear.h"
 #include "oft/plugin/dispatcher_registry.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
+#include "plugin_loading.h"
 
 namespace oft::eetq::test {
 namespace {
@@ -100,12 +100,7 @@ TEST(EetqOft, MergeRequantizesPerChannelAndKeepsTheRotation) {
 }
 
 TEST(EetqOft, PluginRegistersItsDispatcherAndFormat) {
-  PluginHostOptions options;
-  options.settings.paths = {OFT_EETQ_PLUGIN_FILE};  // only this plugin, not its neighbours
-  options.settings.require = {"eetq"};
-  options.use_environment = false;
-  options.use_install_folder = false;
-  PluginHostResult host = load_plugins(options);
+  PluginHostResult host = oft::test::load_only_plugin(OFT_EETQ_PLUGIN_FILE, "eetq");
   bool found = false;
   for (const auto& d : host.dispatchers)
     if (d.name == "eetq") {

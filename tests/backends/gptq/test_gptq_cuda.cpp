@@ -2,7 +2,6 @@
 // liboft_gptq_cuda.so from beside itself at the first CUDA tensor). Skips without a CUDA device (label gpu).
 // Tolerances: the dequantized weight is bit-exact (the same float32 steps, one rounding to the scales dtype);
 // the forward multiplies in fp16 on the GPU and in fp32 on the CPU (3e-3 of the output's scale).
-#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -11,8 +10,8 @@
 
 #include "cuda_test_device.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
 #include "oft/sdk/linear_format.h"
+#include "plugin_loading.h"
 
 namespace oft::gptq::test {
 namespace {
@@ -21,12 +20,7 @@ class GptqCuda : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (!plugin_test::cuda_unavailable_reason().empty()) return;  // every test skips
-    PluginHostOptions options;
-    options.settings.paths = {std::filesystem::path(OFT_GPTQ_PLUGIN_FILE)};
-    options.settings.require = {"gptq"};
-    options.use_environment = false;
-    options.use_install_folder = false;
-    host_ = std::make_unique<PluginHostResult>(load_plugins(options));
+    host_ = std::make_unique<PluginHostResult>(oft::test::load_only_plugin(OFT_GPTQ_PLUGIN_FILE, "gptq"));
   }
   static void TearDownTestSuite() { host_.reset(); }
   void SetUp() override {

@@ -9,7 +9,7 @@
 #include "oft/errors.h"
 #include "oft/plugin/dispatcher_registry.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
+#include "plugin_loading.h"
 
 namespace oft::gptq::test {
 namespace {
@@ -87,12 +87,7 @@ TEST(GptqOft, MergeIsRefusedWithPeftsMessage) {
 }
 
 TEST(GptqOft, PluginRegistersItsDispatcherAndFormat) {
-  PluginHostOptions options;
-  options.settings.paths = {OFT_GPTQ_PLUGIN_FILE};  // only this plugin, not its neighbours
-  options.settings.require = {"gptq"};
-  options.use_environment = false;
-  options.use_install_folder = false;
-  PluginHostResult host = load_plugins(options);
+  PluginHostResult host = oft::test::load_only_plugin(OFT_GPTQ_PLUGIN_FILE, "gptq");
   bool found = false;
   for (const auto& d : host.dispatchers)
     if (d.name == "gptq") {

@@ -10,7 +10,7 @@
 #include "hqq_linear.h"
 #include "oft/hf/pretrained.h"
 #include "oft/io/safetensors.h"
-#include "oft/plugin/plugin_host.h"
+#include "plugin_loading.h"
 #include "test_support.h"
 
 namespace oft::hqq::test {
@@ -20,18 +20,9 @@ namespace fs = std::filesystem;
 
 const fs::path kCheckpoint = fs::path(OFT_GOLDEN_DIR) / "hqq" / "llama_hqq";
 
-std::shared_ptr<FormatRegistry> hqq_formats() {
-  PluginHostOptions options;
-  options.settings.paths = {OFT_HQQ_PLUGIN_FILE};
-  options.settings.require = {"hqq"};
-  options.use_environment = false;
-  options.use_install_folder = false;
-  return load_plugins(options).formats;
-}
-
 TEST(HqqCheckpoint, LoadsHqqsModelAndComputesItsLogits) {
   models::LoadOptions options;
-  options.formats = hqq_formats();
+  options.formats = oft::test::load_only_plugin(OFT_HQQ_PLUGIN_FILE, "hqq").formats;
   const models::Pretrained model = models::load_pretrained(kCheckpoint, options);
   EXPECT_EQ(model.info.quantization_method, "hqq");
   int hqq_layers = 0;
@@ -47,7 +38,7 @@ TEST(HqqCheckpoint, LoadsHqqsModelAndComputesItsLogits) {
 
 TEST(HqqCheckpoint, SavePretrainedWritesHqqsTensorsBack) {
   models::LoadOptions options;
-  options.formats = hqq_formats();
+  options.formats = oft::test::load_only_plugin(OFT_HQQ_PLUGIN_FILE, "hqq").formats;
   const models::Pretrained model = models::load_pretrained(kCheckpoint, options);
   const fs::path out = fs::temp_directory_path() / ("hqq_checkpoint_" + std::to_string(::getpid()));
   models::save_pretrained(model, out, options.formats.get());

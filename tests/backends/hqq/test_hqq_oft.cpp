@@ -19,8 +19,8 @@
 #include "oft/nn/adaptable_module.h"
 #include "oft/plugin/dispatcher_registry.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
 #include "oft/tuner/oft_model.h"
+#include "plugin_loading.h"
 
 namespace oft::hqq::test {
 namespace {
@@ -127,17 +127,8 @@ struct OneLayer : AdaptableModule {
   }
 };
 
-PluginHostResult load_hqq_plugin() {
-  PluginHostOptions options;
-  options.settings.paths = {OFT_HQQ_PLUGIN_FILE};  // only this plugin, not its neighbours
-  options.settings.require = {"hqq"};
-  options.use_environment = false;
-  options.use_install_folder = false;
-  return load_plugins(options);
-}
-
 TEST(HqqOft, PluginRegistersItsDispatcherAndFormat) {
-  PluginHostResult host = load_hqq_plugin();
+  PluginHostResult host = oft::test::load_only_plugin(OFT_HQQ_PLUGIN_FILE, "hqq");
   bool found = false;
   for (const auto& d : host.dispatchers)
     if (d.name == "hqq") {
@@ -160,7 +151,7 @@ TEST(HqqOft, PluginRegistersItsDispatcherAndFormat) {
 
 TEST(HqqOft, MergeAndUnloadAndUnloadWork) {
   // PEFT 0.21.2 raises AttributeError ('HQQLinear' object has no attribute 'weight') on both (N2).
-  PluginHostResult host = load_hqq_plugin();
+  PluginHostResult host = oft::test::load_only_plugin(OFT_HQQ_PLUGIN_FILE, "hqq");
   OFTModelOptions options;
   options.registry = host.registry;
   OFTConfig config = block_config();

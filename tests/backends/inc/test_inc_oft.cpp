@@ -10,7 +10,7 @@
 #include "oft/errors.h"
 #include "oft/plugin/dispatcher_registry.h"
 #include "oft/plugin/format_registry.h"
-#include "oft/plugin/plugin_host.h"
+#include "plugin_loading.h"
 
 namespace oft::inc::test {
 namespace {
@@ -78,12 +78,7 @@ TEST(IncOft, MergeRequantizesTheRotatedWeightAndUnmergeRestoresIt) {
 }
 
 TEST(IncOft, PluginRegistersItsDispatcherFormatAndMethod) {
-  PluginHostOptions options;
-  options.settings.paths = {OFT_INC_PLUGIN_FILE};  // only this plugin, not its neighbours
-  options.settings.require = {"inc"};
-  options.use_environment = false;
-  options.use_install_folder = false;
-  PluginHostResult host = load_plugins(options);
+  PluginHostResult host = oft::test::load_only_plugin(OFT_INC_PLUGIN_FILE, "inc");
   bool found = false;
   for (const auto& d : host.dispatchers)
     if (d.name == "inc") {
