@@ -44,6 +44,7 @@ int oft_cuda_prepare(int index, char* message, size_t size) {
   static const bool registered = [] {
     oft::RotationKernels kernels;
     kernels.cayley_neumann = &oft::cuda::cayley_neumann;
+    kernels.cayley_exact = &oft::cuda::cayley_exact;
     kernels.rotate_rows = &oft::cuda::rotate_rows;
     oft::register_rotation_kernels(c10::DeviceType::CUDA, kernels);
     return true;

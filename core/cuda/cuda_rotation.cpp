@@ -81,6 +81,34 @@ class CayleyNeumann : public torch::autograd::Function<CayleyNeumann> {
   }
 };
 
+// vec (blocks, b(b-1)/2) fp32 contiguous CUDA -> (blocks, b, b) fp32. The backward needs only the rotation,
+// which the Function owns (a fresh output), so COFT's write-back into the adapter cannot make it stale.
+class CayleyExact : public torch::autograd::Function<CayleyExact> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& vec, int64_t block_size) {
+    const c10::cuda::CUDAGuard guard(vec.device());
+    auto out = at::empty({vec.size(0), block_size, block_size}, vec.options());
+    check_launch(launch_cayley_forward(vec.data_ptr<float>(), vec.size(0), static_cast<int>(block_size),
+                                       out.data_ptr<float>(), current_stream()),
+                 "exact Cayley forward");
+    ctx->save_for_backward({out});
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const at::Tensor rotation = ctx->get_saved_variables()[0];
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor()};
+    const int64_t b = rotation.size(-1);
+    const c10::cuda::CUDAGuard guard(rotation.device());
+    const at::Tensor grad = grads[0].to(at::kFloat).contiguous();
+    auto grad_vec = at::empty({rotation.size(0), b * (b - 1) / 2}, rotation.options());
+    check_launch(launch_cayley_backward(rotation.data_ptr<float>(), grad.data_ptr<float>(), rotation.size(0),
+                                        static_cast<int>(b), grad_vec.data_ptr<float>(), current_stream()),
+                 "exact Cayley backward");
+    return {grad_vec, at::Tensor()};
+  }
+};
+
 // x (tokens, features) contiguous CUDA in fp32/fp16/bf16, blocks (features / b or 1, b, b) fp32
 // contiguous -> x . blockdiag(blocks) in x's dtype.
 class RotateRows : public torch::autograd::Function<RotateRows> {
@@ -137,6 +165,15 @@ at::Tensor cayley_neumann(const at::Tensor& vec, int64_t block_size, int64_t num
   // make a saved parameter stale before the backward.
   const at::Tensor vec_fp32 = vec.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
   return CayleyNeumann::apply(vec_fp32, block_size, num_terms).to(vec.scalar_type());
+}
+
+at::Tensor cayley_exact(const at::Tensor& vec, int64_t block_size) {
+  if (!vec.is_cuda() || vec.scalar_type() == at::kDouble || block_size < 2 || block_size > kMaxKernelBlockSize ||
+      vec.dim() != 2 || vec.size(1) != block_size * (block_size - 1) / 2 || !kernels_run_on(vec.device()))
+    return math::cayley_exact(math::skew_symmetric(vec, block_size));  // and its errors
+  // fp32 for fp32/fp16/bf16 adapters, as rotation_math promotes them; autograd carries the casts.
+  const at::Tensor vec_fp32 = vec.to(at::kFloat).contiguous();
+  return CayleyExact::apply(vec_fp32, block_size).to(vec.scalar_type());
 }
 
 at::Tensor rotate_rows(const at::Tensor& x, const at::Tensor& blocks) {

@@ -7,6 +7,7 @@
 namespace oft::cuda {
 
 at::Tensor cayley_neumann(const at::Tensor& vec, int64_t block_size, int64_t num_terms);
+at::Tensor cayley_exact(const at::Tensor& vec, int64_t block_size);
 at::Tensor rotate_rows(const at::Tensor& x, const at::Tensor& blocks);
 
 }  // namespace oft::cuda

@@ -77,10 +77,63 @@ OFT_HOST_DEVICE void neumann_grad_step(int e, const float* q, const float* g, co
   d[e] += coefficient * value;
 }
 
-// Backward, last phase (D complete): the skew vector's gradient, dv(i,j) = D[i][j] - D[j][i] for i < j.
-OFT_HOST_DEVICE void neumann_grad_vector(int e, const float* d, int b, float* dv) {
+// Backward, last phase of both Cayley variants (D = dL/dQ complete): the skew vector's gradient,
+// dv(i,j) = D[i][j] - D[j][i] for i < j.
+OFT_HOST_DEVICE void skew_grad_vector(int e, const float* d, int b, float* dv) {
   const int i = e / b, j = e % b;
   if (i < j) dv[triu_index(i, j, b)] = d[i * b + j] - d[j * b + i];
+}
+
+// Exact Cayley, R = (I - Q)(I + Q)^-1 = 2 (I + Q)^-1 - I (the two factors commute). The inverse comes from
+// Gauss-Jordan elimination of the augmented b x 2b matrix M = [I + Q | I], without pivoting: I + Q has the
+// identity as its symmetric part, so every pivot of the elimination is >= 1 in exact arithmetic.
+// Element e of M is (i, c) = (e / 2b, e % 2b).
+OFT_HOST_DEVICE void cayley_augment(int e, const float* v, int b, float* m) {
+  const int i = e / (2 * b), c = e % (2 * b);
+  m[e] = c < b ? (i == c ? 1.0f : 0.0f) + skew_entry(v, i, c, b) : (c - b == i ? 1.0f : 0.0f);
+}
+
+// Pivot k, first phase, one row r each: f[r] = M[r][k] / M[k][k] for r != k, and f[k] = M[k][k].
+OFT_HOST_DEVICE void gauss_jordan_factor(int r, const float* m, int b, int k, float* f) {
+  const float pivot = m[k * 2 * b + k];
+  f[r] = r == k ? pivot : m[r * 2 * b + k] / pivot;
+}
+
+// Pivot k, second phase: every row but k loses f[r] times row k (row k is only read).
+OFT_HOST_DEVICE void gauss_jordan_eliminate(int e, float* m, int b, int k, const float* f) {
+  const int r = e / (2 * b), c = e % (2 * b);
+  if (r != k) m[e] -= f[r] * m[k * 2 * b + c];
+}
+
+// Pivot k, third phase, one column c each: row k divided by its pivot.
+OFT_HOST_DEVICE void gauss_jordan_normalize(int c, float* m, int b, int k, const float* f) { m[k * 2 * b + c] /= f[k]; }
+
+// Forward, last phase (M = [I | (I + Q)^-1]): element e = (i, j) of R = 2 (I + Q)^-1 - I.
+OFT_HOST_DEVICE float cayley_from_inverse(int e, const float* m, int b) {
+  const int i = e / b, j = e % b;
+  return 2.0f * m[i * 2 * b + b + j] - (i == j ? 1.0f : 0.0f);
+}
+
+// Backward. With A = I + Q and R = 2 A^-1 - I, dL/dQ = dL/dA = -2 A^-T G A^-T, and A^-1 = (R + I) / 2, so
+// D = -1/2 S^T G S^T with S = R + I: the saved rotation is all the backward needs. First phase: S.
+OFT_HOST_DEVICE void cayley_grad_init(int e, const float* r, int b, float* s) {
+  s[e] = r[e] + (e / b == e % b ? 1.0f : 0.0f);
+}
+
+// Second phase: T = S^T G.
+OFT_HOST_DEVICE void cayley_grad_left(int e, const float* s, const float* g, int b, float* t) {
+  const int i = e / b, j = e % b;
+  float sum = 0.0f;
+  for (int l = 0; l < b; ++l) sum += s[l * b + i] * g[l * b + j];
+  t[e] = sum;
+}
+
+// Third phase: D = -1/2 T S^T.
+OFT_HOST_DEVICE void cayley_grad_right(int e, const float* t, const float* s, int b, float* d) {
+  const int i = e / b, j = e % b;
+  float sum = 0.0f;
+  for (int l = 0; l < b; ++l) sum += t[i * b + l] * s[j * b + l];
+  d[e] = -0.5f * sum;
 }
 
 // y[j] of the row vector x (length b) times the block R: sum_i x[i] R[i][j].

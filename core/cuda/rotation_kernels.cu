@@ -1,190 +1,32 @@
-// The OFT rotation kernels: Cayley-Neumann rotations of all blocks (one CUDA block per OFT block, the
-// matrices in shared memory) and the one-pass block rotation of activations with its gradients. All
-// arithmetic is fp32 and lives in rotation_arith.h, which the CPU suite tests; this file only maps
-// elements to threads. Simple on purpose: one memory pass over the activations is what matters.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+// Host launchers of the rotation kernels (rotation_kernels.cuh): each checks for empty work and launches
+// on the given stream with the kernel's LaunchShape.
 #include <cuda_runtime.h>
 
-#include <algorithm>
-
-#include "rotation_arith.h"
-#include "rotation_launch.h"
+#include "rotation_kernels.cuh"
 
 namespace oft::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-// Elements of a b x b block one thread owns (b <= 64).
-constexpr int kOwnedPerThread = kMaxKernelBlockSize * kMaxKernelBlockSize / kThreads;
-// Token rows of x in shared memory per tile: about 4096 elements whatever b is.
-constexpr int kTileElements = 4096;
 // Without an opt-in, a kernel may use this much dynamic shared memory.
 constexpr size_t kDefaultSharedBytes = 48 * 1024;
-
-__device__ inline float to_float(float v) { return v; }
-__device__ inline float to_float(__half v) { return __half2float(v); }
-__device__ inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <class T>
-__device__ inline T from_float(float v);
-template <>
-__device__ inline float from_float<float>(float v) {
-  return v;
-}
-template <>
-__device__ inline __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
-__global__ void neumann_forward_kernel(const float* vec, int b, int num_terms, float* out) {
-  extern __shared__ float shared[];
-  const int bb = b * b;
-  float* q = shared;
-  float* p = q + bb;
-  float* next = p + bb;
-  const float* v = vec + static_cast<size_t>(blockIdx.x) * (b * (b - 1) / 2);
-  float* r = out + static_cast<size_t>(blockIdx.x) * bb;
-  for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_init(e, v, b, num_terms, q, p, r);
-  __syncthreads();
-  for (int k = 2; k <= arith::neumann_highest_power(num_terms); ++k) {
-    const float c = arith::neumann_coefficient(k, num_terms);
-    for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_step(e, q, p, next, r, b, c);
-    __syncthreads();
-    float* swap = p;
-    p = next;
-    next = swap;
-  }
-}
-
-__global__ void neumann_backward_kernel(const float* vec, const float* grad, int b, int num_terms, float* scratch,
-                                        float* grad_vec) {
-  extern __shared__ float shared[];
-  const int bb = b * b;
-  float* q = shared;
-  float* a = q + bb;
-  float* s = a + bb;
-  float* a_next = s + bb;
-  float* s_next = a_next + bb;
-  const size_t vec_offset = static_cast<size_t>(blockIdx.x) * (b * (b - 1) / 2);
-  const float* v = vec + vec_offset;
-  const float* g = grad + static_cast<size_t>(blockIdx.x) * bb;
-  float* d = scratch + static_cast<size_t>(blockIdx.x) * bb;
-  for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_grad_init(e, v, g, b, num_terms, q, a, s, d);
-  __syncthreads();
-  for (int k = 1; k < arith::neumann_highest_power(num_terms); ++k) {
-    const float c = arith::neumann_coefficient(k + 1, num_terms);
-    for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_grad_step(e, q, g, a, s, a_next, s_next, d, b, c);
-    __syncthreads();
-    float* swap = a;
-    a = a_next;
-    a_next = swap;
-    swap = s;
-    s = s_next;
-    s_next = swap;
-  }
-  for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_grad_vector(e, d, b, grad_vec + vec_offset);
-}
-
-// Grid: x = OFT block k, y strides over token tiles. Each CUDA block holds R_k (or R_k^T) and one tile.
-template <class T>
-__global__ void rotate_kernel(const T* x, const float* blocks, int64_t tokens, int features, int b, bool shared_block,
-                              bool transpose, int tile_rows, T* y) {
-  extern __shared__ float shared[];
-  const int bb = b * b;
-  float* r = shared;
-  float* xs = r + bb;
-  const int k = blockIdx.x;
-  const float* block = blocks + (shared_block ? 0 : static_cast<size_t>(k) * bb);
-  for (int e = threadIdx.x; e < bb; e += blockDim.x) r[e] = transpose ? block[(e % b) * b + e / b] : block[e];
-  const int64_t tiles = (tokens + tile_rows - 1) / tile_rows;
-  for (int64_t tile = blockIdx.y; tile < tiles; tile += gridDim.y) {
-    const int64_t first = tile * tile_rows;
-    const int rows = static_cast<int>(min(static_cast<int64_t>(tile_rows), tokens - first));
-    const size_t base = static_cast<size_t>(first) * features + static_cast<size_t>(k) * b;
-    for (int e = threadIdx.x; e < rows * b; e += blockDim.x)
-      xs[e] = to_float(x[base + static_cast<size_t>(e / b) * features + e % b]);
-    __syncthreads();
-    for (int e = threadIdx.x; e < rows * b; e += blockDim.x)
-      y[base + static_cast<size_t>(e / b) * features + e % b] =
-          from_float<T>(arith::row_times_block(xs + (e / b) * b, r, e % b, b));
-    __syncthreads();  // xs is refilled by the next tile
-  }
-}
-
-// Grid: x = OFT block k, y = token splits. Each thread sums its elements of x_k^T dy_k over its tiles
-// in registers, then adds them to the fp32 gradient once.
-template <class T>
-__global__ void rotate_grad_kernel(const T* x, const T* dy, int64_t tokens, int features, int b, bool shared_block,
-                                   int tile_rows, float* grad_blocks) {
-  extern __shared__ float shared[];
-  const int bb = b * b;
-  float* xs = shared;
-  float* gs = xs + tile_rows * b;
-  const int k = blockIdx.x;
-  float sums[kOwnedPerThread];
-  for (int o = 0; o < kOwnedPerThread; ++o) sums[o] = 0.0f;
-  const int64_t tiles = (tokens + tile_rows - 1) / tile_rows;
-  for (int64_t tile = blockIdx.y; tile < tiles; tile += gridDim.y) {
-    const int64_t first = tile * tile_rows;
-    const int rows = static_cast<int>(min(static_cast<int64_t>(tile_rows), tokens - first));
-    const size_t base = static_cast<size_t>(first) * features + static_cast<size_t>(k) * b;
-    for (int e = threadIdx.x; e < rows * b; e += blockDim.x) {
-      const size_t at = base + static_cast<size_t>(e / b) * features + e % b;
-      xs[e] = to_float(x[at]);
-      gs[e] = to_float(dy[at]);
-    }
-    __syncthreads();
-    for (int o = 0; o < kOwnedPerThread; ++o) {
-      const int e = threadIdx.x + o * blockDim.x;
-      if (e < bb) sums[o] += arith::tile_xty_entry(xs, gs, rows, e / b, e % b, b);
-    }
-    __syncthreads();
-  }
-  float* grad = grad_blocks + (shared_block ? 0 : static_cast<size_t>(k) * bb);
-  for (int o = 0; o < kOwnedPerThread; ++o) {
-    const int e = threadIdx.x + o * blockDim.x;
-    if (e < bb) atomicAdd(grad + e, sums[o]);
-  }
-}
-
-int tile_rows_for(int b) { return std::max(1, kTileElements / b); }
-
-// Token tiles per grid column: enough CUDA blocks to fill the GPU, within the grid's y limit.
-unsigned grid_rows(int64_t tiles, int64_t oft_blocks, int64_t wanted_ctas) {
-  const int64_t per_block = std::max<int64_t>(1, wanted_ctas / std::max<int64_t>(1, oft_blocks));
-  return static_cast<unsigned>(std::min<int64_t>({tiles, per_block, 65535}));
-}
 
 template <class T>
 cudaError_t rotate_typed(const void* x, const float* blocks, int64_t tokens, int features, int b, bool shared_block,
                          bool transpose, void* y, cudaStream_t stream) {
-  const int tile_rows = tile_rows_for(b);
-  const int64_t tiles = (tokens + tile_rows - 1) / tile_rows;
-  const int oft_blocks = features / b;
-  // Every tile gets its own CUDA block (up to the grid limit): one pass, no reduction.
-  const dim3 grid(oft_blocks, grid_rows(tiles, 1, tiles));
-  const size_t bytes = sizeof(float) * (b * b + tile_rows * b);
-  rotate_kernel<T><<<grid, kThreads, bytes, stream>>>(static_cast<const T*>(x), blocks, tokens, features, b,
-                                                      shared_block, transpose, tile_rows, static_cast<T*>(y));
+  const LaunchShape shape = rotate_shape(tokens, features, b);
+  rotate_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(static_cast<const T*>(x), blocks, tokens,
+                                                                              features, b, shared_block, transpose,
+                                                                              tile_rows_for(b), static_cast<T*>(y));
   return cudaGetLastError();
 }
 
 template <class T>
 cudaError_t rotate_grad_typed(const void* x, const void* dy, int64_t tokens, int features, int b, bool shared_block,
                               float* grad_blocks, cudaStream_t stream) {
-  const int tile_rows = tile_rows_for(b);
-  const int64_t tiles = (tokens + tile_rows - 1) / tile_rows;
-  const int oft_blocks = features / b;
-  // Fewer token splits than tiles: each split reduces several tiles in registers before its atomics.
-  const dim3 grid(oft_blocks, grid_rows(tiles, oft_blocks, 2048));
-  const size_t bytes = sizeof(float) * 2 * tile_rows * b;
-  rotate_grad_kernel<T><<<grid, kThreads, bytes, stream>>>(static_cast<const T*>(x), static_cast<const T*>(dy), tokens,
-                                                           features, b, shared_block, tile_rows, grad_blocks);
+  const LaunchShape shape = rotate_grad_shape(tokens, features, b);
+  rotate_grad_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
+      static_cast<const T*>(x), static_cast<const T*>(dy), tokens, features, b, shared_block, tile_rows_for(b),
+      grad_blocks);
   return cudaGetLastError();
 }
 
@@ -200,22 +42,37 @@ bool kernels_run_on_current_device() {
 cudaError_t launch_neumann_forward(const float* vec, int64_t blocks, int b, int num_terms, float* out,
                                    cudaStream_t stream) {
   if (blocks == 0) return cudaSuccess;
-  const size_t bytes = sizeof(float) * 3 * b * b;
-  neumann_forward_kernel<<<static_cast<unsigned>(blocks), kThreads, bytes, stream>>>(vec, b, num_terms, out);
+  const LaunchShape shape = neumann_forward_shape(blocks, b);
+  neumann_forward_kernel<<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(vec, b, num_terms, out);
   return cudaGetLastError();
 }
 
 cudaError_t launch_neumann_backward(const float* vec, const float* grad, int64_t blocks, int b, int num_terms,
                                     float* scratch, float* grad_vec, cudaStream_t stream) {
   if (blocks == 0) return cudaSuccess;
-  const size_t bytes = sizeof(float) * 5 * b * b;
-  if (bytes > kDefaultSharedBytes) {
+  const LaunchShape shape = neumann_backward_shape(blocks, b);
+  if (shape.shared_bytes > kDefaultSharedBytes) {
     const cudaError_t err = cudaFuncSetAttribute(neumann_backward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                 static_cast<int>(bytes));
+                                                 static_cast<int>(shape.shared_bytes));
     if (err != cudaSuccess) return err;
   }
-  neumann_backward_kernel<<<static_cast<unsigned>(blocks), kThreads, bytes, stream>>>(vec, grad, b, num_terms, scratch,
-                                                                                      grad_vec);
+  neumann_backward_kernel<<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(vec, grad, b, num_terms, scratch,
+                                                                                     grad_vec);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_cayley_forward(const float* vec, int64_t blocks, int b, float* out, cudaStream_t stream) {
+  if (blocks == 0) return cudaSuccess;
+  const LaunchShape shape = cayley_forward_shape(blocks, b);  // 33 KiB at b = 64: within the default
+  cayley_forward_kernel<<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(vec, b, out);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_cayley_backward(const float* rotation, const float* grad, int64_t blocks, int b, float* grad_vec,
+                                   cudaStream_t stream) {
+  if (blocks == 0) return cudaSuccess;
+  const LaunchShape shape = cayley_backward_shape(blocks, b);  // 48 KiB at b = 64: within the default
+  cayley_backward_kernel<<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(rotation, grad, b, grad_vec);
   return cudaGetLastError();
 }
 

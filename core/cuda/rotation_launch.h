@@ -22,6 +22,11 @@ cudaError_t launch_neumann_forward(const float* vec, int64_t blocks, int b, int 
 // grad (blocks, b, b) = dL/dR -> grad_vec (blocks, b(b-1)/2); scratch holds (blocks, b, b) floats.
 cudaError_t launch_neumann_backward(const float* vec, const float* grad, int64_t blocks, int b, int num_terms,
                                     float* scratch, float* grad_vec, cudaStream_t stream);
+// vec (blocks, b(b-1)/2) -> out (blocks, b, b): the exact Cayley transform (I - Q)(I + Q)^-1.
+cudaError_t launch_cayley_forward(const float* vec, int64_t blocks, int b, float* out, cudaStream_t stream);
+// From the forward's rotations and grad (blocks, b, b) = dL/dR -> grad_vec (blocks, b(b-1)/2).
+cudaError_t launch_cayley_backward(const float* rotation, const float* grad, int64_t blocks, int b, float* grad_vec,
+                                   cudaStream_t stream);
 // y (tokens, features) = x . blockdiag(R) (R^T with transpose), R (features / b or 1 shared, b, b) fp32;
 // x and y of `type`, arithmetic in fp32.
 cudaError_t launch_rotate(ElementType type, const void* x, const float* blocks, int64_t tokens, int features, int b,

@@ -124,6 +124,32 @@ TEST(CudaRotation, CayleyNeumannForwardAndBackwardMatchTheCpu) {
     for (const int num_terms : {2, 3, 4, 5, 6}) check_cayley_neumann(*kernels, b, num_terms);
 }
 
+void check_cayley_exact(const oft::RotationKernels& kernels, int b, double scale) {
+  SCOPED_TRACE("b = " + std::to_string(b) + ", scale = " + std::to_string(scale));
+  const int blocks = 6;
+  at::manual_seed(b);
+  const at::Tensor vec = at::randn({blocks, b * (b - 1) / 2}) * scale;
+  const at::Tensor grad = at::randn({blocks, b, b});
+
+  const at::Tensor vec_ref = vec.clone().requires_grad_();
+  const at::Tensor r_ref = oft::math::cayley_exact(oft::math::skew_symmetric(vec_ref, b));
+  const at::Tensor grad_ref = torch::autograd::grad({r_ref}, {vec_ref}, {grad})[0];
+
+  const at::Tensor vec_gpu = vec.to(kCuda).requires_grad_();
+  const at::Tensor r = kernels.cayley_exact(vec_gpu, b);
+  const at::Tensor grad_gpu = torch::autograd::grad({r}, {vec_gpu}, {grad.to(kCuda)})[0];
+
+  EXPECT_TRUE(close(r.cpu(), r_ref.detach(), 1e-5, "rotation blocks"));
+  EXPECT_TRUE(close(grad_gpu.cpu(), grad_ref, 1e-5, "skew vector gradient"));
+}
+
+TEST(CudaRotation, ExactCayleyForwardAndBackwardMatchTheCpu) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  ASSERT_NE(kernels->cayley_exact, nullptr);
+  for (const int b : {2, 3, 8, 16, 32, 64})
+    for (const double scale : {0.3 / b, 0.5, 3.0}) check_cayley_exact(*kernels, b, scale);
+}
+
 // Blocks beyond the kernels' 64 take LibTorch's operators on the GPU, with the same results.
 TEST(CudaRotation, LargeBlocksTakeLibTorchsPath) {
   REQUIRE_CUDA_KERNELS(kernels);
@@ -190,6 +216,25 @@ TEST(CudaRotation, CoftWeightUsedTwiceBeforeTheBackward) {
   const at::Tensor loss_gpu = (gpu->forward(x.to(kCuda)) + gpu->forward(x.to(kCuda))).sum();
   loss_cpu.backward();
   ASSERT_NO_THROW(loss_gpu.backward());
+  EXPECT_TRUE(close(gpu->weight.grad().cpu(), cpu->weight.grad(), 1e-4, "weight gradient"));
+}
+
+// The exact Cayley transform through the module (its kernel saves the rotation, not the weight), with COFT's
+// write-back between two uses before the backward.
+TEST(CudaRotation, ExactCayleyModuleMatchesTheCpu) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  oft::RotationSpec spec;
+  spec.features = 128;
+  spec.block_size = 16;
+  spec.use_cayley_neumann = false;
+  spec.coft = true;
+  auto [cpu, gpu] = cpu_and_gpu_rotation(spec, 9);
+  const at::Tensor x = at::randn({8, spec.features});
+  const at::Tensor y_cpu = cpu->forward(x) + cpu->forward(x);
+  const at::Tensor y_gpu = gpu->forward(x.to(kCuda)) + gpu->forward(x.to(kCuda));
+  EXPECT_TRUE(close(y_gpu.detach().cpu(), y_cpu.detach(), 1e-5, "y"));
+  y_cpu.sum().backward();
+  ASSERT_NO_THROW(y_gpu.sum().backward());
   EXPECT_TRUE(close(gpu->weight.grad().cpu(), cpu->weight.grad(), 1e-4, "weight gradient"));
 }
 

@@ -51,7 +51,7 @@ std::vector<float> neumann_backward(const float* v, const float* g, int b, int n
     std::swap(a, a_next);
     std::swap(s, s_next);
   }
-  for (int e = 0; e < bb; ++e) arith::neumann_grad_vector(e, d.data(), b, dv.data());
+  for (int e = 0; e < bb; ++e) arith::skew_grad_vector(e, d.data(), b, dv.data());
   return dv;
 }
 
@@ -70,6 +70,54 @@ void check_neumann(int b, int num_terms) {
   for (int k = 0; k < blocks; ++k) {
     const auto rk = neumann_forward(v.data() + k * m, b, num_terms);
     const auto dvk = neumann_backward(v.data() + k * m, g.data() + k * b * b, b, num_terms);
+    r.insert(r.end(), rk.begin(), rk.end());
+    dv.insert(dv.end(), dvk.begin(), dvk.end());
+  }
+  EXPECT_TRUE(close(tensor(r, {blocks, b, b}), expected.detach(), 1e-5, "rotation blocks"));
+  EXPECT_TRUE(close(tensor(dv, {blocks, m}), expected_grad, 1e-5, "skew vector gradient"));
+}
+
+// One OFT block's exact Cayley forward, as cayley_forward_kernel runs it: Gauss-Jordan in three phases per pivot.
+std::vector<float> cayley_forward(const float* v, int b) {
+  const int bb = b * b;
+  std::vector<float> m(2 * bb), f(b), r(bb);
+  for (int e = 0; e < 2 * bb; ++e) arith::cayley_augment(e, v, b, m.data());
+  for (int k = 0; k < b; ++k) {
+    for (int row = 0; row < b; ++row) arith::gauss_jordan_factor(row, m.data(), b, k, f.data());
+    for (int e = 0; e < 2 * bb; ++e) arith::gauss_jordan_eliminate(e, m.data(), b, k, f.data());
+    for (int c = 0; c < 2 * b; ++c) arith::gauss_jordan_normalize(c, m.data(), b, k, f.data());
+  }
+  for (int e = 0; e < bb; ++e) r[e] = arith::cayley_from_inverse(e, m.data(), b);
+  return r;
+}
+
+// Its backward from the rotation, as cayley_backward_kernel runs it.
+std::vector<float> cayley_backward(const float* r, const float* g, int b) {
+  const int bb = b * b;
+  std::vector<float> s(bb), t(bb), d(bb), dv(b * (b - 1) / 2);
+  for (int e = 0; e < bb; ++e) arith::cayley_grad_init(e, r, b, s.data());
+  for (int e = 0; e < bb; ++e) arith::cayley_grad_left(e, s.data(), g, b, t.data());
+  for (int e = 0; e < bb; ++e) arith::cayley_grad_right(e, t.data(), s.data(), b, d.data());
+  for (int e = 0; e < bb; ++e) arith::skew_grad_vector(e, d.data(), b, dv.data());
+  return dv;
+}
+
+// Against rotation_math's linalg_solve and its autograd. `scale` sets the size of Q's entries: the
+// Cayley transform is exact for any Q, so large ones (rotations far from I) are checked too.
+void check_cayley(int b, double scale) {
+  SCOPED_TRACE("b = " + std::to_string(b) + ", scale = " + std::to_string(scale));
+  const int blocks = 3, m = b * (b - 1) / 2;
+  at::manual_seed(b);
+  const at::Tensor vec = (at::randn({blocks, m}) * scale).requires_grad_();
+  const at::Tensor grad = at::randn({blocks, b, b});
+  const at::Tensor expected = oft::math::cayley_exact(oft::math::skew_symmetric(vec, b));
+  const at::Tensor expected_grad = torch::autograd::grad({expected}, {vec}, {grad})[0];
+
+  const std::vector<float> v = values(vec.detach()), g = values(grad);
+  std::vector<float> r, dv;
+  for (int k = 0; k < blocks; ++k) {
+    const auto rk = cayley_forward(v.data() + k * m, b);
+    const auto dvk = cayley_backward(rk.data(), g.data() + k * b * b, b);
     r.insert(r.end(), rk.begin(), rk.end());
     dv.insert(dv.end(), dvk.begin(), dvk.end());
   }
@@ -115,6 +163,11 @@ void check_rotate(int b, bool shared) {
 TEST(RotationArith, CayleyNeumannForwardAndBackwardMatchRotationMath) {
   for (const int b : {2, 3, 5, 8, 32, 64})
     for (const int num_terms : {2, 3, 4, 5, 7}) check_neumann(b, num_terms);
+}
+
+TEST(RotationArith, ExactCayleyForwardAndBackwardMatchRotationMath) {
+  for (const int b : {2, 3, 5, 8, 32, 64})
+    for (const double scale : {0.3 / b, 0.5, 3.0}) check_cayley(b, scale);
 }
 
 TEST(RotationArith, BlockRotationAndItsGradientMatchRotateRows) {

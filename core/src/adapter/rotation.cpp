@@ -36,9 +36,12 @@ at::Tensor OFTRotationImpl::compute_blocks() {
     weight.copy_(math::coft_project(weight, spec_.block_size, spec_.eps));
   }
   // A device library's fused kernel (liboft_cuda on CUDA) when one is registered for the weight's device.
-  if (const RotationKernels* kernels = rotation_kernels(weight.device().type());
-      spec_.use_cayley_neumann && kernels != nullptr && kernels->cayley_neumann != nullptr)
-    return kernels->cayley_neumann(weight, spec_.block_size, spec_.num_cayley_neumann_terms);
+  if (const RotationKernels* kernels = rotation_kernels(weight.device().type()); kernels != nullptr) {
+    if (spec_.use_cayley_neumann && kernels->cayley_neumann != nullptr)
+      return kernels->cayley_neumann(weight, spec_.block_size, spec_.num_cayley_neumann_terms);
+    if (!spec_.use_cayley_neumann && kernels->cayley_exact != nullptr)
+      return kernels->cayley_exact(weight, spec_.block_size);
+  }
   auto q = math::skew_symmetric(weight, spec_.block_size);
   return spec_.use_cayley_neumann ? math::cayley_neumann(q, spec_.num_cayley_neumann_terms) : math::cayley_exact(q);
 }

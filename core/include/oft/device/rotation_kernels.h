@@ -15,6 +15,8 @@ struct RotationKernels {
   // (blocks, b(b-1)/2) skew vectors -> (blocks, b, b) rotations by PEFT's Cayley-Neumann series with
   // num_terms terms, in vec's dtype; differentiable.
   at::Tensor (*cayley_neumann)(const at::Tensor& vec, int64_t block_size, int64_t num_terms) = nullptr;
+  // The same for the exact Cayley transform (I - Q)(I + Q)^-1.
+  at::Tensor (*cayley_exact)(const at::Tensor& vec, int64_t block_size) = nullptr;
   // x (..., d) . blockdiag(blocks), blocks (d / b or 1 shared, b, b): computed in fp32, returned in x's
   // dtype; differentiable in x and blocks.
   at::Tensor (*rotate_rows)(const at::Tensor& x, const at::Tensor& blocks) = nullptr;

@@ -1,0 +1,9 @@
+#pragma once
+// What kernel code spells differently under nvcc and in plain C++. Kernel headers (*.cuh) compile both
+// ways: under nvcc, and on the CPU in tests, where tests/cuda/cuda_emulation.h is included first.
+#if defined(__CUDACC__)
+// The launch's dynamic shared memory, as an array of `type`.
+#define OFT_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#elif !defined(OFT_DYNAMIC_SHARED)
+#error "kernel code outside nvcc needs tests/cuda/cuda_emulation.h included first"
+#endif

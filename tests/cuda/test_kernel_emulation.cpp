@@ -1,0 +1,259 @@
+// liboft_cuda's rotation kernels, their own source (core/cuda/rotation_kernels.cuh) with their launchers'
+// shapes, run on the CPU by the CUDA emulation against rotation_math's LibTorch results and autograd, as
+// test_cuda_rotation.cpp checks them on a GPU. Every launch runs with each block's threads in forward,
+// reverse and shuffled order between barriers: a missing __syncthreads changes the result. Runs without a GPU.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "oft/adapter/rotation_math.h"
+#include "test_support.h"
+
+// The emulation first: the kernel header compiles against it.
+#include "cuda_emulation.h"
+
+#include "rotation_kernels.cuh"
+
+namespace emu = oft::test::emulation;
+namespace kernels = oft::cuda;
+using oft::test::close;
+
+namespace {
+
+const emu::Order kOrders[] = {emu::Order::kForward, emu::Order::kReverse, emu::Order::kShuffled};
+
+std::string name(emu::Order order) {
+  if (order == emu::Order::kReverse) return "threads in reverse order";
+  if (order == emu::Order::kShuffled) return "threads shuffled";
+  return "threads in order";
+}
+
+// An output buffer the kernel must fill: NaN where it does not.
+at::Tensor unwritten(at::IntArrayRef sizes, at::ScalarType dtype = at::kFloat) {
+  return at::full(sizes, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
+}
+
+float* f32(const at::Tensor& t) { return t.data_ptr<float>(); }
+
+void check_neumann(int b, int num_terms) {
+  SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms));
+  const int blocks = 3, m = b * (b - 1) / 2;
+  at::manual_seed(b * 10 + num_terms);
+  const at::Tensor vec = (at::randn({blocks, m}) * (0.3 / b)).requires_grad_();
+  const at::Tensor grad = at::randn({blocks, b, b});
+  const at::Tensor expected = oft::math::cayley_neumann(oft::math::skew_symmetric(vec, b), num_terms);
+  const at::Tensor expected_grad = torch::autograd::grad({expected}, {vec}, {grad})[0];
+
+  const at::Tensor v = vec.detach().contiguous();
+  at::Tensor first_r, first_dv;
+  for (const emu::Order order : kOrders) {
+    SCOPED_TRACE(name(order));
+    emu::Options options{order, static_cast<uint32_t>(b)};
+    const at::Tensor r = unwritten({blocks, b, b});
+    const kernels::LaunchShape forward = kernels::neumann_forward_shape(blocks, b);
+    emu::launch(forward.grid, forward.threads, forward.shared_bytes, options, kernels::neumann_forward_kernel, f32(v),
+                b, num_terms, f32(r));
+
+    const at::Tensor scratch = unwritten({blocks, b, b}), dv = unwritten({blocks, m});
+    const kernels::LaunchShape backward = kernels::neumann_backward_shape(blocks, b);
+    options.max_shared_bytes = emu::kOptInSharedBytes;  // launch_neumann_backward opts in beyond 48 KiB
+    emu::launch(backward.grid, backward.threads, backward.shared_bytes, options, kernels::neumann_backward_kernel,
+                f32(v), f32(grad), b, num_terms, f32(scratch), f32(dv));
+
+    EXPECT_TRUE(close(r, expected.detach(), 1e-5, "rotation blocks"));
+    EXPECT_TRUE(close(dv, expected_grad, 1e-5, "skew vector gradient"));
+    if (!first_r.defined()) {
+      first_r = r;
+      first_dv = dv;
+    }
+    EXPECT_TRUE(at::equal(r, first_r) && at::equal(dv, first_dv)) << "the result depends on the threads' order";
+  }
+}
+
+// Against linalg_solve and its autograd; the backward starts from the emulated forward's rotation, as
+// CayleyExact saves it.
+void check_cayley(int b, double scale) {
+  SCOPED_TRACE("b = " + std::to_string(b) + ", scale = " + std::to_string(scale));
+  const int blocks = 2, m = b * (b - 1) / 2;
+  at::manual_seed(b);
+  const at::Tensor vec = (at::randn({blocks, m}) * scale).requires_grad_();
+  const at::Tensor grad = at::randn({blocks, b, b});
+  const at::Tensor expected = oft::math::cayley_exact(oft::math::skew_symmetric(vec, b));
+  const at::Tensor expected_grad = torch::autograd::grad({expected}, {vec}, {grad})[0];
+
+  const at::Tensor v = vec.detach().contiguous();
+  at::Tensor first_r, first_dv;
+  for (const emu::Order order : kOrders) {
+    SCOPED_TRACE(name(order));
+    const emu::Options options{order, static_cast<uint32_t>(b)};  // both within 48 KiB: no opt-in
+    const at::Tensor r = unwritten({blocks, b, b});
+    const kernels::LaunchShape forward = kernels::cayley_forward_shape(blocks, b);
+    emu::launch(forward.grid, forward.threads, forward.shared_bytes, options, kernels::cayley_forward_kernel, f32(v), b,
+                f32(r));
+
+    const at::Tensor dv = unwritten({blocks, m});
+    const kernels::LaunchShape backward = kernels::cayley_backward_shape(blocks, b);
+    emu::launch(backward.grid, backward.threads, backward.shared_bytes, options, kernels::cayley_backward_kernel,
+                f32(r), f32(grad), b, f32(dv));
+
+    EXPECT_TRUE(close(r, expected.detach(), 1e-5, "rotation blocks"));
+    EXPECT_TRUE(close(dv, expected_grad, 1e-4, "skew vector gradient"));
+    if (!first_r.defined()) {
+      first_r = r;
+      first_dv = dv;
+    }
+    EXPECT_TRUE(at::equal(r, first_r) && at::equal(dv, first_dv)) << "the result depends on the threads' order";
+  }
+}
+
+// The activations' element type of each at::ScalarType the kernels take.
+template <class F>
+void with_element_type(at::ScalarType dtype, F&& f) {
+  if (dtype == at::kHalf) return f(__half{});
+  if (dtype == at::kBFloat16) return f(__nv_bfloat16{});
+  f(float{});
+}
+
+// As test_cuda_rotation.cpp: the kernel and LibTorch differ in fp32 summation order before the rounding.
+double output_tolerance(at::ScalarType dtype) {
+  if (dtype == at::kBFloat16) return 1.6e-2;
+  if (dtype == at::kHalf) return 2e-3;
+  return 1e-5;
+}
+
+struct RotateCase {
+  at::ScalarType dtype;
+  int b;
+  int oft_blocks;
+  int64_t tokens;
+  bool shared;
+  unsigned grid_rows;  // 0: the launcher's; fewer than the tiles makes blocks loop over several
+};
+
+std::string describe(const RotateCase& c) {
+  return std::string(c10::toString(c.dtype)) + ", b = " + std::to_string(c.b) + ", " + std::to_string(c.oft_blocks) +
+         " blocks" + (c.shared ? " (shared)" : "") + ", " + std::to_string(c.tokens) + " tokens in tiles of " +
+         std::to_string(kernels::tile_rows_for(c.b)) +
+         (c.grid_rows ? ", " + std::to_string(c.grid_rows) + " grid rows" : "");
+}
+
+// y = x . blockdiag(R), and with transpose x . blockdiag(R^T) (the dx of the backward). Random R, not
+// rotations near I: R and R^T must differ by more than the rounding of bf16.
+void check_rotate(const RotateCase& c, bool transpose) {
+  SCOPED_TRACE(describe(c) + (transpose ? ", transposed" : ""));
+  const int features = c.oft_blocks * c.b;
+  at::manual_seed(c.b * 4 + c.shared);
+  const at::Tensor x = at::randn({c.tokens, features}).to(c.dtype);
+  const at::Tensor blocks = at::randn({c.shared ? 1 : c.oft_blocks, c.b, c.b});
+  const at::Tensor applied = transpose ? blocks.transpose(1, 2).contiguous() : blocks;
+  const at::Tensor expected = oft::math::rotate_rows(x.to(at::kFloat), applied).to(c.dtype).to(at::kFloat);
+
+  kernels::LaunchShape shape = kernels::rotate_shape(c.tokens, features, c.b);
+  if (c.grid_rows) shape.grid.y = c.grid_rows;
+  at::Tensor first;
+  for (const emu::Order order : kOrders) {
+    SCOPED_TRACE(name(order));
+    const at::Tensor y = unwritten({c.tokens, features}, c.dtype);
+    with_element_type(c.dtype, [&](auto element) {
+      using T = decltype(element);
+      emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 1}, kernels::rotate_kernel<T>,
+                  static_cast<const T*>(x.data_ptr()), f32(blocks), c.tokens, features, c.b, c.shared, transpose,
+                  kernels::tile_rows_for(c.b), static_cast<T*>(y.data_ptr()));
+    });
+    EXPECT_TRUE(close(y.to(at::kFloat), expected, output_tolerance(c.dtype), "y"));
+    if (!first.defined()) first = y;
+    EXPECT_TRUE(at::equal(y, first)) << "the result depends on the threads' order";
+  }
+}
+
+// dR = sum over tokens of x_k^T dy_k, accumulated in fp32 from the dtype's inputs; the blocks' atomics
+// add in a different order per schedule, so the schedules agree within rounding only.
+void check_rotate_grad(const RotateCase& c) {
+  SCOPED_TRACE(describe(c));
+  const int features = c.oft_blocks * c.b;
+  at::manual_seed(c.b * 4 + c.shared + 2);
+  const at::Tensor x = at::randn({c.tokens, features}).to(c.dtype);
+  const at::Tensor dy = at::randn({c.tokens, features}).to(c.dtype);
+  const at::Tensor blocks = at::randn({c.shared ? 1 : c.oft_blocks, c.b, c.b}).requires_grad_();
+  const at::Tensor y = oft::math::rotate_rows(x.to(at::kFloat), blocks);
+  const at::Tensor expected = torch::autograd::grad({y}, {blocks}, {dy.to(at::kFloat)})[0];
+
+  kernels::LaunchShape shape = kernels::rotate_grad_shape(c.tokens, features, c.b);
+  if (c.grid_rows) shape.grid.y = c.grid_rows;
+  for (const emu::Order order : kOrders) {
+    SCOPED_TRACE(name(order));
+    const at::Tensor grad = at::zeros_like(blocks);  // launch_rotate_grad's contract: zeroed
+    with_element_type(c.dtype, [&](auto element) {
+      using T = decltype(element);
+      emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 2}, kernels::rotate_grad_kernel<T>,
+                  static_cast<const T*>(x.data_ptr()), static_cast<const T*>(dy.data_ptr()), c.tokens, features, c.b,
+                  c.shared, kernels::tile_rows_for(c.b), f32(grad));
+    });
+    EXPECT_TRUE(close(grad, expected, 1e-4, "dR"));
+  }
+}
+
+// Tiles of 256 (b = 16), 64 (b = 64) and 1365 (b = 3) token rows, the last one partial.
+std::vector<RotateCase> rotate_cases() {
+  std::vector<RotateCase> cases;
+  for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16})
+    for (const bool shared : {false, true}) cases.push_back({dtype, 16, 3, 600, shared, 0});
+  for (const bool shared : {false, true}) {
+    cases.push_back({at::kFloat, 64, 2, 150, shared, 0});
+    cases.push_back({at::kFloat, 64, 2, 150, shared, 2});  // block row 0 takes tiles 0 and 2
+    cases.push_back({at::kFloat, 3, 4, 3000, shared, 1});  // one block row takes all three tiles
+  }
+  cases.push_back({at::kBFloat16, 64, 2, 150, false, 2});
+  return cases;
+}
+
+TEST(KernelEmulation, CayleyNeumannKernelsMatchRotationMath) {
+  for (const int b : {2, 3, 20, 64})
+    for (const int num_terms : {2, 3, 6}) check_neumann(b, num_terms);
+}
+
+TEST(KernelEmulation, ExactCayleyKernelsMatchRotationMath) {
+  for (const int b : {2, 3, 20, 64})
+    for (const double scale : {0.3 / b, 3.0}) check_cayley(b, scale);
+}
+
+TEST(KernelEmulation, RotateKernelMatchesRotateRows) {
+  for (const RotateCase& c : rotate_cases())
+    for (const bool transpose : {false, true}) check_rotate(c, transpose);
+}
+
+TEST(KernelEmulation, RotateGradKernelMatchesAutograd) {
+  for (const RotateCase& c : rotate_cases()) check_rotate_grad(c);
+}
+
+// The grids the cases above shrink by hand are what the launchers give large inputs (too large to emulate
+// here): 64 blocks of 64 and 9000 tokens take fewer dR splits than tiles, and the forward's grid rows stop
+// at CUDA's limit of 65535, beyond which its blocks loop over tiles too.
+TEST(KernelEmulation, LargeInputsLoopOverTiles) {
+  const int b = 64, features = 64 * b;
+  const int64_t tiles = (9000 + kernels::tile_rows_for(b) - 1) / kernels::tile_rows_for(b);
+  EXPECT_LT(kernels::rotate_grad_shape(9000, features, b).grid.y, tiles);
+  EXPECT_EQ(kernels::rotate_shape(int64_t{70000} * kernels::tile_rows_for(b), features, b).grid.y, 65535u);
+}
+
+// The kernels' shared memory at every block size they take: within the default 48 KiB, except the
+// Cayley-Neumann backward, whose launcher opts in to more.
+TEST(KernelEmulation, SharedMemoryFitsEveryBlockSize) {
+  for (int b = 2; b <= kernels::kMaxKernelBlockSize; ++b) {
+    SCOPED_TRACE("b = " + std::to_string(b));
+    EXPECT_LE(kernels::neumann_forward_shape(1, b).shared_bytes, emu::kDefaultSharedBytes);
+    EXPECT_LE(kernels::neumann_backward_shape(1, b).shared_bytes, emu::kOptInSharedBytes);
+    EXPECT_LE(kernels::cayley_forward_shape(1, b).shared_bytes, emu::kDefaultSharedBytes);
+    EXPECT_LE(kernels::cayley_backward_shape(1, b).shared_bytes, emu::kDefaultSharedBytes);
+    EXPECT_LE(kernels::rotate_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
+    EXPECT_LE(kernels::rotate_grad_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
+  }
+}
+
+}  // namespace
