@@ -45,6 +45,12 @@ if [ ! -f "$build/build.ninja" ]; then
     -DOFT_SANITIZE=ON -DOFT_BUILD_BENCH=OFF -DOFT_CUDA=OFF -DTorch_DIR="$torch_cmake" >/dev/null
 fi
 export CCACHE_DIR="${CCACHE_DIR:-$repo/.cache/ccache}"
+# The CUDA kernels' own source through the CPU emulation (tests/cuda), where the build found the CUDA
+# toolkit's headers: ASan checks their shared and global memory accesses (about 2 minutes of build and run).
+ninja -C "$build" build.ninja >/dev/null  # regenerated first when a CMakeLists.txt changed
+if ninja -C "$build" -t query test_kernel_emulation >/dev/null 2>&1; then
+  suites+=(test_cuda_emulation test_kernel_emulation test_bnb_kernel_emulation test_gptq_kernel_emulation)
+fi
 start=$SECONDS
 cmake --build "$build" --target "${suites[@]}"
 log "build done in $((SECONDS - start)) s"

@@ -1,0 +1,167 @@
+// The plugin's CUDA kernels, their own source (plugins/bnb/cuda/bnb_kernels.cuh) with the launchers' shapes,
+// run on the CPU by the CUDA emulation (tests/cuda/cuda_emulation.h) against the plugin's CPU path: the
+// dequantizations bit for bit, the fused 4-bit GEMV (warp shuffles) within fp32 summation order. Every launch
+// runs with each block's threads in forward, reverse and shuffled order. Runs without a GPU.
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "blockwise.h"
+#include "int8_math.h"
+#include "quant_type.h"
+#include "test_support.h"
+
+// The emulation first: the kernel header compiles against it.
+#include "cuda_emulation.h"
+
+#include "bnb_kernels.cuh"
+
+namespace emu = oft::test::emulation;
+namespace kernels = oft::bnb::cuda;
+using oft::test::close;
+
+namespace oft::bnb {
+namespace {
+
+const emu::Order kOrders[] = {emu::Order::kForward, emu::Order::kReverse, emu::Order::kShuffled};
+
+std::string name(emu::Order order) {
+  if (order == emu::Order::kReverse) return "threads in reverse order";
+  if (order == emu::Order::kShuffled) return "threads shuffled";
+  return "threads in order";
+}
+
+at::Tensor unwritten(at::IntArrayRef sizes, at::ScalarType dtype) {
+  return at::full(sizes, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
+}
+
+// The kernels' element type for each dtype.
+template <class F>
+void with_element_type(at::ScalarType dtype, F&& f) {
+  if (dtype == at::kHalf) return f(__half{});
+  if (dtype == at::kBFloat16) return f(__nv_bfloat16{});
+  f(float{});
+}
+
+const at::ScalarType kDtypes[] = {at::kFloat, at::kHalf, at::kBFloat16};
+
+// Odd element counts: the last byte holds one code; partial last blocks.
+TEST(BnbKernelEmulation, Dequantize4bitEqualsTheCpuPath) {
+  at::manual_seed(1);
+  const int64_t out = 37, in = 75, n = out * in;
+  for (const QuantType type : {QuantType::NF4, QuantType::FP4})
+    for (const int64_t blocksize : {64, 256}) {
+      const Packed4bit q = quantize_4bit(at::randn({out, in}), type, blocksize);
+      for (const at::ScalarType dtype : kDtypes) {
+        SCOPED_TRACE(std::string(name_of(type)) + ", blocksize " + std::to_string(blocksize) + ", " +
+                     c10::toString(dtype));
+        const at::Tensor expected = dequantize_4bit(q.packed, q.absmax, type, blocksize, out, in, dtype);
+        const kernels::LaunchShape shape = kernels::dequantize_4bit_shape(n);
+        for (const emu::Order order : kOrders) {
+          SCOPED_TRACE(name(order));
+          const at::Tensor got = unwritten({out, in}, dtype);
+          with_element_type(dtype, [&](auto element) {
+            using T = decltype(element);
+            emu::launch(shape.blocks, shape.threads, 0, {order, 1}, kernels::dequantize_4bit_kernel<T>,
+                        q.packed.data_ptr<uint8_t>(), q.absmax.data_ptr<float>(), type == QuantType::NF4, blocksize, n,
+                        static_cast<T*>(got.data_ptr()));
+          });
+          EXPECT_TRUE(at::equal(got, expected));
+        }
+      }
+    }
+}
+
+// 600 absmax values: three nested blocks of 256, the last partial.
+TEST(BnbKernelEmulation, NestedAbsmaxEqualsTheCpuPath) {
+  at::manual_seed(2);
+  const NestedAbsmax nested = quantize_absmax(at::rand({600}) + 0.1);
+  const at::Tensor expected = dequantize_absmax(nested.codes, nested.nested_absmax, nested.quant_map, nested.offset);
+  const kernels::LaunchShape shape = kernels::elementwise_shape(600);
+  for (const emu::Order order : kOrders) {
+    SCOPED_TRACE(name(order));
+    const at::Tensor got = unwritten({600}, at::kFloat);
+    emu::launch(shape.blocks, shape.threads, 0, {order, 2}, kernels::nested_absmax_kernel,
+                nested.codes.data_ptr<uint8_t>(), nested.quant_map.data_ptr<float>(),
+                nested.nested_absmax.data_ptr<float>(), nested.offset, int64_t{600}, got.data_ptr<float>());
+    EXPECT_TRUE(at::equal(got, expected.view({-1})));
+  }
+}
+
+TEST(BnbKernelEmulation, DequantizeInt8EqualsTheCpuPath) {
+  at::manual_seed(3);
+  const int64_t rows = 19, cols = 45;
+  const Int8Weight q = quantize_int8(at::randn({rows, cols}) * 3);
+  const at::Tensor expected = dequantize_int8(q.cb, q.scb);  // float32, one rounding to the dtype after
+  const kernels::LaunchShape shape = kernels::elementwise_shape(rows * cols);
+  for (const at::ScalarType dtype : kDtypes)
+    for (const emu::Order order : kOrders) {
+      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + name(order));
+      const at::Tensor got = unwritten({rows, cols}, dtype);
+      with_element_type(dtype, [&](auto element) {
+        using T = decltype(element);
+        emu::launch(shape.blocks, shape.threads, 0, {order, 3}, kernels::dequantize_int8_kernel<T>,
+                    q.cb.data_ptr<int8_t>(), q.scb.data_ptr<float>(), cols, rows * cols,
+                    static_cast<T*>(got.data_ptr()));
+      });
+      EXPECT_TRUE(at::equal(got, expected.to(dtype)));
+    }
+}
+
+// As the CUDA suite: the kernel and LibTorch differ in fp32 summation order before the rounding.
+double output_tolerance(at::ScalarType dtype) {
+  if (dtype == at::kBFloat16) return 1.6e-2;
+  if (dtype == at::kHalf) return 2e-3;
+  return 1e-5;
+}
+
+// y = x . dequantize_4bit(W)^T + bias against the CPU path's dequantization and LibTorch's matmul, through the
+// token bound the launcher picks. 10 rows: the last block's last two warps have no row and exit.
+void check_gemv(at::ScalarType dtype, int64_t tokens, int64_t in, bool with_bias) {
+  const int64_t out = 10, blocksize = 64;
+  const bool vectorized = in % 32 == 0;
+  SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(tokens) + " tokens, in = " +
+               std::to_string(in) + (vectorized ? " (vectorized)" : "") + (with_bias ? ", bias" : ""));
+  at::manual_seed(tokens * 100 + in);
+  const Packed4bit q = quantize_4bit(at::randn({out, in}), QuantType::NF4, blocksize);
+  const at::Tensor x = at::randn({tokens, in}).to(dtype);
+  const at::Tensor bias = with_bias ? at::randn({out}) : at::Tensor();
+  const at::Tensor w = dequantize_4bit(q.packed, q.absmax, QuantType::NF4, blocksize, out, in, at::kFloat);
+  at::Tensor expected = at::matmul(x.to(at::kFloat), w.t());
+  if (with_bias) expected = expected + bias;
+  expected = expected.to(dtype).to(at::kFloat);
+  // The launcher's condition for 16-byte loads of the packed codes.
+  ASSERT_TRUE(!vectorized || reinterpret_cast<std::uintptr_t>(q.packed.data_ptr()) % 16 == 0);
+
+  const kernels::LaunchShape shape = kernels::gemv_shape(out);
+  for (const emu::Order order : kOrders) {
+    SCOPED_TRACE(name(order));
+    const at::Tensor y = unwritten({tokens, out}, dtype);
+    with_element_type(dtype, [&](auto element) {
+      using T = decltype(element);
+      kernels::with_token_bound(tokens, [&](auto bound) {
+        emu::launch(shape.blocks, shape.threads, 0, {order, 4}, kernels::gemv_4bit_kernel<T, decltype(bound)::value>,
+                    static_cast<const T*>(x.data_ptr()), static_cast<int>(tokens), in, out,
+                    q.packed.data_ptr<uint8_t>(), q.absmax.data_ptr<float>(), true, blocksize,
+                    with_bias ? bias.data_ptr<float>() : nullptr, vectorized, static_cast<T*>(y.data_ptr()));
+      });
+    });
+    EXPECT_TRUE(close(y.to(at::kFloat), expected, output_tolerance(dtype), "y"));
+  }
+}
+
+// in = 75: element by element; 96: three 32-code chunks (lanes 3..31 idle); 1280: 40 chunks, so lanes 0..7
+// take two. Token counts of each bound (1, 4, 8, 16), partly filled.
+TEST(BnbKernelEmulation, Gemv4bitMatchesTheCpuPath) {
+  for (const at::ScalarType dtype : kDtypes)
+    for (const int64_t tokens : {1, 3, 16})
+      for (const int64_t in : {75, 96}) check_gemv(dtype, tokens, in, tokens != 3);
+  check_gemv(at::kFloat, 6, 1280, true);
+  check_gemv(at::kFloat, 2, 1280, false);
+}
+
+}  // namespace
+}  // namespace oft::bnb

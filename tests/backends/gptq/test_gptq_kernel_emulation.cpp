@@ -1,0 +1,63 @@
+// The plugin's CUDA kernel, its own source (plugins/gptq/cuda/gptq_kernels.cuh) with the launcher's shape, run
+// on the CPU by the CUDA emulation (tests/cuda/cuda_emulation.h) against the CPU dequantization, bit for bit,
+// for every bit width (3 bits: codes across words), act-order group indices and each output dtype.
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "gptq_dequant_cpu.h"
+#include "gptq_packing.h"
+
+// The emulation first: the kernel header compiles against it.
+#include "cuda_emulation.h"
+
+#include "gptq_kernels.cuh"
+
+namespace emu = oft::test::emulation;
+namespace kernels = oft::gptq::cuda;
+
+namespace oft::gptq::test {
+namespace {
+
+// The kernel's element type for each dtype.
+template <class F>
+void with_element_type(at::ScalarType dtype, F&& f) {
+  if (dtype == at::kHalf) return f(__half{});
+  if (dtype == at::kBFloat16) return f(__nv_bfloat16{});
+  f(float{});
+}
+
+// 96 inputs (three runs of 32) by 37 outputs: 3552 values, the last block of 256 threads partly idle.
+TEST(GptqKernelEmulation, DequantizationEqualsTheCpuPath) {
+  const int64_t in = 96, n_out = 37, groups = 3;
+  for (const int bits : {2, 3, 4, 8}) {
+    at::manual_seed(bits);
+    const at::Tensor qweight = pack_rows(at::randint(0, 1 << bits, {in, n_out}, at::kInt), bits).contiguous();
+    const at::Tensor zeros = at::randint(0, 1 << bits, {groups, n_out}).to(at::kFloat);
+    const at::Tensor scales = (at::rand({groups, n_out}) * 0.1).to(at::kHalf).to(at::kFloat);  // fp16 scales
+    const at::Tensor g_idx = at::randint(0, groups, {in}, at::kInt);                           // act order
+    const kernels::LaunchShape shape = kernels::dequantize_kn_shape(in, n_out);
+    for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16})
+      for (const emu::Order order : {emu::Order::kForward, emu::Order::kReverse, emu::Order::kShuffled}) {
+        SCOPED_TRACE(std::to_string(bits) + " bits, " + c10::toString(dtype) + ", order " +
+                     std::to_string(static_cast<int>(order)));
+        const at::Tensor expected = dequantize_cpu(qweight, zeros, scales, g_idx, bits, dtype);
+        const at::Tensor got =
+            at::full({in, n_out}, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
+        with_element_type(dtype, [&](auto element) {
+          using T = decltype(element);
+          emu::launch(shape.blocks, shape.threads, 0, {order, 1}, kernels::dequantize_kn_kernel<T>,
+                      reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()), zeros.data_ptr<float>(),
+                      scales.data_ptr<float>(), g_idx.data_ptr<int32_t>(), bits, in, n_out,
+                      static_cast<T*>(got.data_ptr()));
+        });
+        EXPECT_TRUE(at::equal(got.to(at::kFloat), expected));
+      }
+  }
+}
+
+}  // namespace
+}  // namespace oft::gptq::test
