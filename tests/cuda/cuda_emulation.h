@@ -23,6 +23,13 @@ namespace oft::test::emulation {
 
 // The order in which the threads of a block run between two barriers, and the blocks of the grid run.
 enum class Order { kForward, kReverse, kShuffled };
+// Tests run each launch in every order: a missing barrier then shows as a difference.
+inline constexpr Order kAllOrders[] = {Order::kForward, Order::kReverse, Order::kShuffled};
+// For test traces.
+inline const char* describe(Order order) {
+  return order == Order::kReverse ? "threads in reverse order"
+                                  : (order == Order::kShuffled ? "threads shuffled" : "threads in order");
+}
 
 // Dynamic shared memory a kernel may have: by default, and after cudaFuncSetAttribute (A100's maximum).
 constexpr size_t kDefaultSharedBytes = 48 * 1024;

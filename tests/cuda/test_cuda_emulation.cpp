@@ -13,8 +13,6 @@ namespace emu = oft::test::emulation;
 
 namespace {
 
-const emu::Order kOrders[] = {emu::Order::kForward, emu::Order::kReverse, emu::Order::kShuffled};
-
 __global__ void record_indices(unsigned* out) {
   const unsigned block = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
   const unsigned thread = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
@@ -24,7 +22,7 @@ __global__ void record_indices(unsigned* out) {
 TEST(CudaEmulation, EveryThreadOfEveryBlockRunsWithItsIndices) {
   const dim3 grid(3, 2, 2), block(4, 3, 2);
   std::vector<unsigned> out(12 * 24, 0);
-  for (const emu::Order order : kOrders) {
+  for (const emu::Order order : emu::kAllOrders) {
     emu::launch(grid, block, 0, {order, 7}, record_indices, out.data());
     for (unsigned b = 0; b < 12; ++b)
       for (unsigned t = 0; t < 24; ++t) ASSERT_EQ(out[b * 24 + t], b * 1000 + t);
@@ -48,7 +46,7 @@ std::vector<float> run_rotate_left(emu::Order order, bool sync) {
 }
 
 TEST(CudaEmulation, ABarrierOrdersSharedMemoryAccesses) {
-  for (const emu::Order order : kOrders) {
+  for (const emu::Order order : emu::kAllOrders) {
     const std::vector<float> out = run_rotate_left(order, true);
     for (unsigned i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], static_cast<float>(i / 64 * 64 + (i + 1) % 64));
   }
@@ -57,7 +55,7 @@ TEST(CudaEmulation, ABarrierOrdersSharedMemoryAccesses) {
 // Without the barrier, in any order some thread runs before its neighbour and reads unwritten shared
 // memory (NaN): the bug shows.
 TEST(CudaEmulation, AMissingBarrierChangesTheResult) {
-  for (const emu::Order order : kOrders) {
+  for (const emu::Order order : emu::kAllOrders) {
     const std::vector<float> out = run_rotate_left(order, false);
     EXPECT_TRUE(std::any_of(out.begin(), out.end(), [](float v) { return std::isnan(v); }));
   }
@@ -91,7 +89,7 @@ __global__ void warp_sums(const float* in, float* out) {
 TEST(CudaEmulation, WarpShufflesExchangeWithinEachWarp) {
   std::vector<float> in(2 * 64), out(2 * 64);
   for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i);
-  for (const emu::Order order : kOrders) {
+  for (const emu::Order order : emu::kAllOrders) {
     emu::launch(2, 64, 0, {order, 5}, warp_sums, in.data(), out.data());
     for (unsigned i = 0; i < out.size(); ++i) {
       const unsigned first = i / 32 * 32;  // sum of first .. first + 31

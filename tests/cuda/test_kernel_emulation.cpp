@@ -26,14 +26,6 @@ using oft::test::close;
 
 namespace {
 
-const emu::Order kOrders[] = {emu::Order::kForward, emu::Order::kReverse, emu::Order::kShuffled};
-
-std::string name(emu::Order order) {
-  if (order == emu::Order::kReverse) return "threads in reverse order";
-  if (order == emu::Order::kShuffled) return "threads shuffled";
-  return "threads in order";
-}
-
 // An output buffer the kernel must fill: NaN where it does not.
 at::Tensor unwritten(at::IntArrayRef sizes, at::ScalarType dtype = at::kFloat) {
   return at::full(sizes, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
@@ -52,8 +44,8 @@ void check_neumann(int b, int num_terms) {
 
   const at::Tensor v = vec.detach().contiguous();
   at::Tensor first_r, first_dv;
-  for (const emu::Order order : kOrders) {
-    SCOPED_TRACE(name(order));
+  for (const emu::Order order : emu::kAllOrders) {
+    SCOPED_TRACE(emu::describe(order));
     emu::Options options{order, static_cast<uint32_t>(b)};
     const at::Tensor r = unwritten({blocks, b, b});
     const kernels::LaunchShape forward = kernels::neumann_forward_shape(blocks, b);
@@ -89,8 +81,8 @@ void check_cayley(int b, double scale) {
 
   const at::Tensor v = vec.detach().contiguous();
   at::Tensor first_r, first_dv;
-  for (const emu::Order order : kOrders) {
-    SCOPED_TRACE(name(order));
+  for (const emu::Order order : emu::kAllOrders) {
+    SCOPED_TRACE(emu::describe(order));
     const emu::Options options{order, static_cast<uint32_t>(b)};  // both within 48 KiB: no opt-in
     const at::Tensor r = unwritten({blocks, b, b});
     const kernels::LaunchShape forward = kernels::cayley_forward_shape(blocks, b);
@@ -157,8 +149,8 @@ void check_rotate(const RotateCase& c, bool transpose) {
   kernels::LaunchShape shape = kernels::rotate_shape(c.tokens, features, c.b);
   if (c.grid_rows) shape.grid.y = c.grid_rows;
   at::Tensor first;
-  for (const emu::Order order : kOrders) {
-    SCOPED_TRACE(name(order));
+  for (const emu::Order order : emu::kAllOrders) {
+    SCOPED_TRACE(emu::describe(order));
     const at::Tensor y = unwritten({c.tokens, features}, c.dtype);
     with_element_type(c.dtype, [&](auto element) {
       using T = decltype(element);
@@ -186,8 +178,8 @@ void check_rotate_grad(const RotateCase& c) {
 
   kernels::LaunchShape shape = kernels::rotate_grad_shape(c.tokens, features, c.b);
   if (c.grid_rows) shape.grid.y = c.grid_rows;
-  for (const emu::Order order : kOrders) {
-    SCOPED_TRACE(name(order));
+  for (const emu::Order order : emu::kAllOrders) {
+    SCOPED_TRACE(emu::describe(order));
     const at::Tensor grad = at::zeros_like(blocks);  // launch_rotate_grad's contract: zeroed
     with_element_type(c.dtype, [&](auto element) {
       using T = decltype(element);

@@ -26,14 +26,6 @@ using oft::test::close;
 namespace oft::bnb {
 namespace {
 
-const emu::Order kOrders[] = {emu::Order::kForward, emu::Order::kReverse, emu::Order::kShuffled};
-
-std::string name(emu::Order order) {
-  if (order == emu::Order::kReverse) return "threads in reverse order";
-  if (order == emu::Order::kShuffled) return "threads shuffled";
-  return "threads in order";
-}
-
 at::Tensor unwritten(at::IntArrayRef sizes, at::ScalarType dtype) {
   return at::full(sizes, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
 }
@@ -60,8 +52,8 @@ TEST(BnbKernelEmulation, Dequantize4bitEqualsTheCpuPath) {
                      c10::toString(dtype));
         const at::Tensor expected = dequantize_4bit(q.packed, q.absmax, type, blocksize, out, in, dtype);
         const kernels::LaunchShape shape = kernels::dequantize_4bit_shape(n);
-        for (const emu::Order order : kOrders) {
-          SCOPED_TRACE(name(order));
+        for (const emu::Order order : emu::kAllOrders) {
+          SCOPED_TRACE(emu::describe(order));
           const at::Tensor got = unwritten({out, in}, dtype);
           with_element_type(dtype, [&](auto element) {
             using T = decltype(element);
@@ -81,8 +73,8 @@ TEST(BnbKernelEmulation, NestedAbsmaxEqualsTheCpuPath) {
   const NestedAbsmax nested = quantize_absmax(at::rand({600}) + 0.1);
   const at::Tensor expected = dequantize_absmax(nested.codes, nested.nested_absmax, nested.quant_map, nested.offset);
   const kernels::LaunchShape shape = kernels::elementwise_shape(600);
-  for (const emu::Order order : kOrders) {
-    SCOPED_TRACE(name(order));
+  for (const emu::Order order : emu::kAllOrders) {
+    SCOPED_TRACE(emu::describe(order));
     const at::Tensor got = unwritten({600}, at::kFloat);
     emu::launch(shape.blocks, shape.threads, 0, {order, 2}, kernels::nested_absmax_kernel,
                 nested.codes.data_ptr<uint8_t>(), nested.quant_map.data_ptr<float>(),
@@ -98,8 +90,8 @@ TEST(BnbKernelEmulation, DequantizeInt8EqualsTheCpuPath) {
   const at::Tensor expected = dequantize_int8(q.cb, q.scb);  // float32, one rounding to the dtype after
   const kernels::LaunchShape shape = kernels::elementwise_shape(rows * cols);
   for (const at::ScalarType dtype : kDtypes)
-    for (const emu::Order order : kOrders) {
-      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + name(order));
+    for (const emu::Order order : emu::kAllOrders) {
+      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + emu::describe(order));
       const at::Tensor got = unwritten({rows, cols}, dtype);
       with_element_type(dtype, [&](auto element) {
         using T = decltype(element);
@@ -137,8 +129,8 @@ void check_gemv(at::ScalarType dtype, int64_t tokens, int64_t in, bool with_bias
   ASSERT_TRUE(!vectorized || reinterpret_cast<std::uintptr_t>(q.packed.data_ptr()) % 16 == 0);
 
   const kernels::LaunchShape shape = kernels::gemv_shape(out);
-  for (const emu::Order order : kOrders) {
-    SCOPED_TRACE(name(order));
+  for (const emu::Order order : emu::kAllOrders) {
+    SCOPED_TRACE(emu::describe(order));
     const at::Tensor y = unwritten({tokens, out}, dtype);
     with_element_type(dtype, [&](auto element) {
       using T = decltype(element);

@@ -41,7 +41,7 @@ TEST(GptqKernelEmulation, DequantizationEqualsTheCpuPath) {
     const at::Tensor g_idx = at::randint(0, groups, {in}, at::kInt);                           // act order
     const kernels::LaunchShape shape = kernels::dequantize_kn_shape(in, n_out);
     for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16})
-      for (const emu::Order order : {emu::Order::kForward, emu::Order::kReverse, emu::Order::kShuffled}) {
+      for (const emu::Order order : emu::kAllOrders) {
         SCOPED_TRACE(std::to_string(bits) + " bits, " + c10::toString(dtype) + ", order " +
                      std::to_string(static_cast<int>(order)));
         const at::Tensor expected = dequantize_cpu(qweight, zeros, scales, g_idx, bits, dtype);
