@@ -14,6 +14,7 @@
 #include "oft/device/device.h"
 #include "oft/device/rotation_kernels.h"
 #include "oft/errors.h"
+#include "rotation_reference.h"
 #include "test_support.h"
 
 using oft::test::close;
@@ -99,55 +100,31 @@ TEST(CudaRotation, ManyTilesPerSplitMatchTheCpu) {
   for (const bool shared : {false, true}) check_rotate(*kernels, at::kFloat, 64, shared, 64, 3000);
 }
 
-void check_cayley_neumann(const oft::RotationKernels& kernels, int b, int num_terms) {
-  SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms));
-  const int blocks = 6;
-  at::manual_seed(b * 10 + num_terms);
-  const at::Tensor vec = at::randn({blocks, b * (b - 1) / 2}) * (0.3 / b);
-  const at::Tensor grad = at::randn({blocks, b, b});
-
-  const at::Tensor vec_ref = vec.clone().requires_grad_();
-  const at::Tensor r_ref = oft::math::cayley_neumann(oft::math::skew_symmetric(vec_ref, b), num_terms);
-  const at::Tensor grad_ref = torch::autograd::grad({r_ref}, {vec_ref}, {grad})[0];
-
-  const at::Tensor vec_gpu = vec.to(kCuda).requires_grad_();
-  const at::Tensor r = kernels.cayley_neumann(vec_gpu, b, num_terms);
-  const at::Tensor grad_gpu = torch::autograd::grad({r}, {vec_gpu}, {grad.to(kCuda)})[0];
-
-  EXPECT_TRUE(close(r.cpu(), r_ref.detach(), 1e-5, "rotation blocks"));
-  EXPECT_TRUE(close(grad_gpu.cpu(), grad_ref, 1e-5, "skew vector gradient"));
+// The kernel for `num_terms` (0: exact Cayley) against rotation_math and autograd on the CPU.
+void check_cayley_kernel(const oft::RotationKernels& kernels, int b, int num_terms, double scale, uint64_t seed) {
+  SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms) +
+               ", scale = " + std::to_string(scale));
+  const auto ref = oft::test::rotation_reference(/*blocks=*/6, b, num_terms, scale, seed);
+  const at::Tensor vec_gpu = ref.vec.to(kCuda).requires_grad_();
+  const at::Tensor r =
+      num_terms == 0 ? kernels.cayley_exact(vec_gpu, b) : kernels.cayley_neumann(vec_gpu, b, num_terms);
+  const at::Tensor grad_gpu = torch::autograd::grad({r}, {vec_gpu}, {ref.grad.to(kCuda)})[0];
+  EXPECT_TRUE(close(r.cpu(), ref.blocks, 1e-5, "rotation blocks"));
+  EXPECT_TRUE(close(grad_gpu.cpu(), ref.vec_grad, 1e-5, "skew vector gradient"));
 }
 
 TEST(CudaRotation, CayleyNeumannForwardAndBackwardMatchTheCpu) {
   REQUIRE_CUDA_KERNELS(kernels);
   for (const int b : {2, 3, 8, 16, 32, 64})
-    for (const int num_terms : {2, 3, 4, 5, 6}) check_cayley_neumann(*kernels, b, num_terms);
-}
-
-void check_cayley_exact(const oft::RotationKernels& kernels, int b, double scale) {
-  SCOPED_TRACE("b = " + std::to_string(b) + ", scale = " + std::to_string(scale));
-  const int blocks = 6;
-  at::manual_seed(b);
-  const at::Tensor vec = at::randn({blocks, b * (b - 1) / 2}) * scale;
-  const at::Tensor grad = at::randn({blocks, b, b});
-
-  const at::Tensor vec_ref = vec.clone().requires_grad_();
-  const at::Tensor r_ref = oft::math::cayley_exact(oft::math::skew_symmetric(vec_ref, b));
-  const at::Tensor grad_ref = torch::autograd::grad({r_ref}, {vec_ref}, {grad})[0];
-
-  const at::Tensor vec_gpu = vec.to(kCuda).requires_grad_();
-  const at::Tensor r = kernels.cayley_exact(vec_gpu, b);
-  const at::Tensor grad_gpu = torch::autograd::grad({r}, {vec_gpu}, {grad.to(kCuda)})[0];
-
-  EXPECT_TRUE(close(r.cpu(), r_ref.detach(), 1e-5, "rotation blocks"));
-  EXPECT_TRUE(close(grad_gpu.cpu(), grad_ref, 1e-5, "skew vector gradient"));
+    for (const int num_terms : {2, 3, 4, 5, 6})
+      check_cayley_kernel(*kernels, b, num_terms, 0.3 / b, b * 10 + num_terms);
 }
 
 TEST(CudaRotation, ExactCayleyForwardAndBackwardMatchTheCpu) {
   REQUIRE_CUDA_KERNELS(kernels);
   ASSERT_NE(kernels->cayley_exact, nullptr);
   for (const int b : {2, 3, 8, 16, 32, 64})
-    for (const double scale : {0.3 / b, 0.5, 3.0}) check_cayley_exact(*kernels, b, scale);
+    for (const double scale : {0.3 / b, 0.5, 3.0}) check_cayley_kernel(*kernels, b, /*num_terms=*/0, scale, b);
 }
 
 // Blocks beyond the kernels' 64 take LibTorch's operators on the GPU, with the same results.

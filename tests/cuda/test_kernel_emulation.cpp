@@ -13,6 +13,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "oft/adapter/rotation_math.h"
+#include "rotation_reference.h"
 #include "test_support.h"
 
 // The emulation first: the kernel header compiles against it.
@@ -36,13 +37,8 @@ float* f32(const at::Tensor& t) { return t.data_ptr<float>(); }
 void check_neumann(int b, int num_terms) {
   SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms));
   const int blocks = 3, m = b * (b - 1) / 2;
-  at::manual_seed(b * 10 + num_terms);
-  const at::Tensor vec = (at::randn({blocks, m}) * (0.3 / b)).requires_grad_();
-  const at::Tensor grad = at::randn({blocks, b, b});
-  const at::Tensor expected = oft::math::cayley_neumann(oft::math::skew_symmetric(vec, b), num_terms);
-  const at::Tensor expected_grad = torch::autograd::grad({expected}, {vec}, {grad})[0];
-
-  const at::Tensor v = vec.detach().contiguous();
+  const auto ref = oft::test::rotation_reference(blocks, b, num_terms, 0.3 / b, b * 10 + num_terms);
+  const at::Tensor v = ref.vec.contiguous(), grad = ref.grad, expected = ref.blocks, expected_grad = ref.vec_grad;
   at::Tensor first_r, first_dv;
   for (const emu::Order order : emu::kAllOrders) {
     SCOPED_TRACE(emu::describe(order));
@@ -58,7 +54,7 @@ void check_neumann(int b, int num_terms) {
     emu::launch(backward.grid, backward.threads, backward.shared_bytes, options, kernels::neumann_backward_kernel,
                 f32(v), f32(grad), b, num_terms, f32(scratch), f32(dv));
 
-    EXPECT_TRUE(close(r, expected.detach(), 1e-5, "rotation blocks"));
+    EXPECT_TRUE(close(r, expected, 1e-5, "rotation blocks"));
     EXPECT_TRUE(close(dv, expected_grad, 1e-5, "skew vector gradient"));
     if (!first_r.defined()) {
       first_r = r;
@@ -73,13 +69,8 @@ void check_neumann(int b, int num_terms) {
 void check_cayley(int b, double scale) {
   SCOPED_TRACE("b = " + std::to_string(b) + ", scale = " + std::to_string(scale));
   const int blocks = 2, m = b * (b - 1) / 2;
-  at::manual_seed(b);
-  const at::Tensor vec = (at::randn({blocks, m}) * scale).requires_grad_();
-  const at::Tensor grad = at::randn({blocks, b, b});
-  const at::Tensor expected = oft::math::cayley_exact(oft::math::skew_symmetric(vec, b));
-  const at::Tensor expected_grad = torch::autograd::grad({expected}, {vec}, {grad})[0];
-
-  const at::Tensor v = vec.detach().contiguous();
+  const auto ref = oft::test::rotation_reference(blocks, b, /*num_terms=*/0, scale, b);
+  const at::Tensor v = ref.vec.contiguous(), grad = ref.grad, expected = ref.blocks, expected_grad = ref.vec_grad;
   at::Tensor first_r, first_dv;
   for (const emu::Order order : emu::kAllOrders) {
     SCOPED_TRACE(emu::describe(order));
@@ -94,7 +85,7 @@ void check_cayley(int b, double scale) {
     emu::launch(backward.grid, backward.threads, backward.shared_bytes, options, kernels::cayley_backward_kernel,
                 f32(r), f32(grad), b, f32(dv));
 
-    EXPECT_TRUE(close(r, expected.detach(), 1e-5, "rotation blocks"));
+    EXPECT_TRUE(close(r, expected, 1e-5, "rotation blocks"));
     EXPECT_TRUE(close(dv, expected_grad, 1e-4, "skew vector gradient"));
     if (!first_r.defined()) {
       first_r = r;

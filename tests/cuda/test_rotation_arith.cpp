@@ -9,6 +9,7 @@
 
 #include "oft/adapter/rotation_math.h"
 #include "rotation_arith.h"
+#include "rotation_reference.h"
 #include "test_support.h"
 
 namespace arith = oft::cuda::arith;
@@ -55,17 +56,13 @@ std::vector<float> neumann_backward(const float* v, const float* g, int b, int n
   return dv;
 }
 
+// Against rotation_math and its autograd.
 void check_neumann(int b, int num_terms) {
   SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms));
   const int blocks = 3, m = b * (b - 1) / 2;
-  at::manual_seed(b * 10 + num_terms);
   // Small enough that the series' powers stay of order one for b = 64, as trained adapters are.
-  const at::Tensor vec = (at::randn({blocks, m}) * (0.3 / b)).requires_grad_();
-  const at::Tensor grad = at::randn({blocks, b, b});
-  const at::Tensor expected = oft::math::cayley_neumann(oft::math::skew_symmetric(vec, b), num_terms);
-  const at::Tensor expected_grad = torch::autograd::grad({expected}, {vec}, {grad})[0];
-
-  const std::vector<float> v = values(vec.detach()), g = values(grad);
+  const auto ref = oft::test::rotation_reference(blocks, b, num_terms, 0.3 / b, b * 10 + num_terms);
+  const std::vector<float> v = values(ref.vec), g = values(ref.grad);
   std::vector<float> r, dv;
   for (int k = 0; k < blocks; ++k) {
     const auto rk = neumann_forward(v.data() + k * m, b, num_terms);
@@ -73,8 +70,8 @@ void check_neumann(int b, int num_terms) {
     r.insert(r.end(), rk.begin(), rk.end());
     dv.insert(dv.end(), dvk.begin(), dvk.end());
   }
-  EXPECT_TRUE(close(tensor(r, {blocks, b, b}), expected.detach(), 1e-5, "rotation blocks"));
-  EXPECT_TRUE(close(tensor(dv, {blocks, m}), expected_grad, 1e-5, "skew vector gradient"));
+  EXPECT_TRUE(close(tensor(r, {blocks, b, b}), ref.blocks, 1e-5, "rotation blocks"));
+  EXPECT_TRUE(close(tensor(dv, {blocks, m}), ref.vec_grad, 1e-5, "skew vector gradient"));
 }
 
 // One OFT block's exact Cayley forward, as cayley_forward_kernel runs it: Gauss-Jordan in three phases per pivot.
@@ -107,13 +104,8 @@ std::vector<float> cayley_backward(const float* r, const float* g, int b) {
 void check_cayley(int b, double scale) {
   SCOPED_TRACE("b = " + std::to_string(b) + ", scale = " + std::to_string(scale));
   const int blocks = 3, m = b * (b - 1) / 2;
-  at::manual_seed(b);
-  const at::Tensor vec = (at::randn({blocks, m}) * scale).requires_grad_();
-  const at::Tensor grad = at::randn({blocks, b, b});
-  const at::Tensor expected = oft::math::cayley_exact(oft::math::skew_symmetric(vec, b));
-  const at::Tensor expected_grad = torch::autograd::grad({expected}, {vec}, {grad})[0];
-
-  const std::vector<float> v = values(vec.detach()), g = values(grad);
+  const auto ref = oft::test::rotation_reference(blocks, b, /*num_terms=*/0, scale, b);
+  const std::vector<float> v = values(ref.vec), g = values(ref.grad);
   std::vector<float> r, dv;
   for (int k = 0; k < blocks; ++k) {
     const auto rk = cayley_forward(v.data() + k * m, b);
@@ -121,8 +113,8 @@ void check_cayley(int b, double scale) {
     r.insert(r.end(), rk.begin(), rk.end());
     dv.insert(dv.end(), dvk.begin(), dvk.end());
   }
-  EXPECT_TRUE(close(tensor(r, {blocks, b, b}), expected.detach(), 1e-5, "rotation blocks"));
-  EXPECT_TRUE(close(tensor(dv, {blocks, m}), expected_grad, 1e-5, "skew vector gradient"));
+  EXPECT_TRUE(close(tensor(r, {blocks, b, b}), ref.blocks, 1e-5, "rotation blocks"));
+  EXPECT_TRUE(close(tensor(dv, {blocks, m}), ref.vec_grad, 1e-5, "skew vector gradient"));
 }
 
 // y = x . blockdiag(R) by row_times_block, and dR by tile_xty_entry over two token tiles, as the kernels
