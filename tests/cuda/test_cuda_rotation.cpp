@@ -179,40 +179,27 @@ TEST(CudaRotation, OftRotationModuleMatchesTheCpu) {
                     1.6e-2, "eval y"));
 }
 
-// COFT writes the projected values back into the weight at every use (as PEFT does): a layer used twice
-// before the backward must still get its gradient (the kernel keeps its own copy of the skew vector).
+// COFT writes the projected values back into the weight at every use (as PEFT does): a layer used twice before
+// the backward must still get its gradient, with either Cayley kernel (Cayley-Neumann keeps its own copy of the
+// skew vector; exact Cayley saves the rotation, not the weight).
 TEST(CudaRotation, CoftWeightUsedTwiceBeforeTheBackward) {
   REQUIRE_CUDA_KERNELS(kernels);
-  oft::RotationSpec spec;
-  spec.features = 128;
-  spec.block_size = 16;
-  spec.coft = true;
-  auto [cpu, gpu] = cpu_and_gpu_rotation(spec, 5);
-  const at::Tensor x = at::randn({8, spec.features});
-  const at::Tensor loss_cpu = (cpu->forward(x) + cpu->forward(x)).sum();
-  const at::Tensor loss_gpu = (gpu->forward(x.to(kCuda)) + gpu->forward(x.to(kCuda))).sum();
-  loss_cpu.backward();
-  ASSERT_NO_THROW(loss_gpu.backward());
-  EXPECT_TRUE(close(gpu->weight.grad().cpu(), cpu->weight.grad(), 1e-4, "weight gradient"));
-}
-
-// The exact Cayley transform through the module (its kernel saves the rotation, not the weight), with COFT's
-// write-back between two uses before the backward.
-TEST(CudaRotation, ExactCayleyModuleMatchesTheCpu) {
-  REQUIRE_CUDA_KERNELS(kernels);
-  oft::RotationSpec spec;
-  spec.features = 128;
-  spec.block_size = 16;
-  spec.use_cayley_neumann = false;
-  spec.coft = true;
-  auto [cpu, gpu] = cpu_and_gpu_rotation(spec, 9);
-  const at::Tensor x = at::randn({8, spec.features});
-  const at::Tensor y_cpu = cpu->forward(x) + cpu->forward(x);
-  const at::Tensor y_gpu = gpu->forward(x.to(kCuda)) + gpu->forward(x.to(kCuda));
-  EXPECT_TRUE(close(y_gpu.detach().cpu(), y_cpu.detach(), 1e-5, "y"));
-  y_cpu.sum().backward();
-  ASSERT_NO_THROW(y_gpu.sum().backward());
-  EXPECT_TRUE(close(gpu->weight.grad().cpu(), cpu->weight.grad(), 1e-4, "weight gradient"));
+  for (const bool neumann : {true, false}) {
+    SCOPED_TRACE(neumann ? "Cayley-Neumann" : "exact Cayley");
+    oft::RotationSpec spec;
+    spec.features = 128;
+    spec.block_size = 16;
+    spec.coft = true;
+    spec.use_cayley_neumann = neumann;
+    auto [cpu, gpu] = cpu_and_gpu_rotation(spec, neumann ? 5 : 9);
+    const at::Tensor x = at::randn({8, spec.features});
+    const at::Tensor y_cpu = cpu->forward(x) + cpu->forward(x);
+    const at::Tensor y_gpu = gpu->forward(x.to(kCuda)) + gpu->forward(x.to(kCuda));
+    EXPECT_TRUE(close(y_gpu.detach().cpu(), y_cpu.detach(), 1e-5, "y"));
+    y_cpu.sum().backward();
+    ASSERT_NO_THROW(y_gpu.sum().backward());
+    EXPECT_TRUE(close(gpu->weight.grad().cpu(), cpu->weight.grad(), 1e-4, "weight gradient"));
+  }
 }
 
 }  // namespace
