@@ -153,12 +153,16 @@ class RotateRows : public torch::autograd::Function<RotateRows> {
   }
 };
 
+// Whether the Cayley kernels take these skew vectors; otherwise rotation_math computes (and reports bad shapes).
+bool skew_vectors_fit_kernels(const at::Tensor& vec, int64_t block_size) {
+  return vec.is_cuda() && vec.scalar_type() != at::kDouble && block_size >= 2 && block_size <= kMaxKernelBlockSize &&
+         vec.dim() == 2 && vec.size(1) == block_size * (block_size - 1) / 2 && kernels_run_on(vec.device());
+}
+
 }  // namespace
 
 at::Tensor cayley_neumann(const at::Tensor& vec, int64_t block_size, int64_t num_terms) {
-  if (!vec.is_cuda() || vec.scalar_type() == at::kDouble || block_size < 2 || block_size > kMaxKernelBlockSize ||
-      num_terms < 2 || vec.dim() != 2 || vec.size(1) != block_size * (block_size - 1) / 2 ||
-      !kernels_run_on(vec.device()))
+  if (num_terms < 2 || !skew_vectors_fit_kernels(vec, block_size))
     return math::cayley_neumann(math::skew_symmetric(vec, block_size), num_terms);  // and its errors
   // fp32 arithmetic for fp32/fp16/bf16 adapters; autograd carries the casts. Always a copy: the Function
   // saves its input, and COFT writes into the adapter's weight at every use (as PEFT does), which would
@@ -168,8 +172,7 @@ at::Tensor cayley_neumann(const at::Tensor& vec, int64_t block_size, int64_t num
 }
 
 at::Tensor cayley_exact(const at::Tensor& vec, int64_t block_size) {
-  if (!vec.is_cuda() || vec.scalar_type() == at::kDouble || block_size < 2 || block_size > kMaxKernelBlockSize ||
-      vec.dim() != 2 || vec.size(1) != block_size * (block_size - 1) / 2 || !kernels_run_on(vec.device()))
+  if (!skew_vectors_fit_kernels(vec, block_size))
     return math::cayley_exact(math::skew_symmetric(vec, block_size));  // and its errors
   // fp32 for fp32/fp16/bf16 adapters, as rotation_math promotes them; autograd carries the casts.
   const at::Tensor vec_fp32 = vec.to(at::kFloat).contiguous();
