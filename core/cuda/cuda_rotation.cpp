@@ -183,7 +183,7 @@ at::Tensor rotate_rows(const at::Tensor& x, const at::Tensor& blocks) {
   const int64_t b = blocks.size(-1);
   const int64_t features = x.size(-1);
   const bool fits = x.is_cuda() && blocks.is_cuda() && x.device() == blocks.device() && kernel_dtype(x.scalar_type()) &&
-                    kernel_dtype(blocks.scalar_type()) && blocks.dim() == 3 && blocks.size(1) == b &&
+                    kernel_dtype(blocks.scalar_type()) && blocks.dim() == 3 && blocks.size(1) == b && b >= 1 &&
                     b <= kMaxKernelBlockSize && features % b == 0 &&
                     (blocks.size(0) == 1 || blocks.size(0) * b == features) && features <= INT32_MAX &&
                     kernels_run_on(x.device());

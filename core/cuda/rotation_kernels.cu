@@ -78,7 +78,7 @@ cudaError_t launch_cayley_backward(const float* rotation, const float* grad, int
 
 cudaError_t launch_rotate(ElementType type, const void* x, const float* blocks, int64_t tokens, int features, int b,
                           bool shared_block, bool transpose, void* y, cudaStream_t stream) {
-  if (tokens == 0) return cudaSuccess;
+  if (tokens == 0 || features == 0) return cudaSuccess;
   switch (type) {
     case ElementType::kFloat32:
       return rotate_typed<float>(x, blocks, tokens, features, b, shared_block, transpose, y, stream);
@@ -92,7 +92,7 @@ cudaError_t launch_rotate(ElementType type, const void* x, const float* blocks, 
 
 cudaError_t launch_rotate_grad(ElementType type, const void* x, const void* dy, int64_t tokens, int features, int b,
                                bool shared_block, float* grad_blocks, cudaStream_t stream) {
-  if (tokens == 0) return cudaSuccess;
+  if (tokens == 0 || features == 0) return cudaSuccess;
   switch (type) {
     case ElementType::kFloat32:
       return rotate_grad_typed<float>(x, dy, tokens, features, b, shared_block, grad_blocks, stream);

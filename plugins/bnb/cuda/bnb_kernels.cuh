@@ -24,6 +24,13 @@ __device__ inline void store(float v, __nv_bfloat16* p) { *p = __float2bfloat16_
 __device__ inline float load(const float* p) { return *p; }
 __device__ inline float load(const __half* p) { return __half2float(*p); }
 __device__ inline float load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+// v as a T tensor holds it (float32 -> T -> float32).
+template <typename T>
+__device__ inline float rounded_to(float v) {
+  T rounded;
+  store(v, &rounded);
+  return load(&rounded);
+}
 
 // The 16 table values in shared memory; every thread of the block must call it.
 __device__ inline void fill_table(float* table, bool nf4) {
@@ -60,6 +67,14 @@ __global__ void dequantize_int8_kernel(const int8_t* cb, const float* scb, int64
 
 constexpr int kWarpsPerBlock = 4;
 
+// One weight of the GEMV as the GEMM path (> 16 tokens) and the CPU path multiply it: dequantized in float32,
+// then rounded to the compute dtype T (bitsandbytes' kgemm_4bit_inference_naive holds it in T too). For 16-bit
+// T its products with x are then exact in float32: only the summation order differs from the GEMM.
+template <typename T>
+__device__ inline float gemv_weight(float table_value, float absmax) {
+  return rounded_to<T>(math::dequantize_4bit_value(table_value, absmax));
+}
+
 // Adds weights w_hi, w_lo of inputs k, k+1 times each token's x into acc (tokens <= kMaxTokens, unrolled so
 // that acc stays in registers).
 template <typename T, int kMaxTokens>
@@ -95,14 +110,14 @@ __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out
       for (int j = 0; j < 16; ++j) {
         const uint32_t bits = math::byte_of(words[j / 4], j % 4);
         accumulate_pair<T, kMaxTokens>(acc, x, in, tokens, k0 + 2 * j,
-                                       math::dequantize_4bit_value(table[math::high_code(bits)], scale),
-                                       math::dequantize_4bit_value(table[math::low_code(bits)], scale));
+                                       gemv_weight<T>(table[math::high_code(bits)], scale),
+                                       gemv_weight<T>(table[math::low_code(bits)], scale));
       }
     }
   } else {
     for (int64_t k = lane; k < in; k += 32) {
       const int64_t e = base + k;
-      const float w = math::dequantize_4bit_value(table[math::code_at(packed, e)], absmax[e / blocksize]);
+      const float w = gemv_weight<T>(table[math::code_at(packed, e)], absmax[e / blocksize]);
 #pragma unroll
       for (int t = 0; t < kMaxTokens; ++t)
         if (t < tokens) acc[t] += w * load(x + t * in + k);

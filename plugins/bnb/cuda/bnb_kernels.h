@@ -21,8 +21,8 @@ cudaError_t dequantize_4bit(const uint8_t* packed, const float* absmax, bool nf4
 cudaError_t dequantize_int8(const int8_t* cb, const float* scb, int64_t rows, int64_t cols, Dtype dtype, void* out,
                             cudaStream_t stream);
 
-// y (tokens, out) = x (tokens, in) . W^T + bias, W (out, in) the dequantized 4-bit weight, never stored: one warp
-// per output row, fp32 accumulation; x and y in `dtype`; bias float32 or null; 1 <= tokens <= 16.
+// y (tokens, out) = x (tokens, in) . W^T + bias, W (out, in) the 4-bit weight dequantized to `dtype`, never
+// stored: one warp per output row, fp32 accumulation; x and y in `dtype`; bias float32 or null; 1 <= tokens <= 16.
 // `vectorized`: in % 32 == 0 and `packed` 16-byte aligned (each lane then reads 32 codes at once).
 cudaError_t gemv_4bit(const void* x, int64_t tokens, int64_t in, int64_t out, const uint8_t* packed,
                       const float* absmax, bool nf4, int64_t blocksize, const float* bias, bool vectorized, Dtype dtype,

@@ -21,8 +21,9 @@ struct CudaOps {
   at::Tensor (*dequantize_absmax)(const at::Tensor& codes, const at::Tensor& nested_absmax, const at::Tensor& quant_map,
                                   float offset);
   at::Tensor (*dequantize_int8)(const at::Tensor& cb, const at::Tensor& scb, c10::ScalarType dtype);
-  // x (tokens, in) . dequantize_4bit(W)^T + bias in x's dtype (float32/float16/bfloat16), fp32 accumulation,
-  // without materializing W; tokens in 1..kMaxGemvTokens. absmax is float32 (nested codes already decoded).
+  // x (tokens, in) . dequantize_4bit(W, x's dtype)^T + bias in x's dtype (float32/float16/bfloat16), fp32
+  // accumulation, without materializing W; tokens in 1..kMaxGemvTokens. absmax is float32 (nested codes already
+  // decoded).
   at::Tensor (*gemv_4bit)(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& absmax, bool nf4,
                           int64_t blocksize, int64_t out_features, const at::Tensor& bias);
 };

@@ -93,14 +93,15 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
   const auto cd = state_.compute_dtype;
   const int64_t tokens = x.numel() / in_features_;
   // Few tokens on CUDA: the fused kernel reads the packed codes once and never writes W. It has no backward,
-  // so inputs that need a gradient (OFT training) take the dequantize + GEMM path below.
+  // so inputs that need a gradient (OFT training) take the dequantize + GEMM path below. W and the bias in the
+  // compute dtype, as that path has them: crossing kMaxGemvTokens changes only the summation order.
   if (weight_.is_cuda() && tokens >= 1 && tokens <= kMaxGemvTokens &&
       !(c10::GradMode::is_enabled() && x.requires_grad())) {
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = out_features_;
     const at::Tensor y = cuda_ops().gemv_4bit(x.reshape({tokens, in_features_}).to(cd), weight_, absmax_float(),
                                               state_.quant_type == QuantType::NF4, state_.blocksize, out_features_,
-                                              bias_.defined() ? bias_.to(at::kFloat) : bias_);
+                                              bias_.defined() ? bias_.to(cd).to(at::kFloat) : bias_);
     return y.view(shape).to(x.scalar_type());
   }
   const at::Tensor w =

@@ -47,6 +47,11 @@ at::Tensor dequantize_kn(const at::Tensor& qweight, const at::Tensor& zeros, con
   const c10::Device device = qweight.device();
   const c10::cuda::CUDAGuard guard(device);
   const int64_t in = g_idx.size(0), n_out = qweight.size(1), groups = zeros.size(0);
+  // 32 inputs fill whole words at every bit width (3 bits: 32 codes in 3 words, some straddling two).
+  if (in % 32 != 0)
+    throw std::invalid_argument(std::string(kWhat) +
+                                ": the number of inputs (g_idx's length) must be a multiple of 32, got " +
+                                std::to_string(in));
   const at::Tensor words = matrix(qweight, at::kInt, in * bits / 32, n_out, device, "qweight");
   const at::Tensor z = matrix(zeros, at::kFloat, groups, n_out, device, "qzeros");
   const at::Tensor s = matrix(scales, at::kFloat, groups, n_out, device, "scales");
@@ -61,7 +66,6 @@ at::Tensor dequantize_kn(const at::Tensor& qweight, const at::Tensor& zeros, con
                                   ")");
   }
   at::Tensor out = at::empty({in, n_out}, qweight.options().dtype(dtype));
-  if (out.numel() == 0) return out;
   const cudaError_t status =
       cuda::dequantize_kn(reinterpret_cast<const uint32_t*>(words.data_ptr<int32_t>()), z.data_ptr<float>(),
                           s.data_ptr<float>(), g.data_ptr<int32_t>(), bits, in, n_out, kernel_dtype(dtype),

@@ -1,8 +1,9 @@
 // The bnb plugin on a CUDA device against its own CPU path, through the built plugin (which loads
 // liboft_bnb_cuda.so from beside itself at the first CUDA tensor). Skips without a CUDA device (label gpu).
 // Tolerances: dequantization is bit-exact (same float32 roundings); forwards differ by the summation order
-// of the GEMV/GEMM (float32: 1e-5 of the output's scale; bfloat16: 2 bf16 steps, 1.6e-2).
+// of the GEMV/GEMM (forward_tolerance).
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,13 @@ class BnbCuda : public ::testing::Test {
     return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-12);
   }
 
+  // Of the output's scale: float32 1e-5; float16 and bfloat16 two steps of the dtype.
+  static double forward_tolerance(c10::ScalarType dtype) {
+    if (dtype == at::kBFloat16) return 1.6e-2;
+    if (dtype == at::kHalf) return 2e-3;
+    return 1e-5;
+  }
+
   static inline std::unique_ptr<PluginHostResult> host_;
 };
 
@@ -94,11 +102,14 @@ TEST_F(BnbCuda, FourBitDequantizationIsBitExactInHalfDtypes) {
 TEST_F(BnbCuda, FourBitForwardMatchesTheCpuOnTheGemvAndGemmPaths) {
   for (const std::string type : {"nf4", "fp4"})
     for (bool nested : {false, true})
-      for (auto [out, in] : {std::pair<int64_t, int64_t>{96, 256}, {40, 72}}) {  // vectorized and element-wise GEMV
+      // The vectorized GEMV; the element-wise one; and that with an odd element count (every other row starts
+      // mid-byte, the last byte holds one code).
+      for (auto [out, in] : {std::pair<int64_t, int64_t>{96, 256}, {40, 72}, {37, 75}}) {
         Pair p = quantized(type == "nf4" ? "bnb-nf4" : "bnb-fp4", four_bit(type, 64, nested), out, in);
         p.cpu->module()->eval();
         p.gpu->module()->eval();
-        for (int64_t tokens : {1, 3, 16, 17, 64}) {  // <= 16: fused GEMV; more: dequantize + GEMM
+        // <= 16: fused GEMV, each of its token bounds (1, 4, 8, 16) partly filled and full; more: dequantize + GEMM.
+        for (int64_t tokens : {1, 3, 5, 8, 16, 17, 64}) {
           SCOPED_TRACE(type + (nested ? " nested " : " ") + std::to_string(out) + "x" + std::to_string(in) + ", " +
                        std::to_string(tokens) + " tokens");
           const at::Tensor x = at::randn({tokens, in});
@@ -110,14 +121,55 @@ TEST_F(BnbCuda, FourBitForwardMatchesTheCpuOnTheGemvAndGemmPaths) {
       }
 }
 
-TEST_F(BnbCuda, FourBitForwardInBfloat16ComputeMatchesTheCpu) {
-  Pair p = quantized("bnb-nf4", four_bit("nf4", 64, false, "bfloat16"), 128, 256);
-  for (int64_t tokens : {1, 8, 32}) {
-    const at::Tensor x = at::randn({2, tokens, 256}).to(at::kBFloat16);
-    const at::Tensor y = p.gpu->forward(x.cuda());
-    EXPECT_EQ(y.scalar_type(), at::kBFloat16);
-    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, tokens, 128}));
-    EXPECT_LT(relative_error(y, p.cpu->forward(x)), 1.6e-2) << tokens << " tokens";
+TEST_F(BnbCuda, FourBitForwardInHalfComputeDtypesMatchesTheCpu) {
+  for (const std::string compute : {"bfloat16", "float16"}) {
+    const c10::ScalarType dtype = compute == "bfloat16" ? at::kBFloat16 : at::kHalf;
+    for (auto [out, in] : {std::pair<int64_t, int64_t>{128, 256}, {37, 75}}) {  // vectorized and element-wise GEMV
+      Pair p = quantized("bnb-nf4", four_bit("nf4", 64, false, compute), out, in);
+      // x [batch, seq, hidden]: 1, 2, 5, 8 and 16 tokens on the GEMV, 17 and 64 on the GEMM.
+      for (auto [batch, seq] : {std::pair<int64_t, int64_t>{1, 1}, {2, 1}, {1, 5}, {2, 4}, {2, 8}, {1, 17}, {2, 32}}) {
+        SCOPED_TRACE(compute + ", " + std::to_string(out) + "x" + std::to_string(in) + ", x [" + std::to_string(batch) +
+                     ", " + std::to_string(seq) + ", " + std::to_string(in) + "]");
+        const at::Tensor x = at::randn({batch, seq, in}).to(dtype);
+        const at::Tensor y = p.gpu->forward(x.cuda());
+        EXPECT_EQ(y.scalar_type(), dtype);
+        EXPECT_EQ(y.sizes(), (std::vector<int64_t>{batch, seq, out}));
+        EXPECT_LT(relative_error(y, p.cpu->forward(x)), forward_tolerance(dtype));
+      }
+    }
+  }
+}
+
+TEST_F(BnbCuda, FourBitForwardOfStridedAndBatchedInputsMatchesTheCpu) {
+  Pair p = quantized("bnb-nf4", four_bit("nf4", 64, true), 96, 256);
+  // The same view of the same values, taken on each device: the GPU's x has the view's strides and offset.
+  struct Input {
+    std::string name;
+    at::Tensor values;
+    std::function<at::Tensor(const at::Tensor&)> view;
+    bool contiguous;
+  };
+  const auto as_is = [](const at::Tensor& t) { return t; };
+  const std::vector<Input> inputs = {
+      {"(in, 5)^T", at::randn({256, 5}), [](const at::Tensor& t) { return t.t(); }, false},
+      {"(in, 20)^T: the GEMM", at::randn({256, 20}), [](const at::Tensor& t) { return t.t(); }, false},
+      {"every other feature of (8, 2 in)", at::randn({8, 512}),
+       [](const at::Tensor& t) { return t.slice(1, 0, 512, 2); }, false},
+      {"rows 1.. of (4, in): an offset", at::randn({4, 256}), [](const at::Tensor& t) { return t.slice(0, 1); }, true},
+      {"[2, 4, in]", at::randn({2, 4, 256}), as_is, true},
+      {"[3, 7, in]: the GEMM", at::randn({3, 7, 256}), as_is, true},
+      {"[2, 4, in] from [4, 2, in]", at::randn({4, 2, 256}), [](const at::Tensor& t) { return t.transpose(0, 1); },
+       false},
+  };
+  for (const Input& input : inputs) {
+    SCOPED_TRACE(input.name);
+    const at::Tensor x = input.view(input.values), x_gpu = input.view(input.values.cuda());
+    ASSERT_EQ(x_gpu.is_contiguous(), input.contiguous);
+    const at::Tensor y = p.gpu->forward(x_gpu);
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = 96;
+    EXPECT_EQ(y.sizes(), shape);
+    EXPECT_LT(relative_error(y, p.cpu->forward(x)), forward_tolerance(at::kFloat));
   }
 }
 
@@ -142,24 +194,27 @@ TEST_F(BnbCuda, FourBitMergeRequantizesToTheCpuBytes) {
 }
 
 TEST_F(BnbCuda, Int8DequantizationIsBitExactAndForwardMatchesTheCpu) {
-  for (const std::string threshold : {"0.0", "6.0"}) {
-    SCOPED_TRACE("llm_int8_threshold " + threshold);
-    Pair p = quantized("bnb-int8", "{\"llm_int8_threshold\": " + threshold + "}", 48, 96);
-    EXPECT_TRUE(at::equal(p.gpu->dense_weight().cpu(), p.cpu->dense_weight()));
-    // Training: both dequantize and multiply in x's dtype.
-    p.cpu->module()->train();
-    p.gpu->module()->train();
-    const at::Tensor x = at::randn({5, 96}) * 3;
-    EXPECT_LT(relative_error(p.gpu->forward(x.cuda()), p.cpu->forward(x)), 1e-5);
-    // Eval: the CPU quantizes activations to int8 (half a step of 1/127 of a row's absmax); the GPU does not.
-    p.cpu->module()->eval();
-    p.gpu->module()->eval();
-    EXPECT_LT(relative_error(p.gpu->forward(x.cuda()), p.cpu->forward(x)), 1.5e-2);
-    const at::Tensor rotated = at::randn({48, 96}) * 0.2;
-    p.cpu->set_dense_weight(rotated);
-    p.gpu->set_dense_weight(rotated.cuda());
-    EXPECT_TRUE(at::equal(p.gpu->dense_weight().cpu(), p.cpu->dense_weight()));
-  }
+  for (const std::string threshold : {"0.0", "6.0"})
+    for (const c10::ScalarType dtype : {at::kFloat, at::kHalf}) {
+      SCOPED_TRACE("llm_int8_threshold " + threshold + ", x " + c10::toString(dtype));
+      Pair p = quantized("bnb-int8", "{\"llm_int8_threshold\": " + threshold + "}", 48, 96);
+      EXPECT_TRUE(at::equal(p.gpu->dense_weight().cpu(), p.cpu->dense_weight()));
+      // Training: both dequantize and multiply in x's dtype.
+      p.cpu->module()->train();
+      p.gpu->module()->train();
+      const at::Tensor x = (at::randn({5, 96}) * 3).to(dtype);
+      const at::Tensor y = p.gpu->forward(x.cuda());
+      EXPECT_EQ(y.scalar_type(), dtype);
+      EXPECT_LT(relative_error(y, p.cpu->forward(x)), forward_tolerance(dtype));
+      // Eval: the CPU quantizes activations to int8 (half a step of 1/127 of a row's absmax); the GPU does not.
+      p.cpu->module()->eval();
+      p.gpu->module()->eval();
+      EXPECT_LT(relative_error(p.gpu->forward(x.cuda()), p.cpu->forward(x)), 1.5e-2);
+      const at::Tensor rotated = at::randn({48, 96}) * 0.2;
+      p.cpu->set_dense_weight(rotated);
+      p.gpu->set_dense_weight(rotated.cuda());
+      EXPECT_TRUE(at::equal(p.gpu->dense_weight().cpu(), p.cpu->dense_weight()));
+    }
 }
 
 }  // namespace

@@ -110,49 +110,86 @@ double output_tolerance(at::ScalarType dtype) {
   return 1e-5;
 }
 
-// y = x . dequantize_4bit(W)^T + bias against the CPU path's dequantization and LibTorch's matmul, through the
-// token bound the launcher picks. 10 rows: the last block's last two warps have no row and exit.
-void check_gemv(at::ScalarType dtype, int64_t tokens, int64_t in, bool with_bias) {
-  const int64_t out = 10, blocksize = 64;
+// The GEMV kernel on x (tokens, in) in x's dtype, through the token bound the launcher picks.
+at::Tensor run_gemv(const at::Tensor& x, const Packed4bit& q, int64_t out, int64_t blocksize, const at::Tensor& bias,
+                    emu::Order order) {
+  const int64_t tokens = x.size(0), in = x.size(1);
+  const at::Tensor y = unwritten({tokens, out}, x.scalar_type());
+  const kernels::LaunchShape shape = kernels::gemv_shape(out);
+  with_element_type(x.scalar_type(), [&](auto element) {
+    using T = decltype(element);
+    kernels::with_token_bound(tokens, [&](auto bound) {
+      emu::launch(shape.blocks, shape.threads, 0, {order, 4}, kernels::gemv_4bit_kernel<T, decltype(bound)::value>,
+                  static_cast<const T*>(x.data_ptr()), static_cast<int>(tokens), in, out, q.packed.data_ptr<uint8_t>(),
+                  q.absmax.data_ptr<float>(), true, blocksize, bias.defined() ? bias.data_ptr<float>() : nullptr,
+                  in % 32 == 0, static_cast<T*>(y.data_ptr()));
+    });
+  });
+  return y;
+}
+
+// x . W^T in float32 with W dequantized to x's dtype, as the CPU path (and the GPU's GEMM past 16 tokens)
+// multiplies it; LibTorch's 16-bit GEMMs, like the kernel, sum the products in float32.
+at::Tensor reference_gemv(const at::Tensor& x, const Packed4bit& q, int64_t out, int64_t blocksize) {
+  const at::Tensor w = dequantize_4bit(q.packed, q.absmax, QuantType::NF4, blocksize, out, x.size(1), x.scalar_type());
+  return at::matmul(x.to(at::kFloat), w.to(at::kFloat).t());
+}
+
+// y = x . dequantize_4bit(W)^T + bias against the CPU path's dequantization and LibTorch's matmul. 10 rows by
+// default: the last block's last two warps have no row and exit.
+void check_gemv(at::ScalarType dtype, int64_t tokens, int64_t in, bool with_bias, int64_t out = 10) {
+  const int64_t blocksize = 64;
   const bool vectorized = in % 32 == 0;
-  SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(tokens) + " tokens, in = " +
-               std::to_string(in) + (vectorized ? " (vectorized)" : "") + (with_bias ? ", bias" : ""));
+  SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(tokens) + " tokens, " + std::to_string(out) +
+               " x " + std::to_string(in) + (vectorized ? " (vectorized)" : "") + (with_bias ? ", bias" : ""));
   at::manual_seed(tokens * 100 + in);
   const Packed4bit q = quantize_4bit(at::randn({out, in}), QuantType::NF4, blocksize);
   const at::Tensor x = at::randn({tokens, in}).to(dtype);
   const at::Tensor bias = with_bias ? at::randn({out}) : at::Tensor();
-  const at::Tensor w = dequantize_4bit(q.packed, q.absmax, QuantType::NF4, blocksize, out, in, at::kFloat);
-  at::Tensor expected = at::matmul(x.to(at::kFloat), w.t());
+  at::Tensor expected = reference_gemv(x, q, out, blocksize);
   if (with_bias) expected = expected + bias;
   expected = expected.to(dtype).to(at::kFloat);
   // The launcher's condition for 16-byte loads of the packed codes.
   ASSERT_TRUE(!vectorized || reinterpret_cast<std::uintptr_t>(q.packed.data_ptr()) % 16 == 0);
 
-  const kernels::LaunchShape shape = kernels::gemv_shape(out);
   for (const emu::Order order : emu::kAllOrders) {
     SCOPED_TRACE(emu::describe(order));
-    const at::Tensor y = unwritten({tokens, out}, dtype);
-    with_element_type(dtype, [&](auto element) {
-      using T = decltype(element);
-      kernels::with_token_bound(tokens, [&](auto bound) {
-        emu::launch(shape.blocks, shape.threads, 0, {order, 4}, kernels::gemv_4bit_kernel<T, decltype(bound)::value>,
-                    static_cast<const T*>(x.data_ptr()), static_cast<int>(tokens), in, out,
-                    q.packed.data_ptr<uint8_t>(), q.absmax.data_ptr<float>(), true, blocksize,
-                    with_bias ? bias.data_ptr<float>() : nullptr, vectorized, static_cast<T*>(y.data_ptr()));
-      });
-    });
+    const at::Tensor y = run_gemv(x, q, out, blocksize, bias, order);
     EXPECT_TRUE(close(y.to(at::kFloat), expected, output_tolerance(dtype), "y"));
   }
 }
 
 // in = 75: element by element; 96: three 32-code chunks (lanes 3..31 idle); 1280: 40 chunks, so lanes 0..7
-// take two. Token counts of each bound (1, 4, 8, 16), partly filled.
+// take two. Token counts of each bound (1, 4, 8, 16), partly filled (3, 5) and full. 37 x 75: an odd element
+// count, so the last byte holds one code (with in = 75 every other row starts in the middle of a byte).
 TEST(BnbKernelEmulation, Gemv4bitMatchesTheCpuPath) {
-  for (const at::ScalarType dtype : kDtypes)
-    for (const int64_t tokens : {1, 3, 16})
+  for (const at::ScalarType dtype : kDtypes) {
+    for (const int64_t tokens : {1, 3, 5, 8, 16})
       for (const int64_t in : {75, 96}) check_gemv(dtype, tokens, in, tokens != 3);
+    check_gemv(dtype, 5, 75, true, 37);
+  }
   check_gemv(at::kFloat, 6, 1280, true);
   check_gemv(at::kFloat, 2, 1280, false);
+}
+
+// Each token's x is 1 at two inputs and 0 elsewhere, so each output is the sum of two weights: exact in float32
+// for the kernel and the reference alike, in any order. The outputs are then bit-exact only when the kernel
+// multiplies each weight rounded to the compute dtype, as the CPU path does (rounding w1 + w2 once differs).
+TEST(BnbKernelEmulation, Gemv4bitMultipliesTheWeightRoundedToTheComputeDtype) {
+  const int64_t out = 10, tokens = 4, blocksize = 64;
+  for (const at::ScalarType dtype : {at::kHalf, at::kBFloat16})
+    for (const int64_t in : {75, 96}) {
+      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", in = " + std::to_string(in));
+      at::manual_seed(in);
+      const Packed4bit q = quantize_4bit(at::randn({out, in}), QuantType::NF4, blocksize);
+      const at::Tensor x = at::zeros({tokens, in}, at::TensorOptions().dtype(dtype));
+      for (int64_t t = 0; t < tokens; ++t) {
+        x[t][t].fill_(1);
+        x[t][in - 1 - 2 * t].fill_(1);
+      }
+      const at::Tensor y = run_gemv(x, q, out, blocksize, at::Tensor(), emu::Order::kForward);
+      EXPECT_TRUE(at::equal(y, reference_gemv(x, q, out, blocksize).to(dtype)));
+    }
 }
 
 }  // namespace
