@@ -4,10 +4,13 @@
 # PEFT on the same GPU and the gpu-labelled tests, and writes ONE results JSON plus logs into DIR.
 # Every stage has its own time limit, cut further so that the whole run ends within --budget-s.
 #
-#   scripts/gpu-check.sh [--out DIR] [--kit DIR] [--budget-s S] [--skip-build] [--no-compile]
-#   scripts/gpu-check.sh --dry-run-cpu [--out DIR]
+#   scripts/gpu-check.sh [--out DIR] [--send DIR] [--kit DIR] [--budget-s S] [--skip-build] [--no-compile]
+#   scripts/gpu-check.sh --dry-run-cpu [--out DIR] [--send DIR]
 #     --out DIR       results.json, env.json, bench/*.json, logs/*.log (default build-device/gpu-check,
 #                     with --dry-run-cpu build/gpu-check-dry-run)
+#     --send DIR      after every stage, results.json and gpu-check.tar.gz (all of --out) into DIR, and at the
+#                     end summary.txt (the printed summary): three files, since the device tool brings back
+#                     at most 8 files from its $OUT; a run killed from outside still leaves the last ones
 #     --kit DIR       the device kit (default .cache/device-kit: scripts/gpu-check/prepare-kit.sh fills it)
 #     --budget-s S    wall-clock budget of the whole run (default 530: a 10-minute command, 9 minutes of work
 #                     with room for start-up and sending the files back)
@@ -24,10 +27,11 @@ cd "$repo" || exit 2
 log() { printf '[gpu-check] %s\n' "$*"; }
 die() { printf '[gpu-check] error: %s\n' "$*" >&2; exit 2; }
 
-out="" kit=.cache/device-kit budget=530 skip_build=0 compile=1 dry=0 gpu_python=python3 prefix=/tmp/oftdeps
+out="" send="" kit=.cache/device-kit budget=530 skip_build=0 compile=1 dry=0 gpu_python=python3 prefix=/tmp/oftdeps
 while (($#)); do
   case "$1" in
     --out) out=$2; shift ;;
+    --send) send=$2; shift ;;
     --kit) kit=$2; shift ;;
     --budget-s) budget=$2; shift ;;
     --skip-build) skip_build=1 ;;
@@ -53,7 +57,12 @@ else
 fi
 mkdir -p "$out/logs" "$out/bench" || die "cannot create $out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/logs/*.log "$out"/bench/*.json "$out/stages.tsv" "$out/results.json"
+rm -rf "$out"/logs/* "$out"/bench/*.json "$out/stages.tsv" "$out/results.json" "$out/env.json" "$out/ctest-gpu.xml" \
+  "$out/not-built.txt"
+if [ -n "$send" ]; then
+  mkdir -p "$send" || die "cannot create $send"
+  send=$(cd "$send" && pwd)
+fi
 t_start=$(date +%s)
 deadline=$((t_start + budget))
 
@@ -69,6 +78,28 @@ fi
 cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # (nproc obeys OMP_NUM_THREADS)
 ((dry)) && export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # a small shared CPU: threads would only add noise
 export PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
+# Nothing can be downloaded there; and CMake 4 (pip's cmake) refuses old cmake_minimum_required lines in
+# package configs unless told otherwise, also when ninja reruns CMake during the build.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 CMAKE_POLICY_VERSION_MINIMUM=${CMAKE_POLICY_VERSION_MINIMUM:-3.5}
+
+mode=gpu
+((dry)) && mode="dry-run-cpu"
+IFS=, read -r linear_large linear_small <<<"$linear_tokens"
+IFS=, read -r quantized_gemv quantized_gemm <<<"$quantized_tokens"
+# summarize [--quiet]: results.json from what the stages left so far (and the table, unless --quiet); then, with
+# --send, results.json and a tarball of the whole folder there, each written whole before it is renamed.
+summarize() {
+  "$python" scripts/gpu-check/summarize.py --out "$out" --mode "$mode" --build "$build" \
+    --linear-large "$linear_large" --linear-small "$linear_small" \
+    --quantized-gemv "$quantized_gemv" --quantized-gemm "$quantized_gemm" --started "$t_start" "$@" || return 1
+  [ -n "$send" ] || return 0
+  [ -f "$out/results.json" ] && cp "$out/results.json" "$send/.results.json.tmp" &&
+    mv "$send/.results.json.tmp" "$send/results.json"
+  tar -czf "$send/.gpu-check.tar.gz.tmp" -C "$(dirname "$out")" "$(basename "$out")" 2>/dev/null &&
+    mv "$send/.gpu-check.tar.gz.tmp" "$send/gpu-check.tar.gz"
+  return 0
+}
+trap 'log "stopped by a signal"; summarize --quiet; exit 143' TERM INT
 
 # stage NAME MAX_S [--stdout FILE] CMD...: runs CMD under `timeout` with at most MAX_S seconds and never past
 # the deadline (minus a reserve for the summary), output in logs/NAME.log (stdout in FILE if given); one
@@ -99,7 +130,7 @@ stage() {
   ((rc != 0 && rc != 124 && rc != 137)) && note=failed
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$dt" "$limit" "$note" >>"$out/stages.tsv"
   log "$name: $note (rc $rc, ${dt}s)"
-  ((rc == 0)) || tail -n 5 "$out/logs/$name.log" | sed 's/^/[gpu-check]   | /'
+  summarize --quiet  # the excerpt of a failed stage's log is in results.json and printed at the end
   return "$rc"
 }
 
@@ -126,14 +157,23 @@ needed_targets() {
   grep -E "^(oft-plugin-scan|bench_gpu_[a-z0-9_]+|oft_cuda[a-z0-9_]*|oft_[a-z0-9_]+_cuda${cuda_plugins:+|oft_backend_($cuda_plugins)}|test_[a-z0-9_]*(cuda|gpu)[a-z0-9_]*${labelled:+|$labelled})\$" <<<"$all"
 }
 if ((!dry && !skip_build)); then
-  [ -f "$kit/build-on-device.sh" ] || die "no device kit in $kit (run scripts/gpu-check/prepare-kit.sh here first)"
-  run configure 200 bash "$kit/build-on-device.sh" --configure-only --prefix "$prefix" --python "$python" \
-    --out "$out/logs/kit"
+  if [ -f "$kit/build-on-device.sh" ]; then
+    run configure 200 bash "$kit/build-on-device.sh" --configure-only --prefix "$prefix" --python "$python" \
+      --out "$out/logs/kit"
+  else  # the PEFT benchmarks need no build: they still run
+    log "error: no device kit in $kit (run scripts/gpu-check/prepare-kit.sh here first)"
+    failures=$((failures + 1))
+  fi
   if [ -f "$build/build.ninja" ]; then
     mapfile -t targets < <(needed_targets)
     if ((${#targets[@]})); then
       log "targets: ${targets[*]}"
-      run build 300 cmake --build "$build" -j "$cores" --target "${targets[@]}" -- -k 0
+      # At most 300 s, and never so long that the tests and benchmarks after it get under 240 s.
+      left=$((deadline - reserve - $(date +%s) - 240))
+      run build $((left < 300 ? left : 300)) cmake --build "$build" -j "$cores" --target "${targets[@]}" -- -k 0
+      ctest --test-dir "$build" -N -R '_NOT_BUILT$' 2>/dev/null | sed -nE 's/^ *Test +#[0-9]+: +//p' \
+        >"$out/not-built.txt"
+      [ -s "$out/not-built.txt" ] && log "test programs not built: $(paste -sd' ' "$out/not-built.txt")"
     else
       log "error: found none of the needed targets in $build/build.ninja"
       failures=$((failures + 1))
@@ -145,7 +185,8 @@ fi
 # On the GPU machine finding no gpu test is an error; here (nothing built for them) it is not.
 no_tests=error
 ((dry)) && no_tests=ignore
-run ctest_gpu 120 ctest --test-dir "$build" -L gpu --output-on-failure -j 8 --no-tests="$no_tests" \
+# Each test at most 90 s: ctest ends a hung one itself and still writes the JUnit file.
+run ctest_gpu 120 ctest --test-dir "$build" -L gpu --output-on-failure -j 8 --timeout 90 --no-tests="$no_tests" \
   --output-junit "$out/ctest-gpu.xml"
 
 # --- benchmarks: ours and PEFT's on the same device, one after the other -------------------------
@@ -170,14 +211,12 @@ if ((compile)); then
     --compile-only "${size[@]}"
 fi
 
-# --- one JSON -------------------------------------------------------------------------------------
-mode=gpu
-((dry)) && mode="dry-run-cpu"
-IFS=, read -r linear_large linear_small <<<"$linear_tokens"
-IFS=, read -r quantized_gemv quantized_gemm <<<"$quantized_tokens"
-"$python" scripts/gpu-check/summarize.py --out "$out" --mode "$mode" --build "$build" \
-  --linear-large "$linear_large" --linear-small "$linear_small" \
-  --quantized-gemv "$quantized_gemv" --quantized-gemm "$quantized_gemm" --started "$t_start" ||
-  { log "summarize.py failed"; failures=$((failures + 1)); }
-log "results: $out/results.json ($(($(date +%s) - t_start))s in all, $failures stage(s) not ok)"
+# --- one JSON, and the summary ------------------------------------------------------------------
+summarize | tee "$out/summary.txt" || { log "summarize.py failed"; failures=$((failures + 1)); }
+log "results: $out/results.json ($(($(date +%s) - t_start))s in all, $failures stage(s) not ok)" |
+  tee -a "$out/summary.txt"
+if [ -n "$send" ]; then
+  cp "$out/summary.txt" "$send/.summary.txt.tmp" && mv "$send/.summary.txt.tmp" "$send/summary.txt"
+  summarize --quiet  # the tarball again, now with summary.txt
+fi
 ((failures == 0))

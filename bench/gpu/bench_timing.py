@@ -54,4 +54,6 @@ def versions() -> dict:
             out[name] = __import__(name).__version__
         except ImportError:
             out[name] = None
+        except Exception as e:  # noqa: BLE001 -- installed but broken (a version clash): say so, keep measuring
+            out[name] = f"import failed: {type(e).__name__}: {e}"[:300]
     return out

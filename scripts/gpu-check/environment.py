@@ -39,14 +39,16 @@ def main() -> int:
             env["gpu_memory_gib"] = round(props.total_memory / 2**30, 1)
             env["gpu_compute_capability"] = f"{props.major}.{props.minor}"
             env["gpu_count"] = torch.cuda.device_count()
-    except ImportError as e:
+    except Exception as e:  # noqa: BLE001 -- missing or broken: the rest of the environment is still worth having
         env["torch"] = None
-        env["error"] = f"torch: {e}"
+        env["error"] = f"torch: {type(e).__name__}: {e}"[:300]
     for name in ("peft", "transformers"):
         try:
             env[name] = __import__(name).__version__
         except ImportError:
             env[name] = None
+        except Exception as e:  # noqa: BLE001 -- installed but broken (a version clash): say so
+            env[name] = f"import failed: {type(e).__name__}: {e}"[:300]
     smi = command_output("nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader")
     env["nvidia_smi"] = smi.splitlines() if smi else None
     nvcc = command_output("nvcc", "--version")

@@ -6,7 +6,10 @@ goals, each a ratio within this run, and prints them as a table. Standard librar
 GPU machine's python3).
 
     summarize.py --out DIR --mode gpu|dry-run-cpu --build BUILD_DIR --linear-large 8192 --linear-small 2048
-                 --quantized-gemv 1 --quantized-gemm 2048 [--started UNIX_SECONDS]
+                 --quantized-gemv 1 --quantized-gemm 2048 [--started UNIX_SECONDS] [--quiet]
+
+gpu-check.sh runs it quietly after every stage, so that a run killed from outside still leaves a current
+results.json, and once more at the end to print the table.
 """
 
 from __future__ import annotations
@@ -40,23 +43,56 @@ def read_json(path: Path, errors: list[str]):
     return None
 
 
-def read_stages(path: Path) -> list[dict]:
+def log_excerpt(out: Path, name: str) -> list[str]:
+    """The lines of a stage's log that say why it failed: for the build, each FAILED target with the compiler's
+    first lines after it; for the configure, the end of the kit's configure log; otherwise the log's end.
+    The logs themselves may not come back from the GPU machine, so results.json carries these."""
+    def lines_of(path: Path) -> list[str]:
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+    lines = lines_of(out / "logs" / f"{name}.log")
+    if name == "build":
+        excerpt = []
+        for i, line in enumerate(lines):
+            if line.startswith("FAILED:"):
+                excerpt += lines[i:i + 12]
+        lines = excerpt[:80] or lines[-30:]
+    elif name == "configure":
+        lines = (lines_of(out / "logs" / "kit" / "configure.log") or lines)[-40:]
+    else:
+        lines = lines[-30:]
+    return [line[:300] for line in lines]
+
+
+def read_stages(out: Path) -> list[dict]:
     stages = []
+    path = out / "stages.tsv"
     if path.exists():
         for line in path.read_text().splitlines():
             name, rc, seconds, limit, note = line.split("\t")
-            stages.append({"name": name, "rc": int(rc), "seconds": float(seconds), "limit_s": int(limit),
-                           "status": note})
+            stage = {"name": name, "rc": int(rc), "seconds": float(seconds), "limit_s": int(limit), "status": note}
+            if note in ("failed", "timed_out"):
+                stage["log_excerpt"] = log_excerpt(out, name)
+            stages.append(stage)
     return stages
 
 
-def read_junit(path: Path) -> dict:
+def read_junit(path: Path, not_built: Path) -> dict:
     tests = {"label": "gpu", "total": 0, "passed": 0, "failed": 0, "skipped": 0, "failed_names": [],
              "skipped_messages": []}
+    # Test programs that did not build (or could not list their tests) appear in ctest as <name>_NOT_BUILT,
+    # without the gpu label: gpu-check.sh lists them, and they count as failures here.
+    if not_built.exists():
+        tests["not_built"] = not_built.read_text().split()
     if not path.exists():
         tests["error"] = "no ctest-gpu.xml (the ctest stage did not run)"
         return tests
-    for case in ET.parse(path).getroot().iter("testcase"):
+    try:
+        cases = list(ET.parse(path).getroot().iter("testcase"))
+    except ET.ParseError as e:
+        tests["error"] = f"ctest-gpu.xml does not parse ({e}): the ctest stage was cut short"
+        return tests
+    for case in cases:
         tests["total"] += 1
         status = case.get("status", "")
         if case.find("failure") is not None or status == "fail":
@@ -157,6 +193,7 @@ def main() -> int:
     ap.add_argument("--quantized-gemv", required=True)
     ap.add_argument("--quantized-gemm", required=True)
     ap.add_argument("--started", type=float, default=None)
+    ap.add_argument("--quiet", action="store_true", help="write results.json only; print nothing")
     a = ap.parse_args()
 
     errors: list[str] = []
@@ -202,8 +239,8 @@ def main() -> int:
         "finished_utc": now.isoformat(),
         "environment": read_json(a.out / "env.json", errors),
         "build": {"dir": str(a.build), "cuda": cuda_configure},
-        "stages": read_stages(a.out / "stages.tsv"),
-        "tests": read_junit(a.out / "ctest-gpu.xml"),
+        "stages": read_stages(a.out),
+        "tests": read_junit(a.out / "ctest-gpu.xml", a.out / "not-built.txt"),
         "goals": goals(values, a),
         "checks": checks,
         "measurements": values.flat,
@@ -213,6 +250,14 @@ def main() -> int:
     (a.out / "results.json.tmp").write_text(json.dumps(results, indent=1) + "\n")
     (a.out / "results.json.tmp").replace(a.out / "results.json")
 
+    if a.quiet:
+        return 0
+    # Errors first, shortened (a C++ error can carry a whole backtrace), so that the table ends the output.
+    for e in errors[:20]:
+        print(f"[gpu-check] error: {e[:300]}")
+    for stage in results["stages"]:
+        for line in stage.get("log_excerpt", [])[:40]:
+            print(f"[gpu-check] {stage['name']} | {line}")
     print(f"[gpu-check] {a.mode}: goals (ratio within this run; PEFT's own ratio for context)")
     for g in results["goals"]:
         ratio = "   -  " if g["ratio"] is None else f"{g['ratio']:6.3f}"
@@ -222,10 +267,12 @@ def main() -> int:
     for c in checks:
         print(f"[gpu-check]   {c['status']:7s} {c['check']} (oft {c['oft']}, PEFT {c['peft']})")
     t = results["tests"]
+    for message in t["skipped_messages"][:5] if a.mode == "gpu" else []:
+        print(f"[gpu-check]   skipped on the GPU machine: {message[:200]}")
     print(f"[gpu-check] ctest -L gpu: {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped "
-          f"of {t['total']}" + (f" (failed: {', '.join(t['failed_names'][:10])})" if t["failed"] else ""))
-    for e in errors[:20]:
-        print(f"[gpu-check] error: {e}")
+          f"of {t['total']}" + (f" (failed: {', '.join(t['failed_names'][:10])})" if t["failed"] else "")
+          + (f"; NOT BUILT: {', '.join(t['not_built'])}" if t.get("not_built") else "")
+          + (f"; {t['error']}" if "error" in t else ""))
     return 0
 
 
