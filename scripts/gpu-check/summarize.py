@@ -95,17 +95,42 @@ def read_junit(path: Path, not_built: Path) -> dict:
     for case in cases:
         tests["total"] += 1
         status = case.get("status", "")
+        output = (case.findtext("system-out") or "").splitlines()
         if case.find("failure") is not None or status == "fail":
             tests["failed"] += 1
             tests["failed_names"].append(case.get("name"))
+            if len(tests.setdefault("failure_excerpts", {})) < 20:
+                tests["failure_excerpts"][case.get("name")] = failure_lines(output)
         elif case.find("skipped") is not None or status in ("notrun", "disabled"):
             tests["skipped"] += 1
-            message = case.find("skipped")
-            if message is not None and len(tests["skipped_messages"]) < 10:
-                tests["skipped_messages"].append(f"{case.get('name')}: {message.get('message', '')}")
+            if len(tests["skipped_messages"]) < 10:
+                tests["skipped_messages"].append(f"{case.get('name')}: {skip_reason(output)}")
         else:
             tests["passed"] += 1
     return tests
+
+
+def skip_reason(output: list[str]) -> str:
+    """gtest prints "<file>:<line>: Skipped" and the reason on the lines after it (ctest's JUnit only says
+    SKIP_REGULAR_EXPRESSION_MATCHED)."""
+    for i, line in enumerate(output):
+        if line.endswith(": Skipped"):
+            reason = []
+            for following in output[i + 1:i + 4]:
+                if following.startswith("["):  # gtest's own "[  SKIPPED ]" line: the reason has ended
+                    break
+                reason.append(following)
+            return " ".join(reason)[:300]
+    return "(no reason printed)"
+
+
+def failure_lines(output: list[str]) -> list[str]:
+    """Each gtest failure ("<file>:<line>: Failure") with the lines that explain it, at most 30 lines."""
+    excerpt = []
+    for i, line in enumerate(output):
+        if line.endswith(": Failure") or "C++ exception" in line or "terminate called" in line:
+            excerpt += output[i:i + 6]
+    return [line[:300] for line in (excerpt or output[-10:])[:30]]
 
 
 class Values:
@@ -267,6 +292,9 @@ def main() -> int:
     for c in checks:
         print(f"[gpu-check]   {c['status']:7s} {c['check']} (oft {c['oft']}, PEFT {c['peft']})")
     t = results["tests"]
+    for name, lines in list(t.get("failure_excerpts", {}).items())[:5]:
+        for line in lines[:8]:
+            print(f"[gpu-check]   {name} | {line[:200]}")
     for message in t["skipped_messages"][:5] if a.mode == "gpu" else []:
         print(f"[gpu-check]   skipped on the GPU machine: {message[:200]}")
     print(f"[gpu-check] ctest -L gpu: {t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped "
