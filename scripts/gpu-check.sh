@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the GPU machine (docs/gpu-check.md): builds what the GPU checks need with the device kit
 # (../shared/device/, carried as .cache/device-kit), runs the benchmarks of issue 12 side by side with
-# PEFT on the same GPU and the gpu-labelled tests, and writes ONE results JSON plus logs into DIR.
+# PEFT on the same GPU, the gpu-labelled tests and our kernels under compute-sanitizer, and writes ONE results
+# JSON plus logs into DIR.
 # Every stage has its own time limit, cut further so that the whole run ends within --budget-s.
 #
 #   scripts/gpu-check.sh [--out DIR] [--send DIR] [--kit DIR] [--budget-s S] [--skip-build] [--no-compile]
@@ -204,6 +205,12 @@ run llama_step_peft 150 --stdout "$out/bench/llama_step.peft.json" \
 run nf4_oft 60 --stdout "$out/bench/quantized_linear.oft.json" \
   "$bin/bench_gpu_quantized_linear" --method bnb-nf4 --options '{"bnb_4bit_compute_dtype": "bfloat16"}' \
   --device "$device" --dtype bf16 --tokens "$quantized_tokens" "${size[@]}"
+# Our kernels under compute-sanitizer (scripts/gpu-check/sanitize-kernels.sh): out-of-bounds accesses and
+# shared-memory races, which the CPU emulation cannot show. Before the compile stage, which only gives context.
+if ((!dry)); then
+  run kernels_memcheck 75 bash scripts/gpu-check/sanitize-kernels.sh memcheck "$bin"
+  run kernels_racecheck 75 bash scripts/gpu-check/sanitize-kernels.sh racecheck "$bin"
+fi
 # PEFT under torch.compile last: compiling takes up to a minute per size, so it gets what time is left.
 if ((compile)); then
   run oft_linear_peft_compile 150 --stdout "$out/bench/oft_linear.peft_compile.json" \
