@@ -7,6 +7,7 @@
 #include "oft/adapter/oft_embedding.h"
 #include "oft/adapter/oft_linear.h"
 #include "oft/adapter/rotation_math.h"
+#include "oft/device/rotation_kernels.h"
 #include "oft/errors.h"
 #include "test_support.h"
 
@@ -271,6 +272,48 @@ TEST_F(OFTLayers, HalfPrecisionBaseKeepsAFloat32AdapterAndItsOwnOutputDtype) {
                                 lin->bias.to(at::kFloat));
     EXPECT_TRUE(test::close(out, reference, dtype == at::kHalf ? 2e-3 : 1.6e-2, "half precision forward"));
   }
+}
+
+// A stand-in for a device's rotate_rows kernel with the same contract (fp32 arithmetic, x's dtype out),
+// registered for the CPU while it lives, counting its calls.
+int stand_in_calls = 0;
+at::Tensor stand_in_rotate_rows(const at::Tensor& x, const at::Tensor& blocks) {
+  ++stand_in_calls;
+  return math::rotate_rows(x.to(at::kFloat), blocks.to(at::kFloat)).to(x.scalar_type());
+}
+struct StandInCpuKernel {
+  StandInCpuKernel() {
+    RotationKernels kernels;
+    kernels.rotate_rows = &stand_in_rotate_rows;
+    register_rotation_kernels(c10::kCPU, kernels);
+    stand_in_calls = 0;
+  }
+  ~StandInCpuKernel() { register_rotation_kernels(c10::kCPU, RotationKernels{}); }
+};
+
+// Two adapters on a bf16 base: through a device kernel the rotated input is the fp32 chain rounded once to
+// bf16, as without one, not rounded after each adapter.
+TEST_F(OFTLayers, SeveralAdaptersThroughADeviceKernelRoundOnce) {
+  torch::NoGradGuard no_grad;
+  torch::nn::Linear lin(64, 8);
+  lin->to(at::kBFloat16);
+  OFTLinear layer(lin);
+  layer->add_adapter("a", block_config(8));
+  layer->add_adapter("b", block_config(8));
+  layer->set_adapter({"a", "b"});
+  const auto x = at::randn({32, 64}).to(at::kBFloat16);
+  const at::Tensor without_kernel = layer->forward(x);
+  {
+    const StandInCpuKernel kernel;
+    const at::Tensor with_kernel = layer->forward(x);
+    EXPECT_EQ(stand_in_calls, 2);
+    EXPECT_TRUE(at::equal(with_kernel, without_kernel));
+  }
+  // What rounding after each adapter gives differs, so the comparison above can tell the two apart.
+  at::Tensor rounded_each = x;
+  for (const char* name : {"a", "b"})
+    rounded_each = stand_in_rotate_rows(rounded_each, layer->rotation(name)->effective_blocks());
+  EXPECT_FALSE(at::equal(lin->forward(rounded_each), without_kernel));
 }
 
 TEST_F(OFTLayers, DegenerateBlockSizeIsRefused) {

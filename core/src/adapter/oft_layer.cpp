@@ -134,8 +134,11 @@ std::vector<std::string> OFTLayer::pending_adapters() const {
 }
 
 at::Tensor OFTLayer::rotate(const at::Tensor& x) {
-  at::Tensor h = x;
-  for (const auto& name : pending_adapters()) h = rotation(name)->forward(h);
+  const auto pending = pending_adapters();
+  // Several adapters chain in fp32 and round once, as rotation_math (fp32 adapters) and PEFT do: a device
+  // kernel returns its input's dtype, so a 16-bit x would otherwise be rounded between them.
+  at::Tensor h = pending.size() > 1 ? x.to(at::promote_types(x.scalar_type(), at::kFloat)) : x;
+  for (const auto& name : pending) h = rotation(name)->forward(h);
   return h.to(x.scalar_type());
 }
 
