@@ -52,23 +52,17 @@ at::Tensor dequantize_kn(const at::Tensor& qweight, const at::Tensor& zeros, con
     throw std::invalid_argument(std::string(kWhat) +
                                 ": the number of inputs (g_idx's length) must be a multiple of 32, got " +
                                 std::to_string(in));
+  if (groups < 1 && in > 0)
+    throw std::invalid_argument(std::string(kWhat) + ": tensor \"qzeros\" has no group, expected at least one");
   const at::Tensor words = matrix(qweight, at::kInt, in * bits / 32, n_out, device, "qweight");
   const at::Tensor z = matrix(zeros, at::kFloat, groups, n_out, device, "qzeros");
   const at::Tensor s = matrix(scales, at::kFloat, groups, n_out, device, "scales");
+  // No range check of g_idx here (it would read it back to the host at every call): the kernel clamps it.
   const at::Tensor g = matrix(g_idx, at::kInt, 1, in, device, "g_idx");
-  // g_idx indexes rows of zeros/scales in the kernel: a value changed in place since loading must not read
-  // outside (one device-to-host sync per dequantization).
-  if (in > 0) {
-    const auto [low, high] = at::aminmax(g);
-    const at::Tensor range = at::stack({low, high}).cpu();
-    if (range[0].item<int32_t>() < 0 || range[1].item<int32_t>() >= groups)
-      throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(groups) +
-                                  ")");
-  }
   at::Tensor out = at::empty({in, n_out}, qweight.options().dtype(dtype));
   const cudaError_t status =
       cuda::dequantize_kn(reinterpret_cast<const uint32_t*>(words.data_ptr<int32_t>()), z.data_ptr<float>(),
-                          s.data_ptr<float>(), g.data_ptr<int32_t>(), bits, in, n_out, kernel_dtype(dtype),
+                          s.data_ptr<float>(), g.data_ptr<int32_t>(), groups, bits, in, n_out, kernel_dtype(dtype),
                           out.data_ptr(), c10::cuda::getCurrentCUDAStream(device.index()).stream());
   if (status != cudaSuccess)
     throw std::runtime_error(std::string(kWhat) + ": CUDA kernel launch failed: " + cudaGetErrorString(status));

@@ -22,7 +22,8 @@ __device__ inline void store(float v, __nv_bfloat16* p) { *p = __float2bfloat16_
 // Consecutive threads take consecutive outputs n of one input k: the packed words they read are adjacent.
 template <typename T>
 __global__ void dequantize_kn_kernel(const uint32_t* qweight, const float* zeros, const float* scales,
-                                     const int32_t* g_idx, int bits, int64_t in, int64_t n_out, T* out) {
+                                     const int32_t* g_idx, int64_t groups, int bits, int64_t in, int64_t n_out,
+                                     T* out) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i >= in * n_out) return;
   const int64_t k = i / n_out, n = i % n_out;
@@ -32,7 +33,9 @@ __global__ void dequantize_kn_kernel(const uint32_t* qweight, const float* zeros
   const uint32_t code = math::straddles(pos.shift, bits)
                             ? math::code_across_words(lo, qweight[(pos.row + 1) * n_out + n], pos.shift, mask)
                             : math::code_in_word(lo, pos.shift, mask);
-  const int64_t g = g_idx[k];
+  // Clamped, so that no g_idx reads outside zeros/scales; checking it here would need a device-to-host read
+  // at every call, so GptqLinear checks it (once per change) and reports it.
+  const int64_t g = g_idx[k] < 0 ? 0 : (g_idx[k] >= groups ? groups - 1 : g_idx[k]);
   store(math::dequantize_value(code, zeros[g * n_out + n], scales[g * n_out + n]), out + i);
 }
 

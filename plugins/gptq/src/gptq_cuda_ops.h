@@ -9,11 +9,13 @@ namespace oft::gptq {
 
 struct CudaOps {
   // Bumped when a signature below changes: the plugin refuses a companion of another version.
-  static constexpr int kVersion = 1;
+  static constexpr int kVersion = 2;
   int version;
   // W^T (in, out) = (code - zeros[g_idx[k]]) * scales[g_idx[k]] in fp32, rounded once to `dtype`: the values
   // of dequantize_cpu (gptq_dequant_cpu.h) for round_to = dtype. qweight int32 (in*bits/32, out); zeros,
-  // scales float32 (groups, out); g_idx int32 (in), checked to lie in [0, groups). All on one CUDA device.
+  // scales (groups, out), converted to float32; g_idx int32 (in). A g_idx value outside [0, groups) is not
+  // reported but clamped (no call reads outside zeros/scales): the caller checks g_idx. All on one CUDA
+  // device; no device-to-host synchronization.
   at::Tensor (*dequantize_kn)(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
                               const at::Tensor& g_idx, int bits, c10::ScalarType dtype);
 };

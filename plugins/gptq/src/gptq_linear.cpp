@@ -54,14 +54,30 @@ GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqC
   scales_ = register_buffer("scales", t.scales);
   g_idx_ = register_buffer("g_idx", t.g_idx);
   if (t.bias.defined()) bias_ = register_buffer("bias", t.bias);
+  zeros_cache_.set_enabled(true);
 }
 
 at::Tensor GptqLinear::codes() const { return unpack_rows(qweight_, config_.bits); }
 at::Tensor GptqLinear::zeros() const { return decode_zeros(qzeros_, config_.bits, config_.checkpoint_format); }
 
+at::Tensor GptqLinear::current_zeros() const {
+  const std::lock_guard<std::mutex> lock(decoded_mutex_);
+  if (g_idx_.is_cuda()) {
+    const std::pair<const void*, uint32_t> g_idx_now{g_idx_.data_ptr(), static_cast<uint32_t>(g_idx_._version())};
+    if (g_idx_now != checked_g_idx_) {
+      const auto [low, high] = at::aminmax(g_idx_);
+      if (low.item<int64_t>() < 0 || high.item<int64_t>() >= scales_.size(0))
+        throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " +
+                                    std::to_string(scales_.size(0)) + ")");
+      checked_g_idx_ = g_idx_now;
+    }
+  }
+  return zeros_cache_.get({&qzeros_}, [&] { return zeros(); });
+}
+
 at::Tensor GptqLinear::dequantize_float_kn() const {
   if (qweight_.is_cuda()) return dequantize_kn().to(at::kFloat);
-  at::Tensor z = zeros().to(at::kFloat);  // (groups, out)
+  at::Tensor z = current_zeros().to(at::kFloat);  // (groups, out)
   at::Tensor s = scales_.to(at::kFloat);
   if (qweight_.device().is_cpu()) return dequantize_cpu(qweight_, z, s, g_idx_, config_.bits, scales_.scalar_type());
   at::Tensor g = g_idx_.to(at::kLong);
@@ -72,8 +88,7 @@ at::Tensor GptqLinear::dequantize_float_kn() const {
 at::Tensor GptqLinear::dequantize_kn() const {
   // CUDA: the companion library's kernel writes the scales dtype directly (the same values, no fp32 copy).
   if (qweight_.is_cuda())
-    return cuda_ops().dequantize_kn(qweight_, zeros().to(at::kFloat), scales_.to(at::kFloat), g_idx_, config_.bits,
-                                    scales_.scalar_type());
+    return cuda_ops().dequantize_kn(qweight_, current_zeros(), scales_, g_idx_, config_.bits, scales_.scalar_type());
   return dequantize_float_kn().to(scales_.scalar_type());
 }
 

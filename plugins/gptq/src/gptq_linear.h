@@ -9,7 +9,9 @@
 // the weight is dequantized by a kernel (in the scales dtype) and multiplied by one GEMM.
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include <ATen/core/Tensor.h>
 
@@ -72,11 +74,19 @@ class GptqLinear final : public sdk::LinearModule {
   at::Tensor dequantize_float_kn() const;
   // The dense weight in the dtype forward multiplies in (cached if enabled and still current).
   at::Tensor compute_weight();
+  // zeros(), decoded once and kept while qzeros is unchanged (one byte per group and output): decoding is
+  // tens of tensor operations (about 160 at 3 bits), each a kernel launch on CUDA. On CUDA it also checks
+  // g_idx when g_idx has changed since the last check (reading it back to the host is a synchronization), since
+  // the kernel clamps group indices rather than report them.
+  at::Tensor current_zeros() const;
 
   GptqConfig config_;
   int64_t in_features_, out_features_;
   at::Tensor qweight_, qzeros_, scales_, g_idx_, bias_;
   sdk::DequantizedWeightCache weight_cache_;
+  mutable std::mutex decoded_mutex_;  // forward may run concurrently (without the weight cache)
+  mutable sdk::DequantizedWeightCache zeros_cache_;
+  mutable std::pair<const void*, uint32_t> checked_g_idx_{nullptr, 0};  // storage and version
 };
 
 }  // namespace oft::gptq

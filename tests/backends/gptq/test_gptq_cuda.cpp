@@ -80,5 +80,27 @@ TEST_F(GptqCuda, ForwardMatchesTheCpu) {
   }
 }
 
+// On the GPU the kernel clamps group indices and the layer checks g_idx only when it changed (the check reads it
+// back to the host): a write after loading is named at the next forward, and once put right the layer works.
+TEST_F(GptqCuda, GroupIndicesWrittenAfterLoadingAreNamed) {
+  Pair p = quantized("{\"bits\": 4, \"group_size\": 32, \"desc_act\": true}", 64, 128);
+  const at::Tensor x = at::randn({3, 128}).cuda();
+  const at::Tensor before = p.gpu->forward(x);
+  at::Tensor g_idx;
+  for (const auto& item : p.gpu->module()->named_buffers())
+    if (item.key() == "g_idx") g_idx = item.value();
+  ASSERT_TRUE(g_idx.defined() && g_idx.is_cuda());
+  const at::Tensor kept = g_idx.clone();
+  g_idx[5] = 4;  // 128 inputs in groups of 32: 0..3
+  try {
+    p.gpu->forward(x);
+    ADD_FAILURE() << "no error for a group index out of range";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("\"g_idx\" has group indices outside [0, 4)"), std::string::npos) << e.what();
+  }
+  g_idx.copy_(kept);
+  EXPECT_TRUE(at::equal(p.gpu->forward(x), before));
+}
+
 }  // namespace
 }  // namespace oft::gptq::test

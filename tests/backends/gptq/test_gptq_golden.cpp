@@ -96,5 +96,21 @@ TEST(GptqGolden, CachedWeightGivesTheSameOutputAndFollowsInPlaceChanges) {
       oft::test::close(layer->forward(x) - layer->bias(), (first - layer->bias()) * 2, 2e-3, "after scales *= 2"));
 }
 
+// The zero points are decoded once and kept while qzeros is unchanged: an in-place write must be seen.
+TEST(GptqGolden, DecodedZerosFollowInPlaceChangesOfQzeros) {
+  const auto c = golden_cases().front();
+  GptqFormat format;
+  auto layer =
+      std::dynamic_pointer_cast<GptqLinear>(format.load(checkpoint_tensors(c), golden_shape(), c.quantization_config));
+  const at::Tensor x = c.get("x");
+  const at::Tensor first = layer->forward(x);
+  layer->qzeros().bitwise_xor_(0x11111111);  // every packed zero point +-1
+  sdk::TensorMap changed = checkpoint_tensors(c);
+  changed["qzeros"] = layer->qzeros().clone();
+  const at::Tensor expected = format.load(changed, golden_shape(), c.quantization_config)->forward(x);
+  EXPECT_FALSE(at::equal(expected, first));
+  EXPECT_TRUE(at::equal(layer->forward(x), expected));
+}
+
 }  // namespace
 }  // namespace oft::gptq::test

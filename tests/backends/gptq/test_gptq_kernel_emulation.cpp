@@ -1,6 +1,7 @@
 // The plugin's CUDA kernel, its own source (plugins/gptq/cuda/gptq_kernels.cuh) with the launcher's shape, run
 // on the CPU by the CUDA emulation (tests/cuda/cuda_emulation.h) against the CPU dequantization, bit for bit,
-// for every bit width (3 bits: codes across words), act-order group indices and each output dtype.
+// for every bit width (3 bits: codes across words), act-order group indices and each output dtype, and with
+// group indices out of range.
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -51,12 +52,32 @@ TEST(GptqKernelEmulation, DequantizationEqualsTheCpuPath) {
           using T = decltype(element);
           emu::launch(shape.blocks, shape.threads, 0, {order, 1}, kernels::dequantize_kn_kernel<T>,
                       reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()), zeros.data_ptr<float>(),
-                      scales.data_ptr<float>(), g_idx.data_ptr<int32_t>(), bits, in, n_out,
+                      scales.data_ptr<float>(), g_idx.data_ptr<int32_t>(), groups, bits, in, n_out,
                       static_cast<T*>(got.data_ptr()));
         });
         EXPECT_TRUE(at::equal(got.to(at::kFloat), expected));
       }
   }
+}
+
+// A group index outside [0, groups) (g_idx written in place after loading) reads the nearest group: the kernel
+// never reads outside zeros/scales (ASan checks it in the sanitizer run), and GptqLinear reports the bad g_idx.
+TEST(GptqKernelEmulation, GroupIndicesOutsideTheRangeReadTheNearestGroup) {
+  const int64_t in = 64, n_out = 40, groups = 2;
+  const int bits = 4;
+  at::manual_seed(5);
+  const at::Tensor qweight = pack_rows(at::randint(0, 1 << bits, {in, n_out}, at::kInt), bits).contiguous();
+  const at::Tensor zeros = at::randint(0, 1 << bits, {groups, n_out}).to(at::kFloat);
+  const at::Tensor scales = at::rand({groups, n_out}) * 0.1;
+  const at::Tensor g_idx = at::randint(-3, groups + 3, {in}, at::kInt);
+  ASSERT_TRUE(g_idx.lt(0).any().item<bool>() && g_idx.ge(groups).any().item<bool>());
+  const at::Tensor expected = dequantize_cpu(qweight, zeros, scales, g_idx.clamp(0, groups - 1), bits, at::kFloat);
+  const at::Tensor got = at::full({in, n_out}, std::numeric_limits<float>::quiet_NaN());
+  const kernels::LaunchShape shape = kernels::dequantize_kn_shape(in, n_out);
+  emu::launch(shape.blocks, shape.threads, 0, {emu::Order::kForward, 1}, kernels::dequantize_kn_kernel<float>,
+              reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()), zeros.data_ptr<float>(),
+              scales.data_ptr<float>(), g_idx.data_ptr<int32_t>(), groups, bits, in, n_out, got.data_ptr<float>());
+  EXPECT_TRUE(at::equal(got, expected));
 }
 
 }  // namespace
