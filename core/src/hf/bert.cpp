@@ -126,7 +126,7 @@ struct BertModel : torch::nn::Module {
     // transformers' order: (words + token types) + positions.
     at::Tensor h = e.word_embeddings(ids) + e.token_type_embeddings(at::zeros_like(ids));
     h = e.norm(h + e.position_embeddings(positions));
-    const at::Tensor mask4d = attention_mask_4d(mask, batch, length, /*causal=*/false, 0, ids.device());
+    const AttentionMask mask4d = attention_mask_4d(mask, batch, length, /*causal=*/false, 0, ids.device());
     auto split = [&](const at::Tensor& x) { return x.view({batch, length, heads, dim}).transpose(1, 2); };
     for (const auto& module : *layer) {
       auto& l = *module->as<BertLayer>();

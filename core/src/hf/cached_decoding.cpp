@@ -8,16 +8,19 @@
 
 namespace oft::models::detail {
 
-at::Tensor cached_causal_mask(int64_t past, int64_t length, int64_t window, c10::Device device) {
+AttentionMask cached_causal_mask(int64_t past, int64_t length, int64_t window, c10::Device device) {
   const int64_t total = past + length;
+  const bool window_covers_all = window <= 0 || total <= window;
   // One new token with every kept key inside the window attends everything: no mask needed.
-  if (length == 1 && (window <= 0 || total <= window)) return {};
+  if (length == 1 && window_covers_all) return {};
+  // SDPA's causal flag aligns queries with the first keys: right only while the cache is empty.
+  if (past == 0 && window_covers_all) return {at::Tensor(), /*causal=*/true};
   const auto options = at::TensorOptions().device(device).dtype(at::kLong);
   const auto query = at::arange(past, total, options).view({length, 1});
   const auto key = at::arange(total, options).view({1, total});
   at::Tensor allowed = key <= query;
   if (window > 0) allowed = allowed & (query - key < window);
-  return allowed.view({1, 1, length, total});
+  return {allowed.view({1, 1, length, total})};
 }
 
 std::pair<at::Tensor, at::Tensor> extend_cache(KVCache& cache, size_t layer, const at::Tensor& k, const at::Tensor& v) {

@@ -9,6 +9,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include "hf/layers.h"
 #include "oft/hf/generation.h"
 
 namespace oft::models::detail {
@@ -20,9 +21,10 @@ class CachedDecoding {
   virtual at::Tensor forward_cached(const at::Tensor& ids, KVCache& cache) = 0;
 };
 
-// Boolean mask (1, 1, length, past + length) for queries at positions past..past+length-1 over keys
-// 0..past+length-1: causal, within the sliding window when window > 0. Undefined when nothing is masked.
-at::Tensor cached_causal_mask(int64_t past, int64_t length, int64_t window, c10::Device device);
+// Queries at positions past..past+length-1 over keys 0..past+length-1: causal, within the sliding window
+// when window > 0. `causal` alone (no mask) where the cache is empty and no window cuts in; nothing at all for one
+// new token that sees every key; otherwise a boolean (1, 1, length, past + length) mask.
+AttentionMask cached_causal_mask(int64_t past, int64_t length, int64_t window, c10::Device device);
 
 // Appends k and v (1, kv_heads, T, head_dim) to layer `layer` of the cache; returns the layer's keys
 // and values so far.

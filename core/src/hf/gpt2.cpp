@@ -96,7 +96,7 @@ struct GPT2LMHeadModel : AdaptableModule, CachedDecoding {
 
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask) {
     check_inputs(ids, mask, config.positions);
-    const at::Tensor mask4d = attention_mask_4d(mask, ids.size(0), ids.size(1), /*causal=*/true, 0, ids.device());
+    const AttentionMask mask4d = attention_mask_4d(mask, ids.size(0), ids.size(1), /*causal=*/true, 0, ids.device());
     return run(ids, mask4d, 0, nullptr);
   }
 
@@ -113,7 +113,7 @@ struct GPT2LMHeadModel : AdaptableModule, CachedDecoding {
 
  private:
   // ids at positions past..past+T-1; with a cache, attends to its keys/values and appends the new ones.
-  at::Tensor run(const at::Tensor& ids, const at::Tensor& mask4d, int64_t past, KVCache* cache) {
+  at::Tensor run(const at::Tensor& ids, const AttentionMask& mask4d, int64_t past, KVCache* cache) {
     const auto& c = config;
     const int64_t batch = ids.size(0), length = ids.size(1), dim = c.embd / c.heads;
     auto& t = *transformer;

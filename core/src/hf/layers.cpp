@@ -83,9 +83,10 @@ oft::Conv1D make_conv1d(int64_t in, int64_t out, c10::Device device) {
   return oft::Conv1D(std::shared_ptr<Conv1DImpl>(std::make_shared<DeviceConv1DImpl>(in, out, device)));
 }
 
-at::Tensor attention_mask_4d(const at::Tensor& attention_mask, int64_t batch, int64_t length, bool causal,
-                             int64_t window, c10::Device device) {
-  if (!attention_mask.defined() && !causal) return {};
+AttentionMask attention_mask_4d(const at::Tensor& attention_mask, int64_t batch, int64_t length, bool causal,
+                                int64_t window, c10::Device device) {
+  const bool window_masks = window > 0 && window < length;
+  if (!attention_mask.defined() && !window_masks) return {at::Tensor(), causal};
   const auto positions = at::arange(length, at::TensorOptions().device(device).dtype(at::kLong));
   const auto query = positions.view({length, 1});
   const auto key = positions.view({1, length});
@@ -95,10 +96,10 @@ at::Tensor attention_mask_4d(const at::Tensor& attention_mask, int64_t batch, in
   allowed = allowed.view({1, 1, length, length});
   if (attention_mask.defined()) allowed = allowed & attention_mask.to(device).to(at::kBool).view({batch, 1, 1, length});
   // A row with no allowed key would give NaN; transformers lets such rows attend everything.
-  return allowed | at::logical_not(allowed).all(-1, /*keepdim=*/true);
+  return {allowed | at::logical_not(allowed).all(-1, /*keepdim=*/true)};
 }
 
-at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& mask,
                      double scale) {
   const int64_t batch = q.size(0), heads = q.size(1), length = q.size(2), dim = q.size(3);
   const int64_t kv_heads = k.size(1);
@@ -111,8 +112,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     key = repeat(k);
     value = repeat(v);
   }
-  const std::optional<at::Tensor> attn_mask = mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt;
-  at::Tensor out = at::scaled_dot_product_attention(q, key, value, attn_mask, 0.0, false, scale);
+  const std::optional<at::Tensor> attn_mask =
+      mask.allowed.defined() ? std::optional<at::Tensor>(mask.allowed) : std::nullopt;
+  at::Tensor out = at::scaled_dot_product_attention(q, key, value, attn_mask, 0.0, mask.causal, scale);
   return out.transpose(1, 2).reshape({batch, length, heads * dim});
 }
 

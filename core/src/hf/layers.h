@@ -49,17 +49,25 @@ OFT_CORE_API oft::Linear make_linear(int64_t in, int64_t out, bool bias, c10::De
 // transformers' Conv1D (weight (in, out)) created on `device`.
 OFT_CORE_API oft::Conv1D make_conv1d(int64_t in, int64_t out, c10::Device device);
 
-// Boolean mask (B or 1, 1, T, T), true where query t may attend key s: causal (s <= t), within the
-// sliding window (t - s < window, when window > 0), and keys whose attention_mask (B, T) is 1. Rows
-// with nothing to attend (left padding) attend everything, as transformers does, so they stay finite.
-// Undefined when nothing is masked.
-OFT_CORE_API at::Tensor attention_mask_4d(const at::Tensor& attention_mask, int64_t batch, int64_t length, bool causal,
-                                          int64_t window, c10::Device device);
+// Which keys each query attends. `allowed`: a boolean (B or 1, 1, T, S) mask, true where query t may attend
+// key s. Where such a mask would say no more than "causal" (s <= t over keys at the queries' positions), it is
+// left undefined and `causal` set instead, so that scaled_dot_product_attention takes its fused causal kernels
+// (FlashAttention on GPUs) rather than reading a mask, as transformers' sdpa attention does. Neither: every key.
+struct AttentionMask {
+  at::Tensor allowed;
+  bool causal = false;
+};
 
-// Scaled dot-product attention for q (B, H, T, D) and k, v (B, KV, T, D) with H a multiple of KV
+// For T queries over the same T keys: causal (s <= t) when asked, within the sliding window (t - s < window,
+// when window > 0), and keys whose attention_mask (B, T) is 1. Rows with nothing to attend (left padding)
+// attend everything, as transformers does, so they stay finite.
+OFT_CORE_API AttentionMask attention_mask_4d(const at::Tensor& attention_mask, int64_t batch, int64_t length,
+                                             bool causal, int64_t window, c10::Device device);
+
+// Scaled dot-product attention for q (B, H, T, D) and k, v (B, KV, S, D) with H a multiple of KV
 // (grouped-query attention: each key/value head serves H / KV query heads). Returns (B, T, H * D).
-OFT_CORE_API at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
-                                  double scale);
+OFT_CORE_API at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  const AttentionMask& mask, double scale);
 
 // transformers' ACT2FN by name: gelu (exact), gelu_new / gelu_pytorch_tanh (tanh), relu, silu / swish.
 // FormatError naming the activation otherwise.

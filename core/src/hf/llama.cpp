@@ -170,14 +170,14 @@ struct LlamaForCausalLM : AdaptableModule, CachedDecoding {
 
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& mask) {
     check_inputs(ids, mask, 0);
-    const at::Tensor mask4d =
+    const AttentionMask mask4d =
         attention_mask_4d(mask, ids.size(0), ids.size(1), /*causal=*/true, config.window, ids.device());
     return run(ids, mask4d, 0, nullptr);
   }
 
   at::Tensor forward_cached(const at::Tensor& ids, KVCache& cache) override {
     check_cached_inputs(ids);
-    const at::Tensor mask4d = cached_causal_mask(cache.length, ids.size(1), config.window, ids.device());
+    const AttentionMask mask4d = cached_causal_mask(cache.length, ids.size(1), config.window, ids.device());
     at::Tensor logits = run(ids, mask4d, cache.length, &cache);
     cache.length += ids.size(1);
     return logits;
@@ -185,7 +185,7 @@ struct LlamaForCausalLM : AdaptableModule, CachedDecoding {
 
  private:
   // ids at positions past..past+T-1; with a cache, attends to its keys/values and appends the new ones.
-  at::Tensor run(const at::Tensor& ids, const at::Tensor& mask4d, int64_t past, KVCache* cache) {
+  at::Tensor run(const at::Tensor& ids, const AttentionMask& mask4d, int64_t past, KVCache* cache) {
     const auto& c = config;
     const int64_t batch = ids.size(0), length = ids.size(1), dim = c.head_dim;
     at::Tensor h = model->embed_tokens(ids);
