@@ -59,7 +59,7 @@ fi
 mkdir -p "$out/logs" "$out/bench" || die "cannot create $out"
 out=$(cd "$out" && pwd)
 rm -rf "$out"/logs/* "$out"/bench/*.json "$out/stages.tsv" "$out/results.json" "$out/env.json" "$out/ctest-gpu.xml" \
-  "$out/not-built.txt"
+  "$out/not-built.txt" "$out/summary.txt"
 if [ -n "$send" ]; then
   mkdir -p "$send" || die "cannot create $send"
   send=$(cd "$send" && pwd)
@@ -100,7 +100,9 @@ summarize() {
     mv "$send/.gpu-check.tar.gz.tmp" "$send/gpu-check.tar.gz"
   return 0
 }
-trap 'log "stopped by a signal"; summarize --quiet; exit 143' TERM INT
+# Bash runs a trap once the stage's program has ended; results.json is current after every stage anyway.
+trap 'log "stopped by TERM"; summarize --quiet; exit 143' TERM
+trap 'log "stopped by INT"; summarize --quiet; exit 130' INT
 
 # stage NAME MAX_S [--stdout FILE] CMD...: runs CMD under `timeout` with at most MAX_S seconds and never past
 # the deadline (minus a reserve for the summary), output in logs/NAME.log (stdout in FILE if given); one
@@ -172,8 +174,9 @@ if ((!dry && !skip_build)); then
       # At most 300 s, and never so long that the tests and benchmarks after it get under 240 s.
       left=$((deadline - reserve - $(date +%s) - 240))
       run build $((left < 300 ? left : 300)) cmake --build "$build" -j "$cores" --target "${targets[@]}" -- -k 0
-      ctest --test-dir "$build" -N -R '_NOT_BUILT$' 2>/dev/null | sed -nE 's/^ *Test +#[0-9]+: +//p' \
-        >"$out/not-built.txt"
+      # gtest_discover_tests names a program it found unbuilt <target>_NOT_BUILT; only the targets built here count.
+      ctest --test-dir "$build" -N -R '_NOT_BUILT$' 2>/dev/null | sed -nE 's/^ *Test +#[0-9]+: +//p' |
+        grep -Fx -f <(printf '%s_NOT_BUILT\n' "${targets[@]}") >"$out/not-built.txt"
       [ -s "$out/not-built.txt" ] && log "test programs not built: $(paste -sd' ' "$out/not-built.txt")"
     else
       log "error: found none of the needed targets in $build/build.ninja"
@@ -186,8 +189,9 @@ fi
 # On the GPU machine finding no gpu test is an error; here (nothing built for them) it is not.
 no_tests=error
 ((dry)) && no_tests=ignore
-# Each test at most 90 s: ctest ends a hung one itself and still writes the JUnit file.
-run ctest_gpu 120 ctest --test-dir "$build" -L gpu --output-on-failure -j 8 --timeout 90 --no-tests="$no_tests" \
+# Each gpu test has a TIMEOUT of 90 s (tests/CMakeLists.txt): ctest ends a hung one itself and still writes the
+# JUnit file before the stage's limit.
+run ctest_gpu 120 ctest --test-dir "$build" -L gpu --output-on-failure -j 8 --no-tests="$no_tests" \
   --output-junit "$out/ctest-gpu.xml"
 
 # --- benchmarks: ours and PEFT's on the same device, one after the other -------------------------

@@ -15,13 +15,13 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 # LibTorch's caching allocator hands out pieces of large blocks, inside which memcheck sees no bounds.
 export PYTORCH_NO_CUDA_MEMORY_CACHING=1
 
-# Each program with the tests whose work is our kernels (not LibTorch's operators), at sizes small enough for
-# the sanitizer's slowdown.
-programs=(
-  "test_cuda_rotation --gtest_filter=Dtypes/CudaRotate.*:CudaRotation.Cayley*:CudaRotation.Exact*:CudaRotation.Coft*"
-  "test_bnb_cuda --gtest_filter=BnbCuda.FourBitDequantization*:BnbCuda.FourBitForward*:BnbCuda.Int8*"
-  "test_gptq_cuda"
-)
+# The core's kernels through the tests whose work they are, at sizes small enough for the sanitizer's slowdown
+# (not the 9000-token case, nor the blocks above 64 that take LibTorch's operators); then every plugin's GPU
+# test program (test_<plugin>_cuda, all of it: each is small).
+programs=("test_cuda_rotation --gtest_filter=Dtypes/CudaRotate.*:CudaRotation.Cayley*:CudaRotation.Exact*:CudaRotation.Coft*")
+for program in "$bin"/test_*_cuda; do
+  [ -x "$program" ] && programs+=("$(basename "$program")")
+done
 status=0
 for entry in "${programs[@]}"; do
   read -r program filter <<<"$entry"

@@ -84,6 +84,8 @@ def read_junit(path: Path, not_built: Path) -> dict:
     # without the gpu label: gpu-check.sh lists them, and they count as failures here.
     if not_built.exists():
         tests["not_built"] = not_built.read_text().split()
+        tests["failed"] += len(tests["not_built"])
+        tests["failed_names"] += tests["not_built"]
     if not path.exists():
         tests["error"] = "no ctest-gpu.xml (the ctest stage did not run)"
         return tests
@@ -120,7 +122,7 @@ def skip_reason(output: list[str]) -> str:
                 if following.startswith("["):  # gtest's own "[  SKIPPED ]" line: the reason has ended
                     break
                 reason.append(following)
-            return " ".join(reason)[:300]
+            return " ".join(reason).strip()[:300]
     return "(no reason printed)"
 
 

@@ -168,12 +168,12 @@ at::Tensor OFTLayer::eval_folded_weight(const at::Tensor& x) {
     for (const auto& t : sources) needs_graph = needs_graph || t.requires_grad();
     if (needs_graph) return {};
   }
-  if (!std::all_of(sources.begin(), sources.end(), TensorStamp::trackable)) return {};
+  if (!std::all_of(sources.begin(), sources.end(), sdk::TensorStamp::trackable)) return {};
 
   std::lock_guard<std::mutex> lock(eval_cache_mutex_);
   if (folded_weight_.defined() && folded_adapters_ == pending &&
       std::equal(folded_sources_.begin(), folded_sources_.end(), sources.begin(), sources.end(),
-                 [](const TensorStamp& stamp, const at::Tensor& t) { return stamp.matches(t); }))
+                 [](const sdk::TensorStamp& stamp, const at::Tensor& t) { return stamp.matches(t); }))
     return folded_weight_;
   folded_weight_ = at::Tensor();  // the old copy goes before the new one is made
   torch::NoGradGuard no_grad;

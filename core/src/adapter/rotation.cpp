@@ -51,7 +51,7 @@ at::Tensor OFTRotationImpl::blocks() {
   if (needs_graph) return compute_blocks();
   torch::NoGradGuard no_grad;
   std::lock_guard<std::mutex> lock(cache_mutex_);
-  if (!TensorStamp::trackable(weight)) return compute_blocks();
+  if (!sdk::TensorStamp::trackable(weight)) return compute_blocks();
   if (!cache_valid()) {
     cached_blocks_ = compute_blocks();
     cached_stamp_.emplace(weight);  // after the COFT write-back

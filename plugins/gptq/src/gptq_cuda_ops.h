@@ -8,7 +8,8 @@
 namespace oft::gptq {
 
 struct CudaOps {
-  // Bumped when a signature below changes: the plugin refuses a companion of another version.
+  // Bumped when a signature or what a function promises below changes: the plugin refuses a companion of another
+  // version.
   static constexpr int kVersion = 2;
   int version;
   // W^T (in, out) = (code - zeros[g_idx[k]]) * scales[g_idx[k]] in fp32, rounded once to `dtype`: the values

@@ -62,15 +62,14 @@ at::Tensor GptqLinear::zeros() const { return decode_zeros(qzeros_, config_.bits
 
 at::Tensor GptqLinear::current_zeros() const {
   const std::lock_guard<std::mutex> lock(decoded_mutex_);
-  if (g_idx_.is_cuda()) {
-    const std::pair<const void*, uint32_t> g_idx_now{g_idx_.data_ptr(), static_cast<uint32_t>(g_idx_._version())};
-    if (g_idx_now != checked_g_idx_) {
-      const auto [low, high] = at::aminmax(g_idx_);
-      if (low.item<int64_t>() < 0 || high.item<int64_t>() >= scales_.size(0))
-        throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " +
-                                    std::to_string(scales_.size(0)) + ")");
-      checked_g_idx_ = g_idx_now;
-    }
+  if (g_idx_.is_cuda() && !(checked_g_idx_ && checked_g_idx_->matches(g_idx_))) {
+    checked_g_idx_.reset();
+    const auto [low, high] = at::aminmax(g_idx_);
+    const at::Tensor range = at::stack({low, high}).cpu();  // one read-back for both
+    if (range[0].item<int64_t>() < 0 || range[1].item<int64_t>() >= scales_.size(0))
+      throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " +
+                                  std::to_string(scales_.size(0)) + ")");
+    if (sdk::TensorStamp::trackable(g_idx_)) checked_g_idx_.emplace(g_idx_);
   }
   return zeros_cache_.get({&qzeros_}, [&] { return zeros(); });
 }

@@ -10,14 +10,15 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <utility>
 
 #include <ATen/core/Tensor.h>
 
 #include "gptq_config.h"
 #include "oft/sdk/dequantized_weight_cache.h"
 #include "oft/sdk/linear_format.h"
+#include "oft/sdk/tensor_stamp.h"
 
 namespace oft::gptq {
 
@@ -77,7 +78,8 @@ class GptqLinear final : public sdk::LinearModule {
   // zeros(), decoded once and kept while qzeros is unchanged (one byte per group and output): decoding is
   // tens of tensor operations (about 160 at 3 bits), each a kernel launch on CUDA. On CUDA it also checks
   // g_idx when g_idx has changed since the last check (reading it back to the host is a synchronization), since
-  // the kernel clamps group indices rather than report them.
+  // the kernel clamps group indices rather than report them. Inference tensors have no version counter: with
+  // them both happen at every call.
   at::Tensor current_zeros() const;
 
   GptqConfig config_;
@@ -86,7 +88,7 @@ class GptqLinear final : public sdk::LinearModule {
   sdk::DequantizedWeightCache weight_cache_;
   mutable std::mutex decoded_mutex_;  // forward may run concurrently (without the weight cache)
   mutable sdk::DequantizedWeightCache zeros_cache_;
-  mutable std::pair<const void*, uint32_t> checked_g_idx_{nullptr, 0};  // storage and version
+  mutable std::optional<sdk::TensorStamp> checked_g_idx_;
 };
 
 }  // namespace oft::gptq

@@ -112,5 +112,24 @@ TEST(GptqGolden, DecodedZerosFollowInPlaceChangesOfQzeros) {
   EXPECT_TRUE(at::equal(layer->forward(x), expected));
 }
 
+// Layers loaded under c10::InferenceMode hold inference tensors, which have no version counter: the caches keep
+// nothing then, and forward gives the same output, with and without cache_dequantized.
+TEST(GptqGolden, LayersOfInferenceTensorsRun) {
+  const auto c = golden_cases().front();
+  const at::Tensor x = c.get("x");
+  for (const bool cache : {false, true}) {
+    SCOPED_TRACE(cache ? "cache_dequantized" : "no weight cache");
+    GptqFormat format(cache);
+    const at::Tensor expected = format.load(checkpoint_tensors(c), golden_shape(), c.quantization_config)->forward(x);
+    const c10::InferenceMode inference;
+    sdk::TensorMap tensors = checkpoint_tensors(c);
+    for (auto& entry : tensors) entry.second = entry.second.clone();
+    auto layer = std::dynamic_pointer_cast<GptqLinear>(format.load(tensors, golden_shape(), c.quantization_config));
+    ASSERT_TRUE(layer->qzeros().is_inference());
+    EXPECT_TRUE(at::equal(layer->forward(x), expected));
+    EXPECT_TRUE(at::equal(layer->forward(x), expected));
+  }
+}
+
 }  // namespace
 }  // namespace oft::gptq::test

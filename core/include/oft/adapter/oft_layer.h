@@ -15,9 +15,9 @@
 #include "oft/adapter/block_layout.h"
 #include "oft/adapter/config.h"
 #include "oft/adapter/rotation.h"
-#include "oft/adapter/tensor_stamp.h"
 #include "oft/export.h"
 #include "oft/sdk/base_layer.h"
+#include "oft/sdk/tensor_stamp.h"
 
 namespace oft {
 
@@ -131,7 +131,7 @@ class OFT_CORE_API OFTLayer : public torch::nn::Module {
   std::vector<std::string> folded_adapters_;
   // What it was computed from: weight_source(), then each folded adapter's weight (views such as a transposed
   // Conv1D weight share storage, data and version with their tensor).
-  std::vector<TensorStamp> folded_sources_;
+  std::vector<sdk::TensorStamp> folded_sources_;
 };
 
 }  // namespace oft

@@ -10,8 +10,8 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
-#include "oft/adapter/tensor_stamp.h"
 #include "oft/export.h"
+#include "oft/sdk/tensor_stamp.h"
 
 namespace oft {
 
@@ -60,7 +60,7 @@ class OFT_CORE_API OFTRotationImpl : public torch::nn::Module {
   RotationSpec spec_;
   std::mutex cache_mutex_;  // concurrent eval forwards share the cache and COFT's write-back
   at::Tensor cached_blocks_;
-  std::optional<TensorStamp> cached_stamp_;  // the weight cached_blocks_ was computed from
+  std::optional<sdk::TensorStamp> cached_stamp_;  // the weight cached_blocks_ was computed from
 };
 TORCH_MODULE(OFTRotation);
 

@@ -1,18 +1,21 @@
 #pragma once
-// An opt-in cache of a quantized layer's dequantized weight, for layers that dequantize on every
-// forward. Holding the dense copy costs memory, so it is off until enabled (plugins expose it as
-// the config option "cache_dequantized"). The weight is recomputed when any of its source tensors
-// changes: a new storage (set_, a reassigned buffer) or an in-place write (the version counter).
+// An opt-in cache of a quantized layer's dequantized weight (or of anything else a layer computes from its
+// tensors), for layers that dequantize on every forward. Holding the dense copy costs memory, so it is off
+// until enabled (plugins expose it as the config option "cache_dequantized"). The weight is recomputed when any
+// of its source tensors changes (TensorStamp: an in-place write, a new storage as Module::to makes, another dtype
+// or device); inference tensors have no version counter, so with one among the sources nothing is kept.
 // Not thread-safe: with it on, forward must not run concurrently on one layer.
 //
 // Header-only, not part of the plugin ABI: each layer holds one by value inside its own plugin, which
 // compiles its own copy (tests/abi leaves this header out).
-#include <cstdint>
+#include <algorithm>
 #include <initializer_list>
 #include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+
+#include "oft/sdk/tensor_stamp.h"
 
 namespace oft::sdk {
 
@@ -23,34 +26,39 @@ class DequantizedWeightCache {
   void set_enabled(bool enabled) {
     enabled_ = enabled;
     weight_ = at::Tensor();
-    versions_.clear();
+    stamps_.clear();
   }
 
   // compute() when disabled; else the held weight while `sources` are unchanged, or compute()'s new one.
   template <typename Compute>
   at::Tensor get(std::initializer_list<const at::Tensor*> sources, Compute&& compute) {
-    if (enabled_ && weight_.defined() && versions_ == versions_of(sources)) return weight_;
+    const bool keep = enabled_ && std::all_of(sources.begin(), sources.end(),
+                                              [](const at::Tensor* t) { return TensorStamp::trackable(*t); });
+    if (keep && weight_.defined() && matches(sources)) return weight_;
     at::Tensor weight = std::forward<Compute>(compute)();
-    if (enabled_) {
+    if (keep) {
       weight_ = weight;
-      versions_ = versions_of(sources);
+      stamps_.clear();
+      for (const at::Tensor* t : sources) stamps_.emplace_back(*t);
+    } else {  // nothing stale stays held
+      weight_ = at::Tensor();
+      stamps_.clear();
     }
     return weight;
   }
 
  private:
-  using Versions = std::vector<std::pair<const void*, uint32_t>>;
-
-  static Versions versions_of(std::initializer_list<const at::Tensor*> sources) {
-    Versions versions;
-    versions.reserve(sources.size());
-    for (const at::Tensor* t : sources) versions.emplace_back(t->data_ptr(), static_cast<uint32_t>(t->_version()));
-    return versions;
+  bool matches(std::initializer_list<const at::Tensor*> sources) const {
+    if (stamps_.size() != sources.size()) return false;
+    auto stamp = stamps_.begin();
+    for (const at::Tensor* t : sources)
+      if (!(stamp++)->matches(*t)) return false;
+    return true;
   }
 
   bool enabled_ = false;
   at::Tensor weight_;
-  Versions versions_;
+  std::vector<TensorStamp> stamps_;
 };
 
 }  // namespace oft::sdk

@@ -1,5 +1,6 @@
 #pragma once
-// TensorStamp: which values of a tensor a cache (OFTLayer's folded weight, OFTRotation's blocks) was built from.
+// TensorStamp: which values of a tensor a cache (OFTLayer's folded weight, OFTRotation's blocks, a plugin's
+// DequantizedWeightCache) was built from.
 // In-place changes bump the version; Module::to swaps in a new storage (set_data, no version bump), so the storage is
 // compared too. It is held weakly: the StorageImpl object then outlives its data and no later storage can take its
 // address, which a raw pointer would allow after a to(bf16)->to(fp32) round trip.
@@ -11,7 +12,8 @@
 #include <c10/core/StorageImpl.h>
 #include <c10/util/intrusive_ptr.h>
 
-namespace oft {
+// Header-only, not part of the plugin ABI (tests/abi leaves it out): each user compiles its own copy.
+namespace oft::sdk {
 
 class TensorStamp {
  public:
@@ -38,4 +40,4 @@ class TensorStamp {
   c10::Device device_;
 };
 
-}  // namespace oft
+}  // namespace oft::sdk
