@@ -43,13 +43,19 @@ void run(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& s
 
 }  // namespace
 
+void check_group_indices(const at::Tensor& g_idx, int64_t groups) {
+  if (g_idx.numel() == 0) return;
+  const auto [low, high] = at::aminmax(g_idx);
+  const at::Tensor range = at::stack({low, high}).cpu();  // one read-back for both
+  if (range[0].item<int64_t>() < 0 || range[1].item<int64_t>() >= groups)
+    throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(groups) + ")");
+}
+
 at::Tensor dequantize_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
                           const at::Tensor& g_idx, int bits, c10::ScalarType round_to) {
   at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous(), gi = g_idx.contiguous();
   // g_idx indexes rows of zeros/scales below: a value changed in place since loading must not read outside.
-  if (gi.numel() > 0 && (gi.min().item<int32_t>() < 0 || gi.max().item<int32_t>() >= z.size(0)))
-    throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(z.size(0)) +
-                                ")");
+  check_group_indices(gi, z.size(0));
   at::Tensor out = at::empty({gi.size(0), q.size(1)}, q.options().dtype(at::kFloat));
   run(q, z, s, gi, bits, out);
   // (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype (a

@@ -1,12 +1,19 @@
 #pragma once
-// One-pass dequantization on CPU: reads each packed word once and writes W^T (in, out) in fp32,
-// each value rounded to `round_to` (the scales dtype) first, so it equals the library's fp16 weight.
+// One-pass dequantization on CPU: reads each packed word once and writes W^T (in, out) in fp32, each value
+// rounded to `round_to` (the scales dtype) first, so it equals the library's fp16 weight. And the group-index
+// check it shares with GptqLinear.
+#include <cstdint>
+
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
 namespace oft::gptq {
 
-// qweight int32 (in*bits/32, out); zeros, scales float32 (groups, out); g_idx int32 (in).
+// Throws std::invalid_argument naming g_idx when one of its group indices lies outside [0, groups); on a
+// device that is one read-back to the host.
+void check_group_indices(const at::Tensor& g_idx, int64_t groups);
+
+// qweight int32 (in*bits/32, out); zeros, scales float32 (groups, out); g_idx int32 (in), checked.
 at::Tensor dequantize_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
                           const at::Tensor& g_idx, int bits, c10::ScalarType round_to);
 

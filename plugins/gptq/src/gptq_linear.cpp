@@ -35,9 +35,7 @@ GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqC
       throw std::invalid_argument("gptq: tensor \"g_idx\" has dtype " +
                                   std::string(c10::toString(t.g_idx.scalar_type())) + ", expected int32");
     sdk::expect_shape("gptq", t.g_idx, "g_idx", {k});
-    if (t.g_idx.min().item<int64_t>() < 0 || t.g_idx.max().item<int64_t>() >= groups)
-      throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " + std::to_string(groups) +
-                                  ")");
+    check_group_indices(t.g_idx, groups);
     t.g_idx = t.g_idx.to(at::kInt);
   } else {
     // Very old checkpoints have no g_idx: inputs are grouped in order.
@@ -62,16 +60,15 @@ at::Tensor GptqLinear::zeros() const { return decode_zeros(qzeros_, config_.bits
 
 at::Tensor GptqLinear::current_zeros() const {
   const std::lock_guard<std::mutex> lock(decoded_mutex_);
-  if (g_idx_.is_cuda() && !(checked_g_idx_ && checked_g_idx_->matches(g_idx_))) {
-    checked_g_idx_.reset();
-    const auto [low, high] = at::aminmax(g_idx_);
-    const at::Tensor range = at::stack({low, high}).cpu();  // one read-back for both
-    if (range[0].item<int64_t>() < 0 || range[1].item<int64_t>() >= scales_.size(0))
-      throw std::invalid_argument("gptq: tensor \"g_idx\" has group indices outside [0, " +
-                                  std::to_string(scales_.size(0)) + ")");
-    if (sdk::TensorStamp::trackable(g_idx_)) checked_g_idx_.emplace(g_idx_);
-  }
   return zeros_cache_.get({&qzeros_}, [&] { return zeros(); });
+}
+
+void GptqLinear::check_g_idx_when_changed() const {
+  const std::lock_guard<std::mutex> lock(decoded_mutex_);
+  if (checked_g_idx_ && checked_g_idx_->matches(g_idx_)) return;
+  checked_g_idx_.reset();
+  check_group_indices(g_idx_, scales_.size(0));
+  if (sdk::TensorStamp::trackable(g_idx_)) checked_g_idx_.emplace(g_idx_);
 }
 
 at::Tensor GptqLinear::dequantize_float_kn() const {
@@ -86,8 +83,10 @@ at::Tensor GptqLinear::dequantize_float_kn() const {
 
 at::Tensor GptqLinear::dequantize_kn() const {
   // CUDA: the companion library's kernel writes the scales dtype directly (the same values, no fp32 copy).
-  if (qweight_.is_cuda())
+  if (qweight_.is_cuda()) {
+    check_g_idx_when_changed();  // the kernel clamps group indices rather than report them
     return cuda_ops().dequantize_kn(qweight_, current_zeros(), scales_, g_idx_, config_.bits, scales_.scalar_type());
+  }
   return dequantize_float_kn().to(scales_.scalar_type());
 }
 

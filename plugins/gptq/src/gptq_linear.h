@@ -76,11 +76,12 @@ class GptqLinear final : public sdk::LinearModule {
   // The dense weight in the dtype forward multiplies in (cached if enabled and still current).
   at::Tensor compute_weight();
   // zeros(), decoded once and kept while qzeros is unchanged (one byte per group and output): decoding is
-  // tens of tensor operations (about 160 at 3 bits), each a kernel launch on CUDA. On CUDA it also checks
-  // g_idx when g_idx has changed since the last check (reading it back to the host is a synchronization), since
-  // the kernel clamps group indices rather than report them. Inference tensors have no version counter: with
-  // them both happen at every call.
+  // tens of tensor operations (about 160 at 3 bits), each a kernel launch on CUDA.
   at::Tensor current_zeros() const;
+  // check_group_indices for g_idx when it has changed since the last check (on a device the check reads it back
+  // to the host, a synchronization). Inference tensors have no version counter: for them, at every call, as
+  // current_zeros decodes at every call.
+  void check_g_idx_when_changed() const;
 
   GptqConfig config_;
   int64_t in_features_, out_features_;
