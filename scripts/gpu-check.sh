@@ -87,22 +87,27 @@ mode=gpu
 ((dry)) && mode="dry-run-cpu"
 IFS=, read -r linear_large linear_small <<<"$linear_tokens"
 IFS=, read -r quantized_gemv quantized_gemm <<<"$quantized_tokens"
-# summarize [--quiet]: results.json from what the stages left so far (and the table, unless --quiet); then, with
-# --send, results.json and a tarball of the whole folder there, each written whole before it is renamed.
+# summarize [--quiet]: results.json from what the stages left so far (and the table, unless --quiet).
 summarize() {
   "$python" scripts/gpu-check/summarize.py --out "$out" --mode "$mode" --build "$build" \
     --linear-large "$linear_large" --linear-small "$linear_small" \
-    --quantized-gemv "$quantized_gemv" --quantized-gemm "$quantized_gemm" --started "$t_start" "$@" || return 1
+    --quantized-gemv "$quantized_gemv" --quantized-gemm "$quantized_gemm" --started "$t_start" "$@"
+}
+# With --send: results.json, summary.txt (once it exists) and a tarball of the whole folder into $send, each
+# written whole before it is renamed.
+send_files() {
   [ -n "$send" ] || return 0
-  [ -f "$out/results.json" ] && cp "$out/results.json" "$send/.results.json.tmp" &&
-    mv "$send/.results.json.tmp" "$send/results.json"
+  local file
+  for file in results.json summary.txt; do
+    [ -f "$out/$file" ] && cp "$out/$file" "$send/.$file.tmp" && mv "$send/.$file.tmp" "$send/$file"
+  done
   tar -czf "$send/.gpu-check.tar.gz.tmp" -C "$(dirname "$out")" "$(basename "$out")" 2>/dev/null &&
     mv "$send/.gpu-check.tar.gz.tmp" "$send/gpu-check.tar.gz"
   return 0
 }
 # Bash runs a trap once the stage's program has ended; results.json is current after every stage anyway.
-trap 'log "stopped by TERM"; summarize --quiet; exit 143' TERM
-trap 'log "stopped by INT"; summarize --quiet; exit 130' INT
+trap 'log "stopped by TERM"; summarize --quiet; send_files; exit 143' TERM
+trap 'log "stopped by INT"; summarize --quiet; send_files; exit 130' INT
 
 # stage NAME MAX_S [--stdout FILE] CMD...: runs CMD under `timeout` with at most MAX_S seconds and never past
 # the deadline (minus a reserve for the summary), output in logs/NAME.log (stdout in FILE if given); one
@@ -134,6 +139,7 @@ stage() {
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rc" "$dt" "$limit" "$note" >>"$out/stages.tsv"
   log "$name: $note (rc $rc, ${dt}s)"
   summarize --quiet  # the excerpt of a failed stage's log is in results.json and printed at the end
+  send_files
   return "$rc"
 }
 
@@ -226,8 +232,5 @@ fi
 summarize | tee "$out/summary.txt" || { log "summarize.py failed"; failures=$((failures + 1)); }
 log "results: $out/results.json ($(($(date +%s) - t_start))s in all, $failures stage(s) not ok)" |
   tee -a "$out/summary.txt"
-if [ -n "$send" ]; then
-  cp "$out/summary.txt" "$send/.summary.txt.tmp" && mv "$send/.summary.txt.tmp" "$send/summary.txt"
-  summarize --quiet  # the tarball again, now with summary.txt
-fi
+send_files
 ((failures == 0))
