@@ -13,7 +13,7 @@
 namespace oft::app {
 namespace {
 
-struct PlanOptions {
+struct PlanCommandOptions {
   std::string model;
   std::string config;
   bool json = false;
@@ -28,7 +28,7 @@ std::string merge_mode(sdk::MergeMode mode) {
   return "?";
 }
 
-nlohmann::json plan(Host& host, const PlanOptions& o) {
+nlohmann::json plan(Host& host, const PlanCommandOptions& o) {
   ModelSession session = load_model(host, o.model);
   OFTModel model(session.model.module, OFTConfig::load(o.config),
                  {.info = session.model.info, .registry = host.dispatchers()});
@@ -57,7 +57,7 @@ nlohmann::json plan(Host& host, const PlanOptions& o) {
           {"summary", count.summary()}};
 }
 
-void print_text(const nlohmann::json& p) {
+void print_plan_text(const nlohmann::json& p) {
   std::printf("%-52s %-16s %-10s %5s %5s %10s  %s\n", "module", "base", "dispatcher", "r", "b", "params", "merge");
   for (const auto& m : p["modules"])
     std::printf("%-52s %-16s %-10s %5lld %5lld %10lld  %s\n", m["module"].get<std::string>().c_str(),
@@ -70,7 +70,7 @@ void print_text(const nlohmann::json& p) {
 }  // namespace
 
 void add_plan_command(CLI::App& app, Host& host) {
-  auto o = std::make_shared<PlanOptions>();
+  auto o = std::make_shared<PlanCommandOptions>();
   auto* cmd =
       app.add_subcommand("plan", "Show which modules an OFT config adapts, who claims them, and the parameter counts");
   cmd->add_option("--model", o->model, "Hugging Face model folder (config.json + safetensors)")
@@ -85,7 +85,7 @@ void add_plan_command(CLI::App& app, Host& host) {
     if (o->json)
       std::cout << p.dump(2) << std::endl;
     else
-      print_text(p);
+      print_plan_text(p);
   });
 }
 

@@ -19,7 +19,7 @@ struct PluginsOptions {
   bool no_safe_scan = false;
 };
 
-void print_text(const PluginHostResult& result) {
+void print_plugins_text(const PluginHostResult& result) {
   std::printf("Plugin search path:\n");
   for (const auto& f : result.folders)
     std::printf("  %s (%s)%s\n", f.folder.c_str(), f.origin.c_str(),
@@ -53,7 +53,7 @@ int run_plugins(Host& host, const PluginsOptions& o) {
   if (o.json)
     std::cout << to_json(result).dump(2) << std::endl;
   else
-    print_text(result);
+    print_plugins_text(result);
   return 0;
 }
 

@@ -51,3 +51,36 @@ function(oft_plugin_precompile_headers)
     target_compile_options(${target} PRIVATE -Winvalid-pch)
   endforeach()
 endfunction()
+
+# oft_unity_build_by_folder(<targets...>)
+# Every translation unit that includes LibTorch instantiates its templates again: about 10 s per file at
+# -O2 with a precompiled header, however small the file. The targets compile as one unity translation unit
+# per source folder, whose files share those instantiations (measured on liboft_core and `oft`: 20 minutes
+# of compile jobs down to 6). Sources marked SKIP_PRECOMPILE_HEADERS (LibTorch-free, compiled without the
+# PCH) stay apart, since a unity file would bring them the PCH. Runs when the calling CMakeLists.txt ends, so
+# that source properties set after the call count. Files of one folder share a translation unit: names in
+# their anonymous namespaces must differ.
+function(oft_unity_build_by_folder)
+  foreach(target IN LISTS ARGN)
+    # EVAL: a deferred call's arguments are evaluated when it runs, where ${target} is no longer set.
+    cmake_language(EVAL CODE "cmake_language(DEFER CALL _oft_assign_unity_groups [[${target}]])")
+  endforeach()
+endfunction()
+
+function(_oft_assign_unity_groups target)
+  get_target_property(sources ${target} SOURCES)
+  foreach(source IN LISTS sources)
+    if(NOT source MATCHES "\\.(cpp|cc|cxx)$")
+      continue()
+    endif()
+    get_source_file_property(torch_free ${source} SKIP_PRECOMPILE_HEADERS)
+    if(torch_free)
+      set_source_files_properties(${source} PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+    else()
+      get_filename_component(folder ${source} DIRECTORY)
+      string(MAKE_C_IDENTIFIER "${folder}" group)
+      set_source_files_properties(${source} PROPERTIES UNITY_GROUP "${group}")
+    endif()
+  endforeach()
+  set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_MODE GROUP)
+endfunction()

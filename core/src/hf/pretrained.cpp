@@ -74,7 +74,7 @@ std::string list(const std::vector<std::string>& names, size_t limit = 12) {
   return out;
 }
 
-std::string shape_text(at::IntArrayRef sizes) {
+std::string sizes_text(at::IntArrayRef sizes) {
   std::string out = "[";
   for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + std::to_string(sizes[i]);
   return out + "]";
@@ -286,8 +286,8 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
     }
     used.insert(name);
     if (it->second.sizes() != item.value().sizes()) {
-      mismatched.push_back(name + " (checkpoint " + shape_text(it->second.sizes()) + ", " + a.class_name + " expects " +
-                           shape_text(item.value().sizes()) + ")");
+      mismatched.push_back(name + " (checkpoint " + sizes_text(it->second.sizes()) + ", " + a.class_name + " expects " +
+                           sizes_text(item.value().sizes()) + ")");
       continue;
     }
     if (!at::isFloatingType(it->second.scalar_type())) {  // e.g. a quantized weight without its quantization_config

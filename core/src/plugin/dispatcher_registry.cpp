@@ -29,7 +29,7 @@ class BackendDispatcher final : public HostDispatcher {
   std::shared_ptr<sdk::Dispatcher> dispatcher_;
 };
 
-std::string registrant(const std::string& origin) {
+std::string dispatcher_registrant(const std::string& origin) {
   return origin.empty() ? std::string("the host's built-in dispatchers") : origin;
 }
 
@@ -89,7 +89,7 @@ std::vector<DispatcherRegistry::Entry> DispatcherRegistry::checked(
     for (const auto& taken : entries_)
       if (taken.name == entry.name)
         throw UsageError("a dispatcher named '" + entry.name + "' is already registered by " +
-                         registrant(taken.origin));
+                         dispatcher_registrant(taken.origin));
     for (const auto& given : entries)
       if (given.name == entry.name) throw UsageError("dispatcher '" + entry.name + "'" + from + " is given twice");
     entries.push_back(std::move(entry));

@@ -16,7 +16,7 @@ std::string described(const std::string& name, const std::string& origin) {
 
 std::string where(const std::string& path) { return path.empty() ? "" : "module " + path + ": "; }
 
-std::string registrant(const std::string& origin) { return origin.empty() ? std::string("the host") : origin; }
+std::string format_registrant(const std::string& origin) { return origin.empty() ? std::string("the host") : origin; }
 
 // The quantize methods of `format`: UsageError for an empty or repeated method name or default
 // options that are not a JSON object.
@@ -62,11 +62,11 @@ std::vector<FormatRegistry::Entry> FormatRegistry::checked(
     try {
       entry.name = format->name();
     } catch (const std::exception& error) {
-      throw UsageError("a quantized-linear format from " + registrant(origin) +
+      throw UsageError("a quantized-linear format from " + format_registrant(origin) +
                        " threw when asked its name(): " + error.what());
     }
     if (entry.name.empty())
-      throw UsageError("a quantized-linear format from " + registrant(origin) + " has an empty name");
+      throw UsageError("a quantized-linear format from " + format_registrant(origin) + " has an empty name");
     try {
       entry.methods = checked_methods(*format);
     } catch (const std::exception& error) {
@@ -76,12 +76,13 @@ std::vector<FormatRegistry::Entry> FormatRegistry::checked(
     for (const std::vector<Entry>* others : {&entries_, static_cast<const std::vector<Entry>*>(&entries)})
       for (const auto& e : *others) {
         if (e.name == entry.name)
-          throw UsageError("a format named '" + entry.name + "' is already registered by " + registrant(e.origin));
+          throw UsageError("a format named '" + entry.name + "' is already registered by " +
+                           format_registrant(e.origin));
         for (const auto& taken : e.methods)
           for (const auto& m : entry.methods)
             if (m.name == taken.name)
               throw UsageError(described(entry.name, origin) + " offers quantize method '" + m.name +
-                               "', already offered by format '" + e.name + "' of " + registrant(e.origin));
+                               "', already offered by format '" + e.name + "' of " + format_registrant(e.origin));
       }
     entries.push_back(std::move(entry));
   }

@@ -8,15 +8,6 @@
 #include "oft/sdk/tensor_checks.h"
 
 namespace oft::aqlm {
-namespace {
-
-at::Tensor find(const sdk::TensorMap& tensors, const std::string& name) {
-  auto it = tensors.find(name);
-  return it == tensors.end() ? at::Tensor() : it->second;
-}
-
-}  // namespace
-
 std::shared_ptr<AqlmLinear> make_layer(const AqlmWeights& weights, const at::Tensor& bias, const AqlmConfig& config) {
   AqlmTensors tensors{pack_codes(weights.codes, config.nbits_per_codebook), weights.codebooks, weights.scales,
                       bias.defined() ? bias.detach().to(weights.codebooks.scalar_type()).clone() : at::Tensor()};
@@ -34,7 +25,8 @@ std::shared_ptr<sdk::LinearModule> AqlmFormat::load(const sdk::TensorMap& tensor
                                                     const std::string& quantization_config_json) const {
   const AqlmConfig config = AqlmConfig::from_quantization_config(quantization_config_json);
   auto layer = std::make_shared<AqlmLinear>(
-      AqlmTensors{find(tensors, "codes"), find(tensors, "codebooks"), find(tensors, "scales"), find(tensors, "bias")},
+      AqlmTensors{sdk::find_tensor(tensors, "codes"), sdk::find_tensor(tensors, "codebooks"),
+                  sdk::find_tensor(tensors, "scales"), sdk::find_tensor(tensors, "bias")},
       shape, config);
   layer->set_cache_dequantized(cache_dequantized_);
   return layer;

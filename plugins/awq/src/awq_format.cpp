@@ -7,15 +7,6 @@
 #include "awq_scale_search.h"
 
 namespace oft::awq {
-namespace {
-
-at::Tensor find(const sdk::TensorMap& tensors, const std::string& name) {
-  auto it = tensors.find(name);
-  return it == tensors.end() ? at::Tensor() : it->second;
-}
-
-}  // namespace
-
 std::shared_ptr<AwqLinear> make_layer(const QuantizedWeight& q, const at::Tensor& bias, const AwqConfig& config) {
   AwqTensors tensors = pack_tensors(q.codes, q.scales, q.zeros, config);
   if (bias.defined()) tensors.bias = bias.detach().to(q.scales.scalar_type()).clone();
@@ -31,7 +22,8 @@ bool AwqFormat::recognizes(const sdk::TensorMap& tensors, const std::string& qua
 std::shared_ptr<sdk::LinearModule> AwqFormat::load(const sdk::TensorMap& tensors, const sdk::LinearShape& shape,
                                                    const std::string& quantization_config_json) const {
   AwqConfig config = AwqConfig::from_quantization_config(quantization_config_json);
-  AwqTensors t{find(tensors, "qweight"), find(tensors, "qzeros"), find(tensors, "scales"), find(tensors, "bias")};
+  AwqTensors t{sdk::find_tensor(tensors, "qweight"), sdk::find_tensor(tensors, "qzeros"),
+               sdk::find_tensor(tensors, "scales"), sdk::find_tensor(tensors, "bias")};
   auto layer = std::make_shared<AwqLinear>(std::move(t), shape, config);
   layer->set_cache_dequantized(cache_dequantized_);
   return layer;

@@ -10,7 +10,7 @@
 namespace oft::awq {
 namespace {
 
-constexpr int64_t kGrid = 20, kShrinkSteps = 10, kSampleRows = 512;
+constexpr int64_t kClipGrid = 20, kShrinkSteps = 10, kSampleRows = 512;
 
 void check_weight(const at::Tensor& weight, const AwqConfig& config) {
   if (weight.dim() != 2 || !at::isFloatingType(weight.scalar_type()))
@@ -98,7 +98,7 @@ at::Tensor search_clip(const at::Tensor& weight, const at::Tensor& calibration, 
   std::vector<at::Tensor> errors{at::full({n, groups}, std::numeric_limits<float>::infinity())};
   std::vector<at::Tensor> bounds{org_max.squeeze(2)};
   for (int64_t i = 0; i < kShrinkSteps; ++i) {
-    at::Tensor max_val = org_max * (1.0 - static_cast<double>(i) / kGrid);
+    at::Tensor max_val = org_max * (1.0 - static_cast<double>(i) / kClipGrid);
     at::Tensor clamped = at::clamp(w, -max_val, max_val);
     at::Tensor q = pseudo_quantize(clamped.reshape({n * groups, gs}), config).view({n, groups, gs});
     at::Tensor diff = at::bmm(xg, q.permute({1, 2, 0})) - group_output;  // (groups, tokens, out)

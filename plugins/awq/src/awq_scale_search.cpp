@@ -12,7 +12,7 @@
 namespace oft::awq {
 namespace {
 
-constexpr int64_t kGrid = 20, kLossRows = 4096;
+constexpr int64_t kScaleGrid = 20, kLossRows = 4096;
 
 void check_inputs(const std::vector<at::Tensor>& weights, const at::Tensor& calibration, const AwqConfig& config) {
   if (weights.empty()) throw std::invalid_argument("awq: the input scale search needs at least one weight");
@@ -77,8 +77,8 @@ ScaleSearchResult search_input_scale(const std::vector<at::Tensor>& weights, con
   const at::Tensor reference = at::matmul(x, all.t());
 
   ScaleSearchResult best{at::ones({k}, at::kFloat), -1, std::numeric_limits<double>::infinity(), 0};
-  for (int64_t i = 0; i < kGrid; ++i) {
-    const double r = static_cast<double>(i) / kGrid;
+  for (int64_t i = 0; i < kScaleGrid; ++i) {
+    const double r = static_cast<double>(i) / kScaleGrid;
     at::Tensor s = (x_mean.pow(r) / (w_mean.pow(1 - r) + 1e-4)).clamp_min(1e-4);
     s = (s / (s.max() * s.min()).sqrt()).nan_to_num(1.0, 1.0, 1.0);
     const double loss = output_error(dense, s, x, reference, config);

@@ -50,11 +50,6 @@ FourBitState state_from(const FourBitOptions& o) {
   return s;
 }
 
-at::Tensor get(const sdk::TensorMap& tensors, const std::string& key) {
-  const auto it = tensors.find(key);
-  return it == tensors.end() ? at::Tensor() : it->second;
-}
-
 std::string state_key_of(const sdk::TensorMap& tensors) {
   std::vector<std::string> keys;
   for (const auto& [key, value] : tensors)
@@ -125,10 +120,10 @@ std::shared_ptr<sdk::LinearModule> FourBitFormat::load(const sdk::TensorMap& ten
     throw std::invalid_argument(state_key +
                                 ": nested_blocksize must be 256 and nested_dtype float32 (bitsandbytes "
                                 "supports nothing else)");
-  const at::Tensor bias = get(tensors, "bias");
+  const at::Tensor bias = sdk::find_tensor(tensors, "bias");
   if (shape.bias != bias.defined())
     throw std::invalid_argument(shape.bias ? "bias: missing" : "bias: present, but the architecture has no bias");
-  check_quant_map(get(tensors, "weight.quant_map"), type);
+  check_quant_map(sdk::find_tensor(tensors, "weight.quant_map"), type);
 
   FourBitState state = state_from(four_bit_options(quantization_config_json, Source::ModelConfig));
   state.quant_type = type;  // the file decides, as in bitsandbytes
@@ -139,9 +134,10 @@ std::shared_ptr<sdk::LinearModule> FourBitFormat::load(const sdk::TensorMap& ten
   state.nested_offset = static_cast<float>(info.nested_offset);  // bnb: torch.tensor(float(offset)), float32
   if (!info.nested && (tensors.count("weight.nested_absmax") || tensors.count("weight.nested_quant_map")))
     throw std::invalid_argument("weight.nested_absmax: present, but the quant state has no nested_offset");
-  return std::make_shared<Linear4bit>(shape.out_features, shape.in_features, state, bytes_of(get(tensors, "weight")),
-                                      get(tensors, "weight.absmax"), get(tensors, "weight.nested_absmax"),
-                                      get(tensors, "weight.nested_quant_map"), bias);
+  return std::make_shared<Linear4bit>(
+      shape.out_features, shape.in_features, state, bytes_of(sdk::find_tensor(tensors, "weight")),
+      sdk::find_tensor(tensors, "weight.absmax"), sdk::find_tensor(tensors, "weight.nested_absmax"),
+      sdk::find_tensor(tensors, "weight.nested_quant_map"), bias);
 }
 
 std::shared_ptr<sdk::LinearModule> FourBitFormat::quantize(const at::Tensor& weight, const at::Tensor& bias,

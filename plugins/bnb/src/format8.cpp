@@ -23,11 +23,6 @@ void check_weight_format(const at::Tensor& t) {
                               "; only 0 (row) is supported, as in bitsandbytes");
 }
 
-at::Tensor get(const sdk::TensorMap& tensors, const std::string& key) {
-  const auto it = tensors.find(key);
-  return it == tensors.end() ? at::Tensor() : it->second;
-}
-
 }  // namespace
 
 std::string Int8Format::name() const { return kFormat8bit; }
@@ -37,7 +32,7 @@ std::vector<sdk::QuantizeMethod> Int8Format::quantize_methods() const {
 }
 
 bool Int8Format::recognizes(const sdk::TensorMap& tensors, const std::string& quantization_config_json) const {
-  const at::Tensor weight = get(tensors, "weight");
+  const at::Tensor weight = sdk::find_tensor(tensors, "weight");
   if (!weight.defined() || weight.scalar_type() != at::kChar) return false;
   return tensors.count("SCB") != 0 || config_loads_in_8bit(quantization_config_json);
 }
@@ -49,9 +44,9 @@ std::shared_ptr<sdk::LinearModule> Int8Format::load(const sdk::TensorMap& tensor
     if (!known.count(key))
       throw std::invalid_argument("unexpected tensor '" + key +
                                   "' for bitsandbytes 8-bit (expected weight, SCB, weight_format, bias)");
-  const at::Tensor weight = get(tensors, "weight");
-  const at::Tensor scb = get(tensors, "SCB");
-  const at::Tensor bias = get(tensors, "bias");
+  const at::Tensor weight = sdk::find_tensor(tensors, "weight");
+  const at::Tensor scb = sdk::find_tensor(tensors, "SCB");
+  const at::Tensor bias = sdk::find_tensor(tensors, "bias");
   if (!scb.defined()) throw std::invalid_argument("SCB: missing (bitsandbytes 8-bit row statistics)");
   if (tensors.count("weight_format")) check_weight_format(tensors.at("weight_format"));
   if (weight.defined() && weight.dim() == 2 &&

@@ -9,17 +9,8 @@
 #include "eetq_quantizer.h"
 
 namespace oft::eetq {
-namespace {
-
-at::Tensor find(const sdk::TensorMap& tensors, const std::string& name) {
-  auto it = tensors.find(name);
-  return it == tensors.end() ? at::Tensor() : it->second;
-}
-
-}  // namespace
-
 bool EetqFormat::recognizes(const sdk::TensorMap& tensors, const std::string& quantization_config_json) const {
-  const at::Tensor weight = find(tensors, "weight");
+  const at::Tensor weight = sdk::find_tensor(tensors, "weight");
   return weight.defined() && weight.scalar_type() == at::kChar && tensors.count("weight_scales") &&
          is_eetq_quantization_config(quantization_config_json);
 }
@@ -28,10 +19,10 @@ std::shared_ptr<sdk::LinearModule> EetqFormat::load(const sdk::TensorMap& tensor
                                                     const std::string& quantization_config_json) const {
   check_quantization_config(quantization_config_json);
   check_layout_shape(shape.in_features, shape.out_features);
-  const at::Tensor stored = find(tensors, "weight");
+  const at::Tensor stored = sdk::find_tensor(tensors, "weight");
   check_weight(stored, shape);
-  auto layer = std::make_shared<EetqLinear>(from_arch80_layout(stored), find(tensors, "weight_scales"),
-                                            find(tensors, "bias"), shape);
+  auto layer = std::make_shared<EetqLinear>(from_arch80_layout(stored), sdk::find_tensor(tensors, "weight_scales"),
+                                            sdk::find_tensor(tensors, "bias"), shape);
   layer->set_cache_dequantized(cache_dequantized_);
   return layer;
 }

@@ -7,15 +7,6 @@
 #include "gptq_packing.h"
 
 namespace oft::gptq {
-namespace {
-
-at::Tensor find(const sdk::TensorMap& tensors, const std::string& name) {
-  auto it = tensors.find(name);
-  return it == tensors.end() ? at::Tensor() : it->second;
-}
-
-}  // namespace
-
 std::shared_ptr<GptqLinear> make_layer(const QuantizedWeight& q, const at::Tensor& bias, const GptqConfig& config,
                                        at::ScalarType scales_dtype) {
   GptqTensors tensors;
@@ -36,8 +27,9 @@ bool GptqFormat::recognizes(const sdk::TensorMap& tensors, const std::string& qu
 std::shared_ptr<sdk::LinearModule> GptqFormat::load(const sdk::TensorMap& tensors, const sdk::LinearShape& shape,
                                                     const std::string& quantization_config_json) const {
   GptqConfig config = GptqConfig::from_quantization_config(quantization_config_json);
-  GptqTensors t{find(tensors, "qweight"), find(tensors, "qzeros"), find(tensors, "scales"), find(tensors, "g_idx"),
-                find(tensors, "bias")};
+  GptqTensors t{sdk::find_tensor(tensors, "qweight"), sdk::find_tensor(tensors, "qzeros"),
+                sdk::find_tensor(tensors, "scales"), sdk::find_tensor(tensors, "g_idx"),
+                sdk::find_tensor(tensors, "bias")};
   auto layer = std::make_shared<GptqLinear>(std::move(t), shape, config);
   layer->set_cache_dequantized(cache_dequantized_);
   return layer;

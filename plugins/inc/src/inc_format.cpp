@@ -10,11 +10,6 @@
 namespace oft::inc {
 namespace {
 
-at::Tensor find(const sdk::TensorMap& tensors, const std::string& name) {
-  auto it = tensors.find(name);
-  return it == tensors.end() ? at::Tensor() : it->second;
-}
-
 bool names_another_method(const std::string& quantization_config_json) {
   if (quantization_config_json.empty()) return false;
   auto c = nlohmann::json::parse(quantization_config_json, nullptr, /*allow_exceptions=*/false);
@@ -30,7 +25,7 @@ c10::ScalarType hp_type(const std::string& hp_dtype) {
 }  // namespace
 
 bool IncFormat::recognizes(const sdk::TensorMap& tensors, const std::string& quantization_config_json) const {
-  at::Tensor weight = find(tensors, "weight");
+  at::Tensor weight = sdk::find_tensor(tensors, "weight");
   return weight.defined() && c10::isFloat8Type(weight.scalar_type()) &&
          (tensors.count("dequant_weights.scale") || tensors.count("scale_weight")) &&
          !names_another_method(quantization_config_json);
@@ -41,22 +36,22 @@ std::shared_ptr<sdk::LinearModule> IncFormat::load(const sdk::TensorMap& tensors
   IncConfig config = is_inc_quantization_config(quantization_config_json)
                          ? IncConfig::from_quantization_config(quantization_config_json)
                          : IncConfig{};
-  if (!is_inc_quantization_config(quantization_config_json) && find(tensors, "weight").defined() &&
-      find(tensors, "weight").scalar_type() == at::kFloat8_e5m2)
+  if (!is_inc_quantization_config(quantization_config_json) && sdk::find_tensor(tensors, "weight").defined() &&
+      sdk::find_tensor(tensors, "weight").scalar_type() == at::kFloat8_e5m2)
     config.fp8_config = "E5M2";  // no config to say so: the tensor does
   const Naming naming = tensors.count("scale_weight") ? Naming::Gaudi : Naming::Qdq;
   IncTensors t;
-  t.weight = find(tensors, "weight");
-  t.bias = find(tensors, "bias");
+  t.weight = sdk::find_tensor(tensors, "weight");
+  t.bias = sdk::find_tensor(tensors, "bias");
   if (naming == Naming::Gaudi) {
-    t.weight_scale = find(tensors, "scale_weight");
-    t.input_scale = find(tensors, "scale_input");
+    t.weight_scale = sdk::find_tensor(tensors, "scale_weight");
+    t.input_scale = sdk::find_tensor(tensors, "scale_input");
   } else {
-    t.weight_scale = find(tensors, "dequant_weights.scale");
-    t.input_scale = find(tensors, "quant_input.scale");
-    t.input_scale_inv = find(tensors, "quant_input.scale_inv");
-    t.weight_zero_point = find(tensors, "dequant_weights.zero_point");
-    t.input_zero_point = find(tensors, "quant_input.zero_point");
+    t.weight_scale = sdk::find_tensor(tensors, "dequant_weights.scale");
+    t.input_scale = sdk::find_tensor(tensors, "quant_input.scale");
+    t.input_scale_inv = sdk::find_tensor(tensors, "quant_input.scale_inv");
+    t.weight_zero_point = sdk::find_tensor(tensors, "dequant_weights.zero_point");
+    t.input_zero_point = sdk::find_tensor(tensors, "quant_input.zero_point");
   }
   auto layer = std::make_shared<IncLinear>(std::move(t), shape, config, naming);
   layer->set_cache_dequantized(cache_dequantized_);

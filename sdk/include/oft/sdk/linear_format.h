@@ -38,6 +38,12 @@ class OFT_SDK_VISIBLE LinearModule : public torch::nn::Module, public LinearBase
 // "SCB", "weight.absmax", "qweight", ...
 using TensorMap = std::map<std::string, at::Tensor>;
 
+// The tensor stored under `key`, or an undefined tensor when there is none (a loader's optional tensors).
+inline at::Tensor find_tensor(const TensorMap& tensors, const std::string& key) {
+  const auto it = tensors.find(key);
+  return it == tensors.end() ? at::Tensor() : it->second;
+}
+
 struct LinearShape {
   int64_t in_features = 0;
   int64_t out_features = 0;
