@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sanitizer run: liboft_core, the plugin host and two backends with their test suites compiled with
+# The sanitizer run: liboft_core, the plugin host and the seven backends with their test suites compiled with
 # AddressSanitizer + UndefinedBehaviorSanitizer (OFT_SANITIZE=ON) into build/asan, then run through ctest
 # with the runtime options and third-party suppressions of scripts/sanitize/. Any report fails the test.
 # scripts/test.sh (and so CI) runs it; OFT_SKIP_SANITIZE=1 skips it locally (.ci/run never skips it).
@@ -16,15 +16,14 @@ build="$repo/build/asan"
 supp="$repo/scripts/sanitize"
 
 # Core (adapters, tuner, safetensors, checkpoints, models, tokenizers, generation, the fuzzers' findings),
-# the plugin host with its fixture plugins, and the bnb and gptq backends (most used; between them 4-bit
-# and 8-bit packing, GPTQ's packed int32 and group indices). Left out, to keep CI well under its limit
-# (estimates from build/'s compile times): the other backends (aqlm, awq, eetq, hqq, inc: about 12 more
-# minutes of build), the `oft` command and the tests that run it (about 5 more; its parsers are fuzzed,
-# its library code runs here), the Python interop tests, the install and ABI tests.
+# the plugin host with its fixture plugins, and every backend's suite (their packing, codes and group
+# indices). Left out, to keep CI well under its limit: the `oft` command and the tests that run it (its
+# parsers are fuzzed, its library code runs here), the Python interop tests, the install and ABI tests.
 suites=(test_config test_safetensors test_rotation_math test_block_layout test_oft_layers test_oft_layers_golden
         test_oft_model test_oft_model_golden test_eval_weight_cache test_format_registry test_plugin_host test_template_plugin
         test_models_golden test_models_checkpoint test_tokenizer test_llm_tokenizers test_generation
-        test_input_scale_groups test_input_scale_fold test_fuzz_findings test_bnb test_gptq_backend)
+        test_input_scale_groups test_input_scale_fold test_fuzz_findings test_bnb test_gptq_backend
+        test_aqlm_backend test_awq_backend test_eetq_backend test_hqq_backend test_inc_backend)
 
 # The sanitizer runtimes' options. gtest_discover_tests runs each suite at build time, so they are set
 # before the build too.
