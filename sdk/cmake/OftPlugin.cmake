@@ -59,10 +59,16 @@ endfunction()
 # the plugins' objects in cold builds on 2 cores: 3106 job-seconds down to 1521). The cap keeps a parallel build's
 # longest job and an incremental rebuild short. Sources marked SKIP_PRECOMPILE_HEADERS (LibTorch-free,
 # compiled without the PCH) stay apart, since a unity file would bring them the PCH. Runs when the calling
-# CMakeLists.txt ends, so that source properties set after the call count. Files of one folder may share a
-# translation unit: names in their anonymous namespaces must differ.
+# CMakeLists.txt ends, so that source properties set after the call count; call it where the targets are
+# defined (source properties belong to a directory). Files of one folder may share a translation unit:
+# names in their anonymous namespaces must differ.
 function(oft_unity_build_by_folder)
   foreach(target IN LISTS ARGN)
+    get_target_property(target_dir ${target} SOURCE_DIR)
+    if(NOT target_dir STREQUAL CMAKE_CURRENT_SOURCE_DIR)
+      message(FATAL_ERROR "oft_unity_build_by_folder(${target}): call it in ${target_dir}/CMakeLists.txt, "
+                          "where ${target} is defined, not in ${CMAKE_CURRENT_SOURCE_DIR}")
+    endif()
     # EVAL: a deferred call's arguments are evaluated when it runs, where ${target} is no longer set.
     cmake_language(EVAL CODE "cmake_language(DEFER CALL _oft_assign_unity_groups [[${target}]])")
   endforeach()
