@@ -72,6 +72,7 @@ void BM_AwqVsDense(benchmark::State& state) {
 BENCHMARK(BM_AwqVsDense)
     ->ArgNames({"tokens", "bits", "gemv", "cached"})
     ->Args({1, 4, 0, 0})
+    ->Args({16, 4, 0, 0})
     ->Args({64, 4, 0, 0})
     ->Args({1, 4, 0, 1})
     ->Args({64, 4, 0, 1})

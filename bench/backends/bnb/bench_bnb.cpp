@@ -75,10 +75,10 @@ void BM_Fp4(benchmark::State& state) { run(state, oft::bnb::FourBitFormat(), "{}
 
 }  // namespace
 
-BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Int8)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Int8Threshold6)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Nf4)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Nf4)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Nf4Nested)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Nf4DenseWeight)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Fp4)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);

@@ -1,6 +1,7 @@
 #include "awq_dequant_cpu.h"
 
-#include <vector>
+#include <initializer_list>
+#include <stdexcept>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -19,76 +20,111 @@ void round_row(float* row, int64_t count, c10::ScalarType round_to) {
   block.copy_(block.to(round_to));
 }
 
+// Columns [n0, n1) of W^T for inputs [k0, k1) (gemm layout), unrounded fp32, into w: row k at w + (k - k0) * ld.
+// At 4 bits n0 and n1 are multiples of 8 (or n1 = n_out): whole words.
+void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bits, int64_t group_size, int64_t words,
+                int64_t n_out, int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* w, int64_t ld) {
+  const uint32_t mask = (uint32_t{1} << bits) - 1;
+  const bool straddles = 32 % bits != 0;
+  for (int64_t k = k0; k < k1; ++k) {
+    const uint32_t* row = packed + k * words;
+    const float* zg = zp + (k / group_size) * n_out;
+    const float* sg = sp + (k / group_size) * n_out;
+    float* wk = w + (k - k0) * ld;
+    if (bits == 4) {  // the common case, unrolled: word c holds columns 8c..8c+7 at fixed nibbles
+      for (int64_t c = n0 / 8; c < (n1 + 7) / 8; ++c) {
+        const uint32_t v = row[c];
+        for (int j = 0; j < 8; ++j) {
+          const int64_t n = 8 * c + j;
+          wk[n - n0] = (static_cast<float>(static_cast<int32_t>((v >> (4 * kReverseOrder[j])) & 15u)) - zg[n]) * sg[n];
+        }
+      }
+    } else {  // 2, 3 and 8 bits: column n's field starts at bit bits * n of the row's bit stream
+      for (int64_t n = n0; n < n1; ++n) {
+        const int64_t bit = int64_t{bits} * n;
+        const uint32_t shift = static_cast<uint32_t>(bit % 32);
+        uint32_t code = row[bit / 32] >> shift;
+        if (straddles && shift + bits > 32) code |= row[bit / 32 + 1] << (32 - shift);  // 3 bits
+        wk[n - n0] = (static_cast<float>(code & mask) - zg[n]) * sg[n];
+      }
+    }
+  }
+}
+
+// Rows [n0, n1) of W (gemv layout, 4 bits), unrounded fp32, into w: row n at w + (n - n0) * in.
+void gemv_block(const uint32_t* packed, const float* zp, const float* sp, int64_t group_size, int64_t words,
+                int64_t groups, int64_t n0, int64_t n1, float* w) {
+  const int64_t in = 8 * words;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint32_t* row = packed + n * words;
+    float* wn = w + (n - n0) * in;
+    for (int64_t k = 0; k < in; ++k) {
+      const int64_t g = n * groups + k / group_size;
+      const uint32_t code = (row[k / 8] >> (4 * (k % 8))) & 15u;
+      wn[k] = (static_cast<float>(code) - zp[g]) * sp[g];
+    }
+  }
+}
+
+const uint32_t* words_of(const at::Tensor& qweight) {
+  return reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>());
+}
+
+void expect_contiguous_cpu(std::initializer_list<const at::Tensor*> tensors) {
+  for (const at::Tensor* t : tensors)
+    if (!t->device().is_cpu() || !t->is_contiguous())
+      throw std::invalid_argument("awq: tile dequantization takes contiguous CPU tensors");
+}
+
 }  // namespace
 
 at::Tensor dequantize_gemm_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
                                int64_t group_size, c10::ScalarType round_to) {
   const at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous();
   const int64_t in = q.size(0), words = q.size(1), n_out = s.size(1);
-  // 2, 3 and 8 bits: where each output column's field sits in the row's bit stream.
-  std::vector<int64_t> word(n_out);
-  std::vector<uint32_t> shift(n_out);
-  for (int64_t n = 0; n < n_out; ++n) {
-    const int64_t bit = int64_t{bits} * n;
-    word[n] = bit / 32;
-    shift[n] = static_cast<uint32_t>(bit % 32);
-  }
-  const uint32_t mask = (uint32_t{1} << bits) - 1;
-  const bool straddles = 32 % bits != 0;
-  const uint32_t* packed = reinterpret_cast<const uint32_t*>(q.data_ptr<int32_t>());
-  const float* zp = z.data_ptr<float>();
-  const float* sp = s.data_ptr<float>();
   at::Tensor out = at::empty({in, n_out}, s.options());
   float* w = out.data_ptr<float>();
   at::parallel_for(0, in, kRowsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
-      const uint32_t* row = packed + k * words;
-      const float* zg = zp + (k / group_size) * n_out;
-      const float* sg = sp + (k / group_size) * n_out;
-      float* wk = w + k * n_out;
-      if (bits == 4) {  // the common case, unrolled: word c holds columns 8c..8c+7 at fixed nibbles
-        for (int64_t c = 0; c < words; ++c) {
-          const uint32_t v = row[c];
-          for (int j = 0; j < 8; ++j) {
-            const int64_t n = 8 * c + j;
-            wk[n] = (static_cast<float>((v >> (4 * kReverseOrder[j])) & 15u) - zg[n]) * sg[n];
-          }
-        }
-      } else {
-        for (int64_t n = 0; n < n_out; ++n) {
-          uint32_t code = row[word[n]] >> shift[n];
-          if (straddles && shift[n] + bits > 32) code |= row[word[n] + 1] << (32 - shift[n]);  // 3 bits
-          wk[n] = (static_cast<float>(code & mask) - zg[n]) * sg[n];
-        }
-      }
-      round_row(wk, n_out, round_to);
+      gemm_block(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), bits, group_size, words, n_out, k, k + 1, 0,
+                 n_out, w + k * n_out, n_out);
+      round_row(w + k * n_out, n_out, round_to);
     }
   });
   return out;
+}
+
+void dequantize_gemm_cpu_columns(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
+                                 int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile) {
+  expect_contiguous_cpu({&qweight, &zeros, &scales, &tile});
+  const int64_t in = qweight.size(0), count = tile.size(1);
+  gemm_block(words_of(qweight), zeros.data_ptr<float>(), scales.data_ptr<float>(), bits, group_size, qweight.size(1),
+             scales.size(1), 0, in, first, first + count, tile.data_ptr<float>(), count);
+  round_row(tile.data_ptr<float>(), tile.numel(), round_to);
 }
 
 at::Tensor dequantize_gemv_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
                                int64_t group_size, c10::ScalarType round_to) {
   const at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous();
   const int64_t n_out = q.size(0), words = q.size(1), in = 8 * words, groups = z.size(1);
-  const uint32_t* packed = reinterpret_cast<const uint32_t*>(q.data_ptr<int32_t>());
-  const float* zp = z.data_ptr<float>();
-  const float* sp = s.data_ptr<float>();
   at::Tensor out = at::empty({n_out, in}, s.options());
   float* w = out.data_ptr<float>();
   at::parallel_for(0, n_out, kRowsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
-      const uint32_t* row = packed + n * words;
-      float* wn = w + n * in;
-      for (int64_t k = 0; k < in; ++k) {
-        const int64_t g = n * groups + k / group_size;
-        const uint32_t code = (row[k / 8] >> (4 * (k % 8))) & 15u;
-        wn[k] = (static_cast<float>(code) - zp[g]) * sp[g];
-      }
-      round_row(wn, in, round_to);
+      gemv_block(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), group_size, words, groups, n, n + 1,
+                 w + n * in);
+      round_row(w + n * in, in, round_to);
     }
   });
   return out;
+}
+
+void dequantize_gemv_cpu_rows(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
+                              int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile) {
+  expect_contiguous_cpu({&qweight, &zeros, &scales, &tile});
+  gemv_block(words_of(qweight), zeros.data_ptr<float>(), scales.data_ptr<float>(), group_size, qweight.size(1),
+             zeros.size(1), first, first + tile.size(0), tile.data_ptr<float>());
+  round_row(tile.data_ptr<float>(), tile.numel(), round_to);
 }
 
 }  // namespace oft::awq

@@ -11,8 +11,17 @@ namespace oft::awq {
 // gemm: qweight int32 (in, words), zeros and scales float32 (groups, out) -> W^T (in, out).
 at::Tensor dequantize_gemm_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
                                int64_t group_size, c10::ScalarType round_to);
+// Columns [first, first + tile.size(1)) of that W^T into `tile` (in, count), float32: the same values; first and
+// count multiples of 8 at 4 bits (count may end at out). Contiguous CPU tensors.
+void dequantize_gemm_cpu_columns(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
+                                 int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile);
 // gemv (4 bits): qweight int32 (out, in/8), zeros and scales float32 (out, groups) -> W (out, in).
 at::Tensor dequantize_gemv_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
                                int64_t group_size, c10::ScalarType round_to);
+
+// Rows [first, first + tile.size(0)) of that W into `tile` (count, in), float32: the same values. Contiguous CPU
+// tensors.
+void dequantize_gemv_cpu_rows(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
+                              int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile);
 
 }  // namespace oft::awq

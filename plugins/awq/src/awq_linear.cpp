@@ -10,6 +10,7 @@
 #include "awq_packing.h"
 #include "awq_quantizer.h"
 #include "oft/sdk/tensor_checks.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::awq {
 AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfig& config)
@@ -83,6 +84,27 @@ at::Tensor AwqLinear::dequantize_float() const {
   return dequantize_gemv_cpu(qweight_, z.t(), scales_.narrow(1, 0, groups).to(at::kFloat), gs, scales_.scalar_type());
 }
 
+at::Tensor AwqLinear::tiled_forward(const at::Tensor& x) const {
+  check_cpu(qweight_, "qweight");
+  const int64_t groups = config_.num_groups(in_features_), gs = config_.effective_group_size(in_features_);
+  const at::Tensor q = qweight_.contiguous(), z = zeros().to(at::kFloat);  // z (groups, out)
+  const auto round_to = scales_.scalar_type();
+  if (config_.layout == Layout::Gemm) {
+    const at::Tensor zc = z.contiguous(), s = scales_.to(at::kFloat).contiguous();
+    // At 4 bits a packed word holds eight output columns: tiles start on a word.
+    return sdk::tiled_dequantized_linear(
+        x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut, config_.bits == 4 ? 8 : 1,
+        [&](int64_t first, int64_t, const at::Tensor& tile) {
+          dequantize_gemm_cpu_columns(q, zc, s, config_.bits, gs, round_to, first, tile);
+        });
+  }
+  const at::Tensor zt = z.t().contiguous(), s = scales_.narrow(1, 0, groups).to(at::kFloat).contiguous();
+  return sdk::tiled_dequantized_linear(x, bias_, out_features_, at::kFloat, sdk::TileLayout::kOutByIn, 1,
+                                       [&](int64_t first, int64_t, const at::Tensor& tile) {
+                                         dequantize_gemv_cpu_rows(q, zt, s, gs, round_to, first, tile);
+                                       });
+}
+
 at::Tensor AwqLinear::dequantize() const { return dequantize_float().contiguous().to(scales_.scalar_type()); }
 
 void AwqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
@@ -96,6 +118,7 @@ at::Tensor AwqLinear::forward(const at::Tensor& x) {
   if (x.size(-1) != in_features_)
     throw std::invalid_argument("awq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
+  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x)) return tiled_forward(x);
   at::Tensor w = compute_weight();
   at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
   return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());

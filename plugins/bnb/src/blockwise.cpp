@@ -94,26 +94,49 @@ void check_blocksize(int64_t blocksize, const std::string& what) {
                                 ", expected one of 32, 64, 128, 256, 512, 1024, 2048, 4096");
 }
 
+// Elements [first, stop) of the flattened weight into out[0, stop - first): table[code] * absmax[block] in
+// float32, one rounding to T. A range may start or end inside a byte (a tile of rows when in_features is odd).
 template <typename T>
-void dequantize_into(const uint8_t* packed, const float* absmax, const float* table, int64_t blocksize, int64_t n,
-                     T* out) {
-  // Blocksizes are even, so a byte never straddles two blocks: decode whole bytes.
-  at::parallel_for(0, (n + blocksize - 1) / blocksize, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t block = begin; block < end; ++block) {
-      const float scale = absmax[block];
-      const int64_t first = block * blocksize;
-      const int64_t stop = std::min(n, first + blocksize);
-      const int64_t pairs_end = first + ((stop - first) & ~int64_t{1});
-      for (int64_t e = first; e < pairs_end; e += 2) {
-        const uint8_t byte = packed[e >> 1];
-        // float32 product, one rounding to T
-        out[e] = static_cast<T>(math::dequantize_4bit_value(table[math::high_code(byte)], scale));
-        out[e + 1] = static_cast<T>(math::dequantize_4bit_value(table[math::low_code(byte)], scale));
-      }
-      if (pairs_end < stop)
-        out[pairs_end] = static_cast<T>(math::dequantize_4bit_value(table[math::code_at(packed, pairs_end)], scale));
+void decode_range(const uint8_t* packed, const float* absmax, const float* table, int64_t blocksize, int64_t first,
+                  int64_t stop, T* out) {
+  // Both table values of each byte, looked up at once; a local copy, so the compiler knows that stores to
+  // `out` leave it unchanged.
+  float pairs[256][2];
+  for (uint32_t byte = 0; byte < 256; ++byte) {
+    pairs[byte][0] = table[math::high_code(byte)];
+    pairs[byte][1] = table[math::low_code(byte)];
+  }
+  for (int64_t block = first / blocksize; block * blocksize < stop; ++block) {
+    const float scale = absmax[block];
+    const int64_t block_stop = std::min(stop, (block + 1) * blocksize);
+    int64_t e = std::max(first, block * blocksize);
+    if ((e & 1) && e < block_stop) {
+      out[e - first] = static_cast<T>(math::dequantize_4bit_value(table[math::code_at(packed, e)], scale));
+      ++e;
     }
-  });
+    for (; e + 1 < block_stop; e += 2) {  // whole bytes
+      const float* pair = pairs[packed[e >> 1]];
+      out[e - first] = static_cast<T>(math::dequantize_4bit_value(pair[0], scale));
+      out[e - first + 1] = static_cast<T>(math::dequantize_4bit_value(pair[1], scale));
+    }
+    if (e < block_stop)
+      out[e - first] = static_cast<T>(math::dequantize_4bit_value(table[math::code_at(packed, e)], scale));
+  }
+}
+
+// decode_range into `out` (float32, float16 or bfloat16), which holds elements [first, stop).
+void decode_range_into(const uint8_t* packed, const float* absmax, const float* table, int64_t blocksize, int64_t first,
+                       int64_t stop, const at::Tensor& out, int64_t out_offset) {
+  switch (out.scalar_type()) {
+    case at::kFloat:
+      return decode_range(packed, absmax, table, blocksize, first, stop, out.data_ptr<float>() + out_offset);
+    case at::kHalf:
+      return decode_range(packed, absmax, table, blocksize, first, stop, out.data_ptr<c10::Half>() + out_offset);
+    case at::kBFloat16:
+      return decode_range(packed, absmax, table, blocksize, first, stop, out.data_ptr<c10::BFloat16>() + out_offset);
+    default:
+      throw std::invalid_argument("bitsandbytes 4-bit dequantization: dtype must be float32, float16 or bfloat16");
+  }
 }
 
 }  // namespace
@@ -156,14 +179,24 @@ at::Tensor dequantize_4bit(const at::Tensor& packed, const at::Tensor& absmax, Q
   at::Tensor out = at::empty({out_features, in_features}, at::TensorOptions().dtype(dtype).device(at::kCPU));
   const uint8_t* src = bytes.data_ptr<uint8_t>();
   const float* am = scales.data_ptr<float>();
-  switch (dtype) {
-    case at::kFloat: dequantize_into(src, am, table, blocksize, n, out.data_ptr<float>()); break;
-    case at::kHalf: dequantize_into(src, am, table, blocksize, n, out.data_ptr<c10::Half>()); break;
-    case at::kBFloat16: dequantize_into(src, am, table, blocksize, n, out.data_ptr<c10::BFloat16>()); break;
-    default:
-      throw std::invalid_argument("bitsandbytes 4-bit dequantization: dtype must be float32, float16 or bfloat16");
-  }
+  at::parallel_for(0, (n + blocksize - 1) / blocksize, 16, [&](int64_t begin, int64_t end) {
+    decode_range_into(src, am, table, blocksize, begin * blocksize, std::min(n, end * blocksize), out,
+                      begin * blocksize);
+  });
   return out;
+}
+
+void dequantize_4bit_rows(const at::Tensor& packed, const at::Tensor& absmax, QuantType type, int64_t blocksize,
+                          int64_t in_features, int64_t first_row, const at::Tensor& tile) {
+  if (!packed.device().is_cpu() || !packed.is_contiguous() || absmax.scalar_type() != at::kFloat ||
+      !absmax.device().is_cpu() || !absmax.is_contiguous() || !tile.is_contiguous() || tile.dim() != 2 ||
+      tile.size(1) != in_features)
+    throw std::invalid_argument(
+        "bitsandbytes 4-bit row dequantization: expected contiguous CPU codes, float32 "
+        "absmax and a contiguous (rows, in_features) tile");
+  const int64_t first = first_row * in_features;
+  decode_range_into(packed.data_ptr<uint8_t>(), absmax.data_ptr<float>(), code_table(type).data(), blocksize, first,
+                    first + tile.numel(), tile, 0);
 }
 
 NestedAbsmax quantize_absmax(const at::Tensor& absmax) {

@@ -27,6 +27,11 @@ Packed4bit quantize_4bit(const at::Tensor& weight, QuantType type, int64_t block
 at::Tensor dequantize_4bit(const at::Tensor& packed, const at::Tensor& absmax, QuantType type, int64_t blocksize,
                            int64_t out_features, int64_t in_features, c10::ScalarType dtype);
 
+// Rows [first_row, first_row + tile.size(0)) of that weight into `tile` (rows, in_features), contiguous, of
+// float32/float16/bfloat16: the values dequantize_4bit gives. CPU tensors; absmax float32.
+void dequantize_4bit_rows(const at::Tensor& packed, const at::Tensor& absmax, QuantType type, int64_t blocksize,
+                          int64_t in_features, int64_t first_row, const at::Tensor& tile);
+
 // Nested absmax: offset = mean(absmax); (absmax - offset) quantized blockwise (256) with the dynamic map.
 struct NestedAbsmax {
   at::Tensor codes;          // uint8 [nblocks]

@@ -9,6 +9,7 @@
 
 #include "codes.h"
 #include "cuda_ops.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::bnb {
 namespace {
@@ -103,6 +104,15 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
                                               state_.quant_type == QuantType::NF4, state_.blocksize, out_features_,
                                               bias_.defined() ? bias_.to(cd).to(at::kFloat) : bias_);
     return y.view(shape).to(x.scalar_type());
+  }
+  // Few tokens on the CPU: W a tile of rows at a time, each multiplied while in cache (no dense W written).
+  if (weight_.device().is_cpu() && sdk::tiled_linear_applies(x)) {
+    const at::Tensor absmax = absmax_float().contiguous();
+    return sdk::tiled_dequantized_linear(x, bias_, out_features_, cd, sdk::TileLayout::kOutByIn, /*row_alignment=*/1,
+                                         [&](int64_t first, int64_t, const at::Tensor& tile) {
+                                           dequantize_4bit_rows(weight_, absmax, state_.quant_type, state_.blocksize,
+                                                                in_features_, first, tile);
+                                         });
   }
   const at::Tensor w =
       dequantize_4bit(weight_, absmax_float(), state_.quant_type, state_.blocksize, out_features_, in_features_, cd);

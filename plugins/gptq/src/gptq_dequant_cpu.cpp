@@ -12,33 +12,44 @@
 namespace oft::gptq {
 namespace {
 
-void run(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, const at::Tensor& g_idx,
-         int bits, at::Tensor& out) {
-  const int64_t in = out.size(0), n_out = out.size(1);
-  const uint32_t* words = reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>());
-  const float* z = zeros.data_ptr<float>();
-  const float* s = scales.data_ptr<float>();
-  const int32_t* g = g_idx.data_ptr<int32_t>();
-  float* w = out.data_ptr<float>();
+// `count` columns of one input k, from its packed words (lo; hi where 3-bit fields continue in the next word)
+// and its group's zeros and scales. GCC vectorizes at -O2 only loops with a constant trip count, so columns go
+// eight at a time, then one by one; __restrict rules out overlap checks.
+void dequantize_columns(const uint32_t* __restrict lo, const uint32_t* __restrict hi, const float* __restrict zg,
+                        const float* __restrict sg, uint32_t shift, int bits, int64_t count, float* __restrict wk) {
+  constexpr int kChunk = 8;
   const uint32_t mask = math::code_mask(bits);
-  at::parallel_for(0, in, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) {
-      const math::FieldPosition at_k = math::field_position(k, bits);
-      const uint32_t shift = at_k.shift;
-      const uint32_t* lo = words + at_k.row * n_out;
-      const float* zg = z + int64_t{g[k]} * n_out;
-      const float* sg = s + int64_t{g[k]} * n_out;
-      float* wk = w + k * n_out;
-      if (!math::straddles(shift, bits)) {
-        for (int64_t n = 0; n < n_out; ++n)
-          wk[n] = math::dequantize_value(math::code_in_word(lo[n], shift, mask), zg[n], sg[n]);
-      } else {  // 3 bits: the field continues in the next word
-        const uint32_t* hi = lo + n_out;
-        for (int64_t n = 0; n < n_out; ++n)
-          wk[n] = math::dequantize_value(math::code_across_words(lo[n], hi[n], shift, mask), zg[n], sg[n]);
-      }
-    }
-  });
+  int64_t n = 0;
+  if (!math::straddles(shift, bits)) {
+    for (; n + kChunk <= count; n += kChunk)
+      for (int j = 0; j < kChunk; ++j)
+        wk[n + j] = math::dequantize_value(math::code_in_word(lo[n + j], shift, mask), zg[n + j], sg[n + j]);
+    for (; n < count; ++n) wk[n] = math::dequantize_value(math::code_in_word(lo[n], shift, mask), zg[n], sg[n]);
+  } else {  // 3 bits: the field continues in the next word
+    for (; n + kChunk <= count; n += kChunk)
+      for (int j = 0; j < kChunk; ++j)
+        wk[n + j] =
+            math::dequantize_value(math::code_across_words(lo[n + j], hi[n + j], shift, mask), zg[n + j], sg[n + j]);
+    for (; n < count; ++n)
+      wk[n] = math::dequantize_value(math::code_across_words(lo[n], hi[n], shift, mask), zg[n], sg[n]);
+  }
+}
+
+// Columns [n0, n1) of W^T for inputs [k0, k1), fp32, into w: row k at w + (k - k0) * (n1 - n0).
+void dequantize_block(const uint32_t* words, const float* z, const float* s, const int32_t* g, int64_t n_out, int bits,
+                      int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* w) {
+  for (int64_t k = k0; k < k1; ++k) {
+    const math::FieldPosition at_k = math::field_position(k, bits);
+    const uint32_t* lo = words + at_k.row * n_out + n0;
+    const int64_t group = int64_t{g[k]} * n_out + n0;
+    dequantize_columns(lo, lo + n_out, z + group, s + group, at_k.shift, bits, n1 - n0, w + (k - k0) * (n1 - n0));
+  }
+}
+
+// (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype (a vectorized cast,
+// much faster than rounding element by element) gives the library's value.
+void round_to_scales_dtype(const at::Tensor& w, c10::ScalarType round_to) {
+  if (round_to == at::kHalf || round_to == at::kBFloat16) w.copy_(w.to(round_to));
 }
 
 }  // namespace
@@ -56,12 +67,29 @@ at::Tensor dequantize_cpu(const at::Tensor& qweight, const at::Tensor& zeros, co
   at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous(), gi = g_idx.contiguous();
   // g_idx indexes rows of zeros/scales below: a value changed in place since loading must not read outside.
   check_group_indices(gi, z.size(0));
-  at::Tensor out = at::empty({gi.size(0), q.size(1)}, q.options().dtype(at::kFloat));
-  run(q, z, s, gi, bits, out);
-  // (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype (a
-  // vectorized cast, much faster than rounding element by element above) gives the library's value.
-  if (round_to == at::kHalf || round_to == at::kBFloat16) out = out.to(round_to).to(at::kFloat);
+  const int64_t in = gi.size(0), n_out = q.size(1);
+  at::Tensor out = at::empty({in, n_out}, q.options().dtype(at::kFloat));
+  const uint32_t* words = reinterpret_cast<const uint32_t*>(q.data_ptr<int32_t>());
+  float* w = out.data_ptr<float>();
+  at::parallel_for(0, in, 16, [&](int64_t begin, int64_t end) {
+    dequantize_block(words, z.data_ptr<float>(), s.data_ptr<float>(), gi.data_ptr<int32_t>(), n_out, bits, begin, end,
+                     0, n_out, w + begin * n_out);
+  });
+  round_to_scales_dtype(out, round_to);
   return out;
+}
+
+void dequantize_cpu_columns(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
+                            const at::Tensor& g_idx, int bits, c10::ScalarType round_to, int64_t first,
+                            const at::Tensor& tile) {
+  for (const at::Tensor* t : {&qweight, &zeros, &scales, &g_idx, &tile})
+    if (!t->device().is_cpu() || !t->is_contiguous())
+      throw std::invalid_argument("gptq: column dequantization takes contiguous CPU tensors");
+  const int64_t n_out = qweight.size(1);
+  dequantize_block(reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()), zeros.data_ptr<float>(),
+                   scales.data_ptr<float>(), g_idx.data_ptr<int32_t>(), n_out, bits, 0, g_idx.size(0), first,
+                   first + tile.size(1), tile.data_ptr<float>());
+  round_to_scales_dtype(tile, round_to);
 }
 
 }  // namespace oft::gptq

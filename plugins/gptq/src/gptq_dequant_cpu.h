@@ -17,4 +17,10 @@ void check_group_indices(const at::Tensor& g_idx, int64_t groups);
 at::Tensor dequantize_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
                           const at::Tensor& g_idx, int bits, c10::ScalarType round_to);
 
+// Columns [first, first + tile.size(1)) of that W^T into `tile` (in, count), float32: the same values. All
+// tensors contiguous on the CPU; g_idx checked already (check_group_indices).
+void dequantize_cpu_columns(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
+                            const at::Tensor& g_idx, int bits, c10::ScalarType round_to, int64_t first,
+                            const at::Tensor& tile);
+
 }  // namespace oft::gptq

@@ -39,7 +39,9 @@ OFT_GPTQ_HD inline float dequantize_value(uint32_t code, float zero, float scale
 #if defined(__CUDA_ARCH__)
   return __fmul_rn(__fsub_rn(static_cast<float>(code), zero), scale);
 #else
-  return (static_cast<float>(code) - zero) * scale;
+  // Through int32 (codes are below 2^8): x86's SIMD converts signed integers only, so this is what lets
+  // the CPU loops vectorize.
+  return (static_cast<float>(static_cast<int32_t>(code)) - zero) * scale;
 #endif
 }
 

@@ -9,6 +9,7 @@
 #include "gptq_dequant_cpu.h"
 #include "gptq_packing.h"
 #include "oft/sdk/tensor_checks.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::gptq {
 GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqConfig& config)
@@ -106,6 +107,18 @@ at::Tensor GptqLinear::forward(const at::Tensor& x) {
   if (x.size(-1) != in_features_)
     throw std::invalid_argument("gptq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
+  // Few tokens on the CPU without a kept weight: W^T a tile of columns at a time, each multiplied while in
+  // cache (no dense W written).
+  if (qweight_.device().is_cpu() && !weight_cache_.enabled() && sdk::tiled_linear_applies(x)) {
+    check_g_idx_when_changed();
+    const at::Tensor q = qweight_.contiguous(), g = g_idx_.contiguous();
+    const at::Tensor z = current_zeros().to(at::kFloat).contiguous(), s = scales_.to(at::kFloat).contiguous();
+    return sdk::tiled_dequantized_linear(x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut,
+                                         /*row_alignment=*/1, [&](int64_t first, int64_t, const at::Tensor& tile) {
+                                           dequantize_cpu_columns(q, z, s, g, config_.bits, scales_.scalar_type(),
+                                                                  first, tile);
+                                         });
+  }
   at::Tensor w = compute_weight();
   at::Tensor b = bias_.defined() ? bias_.to(w.scalar_type()) : at::Tensor();
   return at::linear(x.to(w.scalar_type()), w, b).to(x.scalar_type());

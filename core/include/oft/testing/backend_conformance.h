@@ -3,8 +3,8 @@
 // its backends): the built plugin file is loaded through the host, and one of its `oft quantize`
 // methods is checked end to end through the host's registries: the plugin loads, its SDK types are the
 // host's, its format recognizes what it saves (and no dense module), save and load round-trip, the
-// layer's forward agrees with its own dense weight, OFT over it trains only OFT's parameters, its
-// dispatcher claims it, and merging does what its merge policy says.
+// layer's forward agrees with its own dense weight and a few tokens with many, OFT over it trains only OFT's
+// parameters, its dispatcher claims it, and merging does what its merge policy says.
 //
 // A backend describes each method under test with a case struct (defaults from ConformanceCase):
 //
@@ -43,6 +43,7 @@
 #include "oft/plugin/plugin_host.h"
 #include "oft/sdk/base_layer.h"
 #include "oft/sdk/linear_format.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::testing {
 
@@ -228,6 +229,31 @@ TYPED_TEST_P(BackendConformance, ForwardAgreesWithItsOwnDenseWeight) {
   }
 }
 
+// A layer may take another path for a few tokens than for many (sdk::tiled_dequantized_linear, for decoding):
+// the same rows give the same outputs within the forward tolerance, whatever the input's leading sizes, and an
+// input that needs a gradient still gets one.
+TYPED_TEST_P(BackendConformance, FewTokensAgreeWithManyTokens) {
+  this->layer_->eval();
+  const at::Tensor x = this->input(sdk::kTiledLinearMaxTokens + 8);
+  {
+    at::NoGradGuard no_grad;
+    const at::Tensor all = this->layer_->forward(x);
+    for (int64_t tokens : {int64_t{1}, int64_t{5}, sdk::kTiledLinearMaxTokens}) {
+      SCOPED_TRACE(std::to_string(tokens) + " tokens");
+      const at::Tensor few = this->layer_->forward(x.narrow(0, 0, tokens));
+      EXPECT_LT(detail::relative_error(few, all.narrow(0, 0, tokens)), TypeParam::forward_tolerance);
+    }
+    const at::Tensor batched = this->layer_->forward(x.narrow(0, 0, 6).reshape({2, 3, TypeParam::in_features}));
+    EXPECT_EQ(batched.sizes(), (std::vector<int64_t>{2, 3, TypeParam::out_features}));
+    EXPECT_LT(detail::relative_error(batched.reshape({6, TypeParam::out_features}), all.narrow(0, 0, 6)),
+              TypeParam::forward_tolerance);
+  }
+  const at::Tensor one = x.narrow(0, 0, 1).detach().requires_grad_();
+  this->layer_->forward(one).to(at::kFloat).sum().backward();
+  ASSERT_TRUE(one.grad().defined());
+  EXPECT_GT(one.grad().abs().sum().item<double>(), 0.0);
+}
+
 TYPED_TEST_P(BackendConformance, GradientsReachOnlyOftsParameters) {
   OFTLinear oft = this->with_oft(0.1f);
   for (bool training : {true, false}) {
@@ -305,7 +331,8 @@ TYPED_TEST_P(BackendConformance, MergeDoesWhatItsPolicySays) {
 
 REGISTER_TYPED_TEST_SUITE_P(BackendConformance, LoadsThroughTheHostAndAsksItsDispatchersBeforeTheDefault,
                             ItsObjectsHaveTheHostsSdkTypes, RecognizesWhatItSavesAndNoDenseModule, SaveAndLoadRoundTrip,
-                            ForwardAgreesWithItsOwnDenseWeight, GradientsReachOnlyOftsParameters,
-                            ItsDispatcherClaimsTheLayersItsFormatMakes, MergeDoesWhatItsPolicySays);
+                            ForwardAgreesWithItsOwnDenseWeight, FewTokensAgreeWithManyTokens,
+                            GradientsReachOnlyOftsParameters, ItsDispatcherClaimsTheLayersItsFormatMakes,
+                            MergeDoesWhatItsPolicySays);
 
 }  // namespace oft::testing

@@ -1,0 +1,90 @@
+#pragma once
+// y = x · Wᵀ + bias for a few tokens (decoding) with W held only quantized. Dequantizing all of W for every
+// forward writes and reads back 2-4 bytes per weight, several times the cost of the GEMV itself; here W is
+// dequantized a tile of output rows at a time into a buffer that stays in cache, and each tile is multiplied
+// right away. The plugin supplies the tile dequantizer, so each tile holds exactly the values its full
+// dequantization gives: outputs differ from the dense path only in the GEMM's summation order.
+//
+// Header-only, not part of the plugin ABI (tests/abi leaves it out): each plugin compiles its own copy.
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/addmm.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/mm.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/ScalarType.h>
+
+namespace oft::sdk {
+
+// Up to this many tokens the tiled product is used (decoding, small batches, short prompts). Every tile reads
+// all of x again, so for long inputs one dequantization feeding one large GEMM wins: measured at 4096x4096 on
+// 2 cores, the tiled forward of a 4-bit layer was faster at 64 and 128 tokens and slower at 512.
+constexpr int64_t kTiledLinearMaxTokens = 128;
+// A tile's dequantized bytes: about a core's L2 cache, so a tile is still there for its GEMM (a 4-bit format at
+// 4096x4096, 1 and 16 tokens: 256 KiB, 512 KiB and 1 MiB within the run-to-run noise of each other).
+constexpr int64_t kTiledLinearTileBytes = 512 * 1024;
+
+// How the plugin's dequantizer lays out a tile of output rows [first, first + count) of W (out, in).
+enum class TileLayout {
+  kOutByIn,  // (count, in): row r is W's row first + r (formats that store W row by row)
+  kInByOut,  // (in, count): Wᵀ's columns (formats that store Wᵀ, packed along the input dimension)
+};
+
+// Whether a forward may take tiled_dequantized_linear: a CPU input of 1..kTiledLinearMaxTokens tokens that
+// no gradient flows back through (the tiled product is not differentiable; OFT training takes the dense path).
+inline bool tiled_linear_applies(const at::Tensor& x) {
+  if (!x.device().is_cpu() || x.dim() == 0 || x.size(-1) == 0) return false;
+  const int64_t tokens = x.numel() / x.size(-1);
+  return tokens >= 1 && tokens <= kTiledLinearMaxTokens && !(c10::GradMode::is_enabled() && x.requires_grad());
+}
+
+// x (..., in) in any dtype, computed in `dtype` (the dtype the plugin's dense path multiplies in); bias
+// (out) or undefined, added in `dtype`; the result has x's leading sizes and dtype, like
+// at::linear(x.to(dtype), W, bias.to(dtype)).to(x.scalar_type()).
+// dequantize_rows(first, count, tile) fills `tile`, a contiguous `dtype` tensor of `layout`'s shape, with
+// W's rows [first, first + count). Tiles start at multiples of `row_alignment` (e.g. 8 where eight output
+// rows share a packed word); tiles run in parallel, so dequantize_rows must not write shared state.
+template <typename DequantizeRows>
+at::Tensor tiled_dequantized_linear(const at::Tensor& x, const at::Tensor& bias, int64_t out_features,
+                                    c10::ScalarType dtype, TileLayout layout, int64_t row_alignment,
+                                    DequantizeRows&& dequantize_rows) {
+  const int64_t in = x.size(-1);
+  const int64_t tokens = x.numel() / in;
+  const at::Tensor xt = x.reshape({tokens, in}).to(dtype).t();  // (in, tokens): yᵀ = W · xᵀ tile by tile
+  const at::Tensor b = bias.defined() ? bias.to(dtype).reshape({out_features, 1}) : at::Tensor();
+  at::Tensor yt = at::empty({out_features, tokens}, xt.options());
+  const int64_t row_bytes = in * static_cast<int64_t>(c10::elementSize(dtype));
+  int64_t rows = std::max<int64_t>(1, kTiledLinearTileBytes / std::max<int64_t>(row_bytes, 1));
+  rows = std::max(row_alignment, rows / row_alignment * row_alignment);
+  const int64_t tiles = (out_features + rows - 1) / rows;
+  at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
+    // One buffer per task; only the last tile of W may be shorter (its own buffer: layout kInByOut has the
+    // tile's row count as its inner size).
+    const auto shape = [&](int64_t count) {
+      return layout == TileLayout::kOutByIn ? std::vector<int64_t>{count, in} : std::vector<int64_t>{in, count};
+    };
+    at::Tensor buffer = at::empty(shape(rows), xt.options());
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t first = t * rows;
+      const int64_t count = std::min(rows, out_features - first);
+      at::Tensor tile = count == rows ? buffer : at::empty(shape(count), xt.options());
+      dequantize_rows(first, count, tile);
+      const at::Tensor w = layout == TileLayout::kOutByIn ? tile : tile.t();
+      at::Tensor out = yt.narrow(0, first, count);
+      if (b.defined())
+        at::addmm_out(out, b.narrow(0, first, count), w, xt);
+      else
+        at::mm_out(out, w, xt);
+    }
+  });
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = out_features;
+  return yt.t().reshape(shape).to(x.scalar_type());
+}
+
+}  // namespace oft::sdk

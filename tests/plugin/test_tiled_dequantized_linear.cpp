@@ -1,0 +1,107 @@
+// sdk::tiled_dequantized_linear with a stand-in dequantizer that copies rows of a dense W: every output row
+// is computed once, tiles start where the plugin needs them, both tile layouts, bias, compute dtype, input
+// shapes and dtypes, and when a forward may take it at all.
+#include <algorithm>
+#include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "oft/sdk/tiled_dequantized_linear.h"
+
+namespace oft::sdk {
+namespace {
+
+double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
+  const at::Tensor a = actual.to(at::kDouble), e = expected.to(at::kDouble);
+  return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-12);
+}
+
+struct Tiles {
+  std::mutex mutex;
+  std::vector<std::pair<int64_t, int64_t>> seen;  // (first, count), in any order (tiles run in parallel)
+};
+
+// y through the helper, W's rows copied into each tile in `layout`, converted to the tile's dtype.
+at::Tensor tiled(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, c10::ScalarType dtype,
+                 TileLayout layout, int64_t alignment, Tiles* tiles = nullptr) {
+  return tiled_dequantized_linear(x, bias, w.size(0), dtype, layout, alignment,
+                                  [&](int64_t first, int64_t count, const at::Tensor& tile) {
+                                    EXPECT_TRUE(tile.is_contiguous());
+                                    EXPECT_EQ(tile.scalar_type(), dtype);
+                                    const at::Tensor rows = w.narrow(0, first, count);
+                                    tile.copy_(layout == TileLayout::kOutByIn ? rows : rows.t());
+                                    if (tiles) {
+                                      const std::lock_guard<std::mutex> lock(tiles->mutex);
+                                      tiles->seen.emplace_back(first, count);
+                                    }
+                                  });
+}
+
+TEST(TiledDequantizedLinear, EqualsTheDenseProductInBothLayouts) {
+  at::manual_seed(0);
+  // 1000 rows of 300 floats: 218 rows per 256 KiB tile, so five tiles, the last one short.
+  const at::Tensor w = at::randn({1000, 300}), b = at::randn({1000});
+  for (TileLayout layout : {TileLayout::kOutByIn, TileLayout::kInByOut})
+    for (int64_t tokens : {int64_t{1}, int64_t{5}, kTiledLinearMaxTokens}) {
+      SCOPED_TRACE(testing::Message() << "layout " << static_cast<int>(layout) << ", " << tokens << " tokens");
+      const at::Tensor x = at::randn({tokens, 300});
+      EXPECT_LT(relative_error(tiled(x, w, b, at::kFloat, layout, 1), at::linear(x, w, b)), 1e-6);
+      EXPECT_LT(relative_error(tiled(x, w, at::Tensor(), at::kFloat, layout, 1), at::linear(x, w)), 1e-6);
+    }
+}
+
+TEST(TiledDequantizedLinear, ComputesEachRowOnceInAlignedTiles) {
+  at::manual_seed(0);
+  const at::Tensor w = at::randn({1000, 300});
+  for (int64_t alignment : {1, 8, 64}) {
+    SCOPED_TRACE(testing::Message() << "alignment " << alignment);
+    Tiles tiles;
+    tiled(at::randn({3, 300}), w, at::Tensor(), at::kFloat, TileLayout::kInByOut, alignment, &tiles);
+    std::sort(tiles.seen.begin(), tiles.seen.end());
+    ASSERT_GT(tiles.seen.size(), 1u);
+    int64_t next = 0;
+    for (const auto& [first, count] : tiles.seen) {
+      EXPECT_EQ(first, next);
+      EXPECT_EQ(first % alignment, 0);
+      EXPECT_GT(count, 0);
+      next = first + count;
+    }
+    EXPECT_EQ(next, 1000);
+  }
+}
+
+TEST(TiledDequantizedLinear, ComputesInTheGivenDtypeAndReturnsTheInputsDtypeAndShape) {
+  at::manual_seed(0);
+  const at::Tensor w = at::randn({96, 64}), b = at::randn({96});
+  const at::Tensor x = at::randn({2, 3, 64}).to(at::kBFloat16);
+  const at::Tensor y = tiled(x, w, b, at::kFloat, TileLayout::kOutByIn, 1);
+  EXPECT_EQ(y.scalar_type(), at::kBFloat16);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 3, 96}));
+  EXPECT_LT(relative_error(y, at::linear(x.to(at::kFloat), w, b)), 8e-3);  // one bf16 rounding
+  // In bf16: the tile, the input and the bias rounded to it, as at::linear in bf16 would have them.
+  const at::Tensor x32 = at::randn({4, 64});
+  const at::Tensor y16 = tiled(x32, w, b, at::kBFloat16, TileLayout::kInByOut, 1);
+  EXPECT_EQ(y16.scalar_type(), at::kFloat);
+  const at::Tensor expected = at::linear(x32.to(at::kBFloat16), w.to(at::kBFloat16), b.to(at::kBFloat16));
+  EXPECT_LT(relative_error(y16, expected.to(at::kFloat)), 1e-2);
+}
+
+TEST(TiledDequantizedLinear, AppliesToFewCpuTokensWithoutAGradientThroughThem) {
+  EXPECT_TRUE(tiled_linear_applies(at::randn({1, 8})));
+  EXPECT_TRUE(tiled_linear_applies(at::randn({2, kTiledLinearMaxTokens / 2, 8})));
+  EXPECT_FALSE(tiled_linear_applies(at::randn({kTiledLinearMaxTokens + 1, 8})));
+  EXPECT_FALSE(tiled_linear_applies(at::randn({0, 8})));
+  EXPECT_FALSE(tiled_linear_applies(at::randn({4, 0})));
+  EXPECT_FALSE(tiled_linear_applies(at::empty({1, 8}, at::TensorOptions().device(at::kMeta))));
+  const at::Tensor needs_grad = at::randn({1, 8}).requires_grad_();
+  EXPECT_FALSE(tiled_linear_applies(needs_grad));
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(tiled_linear_applies(needs_grad));
+}
+
+}  // namespace
+}  // namespace oft::sdk
