@@ -7,6 +7,7 @@
 
 #include "aqlm_codes.h"
 #include "oft/sdk/tensor_checks.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::aqlm {
 namespace {
@@ -81,11 +82,27 @@ at::Tensor AqlmLinear::compute_weight() {
   return weight_cache_.get({&codes_, &codebooks_, &scales_}, [&] { return dequantize_float(); });
 }
 
+at::Tensor AqlmLinear::tiled_forward(const at::Tensor& x) const {
+  for (auto [tensor, name] : {std::pair{&codes_, "codes"}, {&codebooks_, "codebooks"}, {&scales_, "scales"}})
+    check_on_cpu(*tensor, name);
+  const at::Tensor books = codebooks_.to(at::kFloat);
+  const int64_t og = config_.out_group_size;
+  // Tiles of whole output groups: a code covers og outputs.
+  return sdk::tiled_dequantized_linear(
+      x, bias_, out_features_, at::kFloat, sdk::TileLayout::kOutByIn, og,
+      [&](int64_t first, int64_t count, const at::Tensor& tile) {
+        const at::Tensor codes = unpack_codes(codes_.narrow(0, first / og, count / og), config_.nbits_per_codebook);
+        tile.copy_(
+            aqlm::dequantize_float(codes, books, scales_.narrow(0, first / og, count / og), codebooks_.scalar_type()));
+      });
+}
+
 at::Tensor AqlmLinear::forward(const at::Tensor& x) {
   if (x.size(-1) != in_features_)
     throw std::invalid_argument("aqlm: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
   check_on_cpu(x, "input");
+  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x)) return tiled_forward(x);
   const at::Tensor w = compute_weight();
   const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
   return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());

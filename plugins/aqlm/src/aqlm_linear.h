@@ -66,6 +66,8 @@ class AqlmLinear final : public sdk::LinearModule {
   at::Tensor dequantize_float() const;
   // The fp32 weight forward multiplies with (cached if enabled and still current).
   at::Tensor compute_weight();
+  // Forward for a few tokens: W dequantized a tile of output groups at a time (sdk::tiled_dequantized_linear).
+  at::Tensor tiled_forward(const at::Tensor& x) const;
   void check_on_cpu(const at::Tensor& t, const char* name) const;
 
   AqlmConfig config_;

@@ -7,6 +7,7 @@
 #include "eetq_layout.h"
 #include "eetq_quantizer.h"
 #include "oft/sdk/tensor_checks.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::eetq {
 namespace {
@@ -68,6 +69,14 @@ at::Tensor EetqLinear::forward(const at::Tensor& x) {
   if (x.dim() == 0 || x.size(-1) != in_features_)
     throw std::invalid_argument("eetq: input has " + std::to_string(x.dim() ? x.size(-1) : 0) +
                                 " features, the layer expects " + std::to_string(in_features_));
+  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x)) {
+    // A few tokens: the codes dequantized a tile of output columns at a time (no dense W written).
+    return sdk::tiled_dequantized_linear(
+        x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut, 1,
+        [&](int64_t first, int64_t count, const at::Tensor& tile) {
+          tile.copy_(dequantize_float_kn(codes_.narrow(1, first, count), scales_.narrow(0, first, count)));
+        });
+  }
   at::Tensor y = at::matmul(x.to(at::kFloat), compute_weight());
   if (bias_.defined()) y.add_(bias_.to(at::kFloat));
   return y.to(x.scalar_type());

@@ -8,6 +8,7 @@
 
 #include "inc_fp8_math.h"
 #include "oft/sdk/tensor_checks.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::inc {
 namespace {
@@ -99,7 +100,18 @@ at::Tensor IncLinear::forward(const at::Tensor& x) {
   expect_cpu(weight_, "weight");
   const auto hp = weight_scale_.scalar_type();
   at::Tensor xq = quant_dequant_input(x, input_scale_, weight_.scalar_type(), hp);
-  at::Tensor y = at::matmul(xq.to(at::kFloat), compute_weight()).to(hp);
+  at::Tensor y;
+  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(xq)) {
+    // A few tokens: the FP8 codes dequantized a tile of output columns at a time (no dense W written).
+    y = sdk::tiled_dequantized_linear(
+        xq, at::Tensor(), out_features_, at::kFloat, sdk::TileLayout::kInByOut, 1,
+        [&](int64_t first, int64_t count, const at::Tensor& tile) {
+          const at::Tensor scale = weight_scale_.dim() == 0 ? weight_scale_ : weight_scale_.narrow(0, first, count);
+          tile.copy_(dequantize_weight(weight_.narrow(1, first, count), scale));
+        });
+  } else {
+    y = at::matmul(xq.to(at::kFloat), compute_weight()).to(hp);
+  }
   if (bias_.defined()) y = y + bias_.to(hp);
   return y.to(x.scalar_type());
 }
