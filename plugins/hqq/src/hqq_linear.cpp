@@ -7,6 +7,7 @@
 
 #include "hqq_packing.h"
 #include "hqq_quantizer.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::hqq {
 
@@ -40,6 +41,22 @@ at::Tensor HqqLinear::forward(const at::Tensor& x) {
   if (x.size(-1) != meta_.in_features)
     throw std::invalid_argument("hqq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(meta_.in_features));
+  // A few tokens with groups along the input (axis 1, the usual setting): W a tile of output rows at a time.
+  const bool rows_whole = meta_.settings.axis == 1 && meta_.in_features % meta_.cols == 0 &&
+                          scale_.sizes() == at::IntArrayRef({meta_.rows, 1}) && zero_.sizes() == scale_.sizes();
+  if (!weight_cache_.enabled() && rows_whole && sdk::tiled_linear_applies(x)) {
+    const at::Tensor packed = meta_.settings.view_as_float ? W_q_.view(packed_dtype(meta_.packing)) : W_q_;
+    const int64_t code_rows = meta_.in_features / meta_.cols;  // per output row
+    return sdk::tiled_dequantized_linear(x, bias_, meta_.out_features, at::kFloat, sdk::TileLayout::kOutByIn, 1,
+                                         [&](int64_t first, int64_t count, const at::Tensor& tile) {
+                                           const int64_t begin = first * code_rows, rows = count * code_rows;
+                                           const at::Tensor codes = unpack_rows(
+                                               packed, meta_.packing, meta_.compute_dtype, begin, begin + rows);
+                                           tile.copy_(codes.sub(zero_.narrow(0, begin, rows))
+                                                          .mul(scale_.narrow(0, begin, rows))
+                                                          .reshape({count, meta_.in_features}));
+                                         });
+  }
   at::Tensor w = compute_weight();
   at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
   return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());

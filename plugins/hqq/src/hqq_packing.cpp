@@ -1,5 +1,6 @@
 #include "hqq_packing.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <ATen/ATen.h>
@@ -50,11 +51,21 @@ at::Tensor pack(const at::Tensor& codes, const std::string& packing) {
 }
 
 at::Tensor unpack(const at::Tensor& packed, const std::string& packing, at::ScalarType dtype) {
+  return unpack_rows(packed, packing, dtype, 0, planes(packing) * packed.size(0));
+}
+
+at::Tensor unpack_rows(const at::Tensor& packed, const std::string& packing, at::ScalarType dtype, int64_t begin,
+                       int64_t end) {
   const int64_t n = planes(packing), rows = packed.size(0), bits = packing == "3bit_32" ? 3 : 8 / n;
   const int64_t mask = (int64_t{1} << bits) - 1;
-  at::Tensor out = at::empty({n * rows, packed.size(1)}, packed.options().dtype(dtype));
-  for (int64_t p = 0; p < n; ++p)
-    out.slice(0, p * rows, (p + 1) * rows).copy_(packed.bitwise_right_shift(bits * (n - 1 - p)).bitwise_and(mask));
+  at::Tensor out = at::empty({end - begin, packed.size(1)}, packed.options().dtype(dtype));
+  for (int64_t p = 0; p < n; ++p) {  // plane p holds code rows [p * rows, (p + 1) * rows)
+    const int64_t low = std::max(begin, p * rows), high = std::min(end, (p + 1) * rows);
+    if (low >= high) continue;
+    out.slice(0, low - begin, high - begin)
+        .copy_(
+            packed.slice(0, low - p * rows, high - p * rows).bitwise_right_shift(bits * (n - 1 - p)).bitwise_and(mask));
+  }
   return out;
 }
 

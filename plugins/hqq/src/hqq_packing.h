@@ -23,5 +23,8 @@ int64_t planes(const std::string& packing);
 at::Tensor pack(const at::Tensor& codes, const std::string& packing);
 // The (planes * packed rows, cols) codes in `dtype` (for "3bit_32" including the zero padding).
 at::Tensor unpack(const at::Tensor& packed, const std::string& packing, at::ScalarType dtype);
+// Rows [begin, end) of unpack's result, reading only the packed rows they come from.
+at::Tensor unpack_rows(const at::Tensor& packed, const std::string& packing, at::ScalarType dtype, int64_t begin,
+                       int64_t end);
 
 }  // namespace oft::hqq

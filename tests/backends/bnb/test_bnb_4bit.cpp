@@ -6,6 +6,7 @@
 #include "codes.h"
 #include "formats.h"
 #include "linear4bit.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::bnb {
 namespace {
@@ -139,6 +140,23 @@ TEST_F(Bnb4bitGolden, QuantizationConfigIsWhatTransformersWrites) {
   EXPECT_TRUE(s.nested);
   EXPECT_EQ(s.compute_dtype, at::kBFloat16);
   EXPECT_EQ(s.blocksize, 64);
+}
+
+// A few tokens take the tiled product (oft/sdk/tiled_dequantized_linear.h): two tiles, the second short and
+// starting inside a packed byte and inside a block (133 floats a row: 985 rows a tile, and 985 * 133 is odd);
+// against the whole-weight path of a long input.
+TEST(Bnb4bitTiles, FewTokensEqualTheWholeWeightPathAcrossTiles) {
+  at::manual_seed(0);
+  for (const char* type : {"nf4", "fp4"}) {
+    SCOPED_TRACE(type);
+    const at::Tensor w = at::randn({1200, 133}) * 0.05, b = at::randn({1200});
+    const std::string options = std::string(R"({"bnb_4bit_quant_type": ")") + type + R"("})";
+    auto layer = FourBitFormat().quantize(w, b, options, at::Tensor());
+    at::NoGradGuard no_grad;
+    const at::Tensor x = at::randn({sdk::kTiledLinearMaxTokens + 8, 133});
+    const at::Tensor all = layer->forward(x), few = layer->forward(x.narrow(0, 0, 5));
+    EXPECT_TRUE(oft::test::close(few, all.narrow(0, 0, 5), 1e-5, "5 tokens vs the same rows of a long input"));
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "gptq_format.h"
 #include "gptq_quantizer.h"
 #include "gptq_test_data.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::gptq::test {
 namespace {
@@ -93,6 +94,24 @@ TEST(GptqQuantizer, FormatQuantizesSavesAndLoadsBack) {
   // Without calibration data the format falls back to round-to-nearest.
   auto rtn = format.quantize(w, b, options, at::Tensor());
   EXPECT_LT(output_error(w, layer->dense_weight(), x), output_error(w, rtn->dense_weight(), x));
+}
+
+// A few tokens take the tiled product (oft/sdk/tiled_dequantized_linear.h), tiles of W^T's columns: several
+// tiles, with act-order groups, at 4 and 3 bits; against the whole-weight path of a long input.
+TEST(GptqTiles, FewTokensEqualTheWholeWeightPathAcrossTiles) {
+  at::manual_seed(0);
+  const at::Tensor w = at::randn({1056, 256}) * 0.05, x = at::randn({sdk::kTiledLinearMaxTokens + 8, 256});
+  for (int bits : {4, 3}) {
+    SCOPED_TRACE(std::to_string(bits) + " bits");
+    GptqConfig config;
+    config.bits = bits;
+    config.group_size = 64;
+    config.desc_act = true;
+    auto layer = make_layer(quantize_gptq(w, at::randn({512, 256}), config), at::Tensor(), config);
+    at::NoGradGuard no_grad;
+    const at::Tensor all = layer->forward(x), few = layer->forward(x.narrow(0, 0, 5));
+    EXPECT_TRUE(oft::test::close(few, all.narrow(0, 0, 5), 1e-5, "5 tokens vs the same rows of a long input"));
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "hqq_packing.h"
 #include "hqq_quantizer.h"
 #include "hqq_test_data.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::hqq::test {
 namespace {
@@ -100,6 +101,22 @@ TEST(HqqQuantizer, QuantizesInTheWeightsDtype) {
   auto layer = format.quantize(w, golden_bias(), "", at::Tensor());
   EXPECT_EQ(layer->compute_dtype(), at::kBFloat16);
   EXPECT_TRUE(oft::test::close(layer->dense_weight(), w, 0.1, "4-bit, group 64"));
+}
+
+// A few tokens take the tiled product (oft/sdk/tiled_dequantized_linear.h) for groups along the input: several
+// tiles whose code rows cross the packing's bit planes (4 bits: 2 planes, 3 bits: 10 and padding); against the
+// whole-weight path of a long input.
+TEST(HqqTiles, FewTokensEqualTheWholeWeightPathAcrossTiles) {
+  at::manual_seed(0);
+  const at::Tensor w = at::randn({1000, 256}) * 0.05, b = at::randn({1000});
+  const at::Tensor x = at::randn({sdk::kTiledLinearMaxTokens + 8, 256});
+  for (const char* options : {R"({"nbits": 4, "group_size": 64})", R"({"nbits": 3, "group_size": 64})"}) {
+    SCOPED_TRACE(options);
+    auto layer = HqqFormat().quantize(w, b, options, at::Tensor());
+    at::NoGradGuard no_grad;
+    const at::Tensor all = layer->forward(x), few = layer->forward(x.narrow(0, 0, 5));
+    EXPECT_TRUE(oft::test::close(few, all.narrow(0, 0, 5), 1e-5, "5 tokens vs the same rows of a long input"));
+  }
 }
 
 }  // namespace
