@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 
 #include "oft/sdk/tiled_dequantized_linear.h"
@@ -43,7 +44,7 @@ at::Tensor tiled(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bia
 
 TEST(TiledDequantizedLinear, EqualsTheDenseProductInBothLayouts) {
   at::manual_seed(0);
-  // 1000 rows of 300 floats: 218 rows per 256 KiB tile, so five tiles, the last one short.
+  // 1000 rows of 300 floats: 436 rows per 512 KiB tile, so three tiles, the last one short.
   const at::Tensor w = at::randn({1000, 300}), b = at::randn({1000});
   for (TileLayout layout : {TileLayout::kOutByIn, TileLayout::kInByOut})
     for (int64_t tokens : {int64_t{1}, int64_t{5}, kTiledLinearMaxTokens}) {
@@ -90,6 +91,16 @@ TEST(TiledDequantizedLinear, ComputesInTheGivenDtypeAndReturnsTheInputsDtypeAndS
   EXPECT_LT(relative_error(y16, expected.to(at::kFloat)), 1e-2);
 }
 
+// Under InferenceMode across several tiles (the result is an inference tensor). Where ATen's parallel_for is
+// parallel, the tiles run on worker threads, which must see the caller's InferenceMode.
+TEST(TiledDequantizedLinear, RunsUnderInferenceModeAcrossTiles) {
+  at::manual_seed(0);
+  const at::Tensor w = at::randn({1000, 300}), b = at::randn({1000}), x = at::randn({3, 300});
+  const c10::InferenceMode inference;
+  for (TileLayout layout : {TileLayout::kOutByIn, TileLayout::kInByOut})
+    EXPECT_LT(relative_error(tiled(x, w, b, at::kFloat, layout, 1), at::linear(x, w, b)), 1e-6);
+}
+
 TEST(TiledDequantizedLinear, AppliesToFewCpuTokensWithoutAGradientThroughThem) {
   EXPECT_TRUE(tiled_linear_applies(at::randn({1, 8})));
   EXPECT_TRUE(tiled_linear_applies(at::randn({2, kTiledLinearMaxTokens / 2, 8})));
@@ -99,8 +110,12 @@ TEST(TiledDequantizedLinear, AppliesToFewCpuTokensWithoutAGradientThroughThem) {
   EXPECT_FALSE(tiled_linear_applies(at::empty({1, 8}, at::TensorOptions().device(at::kMeta))));
   const at::Tensor needs_grad = at::randn({1, 8}).requires_grad_();
   EXPECT_FALSE(tiled_linear_applies(needs_grad));
+  const at::Tensor trained_bias = at::randn({4}).requires_grad_();
+  EXPECT_FALSE(tiled_linear_applies(at::randn({1, 8}), trained_bias));
+  EXPECT_TRUE(tiled_linear_applies(at::randn({1, 8}), at::randn({4})));
   at::NoGradGuard no_grad;
   EXPECT_TRUE(tiled_linear_applies(needs_grad));
+  EXPECT_TRUE(tiled_linear_applies(at::randn({1, 8}), trained_bias));
 }
 
 }  // namespace

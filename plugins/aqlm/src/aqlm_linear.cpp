@@ -102,7 +102,7 @@ at::Tensor AqlmLinear::forward(const at::Tensor& x) {
     throw std::invalid_argument("aqlm: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
   check_on_cpu(x, "input");
-  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x)) return tiled_forward(x);
+  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) return tiled_forward(x);
   const at::Tensor w = compute_weight();
   const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
   return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());

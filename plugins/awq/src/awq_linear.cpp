@@ -118,7 +118,7 @@ at::Tensor AwqLinear::forward(const at::Tensor& x) {
   if (x.size(-1) != in_features_)
     throw std::invalid_argument("awq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
-  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x)) return tiled_forward(x);
+  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) return tiled_forward(x);
   at::Tensor w = compute_weight();
   at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
   return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());

@@ -106,7 +106,7 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
     return y.view(shape).to(x.scalar_type());
   }
   // Few tokens on the CPU: W a tile of rows at a time, each multiplied while in cache (no dense W written).
-  if (weight_.device().is_cpu() && sdk::tiled_linear_applies(x)) {
+  if (weight_.device().is_cpu() && sdk::tiled_linear_applies(x, bias_)) {
     const at::Tensor absmax = absmax_float().contiguous();
     return sdk::tiled_dequantized_linear(x, bias_, out_features_, cd, sdk::TileLayout::kOutByIn, /*row_alignment=*/1,
                                          [&](int64_t first, int64_t, const at::Tensor& tile) {

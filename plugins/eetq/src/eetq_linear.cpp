@@ -69,7 +69,7 @@ at::Tensor EetqLinear::forward(const at::Tensor& x) {
   if (x.dim() == 0 || x.size(-1) != in_features_)
     throw std::invalid_argument("eetq: input has " + std::to_string(x.dim() ? x.size(-1) : 0) +
                                 " features, the layer expects " + std::to_string(in_features_));
-  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x)) {
+  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
     // A few tokens: the codes dequantized a tile of output columns at a time (no dense W written).
     return sdk::tiled_dequantized_linear(
         x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut, 1,

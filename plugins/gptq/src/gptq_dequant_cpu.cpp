@@ -42,7 +42,8 @@ void dequantize_block(const uint32_t* words, const float* z, const float* s, con
     const math::FieldPosition at_k = math::field_position(k, bits);
     const uint32_t* lo = words + at_k.row * n_out + n0;
     const int64_t group = int64_t{g[k]} * n_out + n0;
-    dequantize_columns(lo, lo + n_out, z + group, s + group, at_k.shift, bits, n1 - n0, w + (k - k0) * (n1 - n0));
+    const uint32_t* hi = math::straddles(at_k.shift, bits) ? lo + n_out : nullptr;  // 3 bits: the next word
+    dequantize_columns(lo, hi, z + group, s + group, at_k.shift, bits, n1 - n0, w + (k - k0) * (n1 - n0));
   }
 }
 

@@ -109,7 +109,7 @@ at::Tensor GptqLinear::forward(const at::Tensor& x) {
                                 std::to_string(in_features_));
   // Few tokens on the CPU without a kept weight: W^T a tile of columns at a time, each multiplied while in
   // cache (no dense W written).
-  if (qweight_.device().is_cpu() && !weight_cache_.enabled() && sdk::tiled_linear_applies(x)) {
+  if (qweight_.device().is_cpu() && !weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
     check_g_idx_when_changed();
     const at::Tensor q = qweight_.contiguous(), g = g_idx_.contiguous();
     const at::Tensor z = current_zeros().to(at::kFloat).contiguous(), s = scales_.to(at::kFloat).contiguous();

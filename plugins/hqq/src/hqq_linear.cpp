@@ -44,7 +44,7 @@ at::Tensor HqqLinear::forward(const at::Tensor& x) {
   // A few tokens with groups along the input (axis 1, the usual setting): W a tile of output rows at a time.
   const bool rows_whole = meta_.settings.axis == 1 && meta_.in_features % meta_.cols == 0 &&
                           scale_.sizes() == at::IntArrayRef({meta_.rows, 1}) && zero_.sizes() == scale_.sizes();
-  if (!weight_cache_.enabled() && rows_whole && sdk::tiled_linear_applies(x)) {
+  if (!weight_cache_.enabled() && rows_whole && sdk::tiled_linear_applies(x, bias_)) {
     const at::Tensor packed = meta_.settings.view_as_float ? W_q_.view(packed_dtype(meta_.packing)) : W_q_;
     const int64_t code_rows = meta_.in_features / meta_.cols;  // per output row
     return sdk::tiled_dequantized_linear(x, bias_, meta_.out_features, at::kFloat, sdk::TileLayout::kOutByIn, 1,

@@ -104,11 +104,11 @@ TEST(HqqQuantizer, QuantizesInTheWeightsDtype) {
 }
 
 // A few tokens take the tiled product (oft/sdk/tiled_dequantized_linear.h) for groups along the input: several
-// tiles whose code rows cross the packing's bit planes (4 bits: 2 planes, 3 bits: 10 and padding); against the
-// whole-weight path of a long input.
+// tiles whose code rows cross the packing's bit planes (4 bits: 2 planes; 3 bits: 10, and 4004 code rows pad to
+// 4010); against the whole-weight path of a long input.
 TEST(HqqTiles, FewTokensEqualTheWholeWeightPathAcrossTiles) {
   at::manual_seed(0);
-  const at::Tensor w = at::randn({1000, 256}) * 0.05, b = at::randn({1000});
+  const at::Tensor w = at::randn({1001, 256}) * 0.05, b = at::randn({1001});
   const at::Tensor x = at::randn({sdk::kTiledLinearMaxTokens + 8, 256});
   for (const char* options : {R"({"nbits": 4, "group_size": 64})", R"({"nbits": 3, "group_size": 64})"}) {
     SCOPED_TRACE(options);

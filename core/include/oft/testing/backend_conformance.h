@@ -60,6 +60,11 @@ struct ConformanceCase {
   static constexpr double forward_tolerance = 1e-5;
   // Whether the format's model_merge_refusal refuses a model quantized by this method as a whole.
   static constexpr bool model_merge_refused = false;
+  // A second layer, large enough that a few-token forward through sdk::tiled_dequantized_linear runs several
+  // tiles, the last one short (1088 x 256: 512 fp32 rows a tile; 1088 is a multiple of 64 for every format). 0
+  // skips that test (a slow quantizer).
+  static constexpr int64_t tiled_out_features = 1088;
+  static constexpr int64_t tiled_in_features = 256;
 };
 
 // Test names "<method>_<index>" (method in [A-Za-z0-9_]).
@@ -254,6 +259,22 @@ TYPED_TEST_P(BackendConformance, FewTokensAgreeWithManyTokens) {
   EXPECT_GT(one.grad().abs().sum().item<double>(), 0.0);
 }
 
+// The same on a layer of several tiles, whose tiles start at other rows than 0.
+TYPED_TEST_P(BackendConformance, FewTokensAgreeAcrossTiles) {
+  if (TypeParam::tiled_out_features == 0) GTEST_SKIP() << "the case sets no multi-tile layer (tiled_out_features)";
+  const int64_t out = TypeParam::tiled_out_features, in = TypeParam::tiled_in_features;
+  const at::Tensor weight = at::randn({out, in}) * 0.2;
+  const at::Tensor bias = TypeParam::bias ? at::randn({out}) * 0.1 : at::Tensor();
+  const at::Tensor calibration = this->method_.method.needs_calibration ? at::randn({256, in}) : at::Tensor();
+  auto layer =
+      this->host_->formats->quantize(this->method_.format, this->kPath, weight, bias, this->options_, calibration);
+  layer->eval();
+  at::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({sdk::kTiledLinearMaxTokens + 8, in}).to(layer->compute_dtype());
+  const at::Tensor all = layer->forward(x), few = layer->forward(x.narrow(0, 0, 5));
+  EXPECT_LT(detail::relative_error(few, all.narrow(0, 0, 5)), TypeParam::forward_tolerance);
+}
+
 TYPED_TEST_P(BackendConformance, GradientsReachOnlyOftsParameters) {
   OFTLinear oft = this->with_oft(0.1f);
   for (bool training : {true, false}) {
@@ -331,7 +352,7 @@ TYPED_TEST_P(BackendConformance, MergeDoesWhatItsPolicySays) {
 
 REGISTER_TYPED_TEST_SUITE_P(BackendConformance, LoadsThroughTheHostAndAsksItsDispatchersBeforeTheDefault,
                             ItsObjectsHaveTheHostsSdkTypes, RecognizesWhatItSavesAndNoDenseModule, SaveAndLoadRoundTrip,
-                            ForwardAgreesWithItsOwnDenseWeight, FewTokensAgreeWithManyTokens,
+                            ForwardAgreesWithItsOwnDenseWeight, FewTokensAgreeWithManyTokens, FewTokensAgreeAcrossTiles,
                             GradientsReachOnlyOftsParameters, ItsDispatcherClaimsTheLayersItsFormatMakes,
                             MergeDoesWhatItsPolicySays);
 

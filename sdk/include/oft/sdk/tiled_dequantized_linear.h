@@ -8,10 +8,10 @@
 // Header-only, not part of the plugin ABI (tests/abi leaves it out): each plugin compiles its own copy.
 #include <algorithm>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/addmm.h>
 #include <ATen/ops/empty.h>
@@ -35,12 +35,14 @@ enum class TileLayout {
   kInByOut,  // (in, count): Wᵀ's columns (formats that store Wᵀ, packed along the input dimension)
 };
 
-// Whether a forward may take tiled_dequantized_linear: a CPU input of 1..kTiledLinearMaxTokens tokens that
-// no gradient flows back through (the tiled product is not differentiable; OFT training takes the dense path).
-inline bool tiled_linear_applies(const at::Tensor& x) {
+// Whether a forward may take tiled_dequantized_linear: a CPU input of 1..kTiledLinearMaxTokens tokens, and no
+// gradient to compute for x or for the bias added with it (the tiled product is not differentiable; OFT
+// training and trained biases take the dense path).
+inline bool tiled_linear_applies(const at::Tensor& x, const at::Tensor& bias = at::Tensor()) {
   if (!x.device().is_cpu() || x.dim() == 0 || x.size(-1) == 0) return false;
   const int64_t tokens = x.numel() / x.size(-1);
-  return tokens >= 1 && tokens <= kTiledLinearMaxTokens && !(c10::GradMode::is_enabled() && x.requires_grad());
+  const bool needs_grad = x.requires_grad() || (bias.defined() && bias.requires_grad());
+  return tokens >= 1 && tokens <= kTiledLinearMaxTokens && !(c10::GradMode::is_enabled() && needs_grad);
 }
 
 // x (..., in) in any dtype, computed in `dtype` (the dtype the plugin's dense path multiplies in); bias
@@ -62,16 +64,22 @@ at::Tensor tiled_dequantized_linear(const at::Tensor& x, const at::Tensor& bias,
   int64_t rows = std::max<int64_t>(1, kTiledLinearTileBytes / std::max<int64_t>(row_bytes, 1));
   rows = std::max(row_alignment, rows / row_alignment * row_alignment);
   const int64_t tiles = (out_features + rows - 1) / rows;
+  // Worker threads (where ATen's parallel_for runs in parallel: code built with OpenMP) start with default
+  // thread-local state: the caller's (InferenceMode, grad mode, dispatch keys) goes with them, or writing into
+  // an inference tensor `yt` from a worker would throw.
+  const at::ThreadLocalState caller_state;
   at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
-    // One buffer per task; only the last tile of W may be shorter (its own buffer: layout kInByOut has the
-    // tile's row count as its inner size).
+    const at::ThreadLocalStateGuard state_guard(caller_state);
+    // One buffer per task, made at its first full tile; only the last tile of W may be shorter (its own buffer:
+    // layout kInByOut has the tile's row count as its inner size).
     const auto shape = [&](int64_t count) {
       return layout == TileLayout::kOutByIn ? std::vector<int64_t>{count, in} : std::vector<int64_t>{in, count};
     };
-    at::Tensor buffer = at::empty(shape(rows), xt.options());
+    at::Tensor buffer;
     for (int64_t t = begin; t < end; ++t) {
       const int64_t first = t * rows;
       const int64_t count = std::min(rows, out_features - first);
+      if (count == rows && !buffer.defined()) buffer = at::empty(shape(rows), xt.options());
       at::Tensor tile = count == rows ? buffer : at::empty(shape(count), xt.options());
       dequantize_rows(first, count, tile);
       const at::Tensor w = layout == TileLayout::kOutByIn ? tile : tile.t();
