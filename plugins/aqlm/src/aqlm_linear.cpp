@@ -68,9 +68,13 @@ void AqlmLinear::check_on_cpu(const at::Tensor& t, const char* name) const {
 
 at::Tensor AqlmLinear::unpacked_codes() const { return unpack_codes(codes_, config_.nbits_per_codebook); }
 
-at::Tensor AqlmLinear::dequantize_float() const {
+void AqlmLinear::check_weights_on_cpu() const {
   for (auto [tensor, name] : {std::pair{&codes_, "codes"}, {&codebooks_, "codebooks"}, {&scales_, "scales"}})
     check_on_cpu(*tensor, name);
+}
+
+at::Tensor AqlmLinear::dequantize_float() const {
+  check_weights_on_cpu();
   return aqlm::dequantize_float(unpacked_codes(), codebooks_, scales_);
 }
 
@@ -83,8 +87,7 @@ at::Tensor AqlmLinear::compute_weight() {
 }
 
 at::Tensor AqlmLinear::tiled_forward(const at::Tensor& x) const {
-  for (auto [tensor, name] : {std::pair{&codes_, "codes"}, {&codebooks_, "codebooks"}, {&scales_, "scales"}})
-    check_on_cpu(*tensor, name);
+  check_weights_on_cpu();
   const at::Tensor books = codebooks_.to(at::kFloat);
   const int64_t og = config_.out_group_size;
   // Tiles of whole output groups: a code covers og outputs.

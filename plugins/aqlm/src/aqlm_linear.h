@@ -69,6 +69,8 @@ class AqlmLinear final : public sdk::LinearModule {
   // Forward for a few tokens: W dequantized a tile of output groups at a time (sdk::tiled_dequantized_linear).
   at::Tensor tiled_forward(const at::Tensor& x) const;
   void check_on_cpu(const at::Tensor& t, const char* name) const;
+  // check_on_cpu for codes, codebooks and scales.
+  void check_weights_on_cpu() const;
 
   AqlmConfig config_;
   int64_t in_features_, out_features_;

@@ -75,33 +75,39 @@ at::Tensor AwqLinear::zeros() const {
   return unpack_sequential4(qzeros_).narrow(1, 0, groups).t().contiguous();
 }
 
-at::Tensor AwqLinear::dequantize_float() const {
+AwqLinear::CpuOperands AwqLinear::cpu_operands() const {
   check_cpu(qweight_, "qweight");
-  const int64_t k = in_features_, groups = config_.num_groups(k), gs = config_.effective_group_size(k);
   const at::Tensor z = zeros().to(at::kFloat);  // (groups, out)
   if (config_.layout == Layout::Gemm)
-    return dequantize_gemm_cpu(qweight_, z, scales_.to(at::kFloat), config_.bits, gs, scales_.scalar_type()).t();
-  return dequantize_gemv_cpu(qweight_, z.t(), scales_.narrow(1, 0, groups).to(at::kFloat), gs, scales_.scalar_type());
+    return {qweight_.contiguous(), z.contiguous(), scales_.to(at::kFloat).contiguous()};
+  const int64_t groups = config_.num_groups(in_features_);
+  return {qweight_.contiguous(), z.t().contiguous(), scales_.narrow(1, 0, groups).to(at::kFloat).contiguous()};
+}
+
+at::Tensor AwqLinear::dequantize_float() const {
+  const CpuOperands o = cpu_operands();
+  const int64_t gs = config_.effective_group_size(in_features_);
+  if (config_.layout == Layout::Gemm)
+    return dequantize_gemm_cpu(o.qweight, o.zeros, o.scales, config_.bits, gs, scales_.scalar_type()).t();
+  return dequantize_gemv_cpu(o.qweight, o.zeros, o.scales, gs, scales_.scalar_type());
 }
 
 at::Tensor AwqLinear::tiled_forward(const at::Tensor& x) const {
-  check_cpu(qweight_, "qweight");
-  const int64_t groups = config_.num_groups(in_features_), gs = config_.effective_group_size(in_features_);
-  const at::Tensor q = qweight_.contiguous(), z = zeros().to(at::kFloat);  // z (groups, out)
+  const CpuOperands o = cpu_operands();
+  const int64_t gs = config_.effective_group_size(in_features_);
   const auto round_to = scales_.scalar_type();
   if (config_.layout == Layout::Gemm) {
-    const at::Tensor zc = z.contiguous(), s = scales_.to(at::kFloat).contiguous();
     // At 4 bits a packed word holds eight output columns: tiles start on a word.
     return sdk::tiled_dequantized_linear(
         x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut, config_.bits == 4 ? 8 : 1,
         [&](int64_t first, int64_t, const at::Tensor& tile) {
-          dequantize_gemm_cpu_columns(q, zc, s, config_.bits, gs, round_to, first, tile);
+          dequantize_gemm_cpu_columns(o.qweight, o.zeros, o.scales, config_.bits, gs, round_to, first, tile);
         });
   }
-  const at::Tensor zt = z.t().contiguous(), s = scales_.narrow(1, 0, groups).to(at::kFloat).contiguous();
   return sdk::tiled_dequantized_linear(x, bias_, out_features_, at::kFloat, sdk::TileLayout::kOutByIn, 1,
                                        [&](int64_t first, int64_t, const at::Tensor& tile) {
-                                         dequantize_gemv_cpu_rows(q, zt, s, gs, round_to, first, tile);
+                                         dequantize_gemv_cpu_rows(o.qweight, o.zeros, o.scales, gs, round_to, first,
+                                                                  tile);
                                        });
 }
 

@@ -62,6 +62,12 @@ class AwqLinear final : public sdk::LinearModule {
   // W (out, in) in fp32, each value rounded to the scales dtype (gemm: a transposed view of W^T, which the
   // matmul reads without a copy).
   at::Tensor dequantize_float() const;
+  // The CPU dequantizers' operands: contiguous qweight; zeros and scales in fp32, (groups, out) for gemm and
+  // (out, groups) for gemv.
+  struct CpuOperands {
+    at::Tensor qweight, zeros, scales;
+  };
+  CpuOperands cpu_operands() const;
   // Forward for a few tokens: W dequantized a tile at a time (sdk::tiled_dequantized_linear).
   at::Tensor tiled_forward(const at::Tensor& x) const;
   // The dense weight forward multiplies with (cached if enabled and still current).
