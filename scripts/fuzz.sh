@@ -47,7 +47,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:${UBSAN_OPTIONS:-}
 failed=()
 for t in "${targets[@]}"; do
   work="$build/work/$t"
-  mkdir -p "$work/corpus" "$work/findings"
+  # The targets' scratch files (temp_directory_path) stay in their folder, not in /tmp: a run ends by exit
+  # or by a crash, neither of which cleans up.
+  rm -rf "$work/tmp"
+  mkdir -p "$work/corpus" "$work/findings" "$work/tmp"
   if ((smoke)); then
     rm -rf "$work/smoke" && mkdir -p "$work/smoke"
     run=("$build/$t" -seed=1 -runs="$smoke_runs" -reload=0 "$work/smoke")  # no timed corpus reloads
@@ -55,7 +58,7 @@ for t in "${targets[@]}"; do
     run=("$build/$t" -max_total_time="$seconds" "$work/corpus")
   fi
   start=$SECONDS
-  if "${run[@]}" "${corpus_of[$t]}" -print_final_stats=1 -artifact_prefix="$work/findings/" >"$work/log" 2>&1; then
+  if TMPDIR="$work/tmp" "${run[@]}" "${corpus_of[$t]}" -print_final_stats=1 -artifact_prefix="$work/findings/" >"$work/log" 2>&1; then
     status=ok
   else
     status="FOUND A CRASH (input in $work/findings/, log $work/log)"

@@ -27,5 +27,17 @@ if(NOT TARGET oft_torch_cpu)
     target_compile_options(oft_torch_cpu INTERFACE "SHELL:-idirafter ${_dir}")
   endforeach()
   target_compile_features(oft_torch_cpu INTERFACE cxx_std_20)
+  # ATen's at::parallel_for is a header template: it runs in parallel only in code compiled with OpenMP, and
+  # serially otherwise. LibTorch runs its own kernels on the libgomp it ships, so our loops compile with
+  # -fopenmp and link that same libgomp: one OpenMP runtime and one thread pool in the process, sized by
+  # at::set_num_threads / OMP_NUM_THREADS as LibTorch's is. GCC only (clang's OpenMP calls another runtime);
+  # elsewhere, or with a LibTorch that brings no libgomp, they stay serial.
+  set(_oft_torch_libgomp "${TORCH_INSTALL_PREFIX}/lib/libgomp.so.1")
+  if(EXISTS "${_oft_torch_libgomp}" AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(oft_torch_cpu INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fopenmp>)
+    target_link_libraries(oft_torch_cpu INTERFACE "${_oft_torch_libgomp}")
+  else()
+    message(STATUS "No OpenMP for our parallel loops (not GCC, or no libgomp in LibTorch): they run on one thread")
+  endif()
 endif()
 set(OFT_TORCH_VERSION ${Torch_VERSION})

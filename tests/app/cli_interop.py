@@ -17,6 +17,7 @@ Usage: cli_interop.py OFT_BINARY HF_MODELS_DIR   (exit 77 = skipped: peft not im
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -244,5 +245,8 @@ if minilm and Path(minilm, "config.json").exists():
     classification_case(Path(minilm), Path(__file__).resolve().parents[2] / "data/review_sentiment")
 else:
     print("skip MiniLM classification: OFT_MINILM_DIR is not set (scripts/fetch_minilm.sh prints it)")
-print("FAILED: " + ", ".join(failures) if failures else "all checks passed")
-sys.exit(1 if failures else 0)
+if failures:
+    print(f"FAILED: {', '.join(failures)} (files kept in {WORK})")
+    sys.exit(1)
+shutil.rmtree(WORK)
+print("all checks passed")

@@ -137,8 +137,12 @@ def main() -> int:
               f"mean loss oft {oft_loss:.6f} PEFT {peft_loss:.6f}")
         if not ok:
             failures.append(name)
-    print("FAILED: " + ", ".join(failures) if failures else "all checks passed")
-    return 1 if failures else 0
+    if failures:
+        print(f"FAILED: {', '.join(failures)} (files kept in {WORK})")
+        return 1
+    shutil.rmtree(WORK)
+    print("all checks passed")
+    return 0
 
 
 if __name__ == "__main__":

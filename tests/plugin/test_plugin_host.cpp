@@ -277,7 +277,12 @@ TEST_F(PluginHostTest, RequiredPluginThatIsRejectedMissingOrDisabledIsFatal) {
 // check runs in a child that drops to the "nobody" user first.
 TEST_F(PluginHostTest, UnreadableFolderIsReportedAndTheOthersStillLoad) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  const fs::path locked = fs::temp_directory_path() / ("oft-locked-" + std::to_string(::getpid()));
+  // A threadsafe death test runs this whole body again in a new process, which must use this process's folder
+  // (it inherits the environment), or the folder it made would be left behind.
+  const char* inherited = std::getenv("OFT_TEST_LOCKED_FOLDER");
+  const fs::path locked =
+      inherited ? fs::path(inherited) : fs::temp_directory_path() / ("oft-locked-" + std::to_string(::getpid()));
+  ::setenv("OFT_TEST_LOCKED_FOLDER", locked.c_str(), 1);
   fs::create_directories(locked);
   ::chmod(locked.c_str(), 0);
   EXPECT_EXIT(
@@ -292,6 +297,7 @@ TEST_F(PluginHostTest, UnreadableFolderIsReportedAndTheOthersStillLoad) {
       ::testing::ExitedWithCode(0), "");
   ::chmod(locked.c_str(), 0700);
   fs::remove_all(locked);
+  ::unsetenv("OFT_TEST_LOCKED_FOLDER");
 }
 
 class SafeScanTest : public PluginHostTest {
@@ -299,10 +305,10 @@ class SafeScanTest : public PluginHostTest {
   void SetUp() override {
     PluginHostTest::SetUp();
     cache_ = fs::temp_directory_path() / ("oft-scan-cache-" + std::to_string(::getpid()) + ".json");
-    fs::remove(cache_);
+    remove_cache();
   }
   void TearDown() override {
-    fs::remove(cache_);
+    remove_cache();
     PluginHostTest::TearDown();
   }
   PluginHostOptions options(std::vector<fs::path> folders) const {
@@ -311,6 +317,10 @@ class SafeScanTest : public PluginHostTest {
     o.scanner = OFT_TEST_SCANNER;
     o.scan_cache = cache_;
     return o;
+  }
+  void remove_cache() const {
+    fs::remove(cache_);
+    fs::remove(cache_.string() + ".lock");  // the cache's flock file, kept next to it
   }
   fs::path cache_;
 };

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,7 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
 struct Tiles {
   std::mutex mutex;
   std::vector<std::pair<int64_t, int64_t>> seen;  // (first, count), in any order (tiles run in parallel)
+  std::set<std::thread::id> threads;              // the threads that dequantized them
 };
 
 // y through the helper, W's rows copied into each tile in `layout`, converted to the tile's dtype.
@@ -38,6 +41,7 @@ at::Tensor tiled(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bia
                                     if (tiles) {
                                       const std::lock_guard<std::mutex> lock(tiles->mutex);
                                       tiles->seen.emplace_back(first, count);
+                                      tiles->threads.insert(std::this_thread::get_id());
                                     }
                                   });
 }
@@ -91,8 +95,23 @@ TEST(TiledDequantizedLinear, ComputesInTheGivenDtypeAndReturnsTheInputsDtypeAndS
   EXPECT_LT(relative_error(y16, expected.to(at::kFloat)), 1e-2);
 }
 
-// Under InferenceMode across several tiles (the result is an inference tensor). Where ATen's parallel_for is
-// parallel, the tiles run on worker threads, which must see the caller's InferenceMode.
+// The tiles share LibTorch's intra-op threads: this fails where the build leaves ATen's parallel_for serial
+// (code compiled without OpenMP, sdk/cmake/OftTorchCpu.cmake), which halved the few-token speed on 2 cores.
+TEST(TiledDequantizedLinear, RunsTilesOnLibTorchsThreads) {
+  const int threads_before = at::get_num_threads();
+  at::set_num_threads(2);
+  at::manual_seed(0);
+  Tiles tiles;
+  const at::Tensor w = at::randn({1000, 300}), x = at::randn({1, 300});
+  const at::Tensor y = tiled(x, w, at::Tensor(), at::kFloat, TileLayout::kOutByIn, 1, &tiles);
+  at::set_num_threads(threads_before);
+  EXPECT_EQ(tiles.seen.size(), 3u);
+  EXPECT_EQ(tiles.threads.size(), 2u);
+  EXPECT_LT(relative_error(y, at::linear(x, w)), 1e-6);
+}
+
+// Under InferenceMode across several tiles (the result is an inference tensor). The tiles run on worker
+// threads, which must see the caller's InferenceMode.
 TEST(TiledDequantizedLinear, RunsUnderInferenceModeAcrossTiles) {
   at::manual_seed(0);
   const at::Tensor w = at::randn({1000, 300}), b = at::randn({1000}), x = at::randn({3, 300});

@@ -73,6 +73,7 @@ void BM_HqqVsDense(benchmark::State& state) {
 BENCHMARK(BM_HqqVsDense)
     ->ArgNames({"tokens", "nbits", "cached"})
     ->Args({1, 4, 0})
+    ->Args({16, 4, 0})
     ->Args({64, 4, 0})
     ->Args({1, 4, 1})
     ->Args({64, 4, 1})

@@ -71,11 +71,11 @@ at::Tensor EetqLinear::forward(const at::Tensor& x) {
                                 " features, the layer expects " + std::to_string(in_features_));
   if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
     // A few tokens: the codes dequantized a tile of output columns at a time (no dense W written).
-    return sdk::tiled_dequantized_linear(
-        x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut, 1,
-        [&](int64_t first, int64_t count, const at::Tensor& tile) {
-          tile.copy_(dequantize_float_kn(codes_.narrow(1, first, count), scales_.narrow(0, first, count)));
-        });
+    return sdk::tiled_dequantized_linear(x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut, 1,
+                                         [&](int64_t first, int64_t count, const at::Tensor& tile) {
+                                           dequantize_float_kn_into(codes_.narrow(1, first, count),
+                                                                    scales_.narrow(0, first, count), tile);
+                                         });
   }
   at::Tensor y = at::matmul(x.to(at::kFloat), compute_weight());
   if (bias_.defined()) y.add_(bias_.to(at::kFloat));

@@ -27,10 +27,19 @@ QuantizedWeight quantize_per_channel(const at::Tensor& weight, c10::ScalarType s
   return {rounded.clamp(-128, 127).to(at::kChar).contiguous(), m.to(scales_dtype)};
 }
 
+void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out) {
+  // EETQ's kernel dequantizes in fp16: q * scale rounded once to fp16. That product is exact in float (an 8-bit
+  // code times an 11-bit significand), so it is computed in float and then rounded, with ATen's vectorized
+  // float kernels instead of its slower half arithmetic; the values are the same. fp32 scales: one float product.
+  out.copy_(codes);
+  out.mul_(scales.to(at::kFloat));
+  if (scales.scalar_type() != at::kFloat) out.copy_(out.to(scales.scalar_type()));
+}
+
 at::Tensor dequantize_float_kn(const at::Tensor& codes, const at::Tensor& scales) {
-  // An int8 code is exact in fp16; the product with the scale is rounded once to the scales dtype (LibTorch's
-  // CPU half multiply computes in float), as EETQ's kernel dequantizes in fp16.
-  return codes.to(scales.scalar_type()).mul_(scales).to(at::kFloat);
+  at::Tensor out = at::empty(codes.sizes(), codes.options().dtype(at::kFloat));
+  dequantize_float_kn_into(codes, scales, out);
+  return out;
 }
 
 }  // namespace oft::eetq

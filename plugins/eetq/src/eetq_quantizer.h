@@ -21,5 +21,7 @@ QuantizedWeight quantize_per_channel(const at::Tensor& weight, c10::ScalarType s
 
 // W^T (in_features, out_features) as float: q * scale rounded to the scales dtype, the values forward uses.
 at::Tensor dequantize_float_kn(const at::Tensor& codes, const at::Tensor& scales);
+// The same into `out`, a float tensor of codes' shape (a tile of columns: codes and scales narrowed alike).
+void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out);
 
 }  // namespace oft::eetq

@@ -31,6 +31,11 @@ at::Tensor input_scale(const at::Tensor& calibration, c10::ScalarType fp8, c10::
 at::Tensor quantize_weight(const at::Tensor& weight, const at::Tensor& scale, c10::ScalarType fp8);
 // The dequantized weight (in, out) in the scale's dtype.
 at::Tensor dequantize_weight(const at::Tensor& codes, const at::Tensor& scale);
+// Its values as float (what the forward multiplies with).
+at::Tensor dequantize_weight_float(const at::Tensor& codes, const at::Tensor& scale);
+// The same into `out` (float, codes' shape): codes (in, n) with contiguous rows, e.g. a slice of columns, and
+// the scale 0-d or (n).
+void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, const at::Tensor& out);
 // x quantized to FP8 with the 0-d input scale and dequantized into `out` (the hp dtype). The gradient is
 // INC's on CPU: it passes straight through the rounding but is itself rounded to the FP8 dtype on the way
 // (autograd's backward of the FP8 -> fp32 cast), and is zero where the clamp saturates.
