@@ -20,20 +20,47 @@ HqqLinear::HqqLinear(HqqState state) : meta_(std::move(state.meta)) {
 
 HqqState HqqLinear::state() const { return {meta_, W_q_, scale_, zero_, bias_}; }
 
+at::Tensor HqqLinear::packed() const {
+  return meta_.settings.view_as_float ? W_q_.view(packed_dtype(meta_.packing)) : W_q_;
+}
+
 at::Tensor HqqLinear::codes() const {
-  at::Tensor packed = meta_.settings.view_as_float ? W_q_.view(packed_dtype(meta_.packing)) : W_q_;
   // 3-bit packing pads the rows to a multiple of 10; hqq keeps the first `rows`.
-  return unpack(packed, meta_.packing, meta_.compute_dtype).slice(0, 0, meta_.rows);
+  return unpack(packed(), meta_.packing, meta_.compute_dtype).slice(0, 0, meta_.rows);
+}
+
+void HqqLinear::dequantize_rows_into(const at::Tensor& packed, int64_t begin, int64_t end, const at::Tensor& zero,
+                                     const at::Tensor& scale, const at::Tensor& out) const {
+  // hqq computes (codes - zero) * scale in its dtypes: each step is stored in the promoted dtype. LibTorch's CPU
+  // ops in fp16/bf16 compute in float and round the result, so doing that here gives the same values, with
+  // float kernels instead of the slower reduced-precision ones.
+  const auto round_to = [&](c10::ScalarType dtype) {
+    if (dtype != at::kFloat) out.copy_(out.to(dtype));
+  };
+  out.copy_(unpack_rows(packed, meta_.packing, at::kFloat, begin, end));  // small integers: exact
+  const c10::ScalarType difference = c10::promoteTypes(meta_.compute_dtype, zero.scalar_type());
+  out.sub_(zero.to(at::kFloat));
+  round_to(difference);
+  out.mul_(scale.to(at::kFloat));
+  round_to(c10::promoteTypes(difference, scale.scalar_type()));
+}
+
+at::Tensor HqqLinear::dequantize_float() const {
+  at::Tensor w = at::empty({meta_.rows, meta_.cols}, scale_.options().dtype(at::kFloat));
+  dequantize_rows_into(packed(), 0, meta_.rows, zero_, scale_, w);
+  return w.reshape({meta_.out_features, meta_.in_features});
 }
 
 at::Tensor HqqLinear::dequantize() const {
-  return codes().sub(zero_).mul(scale_).reshape({meta_.out_features, meta_.in_features});
+  const c10::ScalarType dtype =
+      c10::promoteTypes(c10::promoteTypes(meta_.compute_dtype, zero_.scalar_type()), scale_.scalar_type());
+  return dequantize_float().to(dtype);
 }
 
 void HqqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor HqqLinear::compute_weight() {
-  return weight_cache_.get({&W_q_, &scale_, &zero_}, [&] { return dequantize().to(at::kFloat); });
+  return weight_cache_.get({&W_q_, &scale_, &zero_}, [&] { return dequantize_float(); });
 }
 
 at::Tensor HqqLinear::forward(const at::Tensor& x) {
@@ -45,16 +72,14 @@ at::Tensor HqqLinear::forward(const at::Tensor& x) {
   const bool rows_whole = meta_.settings.axis == 1 && meta_.in_features % meta_.cols == 0 &&
                           scale_.sizes() == at::IntArrayRef({meta_.rows, 1}) && zero_.sizes() == scale_.sizes();
   if (!weight_cache_.enabled() && rows_whole && sdk::tiled_linear_applies(x, bias_)) {
-    const at::Tensor packed = meta_.settings.view_as_float ? W_q_.view(packed_dtype(meta_.packing)) : W_q_;
+    const at::Tensor codes = packed();
     const int64_t code_rows = meta_.in_features / meta_.cols;  // per output row
     return sdk::tiled_dequantized_linear(x, bias_, meta_.out_features, at::kFloat, sdk::TileLayout::kOutByIn, 1,
                                          [&](int64_t first, int64_t count, const at::Tensor& tile) {
                                            const int64_t begin = first * code_rows, rows = count * code_rows;
-                                           const at::Tensor codes = unpack_rows(
-                                               packed, meta_.packing, meta_.compute_dtype, begin, begin + rows);
-                                           tile.copy_(codes.sub(zero_.narrow(0, begin, rows))
-                                                          .mul(scale_.narrow(0, begin, rows))
-                                                          .reshape({count, meta_.in_features}));
+                                           dequantize_rows_into(
+                                               codes, begin, begin + rows, zero_.narrow(0, begin, rows),
+                                               scale_.narrow(0, begin, rows), tile.view({rows, meta_.cols}));
                                          });
   }
   at::Tensor w = compute_weight();

@@ -57,6 +57,14 @@ class HqqLinear final : public sdk::LinearModule {
  private:
   // The fp32 weight forward multiplies with (cached if enabled and still current).
   at::Tensor compute_weight();
+  // W_q as the packing's integer dtype (it may be stored viewed as float).
+  at::Tensor packed() const;
+  // Code rows [begin, end) dequantized into `out` (float, (end - begin, cols)): the values dequantize() has, as
+  // float. zero and scale are those rows' (or broadcast to them).
+  void dequantize_rows_into(const at::Tensor& packed, int64_t begin, int64_t end, const at::Tensor& zero,
+                            const at::Tensor& scale, const at::Tensor& out) const;
+  // dequantize()'s values as float (out, in).
+  at::Tensor dequantize_float() const;
 
   HqqMeta meta_;
   at::Tensor W_q_, scale_, zero_, bias_;
