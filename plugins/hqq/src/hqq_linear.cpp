@@ -10,6 +10,19 @@
 #include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::hqq {
+namespace {
+
+// The dtypes hqq's (codes - zero) * scale stores its two steps in: codes are in the compute dtype, and each
+// step takes LibTorch's type promotion.
+struct StepDtypes {
+  c10::ScalarType difference, product;
+};
+StepDtypes step_dtypes(c10::ScalarType compute, const at::Tensor& zero, const at::Tensor& scale) {
+  const c10::ScalarType difference = c10::promoteTypes(compute, zero.scalar_type());
+  return {difference, c10::promoteTypes(difference, scale.scalar_type())};
+}
+
+}  // namespace
 
 HqqLinear::HqqLinear(HqqState state) : meta_(std::move(state.meta)) {
   W_q_ = register_buffer("W_q", state.W_q);
@@ -37,12 +50,12 @@ void HqqLinear::dequantize_rows_into(const at::Tensor& packed, int64_t begin, in
   const auto round_to = [&](c10::ScalarType dtype) {
     if (dtype != at::kFloat) out.copy_(out.to(dtype));
   };
+  const StepDtypes dtypes = step_dtypes(meta_.compute_dtype, zero, scale);
   out.copy_(unpack_rows(packed, meta_.packing, at::kFloat, begin, end));  // small integers: exact
-  const c10::ScalarType difference = c10::promoteTypes(meta_.compute_dtype, zero.scalar_type());
   out.sub_(zero.to(at::kFloat));
-  round_to(difference);
+  round_to(dtypes.difference);
   out.mul_(scale.to(at::kFloat));
-  round_to(c10::promoteTypes(difference, scale.scalar_type()));
+  round_to(dtypes.product);
 }
 
 at::Tensor HqqLinear::dequantize_float() const {
@@ -52,9 +65,7 @@ at::Tensor HqqLinear::dequantize_float() const {
 }
 
 at::Tensor HqqLinear::dequantize() const {
-  const c10::ScalarType dtype =
-      c10::promoteTypes(c10::promoteTypes(meta_.compute_dtype, zero_.scalar_type()), scale_.scalar_type());
-  return dequantize_float().to(dtype);
+  return dequantize_float().to(step_dtypes(meta_.compute_dtype, zero_, scale_).product);
 }
 
 void HqqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
