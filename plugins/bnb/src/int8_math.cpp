@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <vector>
 
+#include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
 #include <ATen/ops/abs.h>
 #include <ATen/ops/amax.h>
 #include <ATen/ops/any.h>
 #include <ATen/ops/argwhere.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/index_select.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
@@ -18,6 +21,7 @@
 #include <ATen/ops/zeros_like.h>
 
 #include "cuda_ops.h"
+#include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::bnb {
 namespace {
@@ -49,18 +53,40 @@ RowQuantized quantize_rows(at::Tensor a, double threshold) {
   return q;
 }
 
-// Exact int32 A . B^T for int8 matrices: fp32 GEMMs over chunks of 1024 columns are exact (|sum| <= 2^24).
-at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b) {
+// Exact int32 A · Bᵀ for A holding int8 values in float32 and B int8: fp32 GEMMs over chunks of 1024 columns are
+// exact (|sum| <= 1024 · 127² < 2^24), and the chunks add up in int32.
+at::Tensor exact_int8_product(const at::Tensor& a, const at::Tensor& b) {
   constexpr int64_t kChunk = 1024;
   const int64_t k = a.size(1);
   at::Tensor acc;
   for (int64_t start = 0; start < k; start += kChunk) {
     const int64_t stop = std::min(k, start + kChunk);
     const at::Tensor part =
-        at::matmul(a.slice(1, start, stop).to(at::kFloat), b.slice(1, start, stop).to(at::kFloat).t()).to(at::kInt);
+        at::matmul(a.slice(1, start, stop), b.slice(1, start, stop).to(at::kFloat).t()).to(at::kInt);
     acc = acc.defined() ? acc.add_(part) : part;
   }
   return acc;
+}
+
+// exact_int8_product for int8 A and B. For a few rows of A (decoding), B is converted a tile of rows at a time
+// (sdk::tiled_dequantized_linear's sizes) and each tile multiplied while in cache, in parallel, instead of
+// writing and reading back all of B in fp32; the result is the same, exactly.
+at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor a_float = a.to(at::kFloat);
+  const int64_t rows = a.size(0), n = b.size(0), k = b.size(1);
+  if (rows > sdk::kTiledLinearMaxTokens) return exact_int8_product(a_float, b);
+  const int64_t tile = std::max<int64_t>(1, sdk::kTiledLinearTileBytes / (k * int64_t{sizeof(float)}));
+  const int64_t tiles = (n + tile - 1) / tile;
+  at::Tensor out = at::empty({rows, n}, a.options().dtype(at::kInt));
+  const at::ThreadLocalState caller_state;  // InferenceMode and the like go with the worker threads
+  at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
+    const at::ThreadLocalStateGuard state_guard(caller_state);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t first = t * tile, count = std::min(tile, n - first);
+      out.narrow(1, first, count).copy_(exact_int8_product(a_float, b.narrow(0, first, count)));
+    }
+  });
+  return out;
 }
 
 }  // namespace

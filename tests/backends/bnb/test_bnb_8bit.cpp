@@ -110,5 +110,18 @@ TEST_F(Bnb8bitGolden, QuantizationConfigIsWhatTransformersWrites) {
   EXPECT_EQ(json::parse(Int8Format().quantization_config("")), expected);
 }
 
+TEST(Bnb8bit, FewTokensTakeTheTiledInt8ProductWithTheSameResultExactly) {
+  // Up to 128 tokens the weight is converted a tile of rows at a time; the int32 product is exact either way and
+  // each token is quantized on its own (no threshold: no outlier columns shared by the tokens), so the first
+  // tokens of a long input give the same outputs, bit for bit. 300 outputs of 1024 inputs: 3 tiles, one partial.
+  at::manual_seed(0);
+  auto layer = Linear8bitLt::from_float(at::randn({300, 1024}) * 0.05, at::randn({300}), 0.0);
+  layer->eval();
+  const at::Tensor x = at::randn({200, 1024}).to(at::kHalf);
+  const at::Tensor all = layer->forward(x);
+  for (int64_t tokens : {1, 5, 128})
+    EXPECT_TRUE(at::equal(layer->forward(x.narrow(0, 0, tokens)), all.narrow(0, 0, tokens))) << tokens;
+}
+
 }  // namespace
 }  // namespace oft::bnb
