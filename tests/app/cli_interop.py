@@ -197,6 +197,7 @@ def quantize_case():
             print(f"skip {method} in transformers: bitsandbytes is not importable")
             continue
         reference = AutoModelForCausalLM.from_pretrained(out, device_map="cpu").eval()
+        peer_cpu_path.use_portable_4bit_dequantization()
         peer_cpu_path.use_dequantize_path(reference)
         with torch.no_grad():
             expected = reference(input_ids=ids, attention_mask=mask).logits.float()

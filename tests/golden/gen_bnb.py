@@ -268,6 +268,7 @@ def gen_oft() -> None:
 
 def main() -> int:
     torch.set_num_threads(1)
+    peer_cpu_path.use_portable_4bit_dequantization()  # the values every CPU's portable path gives
     gen_8bit()
     gen_4bit()
     gen_oft()
