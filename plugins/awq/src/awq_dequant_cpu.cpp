@@ -1,7 +1,9 @@
 #include "awq_dequant_cpu.h"
 
+#include <algorithm>
 #include <initializer_list>
 #include <stdexcept>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -77,6 +79,27 @@ void expect_contiguous_cpu(std::initializer_list<const at::Tensor*> tensors) {
 }
 
 }  // namespace
+
+at::Tensor decode_gemm_cpu(const at::Tensor& packed, int bits, int64_t columns) {
+  const at::Tensor q = packed.contiguous();
+  const int64_t rows = q.size(0);
+  // The codes are the dequantization with zero point 0 and scale 1, for every row in one group.
+  const std::vector<float> zero(static_cast<size_t>(columns), 0.f), one(static_cast<size_t>(columns), 1.f);
+  at::Tensor out = at::empty({rows, columns}, at::kFloat);
+  gemm_block(words_of(q), zero.data(), one.data(), bits, std::max<int64_t>(rows, 1), q.size(1), columns, 0, rows, 0,
+             columns, out.data_ptr<float>(), columns);
+  return out;
+}
+
+at::Tensor decode_sequential4_cpu(const at::Tensor& packed) {
+  const at::Tensor q = packed.contiguous();
+  const int64_t rows = q.size(0), words = q.size(1);
+  const std::vector<float> zero(static_cast<size_t>(rows), 0.f), one(static_cast<size_t>(rows), 1.f);
+  at::Tensor out = at::empty({rows, 8 * words}, at::kFloat);
+  gemv_block(words_of(q), zero.data(), one.data(), std::max<int64_t>(8 * words, 1), words, 1, 0, rows,
+             out.data_ptr<float>());
+  return out;
+}
 
 at::Tensor dequantize_gemm_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
                                int64_t group_size, c10::ScalarType round_to) {

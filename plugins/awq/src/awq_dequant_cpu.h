@@ -8,6 +8,12 @@
 
 namespace oft::awq {
 
+// Packed codes as float32, exactly (what unpack_gemm / unpack_sequential4 give, without their int64 temporaries:
+// the zero points are read this way at every forward). gemm packing: int32 (rows, gemm_words(columns, bits)) ->
+// (rows, columns); sequential 4-bit: int32 (rows, words) -> (rows, 8 * words).
+at::Tensor decode_gemm_cpu(const at::Tensor& packed, int bits, int64_t columns);
+at::Tensor decode_sequential4_cpu(const at::Tensor& packed);
+
 // gemm: qweight int32 (in, words), zeros and scales float32 (groups, out) -> W^T (in, out).
 at::Tensor dequantize_gemm_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
                                int64_t group_size, c10::ScalarType round_to);

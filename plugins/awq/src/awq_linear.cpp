@@ -77,11 +77,12 @@ at::Tensor AwqLinear::zeros() const {
 
 AwqLinear::CpuOperands AwqLinear::cpu_operands() const {
   check_cpu(qweight_, "qweight");
-  const at::Tensor z = zeros().to(at::kFloat);  // (groups, out)
   if (config_.layout == Layout::Gemm)
-    return {qweight_.contiguous(), z.contiguous(), scales_.to(at::kFloat).contiguous()};
+    return {qweight_.contiguous(), decode_gemm_cpu(qzeros_, config_.bits, out_features_),
+            scales_.to(at::kFloat).contiguous()};
   const int64_t groups = config_.num_groups(in_features_);
-  return {qweight_.contiguous(), z.t().contiguous(), scales_.narrow(1, 0, groups).to(at::kFloat).contiguous()};
+  return {qweight_.contiguous(), decode_sequential4_cpu(qzeros_).narrow(1, 0, groups).contiguous(),
+          scales_.narrow(1, 0, groups).to(at::kFloat).contiguous()};
 }
 
 at::Tensor AwqLinear::dequantize_float() const {
