@@ -1,6 +1,7 @@
 #include "awq_dequant_cpu.h"
 
 #include <algorithm>
+#include <cstring>
 #include <initializer_list>
 #include <stdexcept>
 #include <vector>
@@ -12,7 +13,30 @@ namespace oft::awq {
 namespace {
 
 constexpr int64_t kRowsPerTask = 16;
-constexpr int kReverseOrder[8] = {0, 4, 1, 5, 2, 6, 3, 7};  // column j of a 4-bit gemm word is nibble REV[j]
+// Four lanes of SIMD in GCC's and Clang's vector extensions (SSE2 on x86-64, NEON on AArch64): the same IEEE
+// operations as scalar code, lane by lane, so the results are the same bits.
+using Floats4 = float __attribute__((vector_size(16)));
+using Ints4 = int32_t __attribute__((vector_size(16)));
+
+Floats4 load4(const float* p) {
+  Floats4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+void store4(float* p, Floats4 v) { std::memcpy(p, &v, sizeof v); }
+
+// The 8 codes of a 4-bit gemm word as floats, columns 0-3 in `first` and 4-7 in `second`. Column j is nibble
+// REV[j] = {0, 4, 1, 5, 2, 6, 3, 7}[j]: nibbles 0-3 hold the even columns and nibbles 4-7 the odd ones. Each
+// nibble is masked in place and scaled down by its power of two (exact), so the four lanes share every operation.
+void decode_word4(uint32_t word, Floats4& first, Floats4& second) {
+  const Ints4 masks = {0xF, 0xF0, 0xF00, 0xF000};
+  const Floats4 unshift = {1.f, 1.f / 16, 1.f / 256, 1.f / 4096};
+  const Ints4 low = Ints4{} + static_cast<int32_t>(word & 0xFFFFu), high = Ints4{} + static_cast<int32_t>(word >> 16);
+  const Floats4 even = __builtin_convertvector(low & masks, Floats4) * unshift;  // columns 0, 2, 4, 6
+  const Floats4 odd = __builtin_convertvector(high & masks, Floats4) * unshift;  // columns 1, 3, 5, 7
+  first = __builtin_shufflevector(even, odd, 0, 4, 1, 5);
+  second = __builtin_shufflevector(even, odd, 2, 6, 3, 7);
+}
 
 // (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype gives the
 // library's value. Done row by row while the row is in cache, with ATen's vectorized casts.
@@ -33,12 +57,13 @@ void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bi
     const float* zg = zp + (k / group_size) * n_out;
     const float* sg = sp + (k / group_size) * n_out;
     float* wk = w + (k - k0) * ld;
-    if (bits == 4) {  // the common case, unrolled: word c holds columns 8c..8c+7 at fixed nibbles
+    if (bits == 4) {  // the common case: word c holds columns 8c..8c+7 at fixed nibbles
       for (int64_t c = n0 / 8; c < (n1 + 7) / 8; ++c) {
-        const uint32_t v = row[c];
-        for (int j = 0; j < 8; ++j) {
-          const int64_t n = 8 * c + j;
-          wk[n - n0] = (static_cast<float>(static_cast<int32_t>((v >> (4 * kReverseOrder[j])) & 15u)) - zg[n]) * sg[n];
+        Floats4 codes[2];
+        decode_word4(row[c], codes[0], codes[1]);
+        for (int half = 0; half < 2; ++half) {
+          const int64_t n = 8 * c + 4 * half;
+          store4(wk + n - n0, (codes[half] - load4(zg + n)) * load4(sg + n));
         }
       }
     } else {  // 2, 3 and 8 bits: column n's field starts at bit bits * n of the row's bit stream
