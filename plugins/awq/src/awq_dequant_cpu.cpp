@@ -25,15 +25,19 @@ Floats4 load4(const float* p) {
 }
 void store4(float* p, Floats4 v) { std::memcpy(p, &v, sizeof v); }
 
-// The 8 codes of a 4-bit gemm word as floats, columns 0-3 in `first` and 4-7 in `second`. Column j is nibble
-// REV[j] = {0, 4, 1, 5, 2, 6, 3, 7}[j]: nibbles 0-3 hold the even columns and nibbles 4-7 the odd ones. Each
-// nibble is masked in place and scaled down by its power of two (exact), so the four lanes share every operation.
-void decode_word4(uint32_t word, Floats4& first, Floats4& second) {
+// The four nibbles of the low 16 bits of `bits` as floats, nibble i in lane i. Each nibble is masked in place and
+// scaled down by its power of two (exact), so the four lanes share every operation.
+Floats4 nibbles4(uint32_t bits) {
   const Ints4 masks = {0xF, 0xF0, 0xF00, 0xF000};
   const Floats4 unshift = {1.f, 1.f / 16, 1.f / 256, 1.f / 4096};
-  const Ints4 low = Ints4{} + static_cast<int32_t>(word & 0xFFFFu), high = Ints4{} + static_cast<int32_t>(word >> 16);
-  const Floats4 even = __builtin_convertvector(low & masks, Floats4) * unshift;  // columns 0, 2, 4, 6
-  const Floats4 odd = __builtin_convertvector(high & masks, Floats4) * unshift;  // columns 1, 3, 5, 7
+  const Ints4 broadcast = Ints4{} + static_cast<int32_t>(bits & 0xFFFFu);
+  return __builtin_convertvector(broadcast & masks, Floats4) * unshift;
+}
+
+// The 8 codes of a 4-bit gemm word as floats, columns 0-3 in `first` and 4-7 in `second`. Column j is nibble
+// REV[j] = {0, 4, 1, 5, 2, 6, 3, 7}[j]: nibbles 0-3 hold the even columns and nibbles 4-7 the odd ones.
+void decode_gemm_word4(uint32_t word, Floats4& first, Floats4& second) {
+  const Floats4 even = nibbles4(word), odd = nibbles4(word >> 16);
   first = __builtin_shufflevector(even, odd, 0, 4, 1, 5);
   second = __builtin_shufflevector(even, odd, 2, 6, 3, 7);
 }
@@ -60,7 +64,7 @@ void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bi
     if (bits == 4) {  // the common case: word c holds columns 8c..8c+7 at fixed nibbles
       for (int64_t c = n0 / 8; c < (n1 + 7) / 8; ++c) {
         Floats4 codes[2];
-        decode_word4(row[c], codes[0], codes[1]);
+        decode_gemm_word4(row[c], codes[0], codes[1]);
         for (int half = 0; half < 2; ++half) {
           const int64_t n = 8 * c + 4 * half;
           store4(wk + n - n0, (codes[half] - load4(zg + n)) * load4(sg + n));
@@ -78,13 +82,24 @@ void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bi
   }
 }
 
-// Rows [n0, n1) of W (gemv layout, 4 bits), unrounded fp32, into w: row n at w + (n - n0) * in.
+// Rows [n0, n1) of W (gemv layout, 4 bits), unrounded fp32, into w: row n at w + (n - n0) * in. Nibble i of word
+// c is input 8c + i; where a group holds whole words (group sizes are multiples of 8) a word shares one zero and
+// scale and is decoded four lanes at a time.
 void gemv_block(const uint32_t* packed, const float* zp, const float* sp, int64_t group_size, int64_t words,
                 int64_t groups, int64_t n0, int64_t n1, float* w) {
   const int64_t in = 8 * words;
   for (int64_t n = n0; n < n1; ++n) {
     const uint32_t* row = packed + n * words;
     float* wn = w + (n - n0) * in;
+    if (group_size % 8 == 0) {
+      for (int64_t c = 0; c < words; ++c) {
+        const int64_t g = n * groups + 8 * c / group_size;
+        const Floats4 zero = Floats4{} + zp[g], scale = Floats4{} + sp[g];
+        store4(wn + 8 * c, (nibbles4(row[c]) - zero) * scale);
+        store4(wn + 8 * c + 4, (nibbles4(row[c] >> 16) - zero) * scale);
+      }
+      continue;
+    }
     for (int64_t k = 0; k < in; ++k) {
       const int64_t g = n * groups + k / group_size;
       const uint32_t code = (row[k / 8] >> (4 * (k % 8))) & 15u;

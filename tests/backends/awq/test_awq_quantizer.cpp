@@ -85,5 +85,25 @@ TEST(AwqQuantizer, RequantizingKeepsTheLayoutAndSettings) {
   }
 }
 
+TEST(AwqDequantization, GemvWordsDecodeAsTheUnpackedCodesWhetherOrNotAGroupSplitsAWord) {
+  // Group 64 holds whole words (decoded four lanes at a time); group 132 splits one of every 33 words (decoded
+  // value by value). Both equal (codes - zero) * scale from the ATen unpacker, rounded to the scales' dtype.
+  at::manual_seed(3);
+  for (const int64_t group : {int64_t{64}, int64_t{132}}) {
+    SCOPED_TRACE(group);
+    const at::Tensor w = at::randn({16, 264}) * 0.1;
+    const std::string options = R"({"format": "gemv", "group_size": )" + std::to_string(group) + "}";
+    auto layer = std::dynamic_pointer_cast<AwqLinear>(
+        AwqFormat().quantize(w.narrow(1, 0, 264 / group * group), {}, options, {}));
+    ASSERT_TRUE(layer);
+    const int64_t in = layer->in_features(), groups = in / group;
+    const at::Tensor codes = unpack_sequential4(layer->qweight()).to(at::kFloat);            // (out, in)
+    const at::Tensor zeros = layer->zeros().to(at::kFloat).t().repeat_interleave(group, 1);  // (out, in)
+    const at::Tensor scales = layer->scales().narrow(1, 0, groups).to(at::kFloat).repeat_interleave(group, 1);
+    const at::Tensor expected = ((codes - zeros) * scales).to(layer->scales().scalar_type());
+    EXPECT_TRUE(at::equal(layer->dequantize(), expected));
+  }
+}
+
 }  // namespace
 }  // namespace oft::awq::test
