@@ -5,6 +5,7 @@ oft's time over the peer's."""
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def ratio_to_dense(layer, dense: torch.nn.Linear, x: torch.Tensor, iterations: i
             dense_s += middle - start
             layer_s += time.perf_counter() - middle
     return layer_s / dense_s
+
+
+def start(bench_name: str, threads: int, description: str) -> Path:
+    """Sets torch's thread count, prints what is compared, and returns the oft benchmark binary to run: the
+    script's first argument, else build/bin/<bench_name>."""
+    torch.set_num_threads(threads)
+    print(f"{description}, torch {torch.__version__}, {threads} threads")
+    return Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "build" / "bin" / bench_name
 
 
 def oft_ratios(bench: Path, benchmark_filter: str, counter: str, threads: int) -> dict[str, float]:

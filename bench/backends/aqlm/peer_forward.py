@@ -23,7 +23,7 @@ import peer_cpu_path  # noqa: E402,F401  (before torch)
 import torch  # noqa: E402
 from importlib import metadata  # noqa: E402
 from aqlm import QuantizedLinear  # noqa: E402
-from peer_ratio import oft_ratios, print_table, ratio_to_dense  # noqa: E402
+from peer_ratio import oft_ratios, print_table, ratio_to_dense, start  # noqa: E402
 
 FEATURES, ITERATIONS = 4096, 30
 TOKENS = (1, 4, 8)
@@ -43,10 +43,8 @@ def aqlm_ratio(tokens: int) -> float:
 
 
 def main() -> None:
-    bench = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "build" / "bin" / "bench_aqlm"
-    torch.set_num_threads(THREADS)
-    print(f"aqlm {metadata.version('aqlm')}, numba {metadata.version('numba')}, torch {torch.__version__}, "
-          f"{THREADS} threads, 2x8 ig 8 {FEATURES}x{FEATURES}")
+    bench = start("bench_aqlm", THREADS, f"aqlm {metadata.version('aqlm')}, numba {metadata.version('numba')}, "
+                  f"2x8 ig 8 {FEATURES}x{FEATURES}")
     ours = oft_ratios(bench, "BM_AqlmVsDense/tokens:[0-9]+/codebooks:2/nbits:8/cached:0", "ratio", THREADS)
     print_table("aqlm", [(t, aqlm_ratio(t), ours[f"BM_AqlmVsDense/tokens:{t}/codebooks:2/nbits:8/cached:0"])
                          for t in TOKENS])

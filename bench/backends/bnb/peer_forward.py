@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT / "bench" / "backends"))
 import peer_cpu_path  # noqa: E402  (before torch)
 import torch  # noqa: E402
 import bitsandbytes as bnb  # noqa: E402
-from peer_ratio import oft_ratios, print_table, ratio_to_dense  # noqa: E402
+from peer_ratio import oft_ratios, print_table, ratio_to_dense, start  # noqa: E402
 
 FEATURES, BLOCKSIZE, THREADS, ITERATIONS = 4096, 64, 2, 30
 TOKENS = (1, 16, 64)
@@ -35,9 +35,7 @@ def bitsandbytes_ratio(tokens: int) -> float:
 
 
 def main() -> None:
-    bench = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "build" / "bin" / "bench_bnb"
-    torch.set_num_threads(THREADS)
-    print(f"bitsandbytes {bnb.__version__}, torch {torch.__version__}, {THREADS} threads, NF4 {FEATURES}x{FEATURES}")
+    bench = start("bench_bnb", THREADS, f"bitsandbytes {bnb.__version__}, NF4 {FEATURES}x{FEATURES}")
     peer = {tokens: bitsandbytes_ratio(tokens) for tokens in TOKENS}
     ours = oft_ratios(bench, "BM_Nf4/", "x_dense", THREADS)
     print_table("bitsandbytes", [(t, peer[t], ours[f"BM_Nf4/{t}/manual_time"]) for t in TOKENS])

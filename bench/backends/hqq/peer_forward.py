@@ -19,7 +19,7 @@ import peer_cpu_path  # noqa: E402,F401  (before torch)
 import torch  # noqa: E402
 import hqq  # noqa: E402
 from hqq.core.quantize import BaseQuantizeConfig, HQQBackend, HQQLinear  # noqa: E402
-from peer_ratio import oft_ratios, print_table, ratio_to_dense  # noqa: E402
+from peer_ratio import oft_ratios, print_table, ratio_to_dense, start  # noqa: E402
 
 FEATURES, GROUP, THREADS, ITERATIONS = 4096, 64, 2, 30
 TOKENS = (1, 16, 64)
@@ -37,10 +37,7 @@ def hqq_ratio(tokens: int, compute_dtype: torch.dtype) -> float:
 
 
 def main() -> None:
-    bench = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "build" / "bin" / "bench_hqq"
-    torch.set_num_threads(THREADS)
-    print(f"hqq {hqq.__version__}, torch {torch.__version__}, "
-          f"{THREADS} threads, 4-bit g{GROUP} {FEATURES}x{FEATURES}")
+    bench = start("bench_hqq", THREADS, f"hqq {hqq.__version__}, 4-bit g{GROUP} {FEATURES}x{FEATURES}")
     ours = oft_ratios(bench, "BM_HqqVsDense/tokens:[0-9]+/nbits:4/cached:0", "ratio", THREADS)
     for name, dtype in (("fp32", torch.float32), ("fp16", torch.float16)):
         print(f"hqq with compute dtype {name}:")
