@@ -1,7 +1,6 @@
 #include "awq_dequant_cpu.h"
 
 #include <algorithm>
-#include <cstring>
 #include <initializer_list>
 #include <stdexcept>
 #include <vector>
@@ -9,35 +8,30 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include "oft/sdk/simd4.h"
+
 namespace oft::awq {
 namespace {
 
 constexpr int64_t kRowsPerTask = 16;
-// Four lanes of SIMD in GCC's and Clang's vector extensions (SSE2 on x86-64, NEON on AArch64): the same IEEE
-// operations as scalar code, lane by lane, so the results are the same bits.
-using Floats4 = float __attribute__((vector_size(16)));
-using Ints4 = int32_t __attribute__((vector_size(16)));
-
-Floats4 load4(const float* p) {
-  Floats4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-void store4(float* p, Floats4 v) { std::memcpy(p, &v, sizeof v); }
+using sdk::simd4::Floats;
+using sdk::simd4::Ints;
+using sdk::simd4::load;
+using sdk::simd4::store;
 
 // The four nibbles of the low 16 bits of `bits` as floats, nibble i in lane i. Each nibble is masked in place and
 // scaled down by its power of two (exact), so the four lanes share every operation.
-Floats4 nibbles4(uint32_t bits) {
-  const Ints4 masks = {0xF, 0xF0, 0xF00, 0xF000};
-  const Floats4 unshift = {1.f, 1.f / 16, 1.f / 256, 1.f / 4096};
-  const Ints4 broadcast = Ints4{} + static_cast<int32_t>(bits & 0xFFFFu);
-  return __builtin_convertvector(broadcast & masks, Floats4) * unshift;
+Floats nibbles4(uint32_t bits) {
+  const Ints masks = {0xF, 0xF0, 0xF00, 0xF000};
+  const Floats unshift = {1.f, 1.f / 16, 1.f / 256, 1.f / 4096};
+  const Ints broadcast = Ints{} + static_cast<int32_t>(bits & 0xFFFFu);
+  return __builtin_convertvector(broadcast & masks, Floats) * unshift;
 }
 
 // The 8 codes of a 4-bit gemm word as floats, columns 0-3 in `first` and 4-7 in `second`. Column j is nibble
 // REV[j] = {0, 4, 1, 5, 2, 6, 3, 7}[j]: nibbles 0-3 hold the even columns and nibbles 4-7 the odd ones.
-void decode_gemm_word4(uint32_t word, Floats4& first, Floats4& second) {
-  const Floats4 even = nibbles4(word), odd = nibbles4(word >> 16);
+void decode_gemm_word4(uint32_t word, Floats& first, Floats& second) {
+  const Floats even = nibbles4(word), odd = nibbles4(word >> 16);
   first = __builtin_shufflevector(even, odd, 0, 4, 1, 5);
   second = __builtin_shufflevector(even, odd, 2, 6, 3, 7);
 }
@@ -63,11 +57,11 @@ void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bi
     float* wk = w + (k - k0) * ld;
     if (bits == 4) {  // the common case: word c holds columns 8c..8c+7 at fixed nibbles
       for (int64_t c = n0 / 8; c < (n1 + 7) / 8; ++c) {
-        Floats4 codes[2];
+        Floats codes[2];
         decode_gemm_word4(row[c], codes[0], codes[1]);
         for (int half = 0; half < 2; ++half) {
           const int64_t n = 8 * c + 4 * half;
-          store4(wk + n - n0, (codes[half] - load4(zg + n)) * load4(sg + n));
+          store(wk + n - n0, (codes[half] - load(zg + n)) * load(sg + n));
         }
       }
     } else {  // 2, 3 and 8 bits: column n's field starts at bit bits * n of the row's bit stream
@@ -94,9 +88,9 @@ void gemv_block(const uint32_t* packed, const float* zp, const float* sp, int64_
     if (group_size % 8 == 0) {
       for (int64_t c = 0; c < words; ++c) {
         const int64_t g = n * groups + 8 * c / group_size;
-        const Floats4 zero = Floats4{} + zp[g], scale = Floats4{} + sp[g];
-        store4(wn + 8 * c, (nibbles4(row[c]) - zero) * scale);
-        store4(wn + 8 * c + 4, (nibbles4(row[c] >> 16) - zero) * scale);
+        const Floats zero = Floats{} + zp[g], scale = Floats{} + sp[g];
+        store(wn + 8 * c, (nibbles4(row[c]) - zero) * scale);
+        store(wn + 8 * c + 4, (nibbles4(row[c] >> 16) - zero) * scale);
       }
       continue;
     }
