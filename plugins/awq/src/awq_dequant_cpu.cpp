@@ -54,8 +54,9 @@ void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bi
                 int64_t n_out, int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* w, int64_t ld) {
   const uint32_t mask = (uint32_t{1} << bits) - 1;
   const bool straddles = 32 % bits != 0;
-  // The words holding columns [n0, n1) (3-bit fields may start in the word before and end in the one after).
-  const int64_t first_word = n0 * bits / 32, run_bytes = ((n1 - n0) * bits / 32 + 2) * int64_t{sizeof(uint32_t)};
+  // The words holding columns [n0, n1) (3-bit fields may straddle two words).
+  const int64_t first_word = n0 * bits / 32, end_word = (n1 * bits + 31) / 32;
+  const int64_t run_bytes = (end_word - first_word) * int64_t{sizeof(uint32_t)};
   for (int64_t k = k0; k < k1; ++k) {
     const uint32_t* row = packed + k * words;
     // A tile (not whole rows) reads a few words of each row, a row apart (sdk/prefetch.h): ask for a row ahead.
