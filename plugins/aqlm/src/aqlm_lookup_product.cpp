@@ -73,13 +73,13 @@ void add_single_entries(const TableView& t, const uint8_t* codes, int64_t codes_
 }
 
 // Entries of several floats (tokens, or outputs of a group): the same sums into acc (t.entry floats), kEntryChunk
-// floats at a time. Width W > 0 fixes the entry size at compile time, so the sums stay in registers.
+// floats at a time. Width W > 0 fixes the entry size at compile time, so the sums stay in registers; W = 0 sums
+// into `scratch` (t.entry floats).
 template <int64_t W>
-void add_entries(const TableView& t, const uint8_t* codes, int64_t first, int64_t last, float* acc) {
+void add_entries(const TableView& t, const uint8_t* codes, int64_t first, int64_t last, float* scratch, float* acc) {
   const int64_t width = W > 0 ? W : t.entry;
   float fixed[W > 0 ? W : 1];
-  std::vector<float> variable(W > 0 ? 0 : static_cast<size_t>(width));
-  float* __restrict sum = W > 0 ? fixed : variable.data();
+  float* __restrict sum = W > 0 ? fixed : scratch;
   std::fill(sum, sum + width, 0.f);
   for (int64_t g = first; g < last; ++g) {
     const float* table = t.data + g * t.group;
@@ -96,14 +96,15 @@ void add_entries(const TableView& t, const uint8_t* codes, int64_t first, int64_
 // add_entries for outputs [begin, end), with the entry width fixed where it is a common one.
 void add_entries(const TableView& t, const uint8_t* codes, int64_t codes_per_output, int64_t first, int64_t last,
                  int64_t begin, int64_t end, float* acc) {
+  std::vector<float> scratch(static_cast<size_t>(t.entry));
   for (int64_t o = begin; o < end; ++o) {
     const uint8_t* output_codes = codes + o * codes_per_output;
     float* output_acc = acc + o * t.entry;
     switch (t.entry) {
-      case 4: add_entries<4>(t, output_codes, first, last, output_acc); break;
-      case 8: add_entries<8>(t, output_codes, first, last, output_acc); break;
-      case 16: add_entries<16>(t, output_codes, first, last, output_acc); break;
-      default: add_entries<0>(t, output_codes, first, last, output_acc);
+      case 4: add_entries<4>(t, output_codes, first, last, nullptr, output_acc); break;
+      case 8: add_entries<8>(t, output_codes, first, last, nullptr, output_acc); break;
+      case 16: add_entries<16>(t, output_codes, first, last, nullptr, output_acc); break;
+      default: add_entries<0>(t, output_codes, first, last, scratch.data(), output_acc);
     }
   }
 }
