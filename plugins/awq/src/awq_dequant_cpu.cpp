@@ -87,7 +87,7 @@ void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bi
 }
 
 // Rows [n0, n1) of W (gemv layout, 4 bits), unrounded fp32, into w: row n at w + (n - n0) * in. Nibble i of word
-// c is input 8c + i; where a group holds whole words (group sizes are multiples of 8) a word shares one zero and
+// c is input 8c + i; where groups hold whole words (a group size that is a multiple of 8) a word shares one zero and
 // scale and is decoded four lanes at a time.
 void gemv_block(const uint32_t* packed, const float* zp, const float* sp, int64_t group_size, int64_t words,
                 int64_t groups, int64_t n0, int64_t n1, float* w) {
