@@ -53,8 +53,8 @@ RowQuantized quantize_rows(at::Tensor a, double threshold) {
   return q;
 }
 
-// Exact int32 A · Bᵀ for A holding int8 values in float32 and B int8: fp32 GEMMs over chunks of 1024 columns are
-// exact (|sum| <= 1024 · 127² < 2^24), and the chunks add up in int32.
+// Exact int32 A · Bᵀ for A and B holding int8 values (A in float32, B in int8 or float32): fp32 GEMMs over chunks
+// of 1024 columns are exact (|sum| <= 1024 · 127² < 2^24), and the chunks add up in int32.
 at::Tensor exact_int8_product(const at::Tensor& a, const at::Tensor& b) {
   constexpr int64_t kChunk = 1024;
   const int64_t k = a.size(1);
@@ -83,7 +83,8 @@ at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b) {
     const at::ThreadLocalStateGuard state_guard(caller_state);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t first = t * tile, count = std::min(tile, n - first);
-      out.narrow(1, first, count).copy_(exact_int8_product(a_float, b.narrow(0, first, count)));
+      // The tile's rows converted in one contiguous pass (the chunks then take float views of it).
+      out.narrow(1, first, count).copy_(exact_int8_product(a_float, b.narrow(0, first, count).to(at::kFloat)));
     }
   });
   return out;
