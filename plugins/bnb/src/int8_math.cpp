@@ -73,9 +73,9 @@ at::Tensor exact_int8_product(const at::Tensor& a, const at::Tensor& b) {
 // writing and reading back all of B in fp32; the result is the same, exactly.
 at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b) {
   const at::Tensor a_float = a.to(at::kFloat);
-  const int64_t rows = a.size(0), n = b.size(0), k = b.size(1);
+  const int64_t rows = a.size(0), n = b.size(0);
   if (rows > sdk::kTiledLinearMaxTokens) return exact_int8_product(a_float, b);
-  const int64_t tile = std::max<int64_t>(1, sdk::kTiledLinearTileBytes / (k * int64_t{sizeof(float)}));
+  const int64_t tile = sdk::tiled_linear_rows(b.size(1), at::kFloat);
   const int64_t tiles = (n + tile - 1) / tile;
   at::Tensor out = at::empty({rows, n}, a.options().dtype(at::kInt));
   const at::ThreadLocalState caller_state;  // InferenceMode and the like go with the worker threads

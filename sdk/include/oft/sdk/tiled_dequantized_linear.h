@@ -45,6 +45,13 @@ inline bool tiled_linear_applies(const at::Tensor& x, const at::Tensor& bias = a
   return tokens >= 1 && tokens <= kTiledLinearMaxTokens && !(c10::GradMode::is_enabled() && needs_grad);
 }
 
+// Rows of W per tile: about kTiledLinearTileBytes of rows of `in` values of `dtype`, a multiple of row_alignment.
+inline int64_t tiled_linear_rows(int64_t in, c10::ScalarType dtype, int64_t row_alignment = 1) {
+  const int64_t row_bytes = in * static_cast<int64_t>(c10::elementSize(dtype));
+  const int64_t rows = std::max<int64_t>(1, kTiledLinearTileBytes / std::max<int64_t>(row_bytes, 1));
+  return std::max(row_alignment, rows / row_alignment * row_alignment);
+}
+
 // x (..., in) in any dtype, computed in `dtype` (the dtype the plugin's dense path multiplies in); bias
 // (out) or undefined, added in `dtype`; the result has x's leading sizes and dtype, like
 // at::linear(x.to(dtype), W, bias.to(dtype)).to(x.scalar_type()).
@@ -60,9 +67,7 @@ at::Tensor tiled_dequantized_linear(const at::Tensor& x, const at::Tensor& bias,
   const at::Tensor xt = x.reshape({tokens, in}).to(dtype).t();  // (in, tokens): yᵀ = W · xᵀ tile by tile
   const at::Tensor b = bias.defined() ? bias.to(dtype).reshape({out_features, 1}) : at::Tensor();
   at::Tensor yt = at::empty({out_features, tokens}, xt.options());
-  const int64_t row_bytes = in * static_cast<int64_t>(c10::elementSize(dtype));
-  int64_t rows = std::max<int64_t>(1, kTiledLinearTileBytes / std::max<int64_t>(row_bytes, 1));
-  rows = std::max(row_alignment, rows / row_alignment * row_alignment);
+  const int64_t rows = tiled_linear_rows(in, dtype, row_alignment);
   const int64_t tiles = (out_features + rows - 1) / rows;
   // Worker threads (where ATen's parallel_for runs in parallel: code built with OpenMP) start with default
   // thread-local state: the caller's (InferenceMode, grad mode, dispatch keys) goes with them, or writing into
