@@ -24,7 +24,7 @@ suites=(test_config test_safetensors test_rotation_math test_block_layout test_o
         test_models_golden test_models_checkpoint test_tokenizer test_llm_tokenizers test_generation
         test_input_scale_groups test_input_scale_fold test_fuzz_findings test_bnb test_gptq_backend
         test_aqlm_backend test_awq_backend test_eetq_backend test_hqq_backend test_inc_backend
-        test_tiled_dequantized_linear)
+        test_sdk_helpers)
 
 # The sanitizer runtimes' options. gtest_discover_tests runs each suite at build time, so they are set
 # before the build too.

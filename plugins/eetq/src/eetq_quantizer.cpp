@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "oft/sdk/reduced_precision_rounding.h"
+
 namespace oft::eetq {
 
 QuantizedWeight quantize_per_channel(const at::Tensor& weight, c10::ScalarType scales_dtype) {
@@ -29,11 +31,11 @@ QuantizedWeight quantize_per_channel(const at::Tensor& weight, c10::ScalarType s
 
 void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out) {
   // EETQ's kernel dequantizes in fp16: q * scale rounded once to fp16. That product is exact in float (an 8-bit
-  // code times an 11-bit significand), so it is computed in float and then rounded, with ATen's vectorized
-  // float kernels instead of its slower half arithmetic; the values are the same. fp32 scales: one float product.
+  // code times an 11-bit significand), so it is computed with ATen's float kernels and then rounded in place;
+  // the values are the same. fp32 scales: one float product.
   out.copy_(codes);
   out.mul_(scales.to(at::kFloat));
-  if (scales.scalar_type() != at::kFloat) out.copy_(out.to(scales.scalar_type()));
+  sdk::round_tensor_in_place(out, scales.scalar_type());
 }
 
 at::Tensor dequantize_float_kn(const at::Tensor& codes, const at::Tensor& scales) {

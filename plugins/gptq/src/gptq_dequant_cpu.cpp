@@ -9,6 +9,7 @@
 
 #include "gptq_dequant_math.h"
 #include "oft/sdk/prefetch.h"
+#include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::gptq {
 namespace {
@@ -58,10 +59,10 @@ void dequantize_block(const uint32_t* words, const float* z, const float* s, con
   }
 }
 
-// (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype (a vectorized cast,
-// much faster than rounding element by element) gives the library's value.
+// (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype gives the library's
+// value.
 void round_to_scales_dtype(const at::Tensor& w, c10::ScalarType round_to) {
-  if (round_to == at::kHalf || round_to == at::kBFloat16) w.copy_(w.to(round_to));
+  if (round_to == at::kHalf || round_to == at::kBFloat16) sdk::round_tensor_in_place(w, round_to);
 }
 
 }  // namespace

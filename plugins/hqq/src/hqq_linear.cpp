@@ -5,24 +5,12 @@
 
 #include <ATen/ATen.h>
 
+#include "hqq_dequant_cpu.h"
 #include "hqq_packing.h"
 #include "hqq_quantizer.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::hqq {
-namespace {
-
-// The dtypes hqq's (codes - zero) * scale stores its two steps in: codes are in the compute dtype, and each
-// step takes LibTorch's type promotion.
-struct StepDtypes {
-  c10::ScalarType difference, product;
-};
-StepDtypes step_dtypes(c10::ScalarType compute, const at::Tensor& zero, const at::Tensor& scale) {
-  const c10::ScalarType difference = c10::promoteTypes(compute, zero.scalar_type());
-  return {difference, c10::promoteTypes(difference, scale.scalar_type())};
-}
-
-}  // namespace
 
 HqqLinear::HqqLinear(HqqState state) : meta_(std::move(state.meta)) {
   W_q_ = register_buffer("W_q", state.W_q);
@@ -44,13 +32,17 @@ at::Tensor HqqLinear::codes() const {
 
 void HqqLinear::dequantize_rows_into(const at::Tensor& packed, int64_t begin, int64_t end, const at::Tensor& zero,
                                      const at::Tensor& scale, const at::Tensor& out) const {
-  // hqq computes (codes - zero) * scale in its dtypes: each step is stored in the promoted dtype. LibTorch's CPU
-  // ops in fp16/bf16 compute in float and round the result, so doing that here gives the same values, with
-  // float kernels instead of the slower reduced-precision ones.
+  const StepDtypes dtypes = step_dtypes(meta_.compute_dtype, zero, scale);
+  const auto per_row = [&](const at::Tensor& t) { return t.dim() == 2 && t.size(0) == end - begin && t.size(1) == 1; };
+  if (per_row(zero) && per_row(scale) && code_rows_supported(dtypes) && packed.is_contiguous() && out.is_contiguous()) {
+    dequantize_code_rows(packed, meta_.packing, begin, end, zero, scale, dtypes, out);
+    return;
+  }
+  // Otherwise (groups along the output, axis 0): the same steps in tensor arithmetic. LibTorch's CPU ops in fp16/bf16
+  // compute in float and round the result, so float kernels followed by rounding give hqq's values.
   const auto round_to = [&](c10::ScalarType dtype) {
     if (dtype != at::kFloat) out.copy_(out.to(dtype));
   };
-  const StepDtypes dtypes = step_dtypes(meta_.compute_dtype, zero, scale);
   out.copy_(unpack_rows(packed, meta_.packing, at::kFloat, begin, end));  // small integers: exact
   out.sub_(zero.to(at::kFloat));
   round_to(dtypes.difference);

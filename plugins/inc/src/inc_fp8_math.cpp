@@ -13,6 +13,7 @@
 #include <c10/util/Float8_e5m2.h>
 
 #include "oft/sdk/prefetch.h"
+#include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::inc {
 namespace {
@@ -88,10 +89,9 @@ void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, co
       if (cols < ld && r + kPrefetchRows < end) sdk::prefetch_bytes(c + (r + kPrefetchRows) * ld, cols);
       for (int64_t n = 0; n < cols; ++n) o[r * cols + n] = value[c[r * ld + n]] * sp[n];
     }
+    // To the scale's dtype, the task's rows at once (they are contiguous in `out`).
+    sdk::round_in_place(o + begin * cols, (end - begin) * cols, scale.scalar_type());
   });
-  // Rounded to the scale's dtype by ATen's vectorized casts (c10's scalar bf16 conversion inside the loop above
-  // measured slower).
-  if (scale.scalar_type() != at::kFloat) out.copy_(out.to(scale.scalar_type()));
 }
 
 at::Tensor dequantize_weight_float(const at::Tensor& codes, const at::Tensor& scale) {

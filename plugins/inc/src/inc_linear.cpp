@@ -22,8 +22,9 @@ void expect_cpu(const at::Tensor& t, const char* name) {
 }
 
 void expect_scale(const at::Tensor& t, const char* name, std::vector<int64_t> channel_shape = {}) {
-  if (!at::isFloatingType(t.scalar_type()) || c10::isFloat8Type(t.scalar_type()))
-    bad(name, std::string("has dtype ") + c10::toString(t.scalar_type()) + ", expected bf16, fp16 or fp32");
+  const c10::ScalarType dtype = t.scalar_type();
+  if (dtype != at::kBFloat16 && dtype != at::kHalf && dtype != at::kFloat)
+    bad(name, std::string("has dtype ") + c10::toString(dtype) + ", expected bf16, fp16 or fp32");
   if (t.numel() != 1 && (channel_shape.empty() || t.sizes() != at::IntArrayRef(channel_shape)))
     bad(name, "has shape " + sdk::shape_text(t.sizes()) + ", expected a scalar" +
                   (channel_shape.empty() ? "" : " or " + sdk::shape_text(channel_shape)));

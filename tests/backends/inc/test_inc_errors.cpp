@@ -39,6 +39,8 @@ TEST(IncErrors, BadTensorsNameTheTensor) {
   expect_error(with(t, "weight", w.to(at::kFloat).to(at::kFloat8_e5m2)), {"weight", "fp8_config is E4M3"});
   expect_error(with(t, "dequant_weights.scale", at::ones({32}, at::kBFloat16)), {"dequant_weights.scale", "(64)"});
   expect_error(with(t, "dequant_weights.scale", at::ones({}, at::kInt)), {"dequant_weights.scale", "bf16"});
+  expect_error(with(t, "dequant_weights.scale", at::ones({}, at::kDouble)),
+               {"dequant_weights.scale", "Double", "fp32"});
   expect_error(with(t, "bias", {}), {"bias", "missing"});
   expect_error(with(t, "bias", at::ones({32}, at::kBFloat16)), {"bias", "(64)"});
   expect_error(with(t, "quant_input.zero_point", at::ones({}, at::kFloat)), {"quant_input.zero_point", "0.0"});

@@ -27,6 +27,18 @@ inline Words load(const uint32_t* p) {
 }
 inline void store(float* p, Floats v) { std::memcpy(p, &v, sizeof v); }
 
+// The same 128 bits seen as the other type.
+inline Words bits_of(Floats v) {
+  Words w;
+  std::memcpy(&w, &v, sizeof w);
+  return w;
+}
+inline Floats floats_of(Words w) {
+  Floats v;
+  std::memcpy(&v, &w, sizeof v);
+  return v;
+}
+
 // Small unsigned integers (below 2^31) as floats, exactly.
 inline Floats to_floats(Words v) { return __builtin_convertvector(__builtin_convertvector(v, Ints), Floats); }
 

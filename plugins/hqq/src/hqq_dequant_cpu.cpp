@@ -1,0 +1,101 @@
+#include "hqq_dequant_cpu.h"
+
+#include <cstring>
+
+#include <ATen/ATen.h>
+
+#include "hqq_packing.h"
+#include "oft/sdk/reduced_precision_rounding.h"
+#include "oft/sdk/simd4.h"
+
+namespace oft::hqq {
+namespace {
+
+using sdk::simd4::Words;
+using Bytes = uint8_t __attribute__((vector_size(16)));
+using Halves = uint16_t __attribute__((vector_size(16)));
+
+// The 16 bytes' values as four vectors of four 32-bit lanes, in order (interleaving with zeros: SSE2's and NEON's
+// unpack instructions).
+void widen(Bytes bytes, Words (&out)[4]) {
+  const Bytes zero{};
+  const Bytes low = __builtin_shufflevector(bytes, zero, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const Bytes high = __builtin_shufflevector(bytes, zero, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const Halves none{};
+  int k = 0;
+  for (const Bytes& part : {low, high}) {
+    Halves halves;
+    std::memcpy(&halves, &part, sizeof halves);
+    const Halves first = __builtin_shufflevector(halves, none, 0, 8, 1, 9, 2, 10, 3, 11);
+    const Halves second = __builtin_shufflevector(halves, none, 4, 12, 5, 13, 6, 14, 7, 15);
+    std::memcpy(&out[k++], &first, sizeof first);
+    std::memcpy(&out[k++], &second, sizeof second);
+  }
+}
+
+// row[j] = code_j - z, code_j being bits [shift, shift + bits) of the row's packed element j.
+void codes_minus_zero(const uint8_t* source, int64_t cols, uint32_t shift, uint32_t mask, float z, float* row) {
+  int64_t j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    Bytes bytes;
+    std::memcpy(&bytes, source + j, sizeof bytes);
+    Words codes[4];
+    widen((bytes >> static_cast<uint8_t>(shift)) & static_cast<uint8_t>(mask), codes);
+    for (int k = 0; k < 4; ++k) sdk::simd4::store(row + j + 4 * k, sdk::simd4::to_floats(codes[k]) - z);
+  }
+  for (; j < cols; ++j) row[j] = static_cast<float>((source[j] >> shift) & mask) - z;
+}
+void codes_minus_zero(const int32_t* source, int64_t cols, uint32_t shift, uint32_t mask, float z, float* row) {
+  for (int64_t j = 0; j < cols; ++j)
+    row[j] = static_cast<float>((static_cast<uint32_t>(source[j]) >> shift) & mask) - z;
+}
+
+// Row by row: each row's values stay in L1 between the steps.
+template <typename Packed>
+void dequantize(const Packed* packed, int64_t packed_rows, int64_t cols, int64_t planes, uint32_t bits, int64_t begin,
+                int64_t end, const float* zero, const float* scale, const StepDtypes& dtypes, float* out) {
+  const uint32_t mask = (uint32_t{1} << bits) - 1;
+  for (int64_t r = begin; r < end; ++r) {
+    const int64_t plane = r / packed_rows;  // plane p holds code rows [p * packed_rows, (p + 1) * packed_rows)
+    const uint32_t shift = bits * static_cast<uint32_t>(planes - 1 - plane);
+    float* row = out + (r - begin) * cols;
+    codes_minus_zero(packed + (r - plane * packed_rows) * cols, cols, shift, mask, zero[r - begin], row);
+    sdk::round_in_place(row, cols, dtypes.difference);
+    const float s = scale[r - begin];
+    int64_t j = 0;
+    for (; j + 4 <= cols; j += 4) sdk::simd4::store(row + j, sdk::simd4::load(row + j) * s);
+    for (; j < cols; ++j) row[j] *= s;
+    sdk::round_in_place(row, cols, dtypes.product);
+  }
+}
+
+}  // namespace
+
+StepDtypes step_dtypes(c10::ScalarType compute, const at::Tensor& zero, const at::Tensor& scale) {
+  const c10::ScalarType difference = c10::promoteTypes(compute, zero.scalar_type());
+  return {difference, c10::promoteTypes(difference, scale.scalar_type())};
+}
+
+bool code_rows_supported(const StepDtypes& dtypes) {
+  const auto roundable = [](c10::ScalarType t) { return t == at::kFloat || t == at::kHalf || t == at::kBFloat16; };
+  return roundable(dtypes.difference) && roundable(dtypes.product);
+}
+
+void dequantize_code_rows(const at::Tensor& packed, const std::string& packing, int64_t begin, int64_t end,
+                          const at::Tensor& zero, const at::Tensor& scale, const StepDtypes& dtypes,
+                          const at::Tensor& out) {
+  const at::Tensor z = zero.reshape({-1}).to(at::kFloat).contiguous(),
+                   s = scale.reshape({-1}).to(at::kFloat).contiguous();
+  const int64_t n = planes(packing), cols = packed.size(1);
+  const uint32_t bits = packing == "3bit_32" ? 3 : static_cast<uint32_t>(8 / n);
+  const auto run = [&](const auto* words) {
+    dequantize(words, packed.size(0), cols, n, bits, begin, end, z.data_ptr<float>(), s.data_ptr<float>(), dtypes,
+               out.data_ptr<float>());
+  };
+  if (packed.scalar_type() == at::kInt)
+    run(packed.data_ptr<int32_t>());
+  else
+    run(packed.data_ptr<uint8_t>());
+}
+
+}  // namespace oft::hqq

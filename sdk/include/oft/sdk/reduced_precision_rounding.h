@@ -1,0 +1,143 @@
+#pragma once
+// Rounding floats to the nearest fp16 or bf16 value, kept as float: the values x.to(dtype).to(kFloat) has (round
+// to nearest, ties to even; fp16 keeps its subnormals and overflows to infinity; NaN stays NaN). Formats whose
+// reference dequantizes in fp16/bf16 round every step; doing it in registers inside the plugin's loop replaces
+// a conversion pass, an allocation and a copy back per step. RoundToHalf and RoundToBFloat16 are integer bit
+// operations in sdk::simd4 lanes, for any CPU; round_in_place takes x86's eight-lane instructions (F16C, AVX2)
+// where the CPU has them. Every path gives the same bits (tested against c10::Half and c10::BFloat16).
+//
+// Header-only, not part of the plugin ABI (tests/abi leaves it out): each plugin compiles its own copy.
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "oft/sdk/simd4.h"
+
+namespace oft::sdk {
+
+struct RoundToHalf {
+  simd4::Floats operator()(simd4::Floats v) const {
+    using simd4::Floats, simd4::Words;
+    const Words bits = simd4::bits_of(v);
+    const Words sign = bits & 0x80000000u, magnitude = bits ^ sign;
+    // Normal fp16 range (|x| >= 2^-14): keep 11 significant bits, rounding the 13 dropped ones to nearest even;
+    // a carry moves into the exponent as it should. Anything that rounds above fp16's largest value, 65504,
+    // reaches 65536 here and is infinity in fp16.
+    Words normal = (magnitude + 0xfffu + ((magnitude >> 13) & 1u)) & 0xffffe000u;
+    normal = normal >= 0x47800000u ? Words{} + 0x7f800000u : normal;
+    // Below 2^-14 fp16 steps by 2^-24: adding 0.5 (whose float step is 2^-24) rounds there in hardware, to
+    // nearest even; subtracting it again is exact.
+    const Words subnormal = simd4::bits_of((simd4::floats_of(magnitude) + 0.5f) - 0.5f);
+    Words rounded = magnitude < 0x38800000u ? subnormal : normal;
+    rounded = magnitude > 0x7f800000u ? magnitude | 0x00400000u : rounded;  // NaN: quiet, as conversions make it
+    return simd4::floats_of(rounded | sign);
+  }
+};
+
+struct RoundToBFloat16 {
+  simd4::Floats operator()(simd4::Floats v) const {
+    using simd4::Words;
+    const Words bits = simd4::bits_of(v);
+    // Keep the upper 16 bits, rounding the lower ones to nearest even (overflow carries to infinity).
+    Words rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+    rounded = (bits & 0x7fffffffu) > 0x7f800000u ? bits | 0x00400000u : rounded;  // NaN: quiet
+    return simd4::floats_of(rounded);
+  }
+};
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The build targets baseline x86-64 (SSE2: four lanes). Where the CPU has them, eight-lane paths: F16C converts 8
+// floats to fp16 and back in two instructions (round to nearest even, fp16 subnormals kept, as RoundToHalf), and
+// AVX2 runs RoundToBFloat16's integer steps on 8 lanes. Same bits every way (tested each way).
+#define OFT_SDK_X86_ROUNDING 1
+__attribute__((target("avx,f16c"))) inline void round_to_half_f16c(float* values, int64_t count) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    _mm256_storeu_ps(values + i,
+                     _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(values + i), _MM_FROUND_TO_NEAREST_INT)));
+  for (; i < count; ++i)
+    values[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(values[i]), _MM_FROUND_TO_NEAREST_INT)));
+}
+__attribute__((target("avx2"))) inline void round_to_bfloat16_avx2(float* values, int64_t count) {
+  const __m256i one = _mm256_set1_epi32(1), half_minus_one = _mm256_set1_epi32(0x7fff),
+                upper = _mm256_set1_epi32(static_cast<int>(0xffff0000u)), magnitude = _mm256_set1_epi32(0x7fffffff),
+                infinity = _mm256_set1_epi32(0x7f800000), quiet = _mm256_set1_epi32(0x00400000);
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    auto* p = reinterpret_cast<__m256i*>(values + i);
+    const __m256i bits = _mm256_loadu_si256(p);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), one);
+    const __m256i rounded = _mm256_and_si256(_mm256_add_epi32(bits, _mm256_add_epi32(half_minus_one, odd)), upper);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(bits, magnitude), infinity);
+    _mm256_storeu_si256(p, _mm256_blendv_epi8(rounded, _mm256_or_si256(bits, quiet), nan));
+  }
+  for (; i < count; ++i) values[i] = RoundToBFloat16{}(simd4::Floats{values[i], 0, 0, 0})[0];
+}
+inline bool cpu_has_f16c() {
+  static const bool has = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return has;
+}
+inline bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
+enum class RoundingPath {
+  kFastest,   // the CPU's eight-lane instructions where it has them
+  kPortable,  // integer bit operations only (what kFastest falls back to)
+};
+
+// Rounds values[0, count) in place to `dtype`'s values (kFloat: unchanged; kHalf, kBFloat16; others throw).
+inline void round_in_place(float* values, int64_t count, c10::ScalarType dtype,
+                           RoundingPath path = RoundingPath::kFastest) {
+  const auto round_portably = [&](auto round) {
+    int64_t i = 0;
+    for (; i + 4 <= count; i += 4) simd4::store(values + i, round(simd4::load(values + i)));
+    if (i < count) {  // the last 1-3 values through the same lanes
+      simd4::Floats tail{};
+      std::memcpy(&tail, values + i, static_cast<size_t>(count - i) * sizeof(float));
+      tail = round(tail);
+      std::memcpy(values + i, &tail, static_cast<size_t>(count - i) * sizeof(float));
+    }
+  };
+  switch (dtype) {
+    case c10::kFloat: return;
+    case c10::kHalf:
+#ifdef OFT_SDK_X86_ROUNDING
+      if (path == RoundingPath::kFastest && cpu_has_f16c()) return round_to_half_f16c(values, count);
+#endif
+      return round_portably(RoundToHalf{});
+    case c10::kBFloat16:
+#ifdef OFT_SDK_X86_ROUNDING
+      if (path == RoundingPath::kFastest && cpu_has_avx2()) return round_to_bfloat16_avx2(values, count);
+#endif
+      return round_portably(RoundToBFloat16{});
+    default:
+      throw std::invalid_argument(std::string("rounding to ") + c10::toString(dtype) +
+                                  ": expected Float, Half or BFloat16");
+  }
+}
+
+// round_in_place over a contiguous float tensor, in chunks on ATen's threads (serially inside a parallel region,
+// e.g. a tile of tiled_dequantized_linear).
+inline void round_tensor_in_place(const at::Tensor& values, c10::ScalarType dtype) {
+  if (values.scalar_type() != c10::kFloat || !values.is_contiguous())
+    throw std::invalid_argument("round_tensor_in_place: expected a contiguous float tensor, got " +
+                                std::string(c10::toString(values.scalar_type())) +
+                                (values.is_contiguous() ? "" : " (not contiguous)"));
+  if (dtype == c10::kFloat) return;
+  float* data = values.data_ptr<float>();
+  at::parallel_for(0, values.numel(), int64_t{1} << 16,
+                   [&](int64_t begin, int64_t end) { round_in_place(data + begin, end - begin, dtype); });
+}
+
+}  // namespace oft::sdk
