@@ -67,6 +67,7 @@ void BM_IncVsDense(benchmark::State& state) {
 BENCHMARK(BM_IncVsDense)
     ->ArgNames({"tokens", "e5m2", "per_channel", "cached"})
     ->Args({1, 0, 0, 0})
+    ->Args({16, 0, 0, 0})
     ->Args({64, 0, 0, 0})
     ->Args({1, 0, 0, 1})
     ->Args({64, 0, 0, 1})
