@@ -49,4 +49,4 @@ def print_table(peer_name: str, rows: list[tuple[int, float, float]]) -> None:
     """rows: (tokens, peer / dense, oft / dense)."""
     print(f"tokens  {peer_name}/dense  oft/dense  oft/{peer_name}")
     for tokens, peer, ours in rows:
-        print(f"{tokens:6d}  {peer:{len(peer_name) + 6}.2f}  {ours:9.2f}  {ours / peer:{len(peer_name) + 4}.2f}")
+        print(f"{tokens:6d}  {peer:{len(peer_name) + 6}.2f}  {ours:9.2f}  {ours / peer:{len(peer_name) + 4}.3f}")
