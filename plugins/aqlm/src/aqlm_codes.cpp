@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "oft/sdk/reduced_precision_rounding.h"
+
 namespace oft::aqlm {
 
 c10::ScalarType code_dtype(int64_t nbits) {
@@ -33,16 +35,16 @@ at::Tensor sum_codewords(const at::Tensor& codes, const at::Tensor& codebooks) {
   return sum.view({no, ki, og, ig});
 }
 
-at::Tensor round_like_embedding_bag(const at::Tensor& sum, c10::ScalarType dtype) {
-  if (dtype == at::kFloat) return sum;
-  if (dtype == at::kHalf) return sum.to(at::kHalf).to(at::kFloat);
+void round_like_embedding_bag(const at::Tensor& sum, c10::ScalarType dtype) {
   if (dtype == at::kBFloat16) {
     // Add half a bf16 ulp to the magnitude's bit pattern, then drop the low 16 bits.
-    at::Tensor bits = sum.contiguous().view(at::kInt);
-    return bits.add(0x8000).bitwise_and_(~int32_t{0xFFFF}).view(at::kFloat);
+    sum.view(at::kInt).add_(0x8000).bitwise_and_(~int32_t{0xFFFF});
+    return;
   }
-  throw std::invalid_argument(std::string("aqlm: tensor \"codebooks\" has dtype ") + c10::toString(dtype) +
-                              ", expected float16, bfloat16 or float32");
+  if (dtype != at::kFloat && dtype != at::kHalf)
+    throw std::invalid_argument(std::string("aqlm: tensor \"codebooks\" has dtype ") + c10::toString(dtype) +
+                                ", expected float16, bfloat16 or float32");
+  sdk::round_tensor_in_place(sum, dtype);
 }
 
 at::Tensor dequantize_float(const at::Tensor& codes, const at::Tensor& codebooks, const at::Tensor& scales) {
@@ -51,9 +53,11 @@ at::Tensor dequantize_float(const at::Tensor& codes, const at::Tensor& codebooks
 
 at::Tensor dequantize_float(const at::Tensor& codes, const at::Tensor& float_codebooks, const at::Tensor& scales,
                             c10::ScalarType dtype) {
-  at::Tensor sum = round_like_embedding_bag(sum_codewords(codes, float_codebooks), dtype);
+  at::Tensor sum = sum_codewords(codes, float_codebooks);
+  round_like_embedding_bag(sum, dtype);
   // The product of two values of dtype is exact in fp32, so this rounds once, like aqlm's multiply.
-  at::Tensor scaled = sum.mul_(scales.to(at::kFloat).reshape({-1, 1, 1, 1})).to(dtype).to(at::kFloat);
+  at::Tensor scaled = sum.mul_(scales.to(at::kFloat).reshape({-1, 1, 1, 1}));
+  sdk::round_tensor_in_place(scaled, dtype);
   return from_groups(scaled);
 }
 

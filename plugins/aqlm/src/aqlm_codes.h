@@ -19,10 +19,10 @@ at::Tensor unpack_codes(const at::Tensor& stored, int64_t nbits);
 // codes int64 [No, Ki, C], codebooks [C, Q, og, ig] (any float dtype) -> float [No, Ki, og, ig].
 at::Tensor sum_codewords(const at::Tensor& codes, const at::Tensor& codebooks);
 
-// Rounds an fp32 tensor to `dtype` as aqlm's CPU embedding_bag does: fp16 to nearest even, bf16 with
-// ties away from zero (what the CPU kernel does; checked on every CPU capability), fp32 unchanged.
-// Returns the rounded values in fp32.
-at::Tensor round_like_embedding_bag(const at::Tensor& sum, c10::ScalarType dtype);
+// Rounds a contiguous fp32 tensor in place to `dtype`'s values as aqlm's CPU embedding_bag does: fp16 to
+// nearest even, bf16 with ties away from zero (what the CPU kernel does; checked on every CPU capability), fp32
+// unchanged.
+void round_like_embedding_bag(const at::Tensor& sum, c10::ScalarType dtype);
 
 // W (N, K) in fp32 holding the `dtype` values of aqlm's _dequantize_weight on CPU: the codeword sum in
 // fp32, rounded once to the codebooks' dtype, times the scale (one more rounding to that dtype).
