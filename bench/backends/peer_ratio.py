@@ -34,7 +34,8 @@ def start(bench_name: str, threads: int, description: str) -> Path:
     script's first argument, else build/bin/<bench_name>."""
     torch.set_num_threads(threads)
     print(f"{description}, torch {torch.__version__}, {threads} threads")
-    return Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "build" / "bin" / bench_name
+    default = Path(__file__).resolve().parents[2] / "build" / "bin" / bench_name
+    return Path(sys.argv[1]) if len(sys.argv) > 1 else default
 
 
 def oft_ratios(bench: Path, benchmark_filter: str, counter: str, threads: int) -> dict[str, float]:

@@ -7,10 +7,10 @@ GPTQModel's.
     .venv/bin/python bench/backends/awq/peer_forward.py [path/to/bench_awq]
 
 AwqTorchLinear is GPTQModel's portable AWQ kernel (transformers loads AWQ checkpoints through GPTQModel): it
-dequantizes W on every call and multiplies in the input's dtype if that is fp16 or bf16, else in fp16. GPTQModel's other CPU kernel
-(TorchCpuAvx512AwqLinear) needs AVX512-BF16 and bf16 input and is chosen explicitly, so it is left out. oft's side
-is build/bin/bench_awq's BM_AwqVsDense (fp16 input, the layer computing in fp32; counter ratio). Codes, zeros and
-scales are random: neither forward's speed depends on them.
+dequantizes W on every call and multiplies in the input's dtype if that is fp16 or bf16, else in fp16. GPTQModel's
+other CPU kernel (TorchCpuAvx512AwqLinear) needs AVX512-BF16 and bf16 input and is chosen explicitly, so it is left
+out. oft's side is build/bin/bench_awq's BM_AwqVsDense (fp16 input, the layer computing in fp32; counter ratio).
+Codes, zeros and scales are random: neither forward's speed depends on them.
 """
 import sys
 from pathlib import Path
@@ -20,4 +20,5 @@ from gptqmodel.nn_modules.qlinear.torch_awq import AwqTorchLinear  # noqa: E402
 from gptqmodel_peer import compare  # noqa: E402
 
 if __name__ == "__main__":
-    compare("bench_awq", AwqTorchLinear, "BM_AwqVsDense/tokens:{tokens}/bits:4/gemv:0/cached:0", sym=False, register_buffers=True)
+    compare("bench_awq", AwqTorchLinear, "BM_AwqVsDense/tokens:{tokens}/bits:4/gemv:0/cached:0", sym=False,
+            register_buffers=True)

@@ -87,7 +87,7 @@ void dequantize_code_rows(const at::Tensor& packed, const std::string& packing, 
   const at::Tensor z = zero.reshape({-1}).to(at::kFloat).contiguous(),
                    s = scale.reshape({-1}).to(at::kFloat).contiguous();
   const int64_t n = planes(packing), cols = packed.size(1);
-  const uint32_t bits = packing == "3bit_32" ? 3 : static_cast<uint32_t>(8 / n);
+  const auto bits = static_cast<uint32_t>(code_bits(packing));
   const auto run = [&](const auto* words) {
     dequantize(words, packed.size(0), cols, n, bits, begin, end, z.data_ptr<float>(), s.data_ptr<float>(), dtypes,
                out.data_ptr<float>());

@@ -22,6 +22,8 @@ int64_t planes(const std::string& packing) {
                               "\" (expected 8bit_u8, 4bit_u8, 3bit_32, 2bit_u8 or 1bit_u8)");
 }
 
+int64_t code_bits(const std::string& packing) { return packing == "3bit_32" ? 3 : 8 / planes(packing); }
+
 at::ScalarType packed_dtype(const std::string& packing) { return packing == "3bit_32" ? at::kInt : at::kByte; }
 
 int64_t packed_rows(const std::string& packing, int64_t rows) {
@@ -34,8 +36,7 @@ int64_t packed_rows(const std::string& packing, int64_t rows) {
 }
 
 at::Tensor pack(const at::Tensor& codes, const std::string& packing) {
-  const int64_t n = planes(packing), rows = packed_rows(packing, codes.size(0)),
-                bits = packing == "3bit_32" ? 3 : 8 / n;
+  const int64_t n = planes(packing), rows = packed_rows(packing, codes.size(0)), bits = code_bits(packing);
   at::Tensor padded = codes;
   if (packing == "3bit_32") {
     padded = at::zeros({rows * n, codes.size(1)}, codes.options().dtype(at::kInt));
@@ -56,7 +57,7 @@ at::Tensor unpack(const at::Tensor& packed, const std::string& packing, at::Scal
 
 at::Tensor unpack_rows(const at::Tensor& packed, const std::string& packing, at::ScalarType dtype, int64_t begin,
                        int64_t end) {
-  const int64_t n = planes(packing), rows = packed.size(0), bits = packing == "3bit_32" ? 3 : 8 / n;
+  const int64_t n = planes(packing), rows = packed.size(0), bits = code_bits(packing);
   const int64_t mask = (int64_t{1} << bits) - 1;
   at::Tensor out = at::empty({end - begin, packed.size(1)}, packed.options().dtype(dtype));
   for (int64_t p = 0; p < n; ++p) {  // plane p holds code rows [p * rows, (p + 1) * rows)

@@ -18,6 +18,8 @@ at::ScalarType packed_dtype(const std::string& packing);
 int64_t packed_rows(const std::string& packing, int64_t rows);
 // Codes per packed element (10 for "3bit_32").
 int64_t planes(const std::string& packing);
+// Bits per code (3 for "3bit_32", else 8 / planes).
+int64_t code_bits(const std::string& packing);
 
 // codes: (rows, cols) integer-valued tensor (any dtype) with values in range for the packing.
 at::Tensor pack(const at::Tensor& codes, const std::string& packing);
