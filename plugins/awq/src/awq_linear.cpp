@@ -29,10 +29,10 @@ AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfi
   const int64_t groups = config.num_groups(k);
   sdk::expect_dtype("awq", t.qweight, "qweight", at::kInt);
   sdk::expect_dtype("awq", t.qzeros, "qzeros", at::kInt);
-  if (!at::isFloatingType(t.scales.scalar_type()))
-    throw std::invalid_argument("awq: tensor \"scales\" has dtype " +
-                                std::string(c10::toString(t.scales.scalar_type())) +
-                                ", expected a floating dtype (float16 in checkpoints)");
+  // The dequantization computes in fp32 and rounds to the scales' dtype, as the library does in it.
+  if (const auto dtype = t.scales.scalar_type(); dtype != at::kHalf && dtype != at::kBFloat16 && dtype != at::kFloat)
+    throw std::invalid_argument("awq: tensor \"scales\" has dtype " + std::string(c10::toString(dtype)) +
+                                ", expected Half, BFloat16 or Float (Half in checkpoints)");
   if (config.layout == Layout::Gemm) {
     // GPTQModel's AWQ kernels need whole 32-bit words of 4-bit codes per 8 outputs (and pack all widths so).
     if (n % 8 != 0)

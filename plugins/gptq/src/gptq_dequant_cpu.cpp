@@ -59,12 +59,6 @@ void dequantize_block(const uint32_t* words, const float* z, const float* s, con
   }
 }
 
-// (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype gives the library's
-// value.
-void round_to_scales_dtype(const at::Tensor& w, c10::ScalarType round_to) {
-  if (round_to == at::kHalf || round_to == at::kBFloat16) sdk::round_tensor_in_place(w, round_to);
-}
-
 }  // namespace
 
 void check_group_indices(const at::Tensor& g_idx, int64_t groups) {
@@ -88,7 +82,9 @@ at::Tensor dequantize_cpu(const at::Tensor& qweight, const at::Tensor& zeros, co
     dequantize_block(words, z.data_ptr<float>(), s.data_ptr<float>(), gi.data_ptr<int32_t>(), n_out, bits, begin, end,
                      0, n_out, w + begin * n_out);
   });
-  round_to_scales_dtype(out, round_to);
+  // (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype gives the library's
+  // value (fp32 scales: nothing to round).
+  sdk::round_tensor_in_place(out, round_to);
   return out;
 }
 
@@ -102,7 +98,7 @@ void dequantize_cpu_columns(const at::Tensor& qweight, const at::Tensor& zeros, 
   dequantize_block(reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()), zeros.data_ptr<float>(),
                    scales.data_ptr<float>(), g_idx.data_ptr<int32_t>(), n_out, bits, 0, g_idx.size(0), first,
                    first + tile.size(1), tile.data_ptr<float>());
-  round_to_scales_dtype(tile, round_to);
+  sdk::round_tensor_in_place(tile, round_to);  // as in dequantize_cpu
 }
 
 }  // namespace oft::gptq

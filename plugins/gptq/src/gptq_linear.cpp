@@ -26,10 +26,10 @@ GptqLinear::GptqLinear(GptqTensors t, const sdk::LinearShape& shape, const GptqC
   sdk::expect_shape("gptq", t.qweight, "qweight", {k * bits / 32, n});
   sdk::expect_dtype("gptq", t.qzeros, "qzeros", at::kInt);
   sdk::expect_shape("gptq", t.qzeros, "qzeros", {groups, n * bits / 32});
-  if (!at::isFloatingType(t.scales.scalar_type()))
-    throw std::invalid_argument("gptq: tensor \"scales\" has dtype " +
-                                std::string(c10::toString(t.scales.scalar_type())) +
-                                ", expected a floating dtype (float16 in checkpoints)");
+  // The dequantization computes in fp32 and rounds to the scales' dtype, as the library does in it.
+  if (const auto dtype = t.scales.scalar_type(); dtype != at::kHalf && dtype != at::kBFloat16 && dtype != at::kFloat)
+    throw std::invalid_argument("gptq: tensor \"scales\" has dtype " + std::string(c10::toString(dtype)) +
+                                ", expected Half, BFloat16 or Float (Half in checkpoints)");
   sdk::expect_shape("gptq", t.scales, "scales", {groups, n});
   if (t.g_idx.defined()) {
     if (t.g_idx.scalar_type() != at::kInt && t.g_idx.scalar_type() != at::kLong)

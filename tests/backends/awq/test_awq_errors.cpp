@@ -35,7 +35,10 @@ TEST_F(AwqErrors, TensorsNamedWhenWrong) {
   EXPECT_TRUE(throws_naming([&] { load(t); }, "\"qzeros\" has dtype Long, expected Int"));
   t = tensors;
   t["scales"] = t["scales"].to(at::kInt);
-  EXPECT_TRUE(throws_naming([&] { load(t); }, "\"scales\" has dtype Int, expected a floating dtype"));
+  EXPECT_TRUE(throws_naming([&] { load(t); }, "\"scales\" has dtype Int, expected Half, BFloat16 or Float"));
+  t = tensors;
+  t["scales"] = t["scales"].to(at::kDouble);
+  EXPECT_TRUE(throws_naming([&] { load(t); }, "\"scales\" has dtype Double, expected Half, BFloat16 or Float"));
   t = tensors;
   t.erase("scales");
   EXPECT_TRUE(throws_naming([&] { load(t); }, "\"scales\" is missing"));

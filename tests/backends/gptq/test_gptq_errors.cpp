@@ -38,6 +38,9 @@ TEST_F(GptqErrors, TensorsNamedWhenWrong) {
   t.erase("scales");
   EXPECT_TRUE(throws_naming([&] { load(t); }, "\"scales\" is missing"));
   t = tensors;
+  t["scales"] = t["scales"].to(at::kDouble);
+  EXPECT_TRUE(throws_naming([&] { load(t); }, "\"scales\" has dtype Double, expected Half, BFloat16 or Float"));
+  t = tensors;
   t["g_idx"] = t["g_idx"] + 5;
   EXPECT_TRUE(throws_naming([&] { load(t); }, "\"g_idx\" has group indices outside [0, 2)"));
   t = tensors;
