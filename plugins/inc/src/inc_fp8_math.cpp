@@ -1,6 +1,5 @@
 #include "inc_fp8_math.h"
 
-#include <array>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -12,29 +11,10 @@
 #include <c10/util/Float8_e4m3fn.h>
 #include <c10/util/Float8_e5m2.h>
 
+#include "inc_fp8_rows.h"
 #include "oft/sdk/prefetch.h"
-#include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::inc {
-namespace {
-
-// Every FP8 byte's float value, for a table lookup: LibTorch's CPU cast from FP8 converts element by element
-// (about 175 ms for 4096 x 4096 on one core of the 2-core build machine, twice an int8 -> float cast).
-template <typename Fp8>
-std::array<float, 256> values_of_all_bytes() {
-  std::array<float, 256> values{};
-  for (int b = 0; b < 256; ++b) values[b] = static_cast<float>(Fp8(static_cast<uint8_t>(b), Fp8::from_bits()));
-  return values;
-}
-
-const std::array<float, 256>& fp8_values(c10::ScalarType fp8) {
-  static const std::array<float, 256> e4m3 = values_of_all_bytes<c10::Float8_e4m3fn>();
-  static const std::array<float, 256> e5m2 = values_of_all_bytes<c10::Float8_e5m2>();
-  fp8_max(fp8);  // throws, naming the dtype, for anything but the two FP8 types
-  return fp8 == at::kFloat8_e4m3fn ? e4m3 : e5m2;
-}
-
-}  // namespace
 
 double fp8_max(c10::ScalarType fp8) {
   if (fp8 == at::kFloat8_e4m3fn) return static_cast<double>(std::numeric_limits<c10::Float8_e4m3fn>::max());
@@ -77,7 +57,11 @@ void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, co
     throw std::invalid_argument(
         "inc: dequantize_weight_into takes CPU codes with contiguous rows and a float "
         "output of their shape");
-  const std::array<float, 256>& value = fp8_values(codes.scalar_type());
+  fp8_max(codes.scalar_type());  // throws, naming the dtype, for anything but the two FP8 types
+  const Fp8Rows how{codes.scalar_type(), scale.scalar_type()};
+  if (how.round_to != at::kFloat && how.round_to != at::kHalf && how.round_to != at::kBFloat16)
+    throw std::invalid_argument(std::string("inc: dequantize_weight_into takes a bf16, fp16 or fp32 scale, got ") +
+                                c10::toString(how.round_to));
   const int64_t rows = codes.size(0), cols = codes.size(1), ld = codes.stride(0);
   const at::Tensor s = scale.to(at::kFloat).expand({cols}).contiguous();
   const auto* c = static_cast<const uint8_t*>(codes.const_data_ptr());
@@ -87,10 +71,8 @@ void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, co
     for (int64_t r = begin; r < end; ++r) {
       // A tile's columns are a short run of each row, a row apart: ask for a row ahead (sdk/prefetch.h).
       if (cols < ld && r + kPrefetchRows < end) sdk::prefetch_bytes(c + (r + kPrefetchRows) * ld, cols);
-      for (int64_t n = 0; n < cols; ++n) o[r * cols + n] = value[c[r * ld + n]] * sp[n];
+      dequantize_fp8_row(c + r * ld, sp, cols, how, o + r * cols);
     }
-    // To the scale's dtype, the task's rows at once (they are contiguous in `out`).
-    sdk::round_in_place(o + begin * cols, (end - begin) * cols, scale.scalar_type());
   });
 }
 

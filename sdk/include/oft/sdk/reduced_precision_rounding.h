@@ -58,27 +58,41 @@ struct RoundToBFloat16 {
 // floats to fp16 and back in two instructions (round to nearest even, fp16 subnormals kept, as RoundToHalf), and
 // AVX2 runs RoundToBFloat16's integer steps on 8 lanes. Same bits every way (tested each way).
 #define OFT_SDK_X86_ROUNDING 1
+// Eight floats rounded to fp16 / bf16 values in registers, for plugins' own eight-lane loops.
+__attribute__((target("avx,f16c"))) inline __m256 rounded_to_half(__m256 v) {
+  return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+__attribute__((target("avx2"))) inline __m256 rounded_to_bfloat16(__m256 v) {
+  const __m256i bits = _mm256_castps_si256(v);
+  const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+  const __m256i rounded = _mm256_and_si256(_mm256_add_epi32(bits, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), odd)),
+                                           _mm256_set1_epi32(static_cast<int>(0xffff0000u)));
+  const __m256i nan =
+      _mm256_cmpgt_epi32(_mm256_and_si256(bits, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+  const __m256i quiet = _mm256_or_si256(bits, _mm256_set1_epi32(0x00400000));
+  return _mm256_castsi256_ps(_mm256_blendv_epi8(rounded, quiet, nan));
+}
+// Eight floats rounded to kDtype's values (kFloat: unchanged), for loops compiled for AVX2 + F16C that pick the
+// dtype at compile time.
+template <c10::ScalarType kDtype>
+__attribute__((target("avx2,f16c"))) inline __m256 rounded_to(__m256 v) {
+  static_assert(kDtype == c10::kFloat || kDtype == c10::kHalf || kDtype == c10::kBFloat16);
+  if constexpr (kDtype == c10::kHalf)
+    return rounded_to_half(v);
+  else if constexpr (kDtype == c10::kBFloat16)
+    return rounded_to_bfloat16(v);
+  else
+    return v;
+}
 __attribute__((target("avx,f16c"))) inline void round_to_half_f16c(float* values, int64_t count) {
   int64_t i = 0;
-  for (; i + 8 <= count; i += 8)
-    _mm256_storeu_ps(values + i,
-                     _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(values + i), _MM_FROUND_TO_NEAREST_INT)));
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(values + i, rounded_to_half(_mm256_loadu_ps(values + i)));
   for (; i < count; ++i)
     values[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtps_ph(_mm_set_ss(values[i]), _MM_FROUND_TO_NEAREST_INT)));
 }
 __attribute__((target("avx2"))) inline void round_to_bfloat16_avx2(float* values, int64_t count) {
-  const __m256i one = _mm256_set1_epi32(1), half_minus_one = _mm256_set1_epi32(0x7fff),
-                upper = _mm256_set1_epi32(static_cast<int>(0xffff0000u)), magnitude = _mm256_set1_epi32(0x7fffffff),
-                infinity = _mm256_set1_epi32(0x7f800000), quiet = _mm256_set1_epi32(0x00400000);
   int64_t i = 0;
-  for (; i + 8 <= count; i += 8) {
-    auto* p = reinterpret_cast<__m256i*>(values + i);
-    const __m256i bits = _mm256_loadu_si256(p);
-    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), one);
-    const __m256i rounded = _mm256_and_si256(_mm256_add_epi32(bits, _mm256_add_epi32(half_minus_one, odd)), upper);
-    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(bits, magnitude), infinity);
-    _mm256_storeu_si256(p, _mm256_blendv_epi8(rounded, _mm256_or_si256(bits, quiet), nan));
-  }
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(values + i, rounded_to_bfloat16(_mm256_loadu_ps(values + i)));
   for (; i < count; ++i) values[i] = RoundToBFloat16{}(simd4::Floats{values[i], 0, 0, 0})[0];
 }
 inline bool cpu_has_f16c() {

@@ -1,0 +1,74 @@
+#include "inc_fp8_rows.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <c10/util/Float8_e4m3fn.h>
+#include <c10/util/Float8_e5m2.h>
+
+#include "oft/sdk/reduced_precision_rounding.h"
+
+namespace oft::inc {
+namespace {
+
+template <typename Fp8>
+std::array<float, 256> values_of_all_bytes() {
+  std::array<float, 256> values{};
+  for (int b = 0; b < 256; ++b) values[b] = static_cast<float>(Fp8(static_cast<uint8_t>(b), Fp8::from_bits()));
+  return values;
+}
+
+void dequantize_by_table(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how, float* out) {
+  const std::array<float, 256>& value = fp8_values(how.fp8);
+  for (int64_t n = 0; n < count; ++n) out[n] = value[codes[n]] * scales[n];
+  sdk::round_in_place(out, count, how.round_to);
+}
+
+#ifdef OFT_SDK_X86_ROUNDING
+// Eight codes as the fp16 values they equal (E4M3: divided by 2^8, undone by the caller). E4M3 (bias 7) shifted
+// into fp16 (bias 15) is its value times 2^-8, its subnormals included (they land on fp16 subnormals of the same
+// mantissa); its NaN (0x7f) becomes fp16's NaN with LibTorch's payload. E5M2 is fp16's upper byte.
+__attribute__((target("avx2,f16c"))) inline __m256 fp8_as_float(const uint8_t* codes, bool e4m3) {
+  const __m128i bytes = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes)));
+  if (!e4m3) return _mm256_cvtph_ps(_mm_slli_epi16(bytes, 8));
+  const __m128i magnitude = _mm_and_si128(bytes, _mm_set1_epi16(0x7f));
+  const __m128i sign = _mm_slli_epi16(_mm_and_si128(bytes, _mm_set1_epi16(0x80)), 8);
+  const __m128i nan = _mm_and_si128(_mm_cmpeq_epi16(magnitude, _mm_set1_epi16(0x7f)), _mm_set1_epi16(0x4000));
+  const __m128i half = _mm_or_si128(_mm_or_si128(_mm_slli_epi16(magnitude, 7), sign), nan);
+  return _mm256_mul_ps(_mm256_cvtph_ps(half), _mm256_set1_ps(256.0f));  // exact: a power of two
+}
+
+template <c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) void dequantize_8_lanes(const uint8_t* codes, const float* scales, int64_t count,
+                                                             const Fp8Rows& how, float* out) {
+  const bool e4m3 = how.fp8 == c10::kFloat8_e4m3fn;
+  int64_t n = 0;
+  for (; n + 8 <= count; n += 8)
+    _mm256_storeu_ps(
+        out + n, sdk::rounded_to<kRoundTo>(_mm256_mul_ps(fp8_as_float(codes + n, e4m3), _mm256_loadu_ps(scales + n))));
+  if (n < count) dequantize_by_table(codes + n, scales + n, count - n, how, out + n);
+}
+#endif
+
+}  // namespace
+
+const std::array<float, 256>& fp8_values(c10::ScalarType fp8) {
+  static const std::array<float, 256> e4m3 = values_of_all_bytes<c10::Float8_e4m3fn>();
+  static const std::array<float, 256> e5m2 = values_of_all_bytes<c10::Float8_e5m2>();
+  if (fp8 == c10::kFloat8_e4m3fn) return e4m3;
+  if (fp8 == c10::kFloat8_e5m2) return e5m2;
+  throw std::invalid_argument(std::string("inc: expected float8_e4m3fn or float8_e5m2, got ") + c10::toString(fp8));
+}
+
+void dequantize_fp8_row(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how, float* out) {
+#ifdef OFT_SDK_X86_ROUNDING
+  if (how.path == Fp8RowPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c()) {
+    if (how.round_to == c10::kBFloat16) return dequantize_8_lanes<c10::kBFloat16>(codes, scales, count, how, out);
+    if (how.round_to == c10::kHalf) return dequantize_8_lanes<c10::kHalf>(codes, scales, count, how, out);
+    if (how.round_to == c10::kFloat) return dequantize_8_lanes<c10::kFloat>(codes, scales, count, how, out);
+  }
+#endif
+  dequantize_by_table(codes, scales, count, how, out);
+}
+
+}  // namespace oft::inc
