@@ -4,7 +4,9 @@
 #include <string>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
+#include "oft/sdk/prefetch.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::eetq {
@@ -29,10 +31,62 @@ QuantizedWeight quantize_per_channel(const at::Tensor& weight, c10::ScalarType s
   return {rounded.clamp(-128, 127).to(at::kChar).contiguous(), m.to(scales_dtype)};
 }
 
-void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out) {
+namespace {
+
+#ifdef OFT_SDK_X86_ROUNDING
+// How many rows ahead a tile's codes are prefetched.
+constexpr int64_t kPrefetchRows = 16;
+
+// Rows [begin, end) of codes (row r at codes + r * ld) times the columns' scales, rounded to kRoundTo, into out.
+template <c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) void dequantize_rows_8_lanes(const int8_t* codes, int64_t ld, const float* scales,
+                                                                  int64_t begin, int64_t end, int64_t cols,
+                                                                  float* out) {
+  for (int64_t r = begin; r < end; ++r) {
+    const int8_t* c = codes + r * ld;
+    float* o = out + r * cols;
+    // A tile's columns are a short run of each row, a row apart: ask for a row ahead (sdk/prefetch.h).
+    if (cols < ld && r + kPrefetchRows < end) sdk::prefetch_bytes(c + kPrefetchRows * ld, cols);
+    int64_t n = 0;
+    for (; n + 8 <= cols; n += 8) {
+      const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(c + n));
+      const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+      _mm256_storeu_ps(o + n, sdk::rounded_to<kRoundTo>(_mm256_mul_ps(q, _mm256_loadu_ps(scales + n))));
+    }
+    for (int64_t i = n; i < cols; ++i) o[i] = static_cast<float>(c[i]) * scales[i];
+    sdk::round_in_place(o + n, cols - n, kRoundTo);
+  }
+}
+
+void dequantize_8_lanes(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out) {
+  const at::Tensor s = scales.to(at::kFloat).contiguous();
+  const int8_t* c = codes.const_data_ptr<int8_t>();
+  const float* sp = s.const_data_ptr<float>();
+  float* o = out.mutable_data_ptr<float>();
+  const int64_t cols = codes.size(1), ld = codes.stride(0);
+  const bool half = scales.scalar_type() == at::kHalf;
+  at::parallel_for(0, codes.size(0), 16, [&](int64_t begin, int64_t end) {
+    if (half)
+      dequantize_rows_8_lanes<at::kHalf>(c, ld, sp, begin, end, cols, o);
+    else
+      dequantize_rows_8_lanes<at::kFloat>(c, ld, sp, begin, end, cols, o);
+  });
+}
+#endif
+
+}  // namespace
+
+void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out,
+                              DequantizePath path) {
   // EETQ's kernel dequantizes in fp16: q * scale rounded once to fp16. That product is exact in float (an 8-bit
-  // code times an 11-bit significand), so it is computed with ATen's float kernels and then rounded in place;
-  // the values are the same. fp32 scales: one float product.
+  // code times an 11-bit significand), so it is computed in float and then rounded; the values are the same.
+  // fp32 scales: one float product.
+#ifdef OFT_SDK_X86_ROUNDING
+  if (path == DequantizePath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c() && codes.device().is_cpu() &&
+      codes.scalar_type() == at::kChar && codes.dim() == 2 && codes.stride(1) == 1 && out.is_contiguous() &&
+      out.scalar_type() == at::kFloat && out.sizes() == codes.sizes())
+    return dequantize_8_lanes(codes, scales, out);
+#endif
   out.copy_(codes);
   out.mul_(scales.to(at::kFloat));
   sdk::round_tensor_in_place(out, scales.scalar_type());

@@ -21,7 +21,14 @@ QuantizedWeight quantize_per_channel(const at::Tensor& weight, c10::ScalarType s
 
 // W^T (in_features, out_features) as float: q * scale rounded to the scales dtype, the values forward uses.
 at::Tensor dequantize_float_kn(const at::Tensor& codes, const at::Tensor& scales);
-// The same into `out`, a float tensor of codes' shape (a tile of columns: codes and scales narrowed alike).
-void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out);
+
+enum class DequantizePath {
+  kFastest,  // x86 CPUs with AVX2 and F16C: one pass, eight codes at a time (convert, scale, round in registers)
+  kAten,     // ATen's conversion, product and then the rounding in place (what kFastest falls back to)
+};
+// The same into `out`, a float tensor of codes' shape (a tile of columns: codes and scales narrowed alike). Both
+// paths give the same bits.
+void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out,
+                              DequantizePath path = DequantizePath::kFastest);
 
 }  // namespace oft::eetq

@@ -47,6 +47,26 @@ TEST(EetqQuantizer, AllZeroChannelsGetScaleAndCodesZero) {
   EXPECT_GT(q.scales.narrow(0, 0, 5).min().item<float>(), 0.0f);
 }
 
+// Every int8 code times scales of both dtypes (ordinary, fp16-subnormal products, fp16 overflow), as a tile of
+// 21 columns (the eight-lane path's tail too) out of rows 40 wide: both paths give the same bits.
+TEST(EetqQuantizer, DequantizationPathsAgreeOnEveryCode) {
+  const at::Tensor codes =
+      at::arange(-128, 128, at::kInt).repeat({4}).narrow(0, 0, 13 * 40).view({13, 40}).to(at::kChar);
+  for (c10::ScalarType dtype : {at::kHalf, at::kFloat}) {
+    at::manual_seed(5);
+    at::Tensor scales = at::rand({40}) * 0.01;
+    scales[3] = 1e-9;
+    scales[9] = 600.0;
+    scales = scales.to(dtype);
+    const at::Tensor tile_codes = codes.narrow(1, 11, 21), tile_scales = scales.narrow(0, 11, 21);
+    at::Tensor fastest = at::empty({13, 21}), aten = at::empty({13, 21});
+    dequantize_float_kn_into(tile_codes, tile_scales, fastest, DequantizePath::kFastest);
+    dequantize_float_kn_into(tile_codes, tile_scales, aten, DequantizePath::kAten);
+    EXPECT_TRUE(at::equal(fastest, aten)) << c10::toString(dtype);
+    EXPECT_TRUE(at::equal(aten, (tile_codes.to(at::kFloat) * tile_scales.to(at::kFloat)).to(dtype).to(at::kFloat)));
+  }
+}
+
 TEST(EetqQuantizer, FormatQuantizesSavesAndLoadsBack) {
   const auto c = golden_cases().front();
   EetqFormat format;
