@@ -28,9 +28,10 @@ void dequantize_by_table(const uint8_t* codes, const float* scales, int64_t coun
 // Eight codes as the fp16 values they equal (E4M3: divided by 2^8, undone by the caller). E4M3 (bias 7) shifted
 // into fp16 (bias 15) is its value times 2^-8, its subnormals included (they land on fp16 subnormals of the same
 // mantissa); its NaN (0x7f) becomes fp16's NaN with LibTorch's payload. E5M2 is fp16's upper byte.
-__attribute__((target("avx2,f16c"))) inline __m256 fp8_as_float(const uint8_t* codes, bool e4m3) {
+template <c10::ScalarType kFp8>
+__attribute__((target("avx2,f16c"))) inline __m256 fp8_as_float(const uint8_t* codes) {
   const __m128i bytes = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes)));
-  if (!e4m3) return _mm256_cvtph_ps(_mm_slli_epi16(bytes, 8));
+  if constexpr (kFp8 == c10::kFloat8_e5m2) return _mm256_cvtph_ps(_mm_slli_epi16(bytes, 8));
   const __m128i magnitude = _mm_and_si128(bytes, _mm_set1_epi16(0x7f));
   const __m128i sign = _mm_slli_epi16(_mm_and_si128(bytes, _mm_set1_epi16(0x80)), 8);
   const __m128i nan = _mm_and_si128(_mm_cmpeq_epi16(magnitude, _mm_set1_epi16(0x7f)), _mm_set1_epi16(0x4000));
@@ -38,15 +39,25 @@ __attribute__((target("avx2,f16c"))) inline __m256 fp8_as_float(const uint8_t* c
   return _mm256_mul_ps(_mm256_cvtph_ps(half), _mm256_set1_ps(256.0f));  // exact: a power of two
 }
 
-template <c10::ScalarType kRoundTo>
+template <c10::ScalarType kFp8, c10::ScalarType kRoundTo>
 __attribute__((target("avx2,f16c"))) void dequantize_8_lanes(const uint8_t* codes, const float* scales, int64_t count,
                                                              const Fp8Rows& how, float* out) {
-  const bool e4m3 = how.fp8 == c10::kFloat8_e4m3fn;
   int64_t n = 0;
   for (; n + 8 <= count; n += 8)
     _mm256_storeu_ps(
-        out + n, sdk::rounded_to<kRoundTo>(_mm256_mul_ps(fp8_as_float(codes + n, e4m3), _mm256_loadu_ps(scales + n))));
+        out + n, sdk::rounded_to<kRoundTo>(_mm256_mul_ps(fp8_as_float<kFp8>(codes + n), _mm256_loadu_ps(scales + n))));
   if (n < count) dequantize_by_table(codes + n, scales + n, count - n, how, out + n);
+}
+
+// The loop compiled for the row's formats.
+template <c10::ScalarType kFp8>
+bool dequantize_8_lanes_as(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how, float* out) {
+  switch (how.round_to) {
+    case c10::kBFloat16: dequantize_8_lanes<kFp8, c10::kBFloat16>(codes, scales, count, how, out); return true;
+    case c10::kHalf: dequantize_8_lanes<kFp8, c10::kHalf>(codes, scales, count, how, out); return true;
+    case c10::kFloat: dequantize_8_lanes<kFp8, c10::kFloat>(codes, scales, count, how, out); return true;
+    default: return false;
+  }
 }
 #endif
 
@@ -63,9 +74,10 @@ const std::array<float, 256>& fp8_values(c10::ScalarType fp8) {
 void dequantize_fp8_row(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how, float* out) {
 #ifdef OFT_SDK_X86_ROUNDING
   if (how.path == Fp8RowPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c()) {
-    if (how.round_to == c10::kBFloat16) return dequantize_8_lanes<c10::kBFloat16>(codes, scales, count, how, out);
-    if (how.round_to == c10::kHalf) return dequantize_8_lanes<c10::kHalf>(codes, scales, count, how, out);
-    if (how.round_to == c10::kFloat) return dequantize_8_lanes<c10::kFloat>(codes, scales, count, how, out);
+    if (how.fp8 == c10::kFloat8_e4m3fn && dequantize_8_lanes_as<c10::kFloat8_e4m3fn>(codes, scales, count, how, out))
+      return;
+    if (how.fp8 == c10::kFloat8_e5m2 && dequantize_8_lanes_as<c10::kFloat8_e5m2>(codes, scales, count, how, out))
+      return;
   }
 #endif
   dequantize_by_table(codes, scales, count, how, out);
