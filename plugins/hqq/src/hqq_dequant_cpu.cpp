@@ -1,6 +1,7 @@
 #include "hqq_dequant_cpu.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include <ATen/ATen.h>
 
@@ -50,23 +51,86 @@ void codes_minus_zero(const int32_t* source, int64_t cols, uint32_t shift, uint3
     row[j] = static_cast<float>((static_cast<uint32_t>(source[j]) >> shift) & mask) - z;
 }
 
-// Row by row: each row's values stay in L1 between the steps.
-template <typename Packed>
-void dequantize(const Packed* packed, int64_t packed_rows, int64_t cols, int64_t planes, uint32_t bits, int64_t begin,
-                int64_t end, const float* zero, const float* scale, const StepDtypes& dtypes, float* out) {
-  const uint32_t mask = (uint32_t{1} << bits) - 1;
+// Calls row(source, shift, zero, scale, out_row) for code rows [begin, end): each row's values stay in L1 between
+// the steps.
+template <typename Packed, typename Row>
+void for_each_code_row(const Packed* packed, int64_t packed_rows, int64_t cols, int64_t planes, uint32_t bits,
+                       int64_t begin, int64_t end, const float* zero, const float* scale, float* out, Row row) {
   for (int64_t r = begin; r < end; ++r) {
     const int64_t plane = r / packed_rows;  // plane p holds code rows [p * packed_rows, (p + 1) * packed_rows)
     const uint32_t shift = bits * static_cast<uint32_t>(planes - 1 - plane);
-    float* row = out + (r - begin) * cols;
-    codes_minus_zero(packed + (r - plane * packed_rows) * cols, cols, shift, mask, zero[r - begin], row);
-    sdk::round_in_place(row, cols, dtypes.difference);
-    const float s = scale[r - begin];
-    int64_t j = 0;
-    for (; j + 4 <= cols; j += 4) sdk::simd4::store(row + j, sdk::simd4::load(row + j) * s);
-    for (; j < cols; ++j) row[j] *= s;
-    sdk::round_in_place(row, cols, dtypes.product);
+    row(packed + (r - plane * packed_rows) * cols, shift, zero[r - begin], scale[r - begin], out + (r - begin) * cols);
   }
+}
+
+// One row on any CPU: the difference, then the product, each rounded in place.
+template <typename Packed>
+void dequantize_row(const Packed* source, int64_t cols, uint32_t shift, uint32_t mask, float z, float s,
+                    const StepDtypes& dtypes, float* row) {
+  codes_minus_zero(source, cols, shift, mask, z, row);
+  sdk::round_in_place(row, cols, dtypes.difference);
+  int64_t j = 0;
+  for (; j + 4 <= cols; j += 4) sdk::simd4::store(row + j, sdk::simd4::load(row + j) * s);
+  for (; j < cols; ++j) row[j] *= s;
+  sdk::round_in_place(row, cols, dtypes.product);
+}
+
+#ifdef OFT_SDK_X86_ROUNDING
+// One row of byte-packed codes whose two steps round to the same dtype, eight codes at a time with both roundings in
+// registers (x86 with AVX2 and F16C).
+template <c10::ScalarType kDtype>
+__attribute__((target("avx2,f16c"))) void dequantize_byte_row_8_lanes(const uint8_t* source, int64_t cols,
+                                                                      uint32_t shift, uint32_t mask, float z, float s,
+                                                                      float* row) {
+  const __m128i count = _mm_cvtsi32_si128(static_cast<int>(shift));
+  const __m256i bits = _mm256_set1_epi32(static_cast<int>(mask));
+  const __m256 zero = _mm256_set1_ps(z), scale = _mm256_set1_ps(s);
+  int64_t j = 0;
+  for (; j + 8 <= cols; j += 8) {
+    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(source + j)));
+    const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(bytes, count), bits));
+    const __m256 difference = sdk::rounded_to<kDtype>(_mm256_sub_ps(codes, zero));
+    _mm256_storeu_ps(row + j, sdk::rounded_to<kDtype>(_mm256_mul_ps(difference, scale)));
+  }
+  if (j < cols) dequantize_row(source + j, cols - j, shift, mask, z, s, StepDtypes{kDtype, kDtype}, row + j);
+}
+
+// Whether the eight-lane rows take these codes, and if so runs them.
+bool dequantize_byte_rows_8_lanes(const uint8_t* packed, int64_t packed_rows, int64_t cols, int64_t planes,
+                                  uint32_t bits, int64_t begin, int64_t end, const float* zero, const float* scale,
+                                  const StepDtypes& dtypes, float* out) {
+  if (dtypes.difference != dtypes.product || !sdk::cpu_has_avx2() || !sdk::cpu_has_f16c()) return false;
+  const uint32_t mask = (uint32_t{1} << bits) - 1;
+  const auto run = [&](auto row_8_lanes) {
+    for_each_code_row(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out,
+                      [&](const uint8_t* source, uint32_t shift, float z, float s, float* row) {
+                        row_8_lanes(source, cols, shift, mask, z, s, row);
+                      });
+  };
+  switch (dtypes.product) {
+    case at::kHalf: run(dequantize_byte_row_8_lanes<at::kHalf>); return true;
+    case at::kBFloat16: run(dequantize_byte_row_8_lanes<at::kBFloat16>); return true;
+    case at::kFloat: run(dequantize_byte_row_8_lanes<at::kFloat>); return true;
+    default: return false;
+  }
+}
+#endif
+
+template <typename Packed>
+void dequantize(const Packed* packed, int64_t packed_rows, int64_t cols, int64_t planes, uint32_t bits, int64_t begin,
+                int64_t end, const float* zero, const float* scale, const StepDtypes& dtypes, sdk::RoundingPath path,
+                float* out) {
+#ifdef OFT_SDK_X86_ROUNDING
+  if constexpr (std::is_same_v<Packed, uint8_t>)
+    if (path == sdk::RoundingPath::kFastest &&
+        dequantize_byte_rows_8_lanes(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, dtypes, out))
+      return;
+#endif
+  const uint32_t mask = (uint32_t{1} << bits) - 1;
+  for_each_code_row(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out,
+                    [&](const Packed* source, uint32_t shift, float z, float s, float* row) {
+                      dequantize_row(source, cols, shift, mask, z, s, dtypes, row);
+                    });
 }
 
 }  // namespace
@@ -83,13 +147,13 @@ bool code_rows_supported(const StepDtypes& dtypes) {
 
 void dequantize_code_rows(const at::Tensor& packed, const std::string& packing, int64_t begin, int64_t end,
                           const at::Tensor& zero, const at::Tensor& scale, const StepDtypes& dtypes,
-                          const at::Tensor& out) {
+                          const at::Tensor& out, sdk::RoundingPath path) {
   const at::Tensor z = zero.reshape({-1}).to(at::kFloat).contiguous(),
                    s = scale.reshape({-1}).to(at::kFloat).contiguous();
   const int64_t n = planes(packing), cols = packed.size(1);
   const auto bits = static_cast<uint32_t>(code_bits(packing));
   const auto run = [&](const auto* words) {
-    dequantize(words, packed.size(0), cols, n, bits, begin, end, z.data_ptr<float>(), s.data_ptr<float>(), dtypes,
+    dequantize(words, packed.size(0), cols, n, bits, begin, end, z.data_ptr<float>(), s.data_ptr<float>(), dtypes, path,
                out.data_ptr<float>());
   };
   if (packed.scalar_type() == at::kInt)
