@@ -12,7 +12,6 @@
 #include <c10/util/Float8_e5m2.h>
 
 #include "inc_fp8_rows.h"
-#include "oft/sdk/prefetch.h"
 
 namespace oft::inc {
 
@@ -48,9 +47,6 @@ at::Tensor quantize_weight(const at::Tensor& weight, const at::Tensor& scale, c1
   return (weight.detach().to(at::kFloat) * inverse).clamp(-top, top).to(fp8).t().contiguous();
 }
 
-// How many rows ahead a tile's codes are prefetched.
-constexpr int64_t kPrefetchRows = 16;
-
 void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, const at::Tensor& out) {
   if (codes.dim() != 2 || codes.stride(1) != 1 || !codes.device().is_cpu() || out.scalar_type() != at::kFloat ||
       !out.is_contiguous() || out.sizes() != codes.sizes())
@@ -68,11 +64,7 @@ void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, co
   const float* sp = s.const_data_ptr<float>();
   float* o = out.mutable_data_ptr<float>();
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      // A tile's columns are a short run of each row, a row apart: ask for a row ahead (sdk/prefetch.h).
-      if (cols < ld && r + kPrefetchRows < end) sdk::prefetch_bytes(c + (r + kPrefetchRows) * ld, cols);
-      dequantize_fp8_row(c + r * ld, sp, cols, how, o + r * cols);
-    }
+    dequantize_fp8_rows(c + begin * ld, ld, end - begin, cols, sp, how, o + begin * cols);
   });
 }
 

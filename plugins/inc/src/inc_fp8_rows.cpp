@@ -6,6 +6,7 @@
 #include <c10/util/Float8_e4m3fn.h>
 #include <c10/util/Float8_e5m2.h>
 
+#include "oft/sdk/prefetch.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::inc {
@@ -24,6 +25,21 @@ void dequantize_by_table(const uint8_t* codes, const float* scales, int64_t coun
   sdk::round_in_place(out, count, how.round_to);
 }
 
+// How many rows ahead the codes are prefetched.
+constexpr int64_t kPrefetchRows = 16;
+
+// Calls row(codes of row r, scales, cols, out row r) for each row. Always inlined, so that the row inlines too in
+// the callers compiled for AVX2.
+template <typename Row>
+[[gnu::always_inline]] inline void for_each_row(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols,
+                                                const float* scales, float* out, const Row& row) {
+  for (int64_t r = 0; r < rows; ++r) {
+    // A tile's columns are a short run of each row, a row apart: ask for a row ahead (sdk/prefetch.h).
+    if (cols < ld && r + kPrefetchRows < rows) sdk::prefetch_bytes(codes + (r + kPrefetchRows) * ld, cols);
+    row(codes + r * ld, scales, cols, out + r * cols);
+  }
+}
+
 #ifdef OFT_SDK_X86_ROUNDING
 // Eight codes as the fp16 values they equal (E4M3: divided by 2^8, undone by the caller). E4M3 (bias 7) shifted
 // into fp16 (bias 15) is its value times 2^-8, its subnormals included (they land on fp16 subnormals of the same
@@ -40,22 +56,36 @@ __attribute__((target("avx2,f16c"))) inline __m256 fp8_as_float(const uint8_t* c
 }
 
 template <c10::ScalarType kFp8, c10::ScalarType kRoundTo>
-__attribute__((target("avx2,f16c"))) void dequantize_8_lanes(const uint8_t* codes, const float* scales, int64_t count,
-                                                             const Fp8Rows& how, float* out) {
-  int64_t n = 0;
-  for (; n + 8 <= count; n += 8)
-    _mm256_storeu_ps(
-        out + n, sdk::rounded_to<kRoundTo>(_mm256_mul_ps(fp8_as_float<kFp8>(codes + n), _mm256_loadu_ps(scales + n))));
-  if (n < count) dequantize_by_table(codes + n, scales + n, count - n, how, out + n);
+struct RowIn8Lanes {
+  const Fp8Rows& how;
+  __attribute__((target("avx2,f16c"))) void operator()(const uint8_t* codes, const float* scales, int64_t count,
+                                                       float* out) const {
+    int64_t n = 0;
+    for (; n + 8 <= count; n += 8) {
+      const __m256 value = _mm256_mul_ps(fp8_as_float<kFp8>(codes + n), _mm256_loadu_ps(scales + n));
+      _mm256_storeu_ps(out + n, sdk::rounded_to<kRoundTo>(value));
+    }
+    if (n < count) dequantize_by_table(codes + n, scales + n, count - n, how, out + n);
+  }
+};
+
+template <c10::ScalarType kFp8, c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) void dequantize_rows_8_lanes(const uint8_t* codes, int64_t ld, int64_t rows,
+                                                                  int64_t cols, const float* scales, const Fp8Rows& how,
+                                                                  float* out) {
+  for_each_row(codes, ld, rows, cols, scales, out, RowIn8Lanes<kFp8, kRoundTo>{how});
 }
 
-// The loop compiled for the row's formats.
+// The loop compiled for the rows' formats; false for a dtype it has no loop for.
 template <c10::ScalarType kFp8>
-bool dequantize_8_lanes_as(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how, float* out) {
+bool dequantize_rows_8_lanes_as(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales,
+                                const Fp8Rows& how, float* out) {
   switch (how.round_to) {
-    case c10::kBFloat16: dequantize_8_lanes<kFp8, c10::kBFloat16>(codes, scales, count, how, out); return true;
-    case c10::kHalf: dequantize_8_lanes<kFp8, c10::kHalf>(codes, scales, count, how, out); return true;
-    case c10::kFloat: dequantize_8_lanes<kFp8, c10::kFloat>(codes, scales, count, how, out); return true;
+    case c10::kBFloat16:
+      dequantize_rows_8_lanes<kFp8, c10::kBFloat16>(codes, ld, rows, cols, scales, how, out);
+      return true;
+    case c10::kHalf: dequantize_rows_8_lanes<kFp8, c10::kHalf>(codes, ld, rows, cols, scales, how, out); return true;
+    case c10::kFloat: dequantize_rows_8_lanes<kFp8, c10::kFloat>(codes, ld, rows, cols, scales, how, out); return true;
     default: return false;
   }
 }
@@ -71,16 +101,22 @@ const std::array<float, 256>& fp8_values(c10::ScalarType fp8) {
   throw std::invalid_argument(std::string("inc: expected float8_e4m3fn or float8_e5m2, got ") + c10::toString(fp8));
 }
 
-void dequantize_fp8_row(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how, float* out) {
+void dequantize_fp8_rows(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales,
+                         const Fp8Rows& how, float* out) {
 #ifdef OFT_SDK_X86_ROUNDING
   if (how.path == Fp8RowPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c()) {
-    if (how.fp8 == c10::kFloat8_e4m3fn && dequantize_8_lanes_as<c10::kFloat8_e4m3fn>(codes, scales, count, how, out))
+    if (how.fp8 == c10::kFloat8_e4m3fn &&
+        dequantize_rows_8_lanes_as<c10::kFloat8_e4m3fn>(codes, ld, rows, cols, scales, how, out))
       return;
-    if (how.fp8 == c10::kFloat8_e5m2 && dequantize_8_lanes_as<c10::kFloat8_e5m2>(codes, scales, count, how, out))
+    if (how.fp8 == c10::kFloat8_e5m2 &&
+        dequantize_rows_8_lanes_as<c10::kFloat8_e5m2>(codes, ld, rows, cols, scales, how, out))
       return;
   }
 #endif
-  dequantize_by_table(codes, scales, count, how, out);
+  for_each_row(codes, ld, rows, cols, scales, out,
+               [&](const uint8_t* row_codes, const float* row_scales, int64_t count, float* row_out) {
+                 dequantize_by_table(row_codes, row_scales, count, how, row_out);
+               });
 }
 
 }  // namespace oft::inc

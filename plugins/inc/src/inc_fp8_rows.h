@@ -1,5 +1,5 @@
 #pragma once
-// One row of FP8 codes dequantized: hp(fp32(code) * scale), as float. Two ways that give the same bits: a
+// Rows of FP8 codes dequantized: hp(fp32(code) * scale), as float. Two ways that give the same bits: a
 // 256-entry table of the codes' values on any CPU, and on x86 CPUs with AVX2 and F16C eight codes at a time
 // through fp16 (an E5M2 byte is the upper half of an fp16; E4M3 moves into fp16's wider exponent) with the
 // scale and the rounding applied in registers.
@@ -21,8 +21,10 @@ struct Fp8Rows {
   Fp8RowPath path = Fp8RowPath::kFastest;
 };
 
-// out[n] = round_to(value(codes[n]) * scales[n]) for n in [0, count).
-void dequantize_fp8_row(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how, float* out);
+// Rows [0, rows) of `cols` codes each, row r at codes + r * ld, into out (row r at out + r * cols):
+// out[r][n] = round_to(value(code) * scales[n]). The next rows are prefetched (a tile reads a short run of each row).
+void dequantize_fp8_rows(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales,
+                         const Fp8Rows& how, float* out);
 
 // Every FP8 byte's float value (LibTorch's conversion), the table both paths agree with.
 const std::array<float, 256>& fp8_values(c10::ScalarType fp8);

@@ -54,12 +54,29 @@ TEST(IncFp8Rows, BothPathsGiveLibTorchsValuesForEveryByte) {
       const at::Tensor expected = (bytes.view(fp8).to(at::kFloat) * scales).to(round_to).to(at::kFloat);
       for (Fp8RowPath path : {Fp8RowPath::kFastest, Fp8RowPath::kTable}) {
         std::vector<float> out(codes.size());
-        dequantize_fp8_row(codes.data(), scales.const_data_ptr<float>(), count, {fp8, round_to, path}, out.data());
+        dequantize_fp8_rows(codes.data(), count, 1, count, scales.const_data_ptr<float>(), {fp8, round_to, path},
+                            out.data());
         expect_same_values(out, expected,
                            std::string(c10::toString(fp8)) + " to " + c10::toString(round_to) +
                                (path == Fp8RowPath::kTable ? ", table" : ", fastest"));
       }
     }
+}
+
+// A tile: 21 columns from column 5 of 40 rows 50 codes long (more rows than are prefetched ahead).
+TEST(IncFp8Rows, BothPathsReadStridedRows) {
+  at::manual_seed(4);
+  const at::Tensor codes = at::randint(0, 256, {40, 50}, at::kInt).to(at::kByte);
+  const at::Tensor scales = scales_in(at::kBFloat16, 50).narrow(0, 5, 21).contiguous();
+  const at::Tensor tile = codes.narrow(1, 5, 21);
+  const at::Tensor expected =
+      (tile.contiguous().view(at::kFloat8_e4m3fn).to(at::kFloat) * scales).to(at::kBFloat16).to(at::kFloat);
+  for (Fp8RowPath path : {Fp8RowPath::kFastest, Fp8RowPath::kTable}) {
+    std::vector<float> out(40 * 21);
+    dequantize_fp8_rows(tile.const_data_ptr<uint8_t>(), 50, 40, 21, scales.const_data_ptr<float>(),
+                        {at::kFloat8_e4m3fn, at::kBFloat16, path}, out.data());
+    expect_same_values(out, expected.reshape({-1}), path == Fp8RowPath::kTable ? "table" : "fastest");
+  }
 }
 
 TEST(IncFp8Rows, OtherDtypesAreRefused) { EXPECT_THROW(fp8_values(at::kByte), std::invalid_argument); }
