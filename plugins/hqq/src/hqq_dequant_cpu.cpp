@@ -52,10 +52,11 @@ void codes_minus_zero(const int32_t* source, int64_t cols, uint32_t shift, uint3
 }
 
 // Calls row(source, shift, zero, scale, out_row) for code rows [begin, end): each row's values stay in L1 between
-// the steps.
+// the steps. Always inlined, so that the row inlines too in the callers compiled for AVX2.
 template <typename Packed, typename Row>
-void for_each_code_row(const Packed* packed, int64_t packed_rows, int64_t cols, int64_t planes, uint32_t bits,
-                       int64_t begin, int64_t end, const float* zero, const float* scale, float* out, Row row) {
+[[gnu::always_inline]] inline void for_each_code_row(const Packed* packed, int64_t packed_rows, int64_t cols,
+                                                     int64_t planes, uint32_t bits, int64_t begin, int64_t end,
+                                                     const float* zero, const float* scale, float* out, Row row) {
   for (int64_t r = begin; r < end; ++r) {
     const int64_t plane = r / packed_rows;  // plane p holds code rows [p * packed_rows, (p + 1) * packed_rows)
     const uint32_t shift = bits * static_cast<uint32_t>(planes - 1 - plane);
@@ -79,38 +80,50 @@ void dequantize_row(const Packed* source, int64_t cols, uint32_t shift, uint32_t
 // One row of byte-packed codes whose two steps round to the same dtype, eight codes at a time with both roundings in
 // registers (x86 with AVX2 and F16C).
 template <c10::ScalarType kDtype>
-__attribute__((target("avx2,f16c"))) void dequantize_byte_row_8_lanes(const uint8_t* source, int64_t cols,
-                                                                      uint32_t shift, uint32_t mask, float z, float s,
-                                                                      float* row) {
-  const __m128i count = _mm_cvtsi32_si128(static_cast<int>(shift));
-  const __m256i bits = _mm256_set1_epi32(static_cast<int>(mask));
-  const __m256 zero = _mm256_set1_ps(z), scale = _mm256_set1_ps(s);
-  int64_t j = 0;
-  for (; j + 8 <= cols; j += 8) {
-    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(source + j)));
-    const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(bytes, count), bits));
-    const __m256 difference = sdk::rounded_to<kDtype>(_mm256_sub_ps(codes, zero));
-    _mm256_storeu_ps(row + j, sdk::rounded_to<kDtype>(_mm256_mul_ps(difference, scale)));
+struct ByteRowIn8Lanes {
+  int64_t cols;
+  uint32_t mask;
+  __attribute__((target("avx2,f16c"))) void operator()(const uint8_t* source, uint32_t shift, float z, float s,
+                                                       float* row) const {
+    const __m128i count = _mm_cvtsi32_si128(static_cast<int>(shift));
+    const __m256i bits = _mm256_set1_epi32(static_cast<int>(mask));
+    const __m256 zero = _mm256_set1_ps(z), scale = _mm256_set1_ps(s);
+    int64_t j = 0;
+    for (; j + 8 <= cols; j += 8) {
+      const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(source + j)));
+      const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(bytes, count), bits));
+      const __m256 difference = sdk::rounded_to<kDtype>(_mm256_sub_ps(codes, zero));
+      _mm256_storeu_ps(row + j, sdk::rounded_to<kDtype>(_mm256_mul_ps(difference, scale)));
+    }
+    if (j < cols) dequantize_row(source + j, cols - j, shift, mask, z, s, StepDtypes{kDtype, kDtype}, row + j);
   }
-  if (j < cols) dequantize_row(source + j, cols - j, shift, mask, z, s, StepDtypes{kDtype, kDtype}, row + j);
+};
+
+template <c10::ScalarType kDtype>
+__attribute__((target("avx2,f16c"))) void dequantize_byte_rows_8_lanes(const uint8_t* packed, int64_t packed_rows,
+                                                                       int64_t cols, int64_t planes, uint32_t bits,
+                                                                       int64_t begin, int64_t end, const float* zero,
+                                                                       const float* scale, float* out) {
+  for_each_code_row(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out,
+                    ByteRowIn8Lanes<kDtype>{cols, (uint32_t{1} << bits) - 1});
 }
 
-// Whether the eight-lane rows take these codes, and if so runs them.
+// Runs the eight-lane rows where they apply (both steps in one of the dtypes, AVX2 and F16C); false otherwise.
 bool dequantize_byte_rows_8_lanes(const uint8_t* packed, int64_t packed_rows, int64_t cols, int64_t planes,
                                   uint32_t bits, int64_t begin, int64_t end, const float* zero, const float* scale,
                                   const StepDtypes& dtypes, float* out) {
   if (dtypes.difference != dtypes.product || !sdk::cpu_has_avx2() || !sdk::cpu_has_f16c()) return false;
-  const uint32_t mask = (uint32_t{1} << bits) - 1;
-  const auto run = [&](auto row_8_lanes) {
-    for_each_code_row(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out,
-                      [&](const uint8_t* source, uint32_t shift, float z, float s, float* row) {
-                        row_8_lanes(source, cols, shift, mask, z, s, row);
-                      });
-  };
   switch (dtypes.product) {
-    case at::kHalf: run(dequantize_byte_row_8_lanes<at::kHalf>); return true;
-    case at::kBFloat16: run(dequantize_byte_row_8_lanes<at::kBFloat16>); return true;
-    case at::kFloat: run(dequantize_byte_row_8_lanes<at::kFloat>); return true;
+    case at::kHalf:
+      dequantize_byte_rows_8_lanes<at::kHalf>(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out);
+      return true;
+    case at::kBFloat16:
+      dequantize_byte_rows_8_lanes<at::kBFloat16>(packed, packed_rows, cols, planes, bits, begin, end, zero, scale,
+                                                  out);
+      return true;
+    case at::kFloat:
+      dequantize_byte_rows_8_lanes<at::kFloat>(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out);
+      return true;
     default: return false;
   }
 }
