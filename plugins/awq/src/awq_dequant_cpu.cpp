@@ -84,6 +84,58 @@ void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bi
   }
 }
 
+#ifdef OFT_SDK_X86_ROUNDING
+// gemm_block at 4 bits, eight columns (one word) at a time with the rounding to kRoundTo in registers (x86 with AVX2
+// and F16C). Column j of a word is nibble {0, 4, 1, 5, 2, 6, 3, 7}[j] (AWQ's interleave): one variable shift each.
+template <c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) void gemm_block4_8_lanes(const uint32_t* packed, const float* zp, const float* sp,
+                                                              int64_t group_size, int64_t words, int64_t n_out,
+                                                              int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* w,
+                                                              int64_t ld) {
+  const __m256i shifts = _mm256_setr_epi32(0, 16, 4, 20, 8, 24, 12, 28);
+  const __m256i nibble = _mm256_set1_epi32(0xF);
+  const int64_t first_word = n0 / 8, end_word = (n1 + 7) / 8;
+  for (int64_t k = k0; k < k1; ++k) {
+    const uint32_t* row = packed + k * words;
+    // As in gemm_block: a tile reads a few words of each row, a row apart; ask for a row ahead.
+    if (n1 - n0 < n_out && k + kPrefetchRows < k1)
+      sdk::prefetch_bytes(row + kPrefetchRows * words + first_word, (end_word - first_word) * 4);
+    const float* zg = zp + (k / group_size) * n_out;
+    const float* sg = sp + (k / group_size) * n_out;
+    float* wk = w + (k - k0) * ld - n0;
+    for (int64_t c = first_word; c < end_word; ++c) {
+      const __m256i word = _mm256_set1_epi32(static_cast<int>(row[c]));
+      const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(word, shifts), nibble));
+      const __m256 value =
+          _mm256_mul_ps(_mm256_sub_ps(codes, _mm256_loadu_ps(zg + 8 * c)), _mm256_loadu_ps(sg + 8 * c));
+      _mm256_storeu_ps(wk + 8 * c, sdk::rounded_to<kRoundTo>(value));
+    }
+  }
+}
+#endif
+
+// gemm_block with each value rounded to `round_to` (the scales dtype): in one pass where the CPU allows (4 bits),
+// else computed, then rounded row by row while the rows are in cache.
+void gemm_block_rounded(const uint32_t* packed, const float* zp, const float* sp, int bits, int64_t group_size,
+                        int64_t words, int64_t n_out, int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* w,
+                        int64_t ld, c10::ScalarType round_to, sdk::RoundingPath path) {
+#ifdef OFT_SDK_X86_ROUNDING
+  if (bits == 4 && path == sdk::RoundingPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c()) {
+    switch (round_to) {
+      case at::kHalf:
+        return gemm_block4_8_lanes<at::kHalf>(packed, zp, sp, group_size, words, n_out, k0, k1, n0, n1, w, ld);
+      case at::kBFloat16:
+        return gemm_block4_8_lanes<at::kBFloat16>(packed, zp, sp, group_size, words, n_out, k0, k1, n0, n1, w, ld);
+      case at::kFloat:
+        return gemm_block4_8_lanes<at::kFloat>(packed, zp, sp, group_size, words, n_out, k0, k1, n0, n1, w, ld);
+      default: break;
+    }
+  }
+#endif
+  gemm_block(packed, zp, sp, bits, group_size, words, n_out, k0, k1, n0, n1, w, ld);
+  for (int64_t k = k0; k < k1; ++k) round_row(w + (k - k0) * ld, n1 - n0, round_to);
+}
+
 // Rows [n0, n1) of W (gemv layout, 4 bits), unrounded fp32, into w: row n at w + (n - n0) * in. Nibble i of word
 // c is input 8c + i; where groups hold whole words (a group size that is a multiple of 8) a word shares one zero and
 // scale and is decoded four lanes at a time.
@@ -144,28 +196,26 @@ at::Tensor decode_sequential4_cpu(const at::Tensor& packed) {
 }
 
 at::Tensor dequantize_gemm_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
-                               int64_t group_size, c10::ScalarType round_to) {
+                               int64_t group_size, c10::ScalarType round_to, sdk::RoundingPath path) {
   const at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous();
   const int64_t in = q.size(0), words = q.size(1), n_out = s.size(1);
   at::Tensor out = at::empty({in, n_out}, s.options());
   float* w = out.data_ptr<float>();
   at::parallel_for(0, in, kRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t k = begin; k < end; ++k) {
-      gemm_block(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), bits, group_size, words, n_out, k, k + 1, 0,
-                 n_out, w + k * n_out, n_out);
-      round_row(w + k * n_out, n_out, round_to);
-    }
+    gemm_block_rounded(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), bits, group_size, words, n_out, begin,
+                       end, 0, n_out, w + begin * n_out, n_out, round_to, path);
   });
   return out;
 }
 
 void dequantize_gemm_cpu_columns(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
-                                 int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile) {
+                                 int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile,
+                                 sdk::RoundingPath path) {
   expect_contiguous_cpu({&qweight, &zeros, &scales, &tile});
   const int64_t in = qweight.size(0), count = tile.size(1);
-  gemm_block(words_of(qweight), zeros.data_ptr<float>(), scales.data_ptr<float>(), bits, group_size, qweight.size(1),
-             scales.size(1), 0, in, first, first + count, tile.data_ptr<float>(), count);
-  round_row(tile.data_ptr<float>(), tile.numel(), round_to);
+  gemm_block_rounded(words_of(qweight), zeros.data_ptr<float>(), scales.data_ptr<float>(), bits, group_size,
+                     qweight.size(1), scales.size(1), 0, in, first, first + count, tile.data_ptr<float>(), count,
+                     round_to, path);
 }
 
 at::Tensor dequantize_gemv_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
