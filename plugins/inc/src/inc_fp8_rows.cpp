@@ -19,12 +19,6 @@ std::array<float, 256> values_of_all_bytes() {
   return values;
 }
 
-void dequantize_by_table(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how, float* out) {
-  const std::array<float, 256>& value = fp8_values(how.fp8);
-  for (int64_t n = 0; n < count; ++n) out[n] = value[codes[n]] * scales[n];
-  sdk::round_in_place(out, count, how.round_to);
-}
-
 // How many rows ahead the codes are prefetched.
 constexpr int64_t kPrefetchRows = 16;
 
@@ -41,6 +35,14 @@ template <typename Row>
 }
 
 #ifdef OFT_SDK_X86_ROUNDING
+// The last codes of a row (fewer than eight) through the table.
+void dequantize_tail_by_table(const uint8_t* codes, const float* scales, int64_t count, const Fp8Rows& how,
+                              float* out) {
+  const std::array<float, 256>& value = fp8_values(how.fp8);
+  for (int64_t n = 0; n < count; ++n) out[n] = value[codes[n]] * scales[n];
+  sdk::round_in_place(out, count, how.round_to);
+}
+
 // Eight codes as the fp16 values they equal (E4M3: divided by 2^8, undone by the caller). E4M3 (bias 7) shifted
 // into fp16 (bias 15) is its value times 2^-8, its subnormals included (they land on fp16 subnormals of the same
 // mantissa); its NaN (0x7f) becomes fp16's NaN with LibTorch's payload. E5M2 is fp16's upper byte.
@@ -65,7 +67,7 @@ struct RowIn8Lanes {
       const __m256 value = _mm256_mul_ps(fp8_as_float<kFp8>(codes + n), _mm256_loadu_ps(scales + n));
       _mm256_storeu_ps(out + n, sdk::rounded_to<kRoundTo>(value));
     }
-    if (n < count) dequantize_by_table(codes + n, scales + n, count - n, how, out + n);
+    if (n < count) dequantize_tail_by_table(codes + n, scales + n, count - n, how, out + n);
   }
 };
 
@@ -113,10 +115,12 @@ void dequantize_fp8_rows(const uint8_t* codes, int64_t ld, int64_t rows, int64_t
       return;
   }
 #endif
+  const std::array<float, 256>& value = fp8_values(how.fp8);
   for_each_row(codes, ld, rows, cols, scales, out,
                [&](const uint8_t* row_codes, const float* row_scales, int64_t count, float* row_out) {
-                 dequantize_by_table(row_codes, row_scales, count, how, row_out);
+                 for (int64_t n = 0; n < count; ++n) row_out[n] = value[row_codes[n]] * row_scales[n];
                });
+  sdk::round_in_place(out, rows * cols, how.round_to);  // the rows are contiguous in `out`: one call
 }
 
 }  // namespace oft::inc
