@@ -38,11 +38,6 @@ void decode_gemm_word4(uint32_t word, Floats& first, Floats& second) {
   second = __builtin_shufflevector(even, odd, 2, 6, 3, 7);
 }
 
-// (code - zero) * scale is exact in fp32 for fp16/bf16 scales; one rounding to their dtype gives the
-// library's value (fp32 scales: nothing to round; the layer accepts no other dtype). Done row by row while
-// the row is in cache.
-void round_row(float* row, int64_t count, c10::ScalarType round_to) { sdk::round_in_place(row, count, round_to); }
-
 // How many rows ahead tiles prefetch (bench_awq, 4-bit, 1 token: 4 rows ahead 7.0-7.4 ms, 16 6.0-6.6, 64 6.1-6.7).
 constexpr int64_t kPrefetchRows = 16;
 
@@ -114,26 +109,20 @@ __attribute__((target("avx2,f16c"))) void gemm_block4_8_lanes(const uint32_t* pa
 }
 #endif
 
-// gemm_block with each value rounded to `round_to` (the scales dtype): in one pass where the CPU allows (4 bits),
-// else computed, then rounded row by row while the rows are in cache.
+// gemm_block with each value rounded to `round_to` (the scales dtype): (code - zero) * scale is exact in fp32 for
+// fp16/bf16 scales, so one rounding gives the library's value. In one pass where the CPU allows (4 bits), else
+// computed, then rounded row by row while the rows are in cache.
 void gemm_block_rounded(const uint32_t* packed, const float* zp, const float* sp, int bits, int64_t group_size,
                         int64_t words, int64_t n_out, int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* w,
                         int64_t ld, c10::ScalarType round_to, sdk::RoundingPath path) {
 #ifdef OFT_SDK_X86_ROUNDING
-  if (bits == 4 && path == sdk::RoundingPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c()) {
-    switch (round_to) {
-      case at::kHalf:
-        return gemm_block4_8_lanes<at::kHalf>(packed, zp, sp, group_size, words, n_out, k0, k1, n0, n1, w, ld);
-      case at::kBFloat16:
-        return gemm_block4_8_lanes<at::kBFloat16>(packed, zp, sp, group_size, words, n_out, k0, k1, n0, n1, w, ld);
-      case at::kFloat:
-        return gemm_block4_8_lanes<at::kFloat>(packed, zp, sp, group_size, words, n_out, k0, k1, n0, n1, w, ld);
-      default: break;
-    }
-  }
+  if (bits == 4 && sdk::run_in_8_lanes(round_to, path, [&](auto dtype) {
+        gemm_block4_8_lanes<decltype(dtype)::value>(packed, zp, sp, group_size, words, n_out, k0, k1, n0, n1, w, ld);
+      }))
+    return;
 #endif
   gemm_block(packed, zp, sp, bits, group_size, words, n_out, k0, k1, n0, n1, w, ld);
-  for (int64_t k = k0; k < k1; ++k) round_row(w + (k - k0) * ld, n1 - n0, round_to);
+  for (int64_t k = k0; k < k1; ++k) sdk::round_in_place(w + (k - k0) * ld, n1 - n0, round_to);
 }
 
 // Rows [n0, n1) of W (gemv layout, 4 bits), unrounded fp32, into w: row n at w + (n - n0) * in. Nibble i of word
@@ -228,7 +217,7 @@ at::Tensor dequantize_gemv_cpu(const at::Tensor& qweight, const at::Tensor& zero
     for (int64_t n = begin; n < end; ++n) {
       gemv_block(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), group_size, words, groups, n, n + 1,
                  w + n * in);
-      round_row(w + n * in, in, round_to);
+      sdk::round_in_place(w + n * in, in, round_to);
     }
   });
   return out;
@@ -239,7 +228,7 @@ void dequantize_gemv_cpu_rows(const at::Tensor& qweight, const at::Tensor& zeros
   expect_contiguous_cpu({&qweight, &zeros, &scales, &tile});
   gemv_block(words_of(qweight), zeros.data_ptr<float>(), scales.data_ptr<float>(), group_size, qweight.size(1),
              zeros.size(1), first, first + tile.size(0), tile.data_ptr<float>());
-  round_row(tile.data_ptr<float>(), tile.numel(), round_to);
+  sdk::round_in_place(tile.data_ptr<float>(), tile.numel(), round_to);
 }
 
 }  // namespace oft::awq

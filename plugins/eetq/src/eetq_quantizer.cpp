@@ -58,18 +58,15 @@ __attribute__((target("avx2,f16c"))) void dequantize_rows_8_lanes(const int8_t* 
   }
 }
 
+template <c10::ScalarType kRoundTo>
 void dequantize_8_lanes(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out) {
   const at::Tensor s = scales.to(at::kFloat).contiguous();
   const int8_t* c = codes.const_data_ptr<int8_t>();
   const float* sp = s.const_data_ptr<float>();
   float* o = out.mutable_data_ptr<float>();
   const int64_t cols = codes.size(1), ld = codes.stride(0);
-  const bool half = scales.scalar_type() == at::kHalf;
   at::parallel_for(0, codes.size(0), 16, [&](int64_t begin, int64_t end) {
-    if (half)
-      dequantize_rows_8_lanes<at::kHalf>(c, ld, sp, begin, end, cols, o);
-    else
-      dequantize_rows_8_lanes<at::kFloat>(c, ld, sp, begin, end, cols, o);
+    dequantize_rows_8_lanes<kRoundTo>(c, ld, sp, begin, end, cols, o);
   });
 }
 #endif
@@ -77,15 +74,18 @@ void dequantize_8_lanes(const at::Tensor& codes, const at::Tensor& scales, const
 }  // namespace
 
 void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out,
-                              DequantizePath path) {
+                              sdk::RoundingPath path) {
   // EETQ's kernel dequantizes in fp16: q * scale rounded once to fp16. That product is exact in float (an 8-bit
   // code times an 11-bit significand), so it is computed in float and then rounded; the values are the same.
   // fp32 scales: one float product.
 #ifdef OFT_SDK_X86_ROUNDING
-  if (path == DequantizePath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c() && codes.device().is_cpu() &&
-      codes.scalar_type() == at::kChar && codes.dim() == 2 && codes.stride(1) == 1 && out.is_contiguous() &&
-      out.scalar_type() == at::kFloat && out.sizes() == codes.sizes())
-    return dequantize_8_lanes(codes, scales, out);
+  const bool rows_of_codes = codes.device().is_cpu() && codes.scalar_type() == at::kChar && codes.dim() == 2 &&
+                             codes.stride(1) == 1 && out.is_contiguous() && out.scalar_type() == at::kFloat &&
+                             out.sizes() == codes.sizes();
+  if (rows_of_codes && sdk::run_in_8_lanes(scales.scalar_type(), path, [&](auto dtype) {
+        dequantize_8_lanes<decltype(dtype)::value>(codes, scales, out);
+      }))
+    return;
 #endif
   out.copy_(codes);
   out.mul_(scales.to(at::kFloat));

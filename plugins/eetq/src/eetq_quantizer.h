@@ -7,6 +7,8 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
+#include "oft/sdk/reduced_precision_rounding.h"
+
 namespace oft::eetq {
 
 struct QuantizedWeight {
@@ -22,13 +24,10 @@ QuantizedWeight quantize_per_channel(const at::Tensor& weight, c10::ScalarType s
 // W^T (in_features, out_features) as float: q * scale rounded to the scales dtype, the values forward uses.
 at::Tensor dequantize_float_kn(const at::Tensor& codes, const at::Tensor& scales);
 
-enum class DequantizePath {
-  kFastest,  // x86 CPUs with AVX2 and F16C: one pass, eight codes at a time (convert, scale, round in registers)
-  kAten,     // ATen's conversion, product and then the rounding in place (what kFastest falls back to)
-};
-// The same into `out`, a float tensor of codes' shape (a tile of columns: codes and scales narrowed alike). Both
-// paths give the same bits.
+// The same into `out`, a float tensor of codes' shape (a tile of columns: codes and scales narrowed alike).
+// kFastest: on x86 CPUs with AVX2 and F16C one pass, eight codes at a time (convert, scale, round in registers);
+// kPortable: ATen's conversion and product, then the rounding in place. Both give the same bits.
 void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales, const at::Tensor& out,
-                              DequantizePath path = DequantizePath::kFastest);
+                              sdk::RoundingPath path = sdk::RoundingPath::kFastest);
 
 }  // namespace oft::eetq

@@ -105,15 +105,10 @@ void dequantize_block(const uint32_t* words, const float* z, const float* s, con
                       int64_t k0, int64_t k1, int64_t n0, int64_t n1, c10::ScalarType round_to, sdk::RoundingPath path,
                       float* w) {
 #ifdef OFT_SDK_X86_ROUNDING
-  if (path == sdk::RoundingPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c()) {
-    switch (round_to) {
-      case at::kHalf: return dequantize_block_8_lanes<at::kHalf>(words, z, s, g, n_out, bits, k0, k1, n0, n1, w);
-      case at::kBFloat16:
-        return dequantize_block_8_lanes<at::kBFloat16>(words, z, s, g, n_out, bits, k0, k1, n0, n1, w);
-      case at::kFloat: return dequantize_block_8_lanes<at::kFloat>(words, z, s, g, n_out, bits, k0, k1, n0, n1, w);
-      default: break;
-    }
-  }
+  if (sdk::run_in_8_lanes(round_to, path, [&](auto dtype) {
+        dequantize_block_8_lanes<decltype(dtype)::value>(words, z, s, g, n_out, bits, k0, k1, n0, n1, w);
+      }))
+    return;
 #endif
   const int64_t ld = n1 - n0;
   for_each_input(words, z, s, g, n_out, bits, k0, k1, n0, n1, w,

@@ -108,25 +108,6 @@ __attribute__((target("avx2,f16c"))) void dequantize_byte_rows_8_lanes(const uin
                     ByteRowIn8Lanes<kDtype>{cols, (uint32_t{1} << bits) - 1});
 }
 
-// Runs the eight-lane rows where they apply (both steps in one of the dtypes, AVX2 and F16C); false otherwise.
-bool dequantize_byte_rows_8_lanes(const uint8_t* packed, int64_t packed_rows, int64_t cols, int64_t planes,
-                                  uint32_t bits, int64_t begin, int64_t end, const float* zero, const float* scale,
-                                  const StepDtypes& dtypes, float* out) {
-  if (dtypes.difference != dtypes.product || !sdk::cpu_has_avx2() || !sdk::cpu_has_f16c()) return false;
-  switch (dtypes.product) {
-    case at::kHalf:
-      dequantize_byte_rows_8_lanes<at::kHalf>(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out);
-      return true;
-    case at::kBFloat16:
-      dequantize_byte_rows_8_lanes<at::kBFloat16>(packed, packed_rows, cols, planes, bits, begin, end, zero, scale,
-                                                  out);
-      return true;
-    case at::kFloat:
-      dequantize_byte_rows_8_lanes<at::kFloat>(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out);
-      return true;
-    default: return false;
-  }
-}
 #endif
 
 template <typename Packed>
@@ -134,9 +115,12 @@ void dequantize(const Packed* packed, int64_t packed_rows, int64_t cols, int64_t
                 int64_t end, const float* zero, const float* scale, const StepDtypes& dtypes, sdk::RoundingPath path,
                 float* out) {
 #ifdef OFT_SDK_X86_ROUNDING
+  // Byte packings whose two steps round to one dtype (hqq's usual case).
   if constexpr (std::is_same_v<Packed, uint8_t>)
-    if (path == sdk::RoundingPath::kFastest &&
-        dequantize_byte_rows_8_lanes(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, dtypes, out))
+    if (dtypes.difference == dtypes.product && sdk::run_in_8_lanes(dtypes.product, path, [&](auto dtype) {
+          dequantize_byte_rows_8_lanes<decltype(dtype)::value>(packed, packed_rows, cols, planes, bits, begin, end,
+                                                               zero, scale, out);
+        }))
       return;
 #endif
   const uint32_t mask = (uint32_t{1} << bits) - 1;

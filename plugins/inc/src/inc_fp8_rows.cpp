@@ -78,19 +78,6 @@ __attribute__((target("avx2,f16c"))) void dequantize_rows_8_lanes(const uint8_t*
   for_each_row(codes, ld, rows, cols, scales, out, RowIn8Lanes<kFp8, kRoundTo>{how});
 }
 
-// The loop compiled for the rows' formats; false for a dtype it has no loop for.
-template <c10::ScalarType kFp8>
-bool dequantize_rows_8_lanes_as(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales,
-                                const Fp8Rows& how, float* out) {
-  switch (how.round_to) {
-    case c10::kBFloat16:
-      dequantize_rows_8_lanes<kFp8, c10::kBFloat16>(codes, ld, rows, cols, scales, how, out);
-      return true;
-    case c10::kHalf: dequantize_rows_8_lanes<kFp8, c10::kHalf>(codes, ld, rows, cols, scales, how, out); return true;
-    case c10::kFloat: dequantize_rows_8_lanes<kFp8, c10::kFloat>(codes, ld, rows, cols, scales, how, out); return true;
-    default: return false;
-  }
-}
 #endif
 
 }  // namespace
@@ -105,17 +92,17 @@ const std::array<float, 256>& fp8_values(c10::ScalarType fp8) {
 
 void dequantize_fp8_rows(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales,
                          const Fp8Rows& how, float* out) {
+  const std::array<float, 256>& value = fp8_values(how.fp8);  // throws for anything but the two FP8 dtypes
 #ifdef OFT_SDK_X86_ROUNDING
-  if (how.path == Fp8RowPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c()) {
-    if (how.fp8 == c10::kFloat8_e4m3fn &&
-        dequantize_rows_8_lanes_as<c10::kFloat8_e4m3fn>(codes, ld, rows, cols, scales, how, out))
-      return;
-    if (how.fp8 == c10::kFloat8_e5m2 &&
-        dequantize_rows_8_lanes_as<c10::kFloat8_e5m2>(codes, ld, rows, cols, scales, how, out))
-      return;
-  }
+  if (sdk::run_in_8_lanes(how.round_to, how.path, [&](auto round_to) {
+        constexpr c10::ScalarType kRoundTo = decltype(round_to)::value;
+        if (how.fp8 == c10::kFloat8_e4m3fn)
+          dequantize_rows_8_lanes<c10::kFloat8_e4m3fn, kRoundTo>(codes, ld, rows, cols, scales, how, out);
+        else
+          dequantize_rows_8_lanes<c10::kFloat8_e5m2, kRoundTo>(codes, ld, rows, cols, scales, how, out);
+      }))
+    return;
 #endif
-  const std::array<float, 256>& value = fp8_values(how.fp8);
   for_each_row(codes, ld, rows, cols, scales, out,
                [&](const uint8_t* row_codes, const float* row_scales, int64_t count, float* row_out) {
                  for (int64_t n = 0; n < count; ++n) row_out[n] = value[row_codes[n]] * row_scales[n];

@@ -8,17 +8,14 @@
 
 #include <c10/core/ScalarType.h>
 
+#include "oft/sdk/reduced_precision_rounding.h"
+
 namespace oft::inc {
 
-enum class Fp8RowPath {
-  kFastest,  // the eight-lane path where the CPU has AVX2 and F16C
-  kTable,    // the table lookup on every CPU (what kFastest falls back to)
-};
-
 struct Fp8Rows {
-  c10::ScalarType fp8;       // kFloat8_e4m3fn or kFloat8_e5m2
-  c10::ScalarType round_to;  // the scale's dtype: kFloat, kHalf or kBFloat16
-  Fp8RowPath path = Fp8RowPath::kFastest;
+  c10::ScalarType fp8;                                   // kFloat8_e4m3fn or kFloat8_e5m2
+  c10::ScalarType round_to;                              // the scale's dtype: kFloat, kHalf or kBFloat16
+  sdk::RoundingPath path = sdk::RoundingPath::kFastest;  // kPortable: the table
 };
 
 // Rows [0, rows) of `cols` codes each, row r at codes + r * ld, into out (row r at out + r * cols):

@@ -59,11 +59,11 @@ TEST(EetqQuantizer, DequantizationPathsAgreeOnEveryCode) {
     scales[9] = 600.0;
     scales = scales.to(dtype);
     const at::Tensor tile_codes = codes.narrow(1, 11, 21), tile_scales = scales.narrow(0, 11, 21);
-    at::Tensor fastest = at::empty({13, 21}), aten = at::empty({13, 21});
-    dequantize_float_kn_into(tile_codes, tile_scales, fastest, DequantizePath::kFastest);
-    dequantize_float_kn_into(tile_codes, tile_scales, aten, DequantizePath::kAten);
-    EXPECT_TRUE(at::equal(fastest, aten)) << c10::toString(dtype);
-    EXPECT_TRUE(at::equal(aten, (tile_codes.to(at::kFloat) * tile_scales.to(at::kFloat)).to(dtype).to(at::kFloat)));
+    at::Tensor fastest = at::empty({13, 21}), portable = at::empty({13, 21});
+    dequantize_float_kn_into(tile_codes, tile_scales, fastest, sdk::RoundingPath::kFastest);
+    dequantize_float_kn_into(tile_codes, tile_scales, portable, sdk::RoundingPath::kPortable);
+    EXPECT_TRUE(at::equal(fastest, portable)) << c10::toString(dtype);
+    EXPECT_TRUE(at::equal(portable, (tile_codes.to(at::kFloat) * tile_scales.to(at::kFloat)).to(dtype).to(at::kFloat)));
   }
 }
 

@@ -52,13 +52,13 @@ TEST(IncFp8Rows, BothPathsGiveLibTorchsValuesForEveryByte) {
     for (c10::ScalarType round_to : {at::kFloat, at::kHalf, at::kBFloat16}) {
       const at::Tensor scales = scales_in(round_to, count);
       const at::Tensor expected = (bytes.view(fp8).to(at::kFloat) * scales).to(round_to).to(at::kFloat);
-      for (Fp8RowPath path : {Fp8RowPath::kFastest, Fp8RowPath::kTable}) {
+      for (sdk::RoundingPath path : {sdk::RoundingPath::kFastest, sdk::RoundingPath::kPortable}) {
         std::vector<float> out(codes.size());
         dequantize_fp8_rows(codes.data(), count, 1, count, scales.const_data_ptr<float>(), {fp8, round_to, path},
                             out.data());
         expect_same_values(out, expected,
                            std::string(c10::toString(fp8)) + " to " + c10::toString(round_to) +
-                               (path == Fp8RowPath::kTable ? ", table" : ", fastest"));
+                               (path == sdk::RoundingPath::kPortable ? ", table" : ", fastest"));
       }
     }
 }
@@ -71,11 +71,11 @@ TEST(IncFp8Rows, BothPathsReadStridedRows) {
   const at::Tensor tile = codes.narrow(1, 5, 21);
   const at::Tensor expected =
       (tile.contiguous().view(at::kFloat8_e4m3fn).to(at::kFloat) * scales).to(at::kBFloat16).to(at::kFloat);
-  for (Fp8RowPath path : {Fp8RowPath::kFastest, Fp8RowPath::kTable}) {
+  for (sdk::RoundingPath path : {sdk::RoundingPath::kFastest, sdk::RoundingPath::kPortable}) {
     std::vector<float> out(40 * 21);
     dequantize_fp8_rows(tile.const_data_ptr<uint8_t>(), 50, 40, 21, scales.const_data_ptr<float>(),
                         {at::kFloat8_e4m3fn, at::kBFloat16, path}, out.data());
-    expect_same_values(out, expected.reshape({-1}), path == Fp8RowPath::kTable ? "table" : "fastest");
+    expect_same_values(out, expected.reshape({-1}), path == sdk::RoundingPath::kPortable ? "table" : "fastest");
   }
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -107,8 +108,25 @@ inline bool cpu_has_avx2() {
 
 enum class RoundingPath {
   kFastest,   // the CPU's eight-lane instructions where it has them
-  kPortable,  // integer bit operations only (what kFastest falls back to)
+  kPortable,  // code for every CPU (what kFastest falls back to)
 };
+
+#ifdef OFT_SDK_X86_ROUNDING
+// For a plugin's own eight-lane loop compiled for AVX2 + F16C that rounds with rounded_to: when `path` is kFastest,
+// the CPU has AVX2 and F16C and `dtype` is Float, Half or BFloat16, calls
+// loop(std::integral_constant<c10::ScalarType, dtype>{}) and returns true; otherwise returns false, and the caller
+// takes its code for every CPU.
+template <typename Loop>
+bool run_in_8_lanes(c10::ScalarType dtype, RoundingPath path, Loop&& loop) {
+  if (path != RoundingPath::kFastest || !cpu_has_avx2() || !cpu_has_f16c()) return false;
+  switch (dtype) {
+    case c10::kFloat: loop(std::integral_constant<c10::ScalarType, c10::kFloat>{}); return true;
+    case c10::kHalf: loop(std::integral_constant<c10::ScalarType, c10::kHalf>{}); return true;
+    case c10::kBFloat16: loop(std::integral_constant<c10::ScalarType, c10::kBFloat16>{}); return true;
+    default: return false;
+  }
+}
+#endif
 
 // Rounds values[0, count) in place to `dtype`'s values (kFloat: unchanged; kHalf, kBFloat16; others throw).
 inline void round_in_place(float* values, int64_t count, c10::ScalarType dtype,
