@@ -7,7 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "aqlm_codes.h"
-#include "aqlm_lookup_product.h"
+#include "aqlm_codeword_product.h"
 #include "oft/sdk/tensor_checks.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
@@ -102,12 +102,11 @@ at::Tensor AqlmLinear::tiled_forward(const at::Tensor& x) const {
       });
 }
 
-at::Tensor AqlmLinear::lookup_forward(const at::Tensor& x) const {
+at::Tensor AqlmLinear::codeword_forward(const at::Tensor& x) const {
   check_weights_on_cpu();
   const int64_t tokens = x.numel() / in_features_;
-  at::Tensor y =
-      lookup_product(x.reshape({tokens, in_features_}).to(at::kFloat).contiguous(), codes_, config_.nbits_per_codebook,
-                     codebooks_.to(at::kFloat).contiguous(), scales_.to(at::kFloat).reshape(-1));
+  at::Tensor y = codeword_product(x.reshape({tokens, in_features_}).to(at::kFloat).contiguous(), codes_,
+                                  config_.nbits_per_codebook, codebooks_, scales_.to(at::kFloat).reshape(-1));
   if (bias_.defined()) y = y + bias_.to(at::kFloat);
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = out_features_;
@@ -121,7 +120,7 @@ at::Tensor AqlmLinear::forward(const at::Tensor& x) {
   check_on_cpu(x, "input");
   if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
     const int64_t tokens = x.numel() / in_features_;
-    return lookup_product_applies(tokens, config_.nbits_per_codebook) ? lookup_forward(x) : tiled_forward(x);
+    return codeword_product_applies(tokens, config_.nbits_per_codebook) ? codeword_forward(x) : tiled_forward(x);
   }
   const at::Tensor w = compute_weight();
   const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();

@@ -68,9 +68,8 @@ class AqlmLinear final : public sdk::LinearModule {
   at::Tensor compute_weight();
   // Forward for a few tokens: W dequantized a tile of output groups at a time (sdk::tiled_dequantized_linear).
   at::Tensor tiled_forward(const at::Tensor& x) const;
-  // Forward for a few tokens with codebooks of at most 2^8 entries: x · Wᵀ from the codes and a table of x's
-  // products with the codewords (aqlm_lookup_product.h), W never formed.
-  at::Tensor lookup_forward(const at::Tensor& x) const;
+  // Forward for a few tokens straight from the codes, W never formed (aqlm_codeword_product.h).
+  at::Tensor codeword_forward(const at::Tensor& x) const;
   void check_on_cpu(const at::Tensor& t, const char* name) const;
   // check_on_cpu for codes, codebooks and scales.
   void check_weights_on_cpu() const;
