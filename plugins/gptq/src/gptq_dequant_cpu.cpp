@@ -37,10 +37,6 @@ void dequantize_columns(const uint32_t* __restrict lo, const uint32_t* __restric
   }
 }
 
-// How far ahead rows are prefetched: one run of 32 inputs (`bits` packed rows; at 4 bits, prefetching 2, 4, 8 or
-// 16 rows ahead measured alike in bench_gptq at 1 token).
-constexpr int64_t kPrefetchInputs = 32;
-
 // Calls columns(lo, hi, zg, sg, shift, wk) for each input k in [k0, k1): its packed words from column n0 (hi: the
 // next words, where 3-bit fields straddle), its group's zeros and scales, and its output row wk, at
 // w + (k - k0) * (n1 - n0). Always inlined, so that the columns inline too in the callers compiled for AVX2.

@@ -1,0 +1,101 @@
+#include "gptq_gemv_cpu.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+
+#include "gptq_dequant_cpu.h"
+#include "gptq_dequant_math.h"
+#include "oft/sdk/prefetch.h"
+#include "oft/sdk/reduced_precision_rounding.h"
+
+namespace oft::gptq {
+namespace {
+
+#ifdef OFT_SDK_X86_ROUNDING
+struct GemvOperands {
+  const uint32_t* words;
+  const float* zeros;
+  const float* scales;
+  const int32_t* g_idx;
+  const float* x;
+  float* y;
+  int64_t in, n_out;
+  int bits;
+};
+
+// Outputs [n0, n0 + kGemvColumns): for each input k in order, its 64 weights decoded, rounded to kRoundTo and
+// multiplied with x[k] (a multiply, then an add), eight outputs per register.
+template <c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperands& p, int64_t n0) {
+  constexpr int kRegisters = kGemvColumns / 8;
+  const __m256i mask = _mm256_set1_epi32(static_cast<int>(math::code_mask(p.bits)));
+  __m256 acc[kRegisters];
+  for (int r = 0; r < kRegisters; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < p.in; ++k) {
+    const math::FieldPosition at_k = math::field_position(k, p.bits);
+    const uint32_t* lo = p.words + at_k.row * p.n_out + n0;
+    // Each pass reads 256 bytes of every packed row, rows n_out words apart (sdk/prefetch.h).
+    if (at_k.shift == 0 && k + kPrefetchInputs < p.in)
+      sdk::prefetch_bytes(p.words + math::field_position(k + kPrefetchInputs, p.bits).row * p.n_out + n0,
+                          kGemvColumns * int64_t{sizeof(uint32_t)});
+    const int64_t group = int64_t{p.g_idx[k]} * p.n_out + n0;
+    const __m128i by = _mm_cvtsi32_si128(static_cast<int>(at_k.shift));
+    const __m256 xk = _mm256_set1_ps(p.x[k]);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRegisters; ++r) {
+      const __m256i words = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + 8 * r));
+      const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(words, by), mask));
+      const __m256 value = _mm256_mul_ps(_mm256_sub_ps(codes, _mm256_loadu_ps(p.zeros + group + 8 * r)),
+                                         _mm256_loadu_ps(p.scales + group + 8 * r));
+      acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(sdk::rounded_to<kRoundTo>(value), xk));
+    }
+  }
+  for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(p.y + n0 + 8 * r, acc[r]);
+}
+#endif
+
+}  // namespace
+
+bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to) {
+#ifdef OFT_SDK_X86_ROUNDING
+  const bool dtype_ok = round_to == c10::kFloat || round_to == c10::kHalf || round_to == c10::kBFloat16;
+  return tokens == 1 && 32 % bits == 0 && out_features % kGemvColumns == 0 && dtype_ok && sdk::cpu_has_avx2() &&
+         sdk::cpu_has_f16c();
+#else
+  (void)tokens, (void)bits, (void)out_features, (void)round_to;
+  return false;
+#endif
+}
+
+at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
+                    const at::Tensor& g_idx, int bits, c10::ScalarType round_to) {
+  const int64_t n_out = qweight.size(1), in = g_idx.size(0);
+  if (!gemv_applies(1, bits, n_out, round_to) || x.numel() != in || x.scalar_type() != at::kFloat)
+    throw std::invalid_argument("gptq: the one-token product does not apply to " + std::to_string(bits) +
+                                "-bit weights of " + std::to_string(n_out) + " outputs on this CPU");
+  at::Tensor y = at::empty({n_out}, x.options());
+#ifdef OFT_SDK_X86_ROUNDING
+  const GemvOperands p{.words = reinterpret_cast<const uint32_t*>(qweight.const_data_ptr<int32_t>()),
+                       .zeros = zeros.const_data_ptr<float>(),
+                       .scales = scales.const_data_ptr<float>(),
+                       .g_idx = g_idx.const_data_ptr<int32_t>(),
+                       .x = x.const_data_ptr<float>(),
+                       .y = y.data_ptr<float>(),
+                       .in = in,
+                       .n_out = n_out,
+                       .bits = bits};
+  // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
+  sdk::run_in_8_lanes(round_to, sdk::RoundingPath::kFastest, [&](auto dtype) {
+    at::parallel_for(0, n_out / kGemvColumns, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t tile = begin; tile < end; ++tile)
+        gemv_columns_8_lanes<decltype(dtype)::value>(p, tile * kGemvColumns);
+    });
+  });
+#endif
+  return y;
+}
+
+}  // namespace oft::gptq
