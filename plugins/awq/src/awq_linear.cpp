@@ -2,11 +2,13 @@
 
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "awq_dequant_cpu.h"
+#include "awq_gemv_cpu.h"
 #include "awq_packing.h"
 #include "awq_quantizer.h"
 #include "oft/sdk/tensor_checks.h"
@@ -98,6 +100,14 @@ at::Tensor AwqLinear::tiled_forward(const at::Tensor& x) const {
   const int64_t gs = config_.effective_group_size(in_features_);
   const auto round_to = scales_.scalar_type();
   if (config_.layout == Layout::Gemm) {
+    if (gemv_applies(x.numel() / in_features_, config_.bits, out_features_, round_to)) {
+      at::Tensor y =
+          gemv_gemm4_cpu(x.reshape(-1).to(at::kFloat).contiguous(), o.qweight, o.zeros, o.scales, gs, round_to);
+      if (bias_.defined()) y = y + bias_.to(at::kFloat);
+      std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+      shape.back() = out_features_;
+      return y.reshape(shape).to(x.scalar_type());
+    }
     // At 4 bits a packed word holds eight output columns: tiles start on a word.
     return sdk::tiled_dequantized_linear(
         x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut, config_.bits == 4 ? 8 : 1,

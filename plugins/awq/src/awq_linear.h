@@ -68,7 +68,8 @@ class AwqLinear final : public sdk::LinearModule {
     at::Tensor qweight, zeros, scales;
   };
   CpuOperands cpu_operands() const;
-  // Forward for a few tokens: W dequantized a tile at a time (sdk::tiled_dequantized_linear).
+  // Forward for a few tokens: W dequantized a tile at a time (sdk::tiled_dequantized_linear), or for one token of
+  // the 4-bit gemm layout straight from the packed words where the CPU allows (awq_gemv_cpu.h).
   at::Tensor tiled_forward(const at::Tensor& x) const;
   // The dense weight forward multiplies with (cached if enabled and still current).
   at::Tensor compute_weight();

@@ -1,0 +1,28 @@
+#pragma once
+// y = x · Wᵀ for one token (decoding) straight from AWQ's 4-bit gemm words, on x86 CPUs with AVX2 and F16C: each
+// weight is decoded and rounded to the scales dtype in registers exactly as the dequantization does
+// (awq_dequant_cpu.h), then multiplied with x and added into the outputs' sums, 64 outputs (eight words) at a
+// time. Nothing is written for W: the tiled forward writes each tile of W^T (4 bytes per weight) and its GEMV reads
+// it back, which at one token costs more than the decoding. The outputs differ from the tiled forward's only in
+// summation order.
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+
+namespace oft::awq {
+
+// Outputs per pass: eight registers of eight sums.
+constexpr int64_t kGemvColumns = 64;
+
+// Whether gemv_gemm4_cpu applies: one token, 4 bits, out_features a multiple of kGemvColumns, scales of fp32, fp16
+// or bf16, and a CPU with AVX2 and F16C.
+bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to);
+
+// x float (in) contiguous; qweight int32 (in, out/8) in the gemm layout; zeros, scales float32 (groups, out); all
+// contiguous on the CPU. Returns y float (out) = Σ_k x[k] · W^T[k, n] with W^T's values those of
+// dequantize_gemm_cpu(..., round_to), summed in input order; gemv_applies must hold.
+at::Tensor gemv_gemm4_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros,
+                          const at::Tensor& scales, int64_t group_size, c10::ScalarType round_to);
+
+}  // namespace oft::awq

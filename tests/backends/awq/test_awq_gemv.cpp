@@ -1,0 +1,69 @@
+// The one-token product straight from the 4-bit gemm words (awq_gemv_cpu.h) against x · W^T with W^T from the CPU
+// dequantization (the library's rounded values), for every scales dtype; where it applies; and the forward takes
+// it for exactly one token.
+#include <string>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <gtest/gtest.h>
+
+#include "awq_dequant_cpu.h"
+#include "awq_format.h"
+#include "awq_gemv_cpu.h"
+#include "awq_packing.h"
+#include "awq_quantizer.h"
+#include "test_support.h"
+
+namespace oft::awq::test {
+namespace {
+
+constexpr int64_t kIn = 256, kOut = 2 * kGemvColumns;  // two passes of outputs
+
+bool cpu_takes_it() { return gemv_applies(1, 4, kOut, at::kFloat); }
+
+TEST(AwqGemv, EqualsTheProductWithTheDequantizedWeight) {
+  if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the one-token product does not run here";
+  const int64_t group_size = 64, groups = kIn / group_size;
+  at::manual_seed(11);
+  const at::Tensor codes = at::randint(0, 16, {kIn, kOut}, at::kLong);
+  const at::Tensor qweight = pack_gemm(codes, 4).contiguous();
+  const at::Tensor zeros = at::randint(0, 16, {groups, kOut}).to(at::kFloat);
+  for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    const at::Tensor scales = (at::rand({groups, kOut}) * 0.1).to(dtype).to(at::kFloat);
+    const at::Tensor x = at::randn({kIn});
+    const at::Tensor w_t = dequantize_gemm_cpu(qweight, zeros, scales, 4, group_size, dtype);
+    EXPECT_TRUE(oft::test::close(gemv_gemm4_cpu(x, qweight, zeros, scales, group_size, dtype), at::mv(w_t.t(), x), 1e-6,
+                                 "one-token product vs x · dequantized W^T"));
+  }
+}
+
+TEST(AwqGemv, AppliesToOneTokenOfWholePassesAt4BitsOnly) {
+  if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the one-token product does not run here";
+  EXPECT_TRUE(gemv_applies(1, 4, kOut, at::kBFloat16));
+  EXPECT_FALSE(gemv_applies(2, 4, kOut, at::kFloat));      // two tokens: the tiled forward
+  EXPECT_FALSE(gemv_applies(1, 8, kOut, at::kFloat));      // other bit widths: the tiled forward
+  EXPECT_FALSE(gemv_applies(1, 4, kOut + 8, at::kFloat));  // not whole passes of outputs
+}
+
+TEST(AwqGemv, ForwardTakesItForExactlyOneToken) {
+  if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the one-token product does not run here";
+  at::manual_seed(12);
+  c10::NoGradGuard no_grad;
+  AwqConfig config;
+  config.group_size = 64;
+  const at::Tensor bias = at::randn({kOut}).to(at::kHalf);
+  auto layer = make_layer(quantize_rtn(at::randn({kOut, kIn}).to(at::kHalf), config, at::kHalf), bias, config);
+  const at::Tensor x = at::randn({1, 1, kIn}).to(at::kHalf);
+  const at::Tensor one =
+      gemv_gemm4_cpu(x.reshape(-1).to(at::kFloat), layer->qweight(), layer->zeros().to(at::kFloat).contiguous(),
+                     layer->scales().to(at::kFloat).contiguous(), 64, at::kHalf);
+  EXPECT_TRUE(at::equal(layer->forward(x), (one + bias.to(at::kFloat)).to(at::kHalf).view({1, 1, kOut})));
+  // Two tokens: the tiled forward, the same values within its summation order.
+  const at::Tensor two = at::cat({x.view({1, kIn}), at::randn({1, kIn}).to(at::kHalf)});
+  EXPECT_TRUE(oft::test::close(layer->forward(two)[0].to(at::kFloat), layer->forward(x).view(-1).to(at::kFloat), 2e-3,
+                               "row 0 of two tokens vs one token"));
+}
+
+}  // namespace
+}  // namespace oft::awq::test
