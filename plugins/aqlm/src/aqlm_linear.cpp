@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 #include <utility>
-#include <vector>
 
 #include <ATen/ATen.h>
 
@@ -104,13 +103,10 @@ at::Tensor AqlmLinear::tiled_forward(const at::Tensor& x) const {
 
 at::Tensor AqlmLinear::codeword_forward(const at::Tensor& x) const {
   check_weights_on_cpu();
-  const int64_t tokens = x.numel() / in_features_;
-  at::Tensor y = codeword_product(x.reshape({tokens, in_features_}).to(at::kFloat).contiguous(), codes_,
-                                  config_.nbits_per_codebook, codebooks_, scales_.to(at::kFloat).reshape(-1));
-  if (bias_.defined()) y = y + bias_.to(at::kFloat);
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = out_features_;
-  return y.reshape(shape).to(x.scalar_type());
+  const at::Tensor x2d = x.reshape({-1, in_features_}).to(at::kFloat).contiguous();
+  const at::Tensor y =
+      codeword_product(x2d, codes_, config_.nbits_per_codebook, codebooks_, scales_.to(at::kFloat).reshape(-1));
+  return sdk::few_token_result(y, x, bias_);
 }
 
 at::Tensor AqlmLinear::forward(const at::Tensor& x) {

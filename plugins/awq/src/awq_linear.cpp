@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 #include <utility>
-#include <vector>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -101,12 +100,8 @@ at::Tensor AwqLinear::tiled_forward(const at::Tensor& x) const {
   const auto round_to = scales_.scalar_type();
   if (config_.layout == Layout::Gemm) {
     if (gemv_applies(x.numel() / in_features_, config_.bits, out_features_, round_to)) {
-      at::Tensor y =
-          gemv_gemm4_cpu(x.reshape(-1).to(at::kFloat).contiguous(), o.qweight, o.zeros, o.scales, gs, round_to);
-      if (bias_.defined()) y = y + bias_.to(at::kFloat);
-      std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-      shape.back() = out_features_;
-      return y.reshape(shape).to(x.scalar_type());
+      const at::Tensor x1 = x.reshape(-1).to(at::kFloat).contiguous();
+      return sdk::few_token_result(gemv_gemm4_cpu(x1, o.qweight, o.zeros, o.scales, gs, round_to), x, bias_);
     }
     // At 4 bits a packed word holds eight output columns: tiles start on a word.
     return sdk::tiled_dequantized_linear(

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "eetq_gemv_cpu.h"
 #include "eetq_layout.h"
 #include "eetq_quantizer.h"
 #include "oft/sdk/tensor_checks.h"
@@ -73,6 +74,9 @@ at::Tensor EetqLinear::forward(const at::Tensor& x) {
     throw std::invalid_argument("eetq: input has " + std::to_string(x.dim() ? x.size(-1) : 0) +
                                 " features, the layer expects " + std::to_string(in_features_));
   if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
+    if (gemv_applies(x.numel() / in_features_, out_features_, scales_.scalar_type())) {
+      return sdk::few_token_result(gemv_cpu(x.reshape(-1).to(at::kFloat).contiguous(), codes_, scales_), x, bias_);
+    }
     // A few tokens: the codes dequantized a tile of output columns at a time (no dense W written). Tiles of
     // kTileColumns read a whole cache line of each row of the (in, out) int8 codes; the default width, 32 columns
     // at 4096 inputs, read half of each (4096x4096, 1 token: 2.2x -> 1.7x dense, A/B).

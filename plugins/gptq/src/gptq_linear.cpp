@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 #include <utility>
-#include <vector>
 
 #include <ATen/ATen.h>
 
@@ -115,8 +114,10 @@ at::Tensor GptqLinear::forward(const at::Tensor& x) {
     check_g_idx_when_changed();
     const at::Tensor q = qweight_.contiguous(), g = g_idx_.contiguous();
     const at::Tensor z = current_zeros().to(at::kFloat).contiguous(), s = scales_.to(at::kFloat).contiguous();
-    if (gemv_applies(x.numel() / in_features_, config_.bits, out_features_, scales_.scalar_type()))
-      return one_token_forward(x, q, z, s, g);
+    if (gemv_applies(x.numel() / in_features_, config_.bits, out_features_, scales_.scalar_type())) {
+      const at::Tensor x1 = x.reshape(-1).to(at::kFloat).contiguous();
+      return sdk::few_token_result(gemv_cpu(x1, q, z, s, g, config_.bits, scales_.scalar_type()), x, bias_);
+    }
     return sdk::tiled_dequantized_linear(x, bias_, out_features_, at::kFloat, sdk::TileLayout::kInByOut,
                                          /*row_alignment=*/1, [&](int64_t first, int64_t, const at::Tensor& tile) {
                                            dequantize_cpu_columns(q, z, s, g, config_.bits, scales_.scalar_type(),
@@ -126,15 +127,6 @@ at::Tensor GptqLinear::forward(const at::Tensor& x) {
   at::Tensor w = compute_weight();
   at::Tensor b = bias_.defined() ? bias_.to(w.scalar_type()) : at::Tensor();
   return at::linear(x.to(w.scalar_type()), w, b).to(x.scalar_type());
-}
-
-at::Tensor GptqLinear::one_token_forward(const at::Tensor& x, const at::Tensor& q, const at::Tensor& z,
-                                         const at::Tensor& s, const at::Tensor& g) const {
-  at::Tensor y = gemv_cpu(x.reshape(-1).to(at::kFloat).contiguous(), q, z, s, g, config_.bits, scales_.scalar_type());
-  if (bias_.defined()) y = y + bias_.to(at::kFloat);
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = out_features_;
-  return y.reshape(shape).to(x.scalar_type());
 }
 
 void GptqLinear::set_dense_weight(const at::Tensor&) {

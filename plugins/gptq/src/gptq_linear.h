@@ -75,10 +75,6 @@ class GptqLinear final : public sdk::LinearModule {
   at::Tensor dequantize_float_kn() const;
   // The dense weight in the dtype forward multiplies in (cached if enabled and still current).
   at::Tensor compute_weight();
-  // Forward of one token on CPUs where gemv_cpu applies (gptq_gemv_cpu.h): packed words q, float zeros z and
-  // scales s, group indices g (checked), all contiguous.
-  at::Tensor one_token_forward(const at::Tensor& x, const at::Tensor& q, const at::Tensor& z, const at::Tensor& s,
-                               const at::Tensor& g) const;
   // zeros(), decoded once and kept while qzeros is unchanged (one byte per group and output): decoding is
   // tens of tensor operations (about 160 at 3 bits), each a kernel launch on CUDA.
   at::Tensor current_zeros() const;

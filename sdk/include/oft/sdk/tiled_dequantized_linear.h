@@ -52,6 +52,15 @@ inline int64_t tiled_linear_rows(int64_t in, c10::ScalarType dtype, int64_t row_
   return std::max(row_alignment, rows / row_alignment * row_alignment);
 }
 
+// What a few-token forward returns once it has y (tokens, out) (or (out) for one token), computed for x (..., in)
+// in y's dtype: bias (out, when defined) added in y's dtype, then x's leading sizes and dtype.
+inline at::Tensor few_token_result(at::Tensor y, const at::Tensor& x, const at::Tensor& bias) {
+  if (bias.defined()) y = y + bias.to(y.scalar_type());
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = y.size(-1);
+  return y.reshape(shape).to(x.scalar_type());
+}
+
 // x (..., in) in any dtype, computed in `dtype` (the dtype the plugin's dense path multiplies in); bias
 // (out) or undefined, added in `dtype`; the result has x's leading sizes and dtype, like
 // at::linear(x.to(dtype), W, bias.to(dtype)).to(x.scalar_type()).
@@ -95,9 +104,7 @@ at::Tensor tiled_dequantized_linear(const at::Tensor& x, const at::Tensor& bias,
         at::mm_out(out, w, xt);
     }
   });
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = out_features;
-  return yt.t().reshape(shape).to(x.scalar_type());
+  return few_token_result(yt.t(), x, at::Tensor());  // the bias is in already
 }
 
 }  // namespace oft::sdk

@@ -1,0 +1,88 @@
+#include "eetq_gemv_cpu.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+
+#include "oft/sdk/prefetch.h"
+#include "oft/sdk/reduced_precision_rounding.h"
+
+namespace oft::eetq {
+namespace {
+
+#ifdef OFT_SDK_X86_ROUNDING
+// How many rows of codes ahead each pass prefetches its cache line.
+constexpr int64_t kGemvPrefetchRows = 16;
+
+struct GemvOperands {
+  const int8_t* codes;
+  const float* scales;
+  const float* x;
+  float* y;
+  int64_t in, n_out;
+};
+
+// Outputs [n0, n0 + kGemvColumns): for each input k in order, its 64 codes converted, scaled, rounded to kRoundTo
+// and multiplied with x[k] (a multiply, then an add), eight outputs per register.
+template <c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperands& p, int64_t n0) {
+  constexpr int kRegisters = kGemvColumns / 8;
+  __m256 acc[kRegisters];
+  for (int r = 0; r < kRegisters; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < p.in; ++k) {
+    const int8_t* row = p.codes + k * p.n_out + n0;
+    if (k + kGemvPrefetchRows < p.in) sdk::prefetch_bytes(row + kGemvPrefetchRows * p.n_out, kGemvColumns);
+    const __m256 xk = _mm256_set1_ps(p.x[k]);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRegisters; ++r) {
+      const __m128i eight = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + 8 * r));
+      const __m256 value =
+          _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(eight)), _mm256_loadu_ps(p.scales + n0 + 8 * r));
+      acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(sdk::rounded_to<kRoundTo>(value), xk));
+    }
+  }
+  for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(p.y + n0 + 8 * r, acc[r]);
+}
+#endif
+
+}  // namespace
+
+bool gemv_applies(int64_t tokens, int64_t out_features, c10::ScalarType scales_dtype) {
+#ifdef OFT_SDK_X86_ROUNDING
+  const bool dtype_ok = scales_dtype == c10::kFloat || scales_dtype == c10::kHalf || scales_dtype == c10::kBFloat16;
+  return tokens == 1 && out_features % kGemvColumns == 0 && dtype_ok && sdk::cpu_has_avx2() && sdk::cpu_has_f16c();
+#else
+  (void)tokens, (void)out_features, (void)scales_dtype;
+  return false;
+#endif
+}
+
+at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scales) {
+  const int64_t in = codes.size(0), n_out = codes.size(1);
+  if (!gemv_applies(1, n_out, scales.scalar_type()) || x.numel() != in || x.scalar_type() != at::kFloat ||
+      codes.scalar_type() != at::kChar || !codes.is_contiguous())
+    throw std::invalid_argument("eetq: the one-token product does not apply to " + std::to_string(n_out) +
+                                " outputs of " + c10::toString(scales.scalar_type()) + " scales on this CPU");
+  at::Tensor y = at::empty({n_out}, x.options());
+#ifdef OFT_SDK_X86_ROUNDING
+  const at::Tensor float_scales = scales.to(at::kFloat).contiguous();
+  const GemvOperands p{.codes = codes.const_data_ptr<int8_t>(),
+                       .scales = float_scales.const_data_ptr<float>(),
+                       .x = x.const_data_ptr<float>(),
+                       .y = y.data_ptr<float>(),
+                       .in = in,
+                       .n_out = n_out};
+  // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
+  sdk::run_in_8_lanes(scales.scalar_type(), sdk::RoundingPath::kFastest, [&](auto dtype) {
+    at::parallel_for(0, n_out / kGemvColumns, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t tile = begin; tile < end; ++tile)
+        gemv_columns_8_lanes<decltype(dtype)::value>(p, tile * kGemvColumns);
+    });
+  });
+#endif
+  return y;
+}
+
+}  // namespace oft::eetq
