@@ -68,6 +68,33 @@ void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, co
   });
 }
 
+bool one_token_product_applies(int64_t tokens, const at::Tensor& codes, const at::Tensor& scale) {
+  return tokens == 1 && codes.dim() == 2 && codes.stride(1) == 1 && codes.device().is_cpu() &&
+         codes.size(1) % kGemvColumns == 0 && fp8_gemv_applies(Fp8Rows{codes.scalar_type(), scale.scalar_type()});
+}
+
+at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale) {
+  const int64_t rows = codes.size(0), cols = codes.size(1), ld = codes.stride(0);
+  if (!one_token_product_applies(1, codes, scale) || x.numel() != rows || x.scalar_type() != at::kFloat ||
+      !x.is_contiguous())
+    throw std::invalid_argument("inc: the one-token product does not apply to these codes on this CPU");
+  const Fp8Rows how{codes.scalar_type(), scale.scalar_type()};
+  const at::Tensor s = scale.to(at::kFloat).expand({cols}).contiguous();
+  const auto* c = static_cast<const uint8_t*>(codes.const_data_ptr());
+  const float* sp = s.const_data_ptr<float>();
+  const float* xp = x.const_data_ptr<float>();
+  at::Tensor y = at::empty({cols}, x.options());
+  float* yp = y.mutable_data_ptr<float>();
+  // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
+  at::parallel_for(0, cols / kGemvColumns, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t pass = begin; pass < end; ++pass) {
+      const int64_t n0 = pass * kGemvColumns;
+      fp8_gemv_columns(c + n0, ld, rows, sp + n0, xp, how, yp + n0);
+    }
+  });
+  return y;
+}
+
 at::Tensor dequantize_weight_float(const at::Tensor& codes, const at::Tensor& scale) {
   at::Tensor out = at::empty(codes.sizes(), codes.options().dtype(at::kFloat));
   dequantize_weight_into(codes.stride(-1) == 1 ? codes : codes.contiguous(), scale, out);

@@ -78,9 +78,56 @@ __attribute__((target("avx2,f16c"))) void dequantize_rows_8_lanes(const uint8_t*
   for_each_row(codes, ld, rows, cols, scales, out, RowIn8Lanes<kFp8, kRoundTo>{how});
 }
 
+template <c10::ScalarType kFp8, c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const uint8_t* codes, int64_t ld, int64_t rows,
+                                                               const float* scales, const float* x, float* y) {
+  constexpr int kRegisters = kGemvColumns / 8;
+  __m256 acc[kRegisters];
+  for (int r = 0; r < kRegisters; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < rows; ++k) {
+    const uint8_t* row = codes + k * ld;
+    // Each call reads one cache line of every row, rows ld bytes apart (sdk/prefetch.h).
+    if (k + kPrefetchRows < rows) sdk::prefetch_bytes(row + kPrefetchRows * ld, kGemvColumns);
+    const __m256 xk = _mm256_set1_ps(x[k]);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRegisters; ++r) {
+      const __m256 value = _mm256_mul_ps(fp8_as_float<kFp8>(row + 8 * r), _mm256_loadu_ps(scales + 8 * r));
+      acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(sdk::rounded_to<kRoundTo>(value), xk));
+    }
+  }
+  for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(y + 8 * r, acc[r]);
+}
 #endif
 
 }  // namespace
+
+bool fp8_gemv_applies(const Fp8Rows& how) {
+#ifdef OFT_SDK_X86_ROUNDING
+  const bool fp8 = how.fp8 == c10::kFloat8_e4m3fn || how.fp8 == c10::kFloat8_e5m2;
+  const bool round_to = how.round_to == c10::kFloat || how.round_to == c10::kHalf || how.round_to == c10::kBFloat16;
+  return fp8 && round_to && how.path == sdk::RoundingPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c();
+#else
+  (void)how;
+  return false;
+#endif
+}
+
+void fp8_gemv_columns(const uint8_t* codes, int64_t ld, int64_t rows, const float* scales, const float* x,
+                      const Fp8Rows& how, float* y) {
+  if (!fp8_gemv_applies(how))
+    throw std::logic_error("inc: fp8_gemv_columns called where fp8_gemv_applies does not hold");
+#ifdef OFT_SDK_X86_ROUNDING
+  sdk::run_in_8_lanes(how.round_to, how.path, [&](auto round_to) {
+    constexpr c10::ScalarType kRoundTo = decltype(round_to)::value;
+    if (how.fp8 == c10::kFloat8_e4m3fn)
+      gemv_columns_8_lanes<c10::kFloat8_e4m3fn, kRoundTo>(codes, ld, rows, scales, x, y);
+    else
+      gemv_columns_8_lanes<c10::kFloat8_e5m2, kRoundTo>(codes, ld, rows, scales, x, y);
+  });
+#else
+  (void)codes, (void)ld, (void)rows, (void)scales, (void)x, (void)y;
+#endif
+}
 
 const std::array<float, 256>& fp8_values(c10::ScalarType fp8) {
   static const std::array<float, 256> e4m3 = values_of_all_bytes<c10::Float8_e4m3fn>();

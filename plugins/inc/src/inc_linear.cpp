@@ -102,7 +102,12 @@ at::Tensor IncLinear::forward(const at::Tensor& x) {
   const auto hp = weight_scale_.scalar_type();
   at::Tensor xq = quant_dequant_input(x, input_scale_, weight_.scalar_type(), hp);
   at::Tensor y;
-  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(xq)) {
+  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(xq) &&
+      one_token_product_applies(xq.numel() / in_features_, weight_, weight_scale_)) {
+    // One token: straight from the codes into the outputs' sums (inc_fp8_rows.h), W never written.
+    y = sdk::few_token_result(one_token_product(xq.reshape(-1).to(at::kFloat).contiguous(), weight_, weight_scale_), xq,
+                              at::Tensor());
+  } else if (!weight_cache_.enabled() && sdk::tiled_linear_applies(xq)) {
     // A few tokens: the FP8 codes dequantized a tile of output columns at a time (no dense W written). Tiles of
     // at least 128 columns: the codes are stored (in, out), so a tile reads `count` bytes from each of `in` rows;
     // at 4096 x 4096 one token took half the time with 128 columns as with 32 (one thread, A/B in one session).
