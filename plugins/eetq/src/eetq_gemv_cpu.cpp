@@ -3,7 +3,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
 #include "oft/sdk/prefetch.h"
@@ -50,13 +49,7 @@ __attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperand
 }  // namespace
 
 bool gemv_applies(int64_t tokens, int64_t out_features, c10::ScalarType scales_dtype) {
-#ifdef OFT_SDK_X86_ROUNDING
-  const bool dtype_ok = scales_dtype == c10::kFloat || scales_dtype == c10::kHalf || scales_dtype == c10::kBFloat16;
-  return tokens == 1 && out_features % kGemvColumns == 0 && dtype_ok && sdk::cpu_has_avx2() && sdk::cpu_has_f16c();
-#else
-  (void)tokens, (void)out_features, (void)scales_dtype;
-  return false;
-#endif
+  return tokens == 1 && out_features % kGemvColumns == 0 && sdk::runs_in_8_lanes(scales_dtype);
 }
 
 at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scales) {
@@ -74,13 +67,8 @@ at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& codes, const at::Tens
                        .y = y.data_ptr<float>(),
                        .in = in,
                        .n_out = n_out};
-  // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
-  sdk::run_in_8_lanes(scales.scalar_type(), sdk::RoundingPath::kFastest, [&](auto dtype) {
-    at::parallel_for(0, n_out / kGemvColumns, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t tile = begin; tile < end; ++tile)
-        gemv_columns_8_lanes<decltype(dtype)::value>(p, tile * kGemvColumns);
-    });
-  });
+  sdk::for_each_pass_in_8_lanes(scales.scalar_type(), n_out, kGemvColumns,
+                                [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
 #endif
   return y;
 }

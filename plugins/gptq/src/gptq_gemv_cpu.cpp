@@ -3,7 +3,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
 #include "gptq_dequant_cpu.h"
@@ -60,14 +59,7 @@ __attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperand
 }  // namespace
 
 bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to) {
-#ifdef OFT_SDK_X86_ROUNDING
-  const bool dtype_ok = round_to == c10::kFloat || round_to == c10::kHalf || round_to == c10::kBFloat16;
-  return tokens == 1 && 32 % bits == 0 && out_features % kGemvColumns == 0 && dtype_ok && sdk::cpu_has_avx2() &&
-         sdk::cpu_has_f16c();
-#else
-  (void)tokens, (void)bits, (void)out_features, (void)round_to;
-  return false;
-#endif
+  return tokens == 1 && 32 % bits == 0 && out_features % kGemvColumns == 0 && sdk::runs_in_8_lanes(round_to);
 }
 
 at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
@@ -87,13 +79,8 @@ at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Te
                        .in = in,
                        .n_out = n_out,
                        .bits = bits};
-  // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
-  sdk::run_in_8_lanes(round_to, sdk::RoundingPath::kFastest, [&](auto dtype) {
-    at::parallel_for(0, n_out / kGemvColumns, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t tile = begin; tile < end; ++tile)
-        gemv_columns_8_lanes<decltype(dtype)::value>(p, tile * kGemvColumns);
-    });
-  });
+  sdk::for_each_pass_in_8_lanes(round_to, n_out, kGemvColumns,
+                                [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
 #endif
   return y;
 }

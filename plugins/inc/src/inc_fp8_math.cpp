@@ -80,18 +80,9 @@ at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const
     throw std::invalid_argument("inc: the one-token product does not apply to these codes on this CPU");
   const Fp8Rows how{codes.scalar_type(), scale.scalar_type()};
   const at::Tensor s = scale.to(at::kFloat).expand({cols}).contiguous();
-  const auto* c = static_cast<const uint8_t*>(codes.const_data_ptr());
-  const float* sp = s.const_data_ptr<float>();
-  const float* xp = x.const_data_ptr<float>();
   at::Tensor y = at::empty({cols}, x.options());
-  float* yp = y.mutable_data_ptr<float>();
-  // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
-  at::parallel_for(0, cols / kGemvColumns, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t pass = begin; pass < end; ++pass) {
-      const int64_t n0 = pass * kGemvColumns;
-      fp8_gemv_columns(c + n0, ld, rows, sp + n0, xp, how, yp + n0);
-    }
-  });
+  fp8_gemv(static_cast<const uint8_t*>(codes.const_data_ptr()), ld, rows, cols, s.const_data_ptr<float>(),
+           x.const_data_ptr<float>(), how, y.mutable_data_ptr<float>());
   return y;
 }
 

@@ -102,27 +102,23 @@ __attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const uint8_t* co
 }  // namespace
 
 bool fp8_gemv_applies(const Fp8Rows& how) {
-#ifdef OFT_SDK_X86_ROUNDING
   const bool fp8 = how.fp8 == c10::kFloat8_e4m3fn || how.fp8 == c10::kFloat8_e5m2;
-  const bool round_to = how.round_to == c10::kFloat || how.round_to == c10::kHalf || how.round_to == c10::kBFloat16;
-  return fp8 && round_to && how.path == sdk::RoundingPath::kFastest && sdk::cpu_has_avx2() && sdk::cpu_has_f16c();
-#else
-  (void)how;
-  return false;
-#endif
+  return fp8 && how.path == sdk::RoundingPath::kFastest && sdk::runs_in_8_lanes(how.round_to);
 }
 
-void fp8_gemv_columns(const uint8_t* codes, int64_t ld, int64_t rows, const float* scales, const float* x,
-                      const Fp8Rows& how, float* y) {
-  if (!fp8_gemv_applies(how))
-    throw std::logic_error("inc: fp8_gemv_columns called where fp8_gemv_applies does not hold");
+void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales, const float* x,
+              const Fp8Rows& how, float* y) {
+  if (!fp8_gemv_applies(how) || cols % kGemvColumns != 0)
+    throw std::logic_error("inc: fp8_gemv called where fp8_gemv_applies does not hold");
 #ifdef OFT_SDK_X86_ROUNDING
-  sdk::run_in_8_lanes(how.round_to, how.path, [&](auto round_to) {
-    constexpr c10::ScalarType kRoundTo = decltype(round_to)::value;
+  const auto columns = [&]<c10::ScalarType kFp8>(auto round_to, int64_t n0) {
+    gemv_columns_8_lanes<kFp8, decltype(round_to)::value>(codes + n0, ld, rows, scales + n0, x, y + n0);
+  };
+  sdk::for_each_pass_in_8_lanes(how.round_to, cols, kGemvColumns, [&](auto round_to, int64_t n0) {
     if (how.fp8 == c10::kFloat8_e4m3fn)
-      gemv_columns_8_lanes<c10::kFloat8_e4m3fn, kRoundTo>(codes, ld, rows, scales, x, y);
+      columns.template operator()<c10::kFloat8_e4m3fn>(round_to, n0);
     else
-      gemv_columns_8_lanes<c10::kFloat8_e5m2, kRoundTo>(codes, ld, rows, scales, x, y);
+      columns.template operator()<c10::kFloat8_e5m2>(round_to, n0);
   });
 #else
   (void)codes, (void)ld, (void)rows, (void)scales, (void)x, (void)y;

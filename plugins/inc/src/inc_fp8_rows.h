@@ -24,15 +24,15 @@ void dequantize_fp8_rows(const uint8_t* codes, int64_t ld, int64_t rows, int64_t
                          const Fp8Rows& how, float* out);
 
 // One token straight from the codes (decoding), on x86 CPUs with AVX2 and F16C: each weight dequantized as above
-// in registers, multiplied with x and added into its output's sum, kGemvColumns outputs per call (eight registers
-// of eight sums). Nothing is written for W.
+// in registers, multiplied with x and added into its output's sum, kGemvColumns outputs per pass over the rows
+// (eight registers of eight sums), the passes in parallel. Nothing is written for W.
 constexpr int64_t kGemvColumns = 64;
-// Whether fp8_gemv_columns runs for `how`: the fastest path on a CPU with AVX2 and F16C.
+// Whether fp8_gemv runs for `how`: the fastest path on a CPU with AVX2 and F16C.
 bool fp8_gemv_applies(const Fp8Rows& how);
-// y[n] = Σ_k x[k] · round_to(value(codes[k * ld + n]) * scales[n]) for the kGemvColumns columns n from `codes`,
-// summed in k order (a multiply, then an add), k in [0, rows). fp8_gemv_applies(how) must hold.
-void fp8_gemv_columns(const uint8_t* codes, int64_t ld, int64_t rows, const float* scales, const float* x,
-                      const Fp8Rows& how, float* y);
+// y[n] = Σ_k x[k] · round_to(value(codes[k * ld + n]) * scales[n]) for n in [0, cols), cols a multiple of
+// kGemvColumns, summed in k order (a multiply, then an add), k in [0, rows). fp8_gemv_applies(how) must hold.
+void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales, const float* x,
+              const Fp8Rows& how, float* y);
 
 // Every FP8 byte's float value (LibTorch's conversion), the table both paths agree with.
 const std::array<float, 256>& fp8_values(c10::ScalarType fp8);

@@ -128,6 +128,31 @@ bool run_in_8_lanes(c10::ScalarType dtype, RoundingPath path, Loop&& loop) {
 }
 #endif
 
+// Whether run_in_8_lanes(dtype, kFastest, loop) runs `loop` on this CPU.
+inline bool runs_in_8_lanes(c10::ScalarType dtype) {
+#ifdef OFT_SDK_X86_ROUNDING
+  return cpu_has_avx2() && cpu_has_f16c() && (dtype == c10::kFloat || dtype == c10::kHalf || dtype == c10::kBFloat16);
+#else
+  (void)dtype;
+  return false;
+#endif
+}
+
+#ifdef OFT_SDK_X86_ROUNDING
+// For a plugin's one-token product (y = x · Wᵀ straight from its packed weights, `columns` outputs per pass over
+// the inputs): calls pass(std::integral_constant<c10::ScalarType, dtype>{}, n0) for n0 = 0, columns, ... below
+// out_features, the passes in parallel on ATen's intra-op threads. runs_in_8_lanes(dtype) must hold; the passes
+// must touch only raw memory (workers start without the caller's thread-local state).
+template <typename Pass>
+void for_each_pass_in_8_lanes(c10::ScalarType dtype, int64_t out_features, int64_t columns, const Pass& pass) {
+  run_in_8_lanes(dtype, RoundingPath::kFastest, [&](auto kind) {
+    at::parallel_for(0, out_features / columns, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) pass(kind, p * columns);
+    });
+  });
+}
+#endif
+
 // Rounds values[0, count) in place to `dtype`'s values (kFloat: unchanged; kHalf, kBFloat16; others throw).
 inline void round_in_place(float* values, int64_t count, c10::ScalarType dtype,
                            RoundingPath path = RoundingPath::kFastest) {
