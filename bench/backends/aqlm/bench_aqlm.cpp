@@ -3,9 +3,8 @@
 //       against the dense fp32 Linear holding the same (dequantized) weight, timed back to back in each
 //       iteration; counters dense_ms, aqlm_ms and ratio = aqlm / dense. Codes and codebooks are random: the
 //       forward's speed does not depend on how well they fit. cached 1: dequantized weight kept (opt-in).
-//       2x8 up to 8 tokens takes the lookup-table product (aqlm_lookup_product.h), then up to 16 tokens the
-//       codeword product (aqlm_codeword_product.h), which 1x16 takes up to 32 tokens; past those the tiled
-//       dequantization (17 and 33 tokens: the first past each limit).
+//       Up to 32 tokens the codeword product (aqlm_codeword_product.h), past them the tiled dequantization (33
+//       tokens: the first past the limit).
 //   BM_BytesPerWeight/<codebooks>/<nbits>/<in_group>/<out_group>  checkpoint bytes (codes + fp16 codebooks +
 //       fp16 scales) per weight: fp16 dense is 2, fp32 4.
 //   BM_QuantizeAqlm/<size>  the native quantizer (2x8, in groups of 8, defaults) on a size x size weight;
@@ -86,9 +85,9 @@ BENCHMARK(BM_AqlmVsDense)
     ->Args({1, 2, 8, 0})
     ->Args({4, 2, 8, 0})
     ->Args({8, 2, 8, 0})
-    ->Args({9, 2, 8, 0})
     ->Args({16, 2, 8, 0})
-    ->Args({17, 2, 8, 0})
+    ->Args({32, 2, 8, 0})
+    ->Args({33, 2, 8, 0})
     ->Args({64, 2, 8, 0})
     ->Args({1, 2, 8, 1})
     ->Args({64, 2, 8, 1})

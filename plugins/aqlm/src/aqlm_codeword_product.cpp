@@ -18,9 +18,12 @@ using sdk::simd4::Floats;
 // Output rows per parallel task.
 constexpr int64_t kRowsPerTask = 64;
 
+// Code: uint8_t for aqlm's int8 codes, uint16_t for its int16 ones, read as stored (a copy widening 2x8's 4 MiB of
+// codes at 4096x4096 would write 8 MiB on every call).
+template <typename Code>
 struct Operands {
   const float* x;         // (T, K)
-  const uint16_t* codes;  // [N/og, K/ig, C], read mod 2^B
+  const Code* codes;      // [N/og, K/ig, C], read mod 2^B
   const void* codebooks;  // [C, Q, og, ig]: float for the portable code, else the dtype of the eight-lane loop
   const float* scales;    // [N/og]
   float* y;               // (T, N)
@@ -31,18 +34,19 @@ struct Operands {
 };
 
 // Where output row n reads: its output group's codes, and its row within their codebook entries.
+template <typename Code>
 struct RowSource {
-  const uint16_t* codes;
+  const Code* codes;
   int64_t row_offset;
 
-  static RowSource of(const Operands& p, int64_t n) {
+  static RowSource of(const Operands<Code>& p, int64_t n) {
     return {p.codes + n / p.out_group * p.in_groups * p.codebook_count, n % p.out_group * p.in_group};
   }
   // The offset in codebooks of the row's codeword from codebook c for input group g. kCodebooks > 0: that many
   // codebooks and output groups of one row (1x16's and 2x8's layouts), known at compile time, so the offset
   // arithmetic is the least and the loops' registers the most (measured: 1x16 took twice as long without).
   template <int kCodebooks, int64_t kInGroup>
-  int64_t codeword(const Operands& p, int64_t g, int64_t c) const {
+  int64_t codeword(const Operands<Code>& p, int64_t g, int64_t c) const {
     if constexpr (kCodebooks > 0)
       return c * p.book_size + int64_t{codes[g * kCodebooks + c] & p.code_mask} * kInGroup;
     else
@@ -50,25 +54,26 @@ struct RowSource {
   }
 };
 
-void write(const Operands& p, int64_t t, int64_t n, float sum) {
+template <typename Code>
+void write(const Operands<Code>& p, int64_t t, int64_t n, float sum) {
   p.y[t * p.out_features + n] = sum * p.scales[n / p.out_group];
 }
 
 // The number of codebooks the loops run over (kCodebooks: RowSource::codeword).
-template <int kCodebooks>
-int64_t codebooks_of(const Operands& p) {
+template <int kCodebooks, typename Code>
+int64_t codebooks_of(const Operands<Code>& p) {
   return kCodebooks > 0 ? kCodebooks : p.codebook_count;
 }
 
 // Rows [n, n + kRows) for tokens [t0, t0 + kTokens), input groups of kChunks · 4 inputs: each row's and token's
 // products summed lane by lane over input groups and codebooks, in that order, then the lanes: chunks first, then
 // (l0 + l1) + (l2 + l3). Several rows at once: their codeword reads are independent, and x is read once for all.
-template <int kChunks, int kCodebooks, int kRows, int kTokens>
-void rows_in_4_lanes(const Operands& p, int64_t n, int64_t t0) {
+template <int kChunks, int kCodebooks, int kRows, int kTokens, typename Code>
+void rows_in_4_lanes(const Operands<Code>& p, int64_t n, int64_t t0) {
   const auto* books = static_cast<const float*>(p.codebooks);
   const float* x = p.x + t0 * p.in_features;
-  RowSource rows[kRows];
-  for (int r = 0; r < kRows; ++r) rows[r] = RowSource::of(p, n + r);
+  RowSource<Code> rows[kRows];
+  for (int r = 0; r < kRows; ++r) rows[r] = RowSource<Code>::of(p, n + r);
   Floats acc[kRows][kTokens][kChunks] = {};
   for (int64_t g = 0; g < p.in_groups; ++g)
     for (int64_t c = 0; c < codebooks_of<kCodebooks>(p); ++c)
@@ -91,9 +96,9 @@ void rows_in_4_lanes(const Operands& p, int64_t n, int64_t t0) {
     }
 }
 
-template <int kChunks, int kCodebooks>
+template <int kChunks, int kCodebooks, typename Code>
 struct RowsIn4Lanes {
-  const Operands& p;
+  const Operands<Code>& p;
   template <int kRows, int kTokens>
   void run(int64_t n, int64_t t0) const {
     rows_in_4_lanes<kChunks, kCodebooks, kRows, kTokens>(p, n, t0);
@@ -101,19 +106,20 @@ struct RowsIn4Lanes {
 };
 
 // Input groups of any other size, one lane, a row and a token at a time.
+template <typename Code>
 struct RowsInOneLane {
-  const Operands& p;
+  const Operands<Code>& p;
   template <int kRows, int kTokens>
   void run(int64_t n, int64_t t0) const {
     const auto* books = static_cast<const float*>(p.codebooks);
     for (int64_t row = n; row < n + kRows; ++row)
       for (int64_t t = t0; t < t0 + kTokens; ++t) {
-        const RowSource source = RowSource::of(p, row);
+        const RowSource<Code> source = RowSource<Code>::of(p, row);
         const float* x = p.x + t * p.in_features;
         float sum = 0.f;
         for (int64_t g = 0; g < p.in_groups; ++g)
           for (int64_t c = 0; c < p.codebook_count; ++c) {
-            const float* w = books + source.codeword<0, 0>(p, g, c);
+            const float* w = books + source.template codeword<0, 0>(p, g, c);
             for (int64_t i = 0; i < p.in_group; ++i) sum += w[i] * x[g * p.in_group + i];
           }
         write(p, t, row, sum);
@@ -139,26 +145,26 @@ __attribute__((target("avx2,f16c"))) inline __m256 codeword_in_8_lanes(const voi
 
 // rows_in_4_lanes<2, ...> (input groups of 8) with the eight lanes in one register, codebooks stored as kDtype:
 // the same operations lane by lane (a multiply, then an add: no fused multiply-add), so the same bits.
-template <c10::ScalarType kDtype, int kCodebooks, int kRows, int kTokens>
-__attribute__((target("avx2,f16c"))) void rows_in_8_lanes(const Operands& p, int64_t n, int64_t t0) {
+template <c10::ScalarType kDtype, int kCodebooks, int kRows, int kTokens, typename Code>
+__attribute__((target("avx2,f16c"))) void rows_in_8_lanes(const Operands<Code>& p, int64_t n, int64_t t0) {
   const float* x = p.x + t0 * p.in_features;
-  RowSource rows[kRows];
-  for (int r = 0; r < kRows; ++r) rows[r] = RowSource::of(p, n + r);
+  RowSource<Code> rows[kRows];
+  for (int r = 0; r < kRows; ++r) rows[r] = RowSource<Code>::of(p, n + r);
   __m256 acc[kRows][kTokens];
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) acc[r][t] = _mm256_setzero_ps();
-  for (int64_t g = 0; g < p.in_groups; ++g)
-    for (int64_t c = 0; c < codebooks_of<kCodebooks>(p); ++c) {
-      __m256 xs[kTokens];
+  for (int64_t g = 0; g < p.in_groups; ++g) {
+    __m256 xs[kTokens];
 #pragma GCC unroll 16
-      for (int t = 0; t < kTokens; ++t) xs[t] = _mm256_loadu_ps(x + t * p.in_features + g * 8);
+    for (int t = 0; t < kTokens; ++t) xs[t] = _mm256_loadu_ps(x + t * p.in_features + g * 8);
+    for (int64_t c = 0; c < codebooks_of<kCodebooks>(p); ++c)
 #pragma GCC unroll 16
       for (int r = 0; r < kRows; ++r) {
         const __m256 w = codeword_in_8_lanes<kDtype>(p.codebooks, rows[r].template codeword<kCodebooks, 8>(p, g, c));
 #pragma GCC unroll 16
         for (int t = 0; t < kTokens; ++t) acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_mul_ps(w, xs[t]));
       }
-    }
+  }
   for (int r = 0; r < kRows; ++r)
     for (int t = 0; t < kTokens; ++t) {
       const __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc[r][t]), _mm256_extractf128_ps(acc[r][t], 1));
@@ -168,9 +174,9 @@ __attribute__((target("avx2,f16c"))) void rows_in_8_lanes(const Operands& p, int
     }
 }
 
-template <c10::ScalarType kDtype, int kCodebooks>
+template <c10::ScalarType kDtype, int kCodebooks, typename Code>
 struct RowsIn8Lanes {
-  const Operands& p;
+  const Operands<Code>& p;
   template <int kRows, int kTokens>
   void run(int64_t n, int64_t t0) const {
     rows_in_8_lanes<kDtype, kCodebooks, kRows, kTokens>(p, n, t0);
@@ -182,8 +188,8 @@ struct RowsIn8Lanes {
 // tokens at a time, then the last one (the block's codewords are in L1 cache after its first pass).
 constexpr int kRowBlock = 4;
 
-template <typename Rows>
-void for_each_row_block(const Operands& p, int64_t begin, int64_t end, const Rows& rows) {
+template <typename Code, typename Rows>
+void for_each_row_block(const Operands<Code>& p, int64_t begin, int64_t end, const Rows& rows) {
   const auto every_token = [&]<int kRows>(int64_t n) {
     int64_t t = 0;
     for (; t + 2 <= p.tokens; t += 2) rows.template run<kRows, 2>(n, t);
@@ -194,47 +200,12 @@ void for_each_row_block(const Operands& p, int64_t begin, int64_t end, const Row
   for (; n < end; ++n) every_token.template operator()<1>(n);
 }
 
-}  // namespace
-
-bool codeword_product_applies(int64_t tokens, int64_t nbits_per_codebook) {
-  return tokens >= 1 && tokens <= (nbits_per_codebook > 8 ? kCodewordMaxTokens : kCodewordMaxTokensSmallCodebooks);
-}
-
-at::Tensor codeword_product(const at::Tensor& x, const at::Tensor& stored_codes, int64_t nbits_per_codebook,
-                            const at::Tensor& codebooks, const at::Tensor& float_scales, sdk::RoundingPath path) {
-  const auto dtype_of_codes = stored_codes.scalar_type();
-  if (nbits_per_codebook < 1 || nbits_per_codebook > 16 ||
-      (dtype_of_codes != at::kChar && dtype_of_codes != at::kShort))
-    throw std::invalid_argument("aqlm: the codeword product takes int8 or int16 codes of 1 to 16 bits, got " +
-                                std::string(c10::toString(dtype_of_codes)) + " codes of " +
-                                std::to_string(nbits_per_codebook) + " bits");
-  if (x.dim() != 2 || x.scalar_type() != at::kFloat || !x.is_contiguous() ||
-      x.size(1) != stored_codes.size(1) * codebooks.size(3))
-    throw std::invalid_argument("aqlm: the codeword product takes a contiguous float input of (tokens, " +
-                                std::to_string(stored_codes.size(1) * codebooks.size(3)) + ")");
-  // int8 codes (up to 8 bits) widen to int16 with their sign, which the mask below drops again.
-  const at::Tensor codes = stored_codes.to(at::kShort).contiguous();
-  const at::Tensor scales = float_scales.contiguous();
-  const int64_t tokens = x.size(0), out_features = codes.size(0) * codebooks.size(2);
-  at::Tensor y = at::empty({tokens, out_features}, x.options());
-  Operands p{.x = x.const_data_ptr<float>(),
-             .codes = reinterpret_cast<const uint16_t*>(codes.const_data_ptr<int16_t>()),
-             .codebooks = nullptr,
-             .scales = scales.const_data_ptr<float>(),
-             .y = y.data_ptr<float>(),
-             .tokens = tokens,
-             .in_features = x.size(1),
-             .out_features = out_features,
-             .in_groups = codes.size(1),
-             .codebook_count = codebooks.size(0),
-             .out_group = codebooks.size(2),
-             .in_group = codebooks.size(3),
-             .entry_size = codebooks.size(2) * codebooks.size(3),
-             .book_size = codebooks.size(1) * codebooks.size(2) * codebooks.size(3),
-             .code_mask = static_cast<uint16_t>((uint32_t{1} << nbits_per_codebook) - 1)};
+// Runs the kernel for p's layout, codebooks' dtype and CPU. The codebooks' data pointer is filled in here.
+template <typename Code>
+void run_codeword_product(Operands<Code>& p, const at::Tensor& codebooks, sdk::RoundingPath path) {
   // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
   const auto run = [&](const auto& rows) {
-    at::parallel_for(0, out_features, kRowsPerTask,
+    at::parallel_for(0, p.out_features, kRowsPerTask,
                      [&](int64_t begin, int64_t end) { for_each_row_block(p, begin, end, rows); });
   };
   // make(std::integral_constant<int, kCodebooks>) names the kernel (kCodebooks: RowSource::codeword).
@@ -251,19 +222,66 @@ at::Tensor codeword_product(const at::Tensor& x, const at::Tensor& stored_codes,
     const at::Tensor books = codebooks.contiguous();
     p.codebooks = books.const_data_ptr();
     if (sdk::run_in_8_lanes(books.scalar_type(), path, [&](auto dtype) {
-          run_for_layout([&](auto layout) { return RowsIn8Lanes<decltype(dtype)::value, decltype(layout)::value>{p}; });
+          run_for_layout(
+              [&](auto layout) { return RowsIn8Lanes<decltype(dtype)::value, decltype(layout)::value, Code>{p}; });
         }))
-      return y;
+      return;
   }
 #endif
   const at::Tensor float_books = codebooks.to(at::kFloat).contiguous();
   p.codebooks = float_books.const_data_ptr<float>();
   switch (p.in_group) {
-    case 4: run_for_layout([&](auto layout) { return RowsIn4Lanes<1, decltype(layout)::value>{p}; }); break;
-    case 8: run_for_layout([&](auto layout) { return RowsIn4Lanes<2, decltype(layout)::value>{p}; }); break;
-    case 16: run_for_layout([&](auto layout) { return RowsIn4Lanes<4, decltype(layout)::value>{p}; }); break;
-    default: run(RowsInOneLane{p});
+    case 4: run_for_layout([&](auto layout) { return RowsIn4Lanes<1, decltype(layout)::value, Code>{p}; }); break;
+    case 8: run_for_layout([&](auto layout) { return RowsIn4Lanes<2, decltype(layout)::value, Code>{p}; }); break;
+    case 16: run_for_layout([&](auto layout) { return RowsIn4Lanes<4, decltype(layout)::value, Code>{p}; }); break;
+    default: run(RowsInOneLane<Code>{p});
   }
+}
+
+}  // namespace
+
+bool codeword_product_applies(int64_t tokens) { return tokens >= 1 && tokens <= kCodewordMaxTokens; }
+
+at::Tensor codeword_product(const at::Tensor& x, const at::Tensor& stored_codes, int64_t nbits_per_codebook,
+                            const at::Tensor& codebooks, const at::Tensor& float_scales, sdk::RoundingPath path) {
+  const auto dtype_of_codes = stored_codes.scalar_type();
+  const int64_t max_bits = dtype_of_codes == at::kChar ? 8 : 16;
+  if (nbits_per_codebook < 1 || nbits_per_codebook > max_bits ||
+      (dtype_of_codes != at::kChar && dtype_of_codes != at::kShort))
+    throw std::invalid_argument(
+        "aqlm: the codeword product takes int8 codes of 1 to 8 bits or int16 codes of 1 to 16 bits, got " +
+        std::string(c10::toString(dtype_of_codes)) + " codes of " + std::to_string(nbits_per_codebook) + " bits");
+  if (x.dim() != 2 || x.scalar_type() != at::kFloat || !x.is_contiguous() ||
+      x.size(1) != stored_codes.size(1) * codebooks.size(3))
+    throw std::invalid_argument("aqlm: the codeword product takes a contiguous float input of (tokens, " +
+                                std::to_string(stored_codes.size(1) * codebooks.size(3)) + ")");
+  const at::Tensor codes = stored_codes.contiguous();
+  const at::Tensor scales = float_scales.contiguous();
+  const int64_t tokens = x.size(0), out_features = codes.size(0) * codebooks.size(2);
+  at::Tensor y = at::empty({tokens, out_features}, x.options());
+  // The codes' bits as unsigned integers of their width: the mask drops what lies above the codebook's bits.
+  const auto with_codes = [&]<typename Code>(const Code* stored) {
+    Operands<Code> p{.x = x.const_data_ptr<float>(),
+                     .codes = stored,
+                     .codebooks = nullptr,
+                     .scales = scales.const_data_ptr<float>(),
+                     .y = y.data_ptr<float>(),
+                     .tokens = tokens,
+                     .in_features = x.size(1),
+                     .out_features = out_features,
+                     .in_groups = codes.size(1),
+                     .codebook_count = codebooks.size(0),
+                     .out_group = codebooks.size(2),
+                     .in_group = codebooks.size(3),
+                     .entry_size = codebooks.size(2) * codebooks.size(3),
+                     .book_size = codebooks.size(1) * codebooks.size(2) * codebooks.size(3),
+                     .code_mask = static_cast<uint16_t>((uint32_t{1} << nbits_per_codebook) - 1)};
+    run_codeword_product(p, codebooks, path);
+  };
+  if (dtype_of_codes == at::kChar)
+    with_codes(reinterpret_cast<const uint8_t*>(codes.const_data_ptr<int8_t>()));
+  else
+    with_codes(reinterpret_cast<const uint16_t*>(codes.const_data_ptr<int16_t>()));
   return y;
 }
 

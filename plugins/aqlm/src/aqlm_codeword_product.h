@@ -25,17 +25,16 @@
 namespace oft::aqlm {
 
 // Up to this many tokens the codeword product is used; past it the tiled dequantization wins, whose cost grows
-// more slowly with the tokens. Measured at 4096x4096 (bench_aqlm, 2 cores):
-// 1x16 32 tokens 16 ms by codewords vs 20-23 ms tiled, 64 tokens 33 vs 27-30 ms; 2x8 (2^8-entry codebooks, whose
-// tiles dequantize faster) 16 tokens 14 vs 22 ms, 32 tokens even.
+// more slowly with the tokens. Measured at 4096x4096 (bench_aqlm, 2 cores): 1x16 32 tokens 12 ms by codewords
+// vs 20 ms tiled (33 tokens), 64 tokens 33 vs 27-30 ms; 2x8 16 tokens 8 ms vs 23 ms tiled (17 tokens), 64
+// tokens 48 vs 31 ms (the crossing near 38 tokens at 2 threads and 40 at 1).
 constexpr int64_t kCodewordMaxTokens = 32;
-constexpr int64_t kCodewordMaxTokensSmallCodebooks = 16;
 
-// Whether the codeword product applies to `tokens` tokens (at least 1) of a layer whose codebooks have
-// 2^nbits_per_codebook entries.
-bool codeword_product_applies(int64_t tokens, int64_t nbits_per_codebook);
+// Whether the codeword product applies to `tokens` tokens (at least 1).
+bool codeword_product_applies(int64_t tokens);
 
-// x float (T, K) contiguous; stored_codes int8 or int16 [N/og, K/ig, C] as aqlm stores them (read mod 2^nbits);
+// x float (T, K) contiguous; stored_codes [N/og, K/ig, C] as aqlm stores them: int8 for up to 8 bits, int16 for up
+// to 16 (either read as stored, mod 2^nbits);
 // codebooks [C, 2^nbits, og, ig] (fp16, bf16 or fp32); float_scales [N/og]. Returns y float (T, N) = x · Wᵀ where
 // W[o·og + j, g·ig + i] = scales[o] · Σ_c codebooks[c, codes[o, g, c], j, i]. The summation order is fixed (it
 // depends neither on the number of threads nor on the path).

@@ -116,7 +116,7 @@ at::Tensor AqlmLinear::forward(const at::Tensor& x) {
   check_on_cpu(x, "input");
   if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
     const int64_t tokens = x.numel() / in_features_;
-    return codeword_product_applies(tokens, config_.nbits_per_codebook) ? codeword_forward(x) : tiled_forward(x);
+    return codeword_product_applies(tokens) ? codeword_forward(x) : tiled_forward(x);
   }
   const at::Tensor w = compute_weight();
   const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();

@@ -20,13 +20,16 @@ struct Layout {
 };
 
 // The golden cases' layouts plus 1x16 and 1x8 in groups of 8: one and two codebooks with single-row output groups
-// (the kernels that know the codebook count), input groups of 2 (one lane), 4, 8 and 16 (one, two and four
-// four-lane chunks), output groups of 2 and 4.
-const Layout kLayouts[] = {{1, 16, 1, 8}, {2, 8, 1, 8},  {1, 8, 1, 8}, {1, 8, 2, 4},
-                           {3, 6, 4, 2},  {4, 4, 1, 16}, {2, 10, 2, 8}};
+// (the kernels that know the codebook count) in input groups of 4, 8 and 16 (one, two and four four-lane chunks),
+// the generic kernel with output groups of 2 and 4, input groups of 2 (one lane).
+const Layout kLayouts[] = {{1, 16, 1, 8}, {2, 8, 1, 8}, {1, 8, 1, 8},  {1, 16, 1, 4}, {2, 8, 1, 16},
+                           {1, 8, 2, 4},  {3, 6, 4, 2}, {4, 4, 1, 16}, {2, 10, 2, 8}};
 
-// 44 outputs: row blocks of four and single rows after them (for output groups of 1 and 2; of 4: whole blocks).
-std::shared_ptr<AqlmLinear> random_layer(const Layout& l, c10::ScalarType dtype, int64_t out = 44, int64_t in = 64) {
+// Row blocks of four and, for output groups of 1 and 2, the single rows after them.
+int64_t outputs_of(const Layout& l) { return l.out_group == 4 ? 44 : 46; }
+
+std::shared_ptr<AqlmLinear> random_layer(const Layout& l, c10::ScalarType dtype, int64_t out = 0, int64_t in = 64) {
+  if (out == 0) out = outputs_of(l);
   AqlmConfig config;
   config.num_codebooks = l.codebooks;
   config.nbits_per_codebook = l.nbits;
@@ -86,9 +89,11 @@ TEST(AqlmCodewordProduct, LeavesTheCodewordSumsOfReducedPrecisionCodebooksUnroun
 }
 
 TEST(AqlmCodewordProduct, EightLanesGiveTheBitsOfTheCodeForEveryCpu) {
+  if (!sdk::runs_in_8_lanes(at::kFloat)) GTEST_SKIP() << "this CPU has no eight-lane path (x86 AVX2 + F16C)";
   at::manual_seed(3);
   c10::NoGradGuard no_grad;
-  for (const Layout& l : kLayouts)
+  for (const Layout& l : kLayouts) {
+    if (l.in_group != 8) continue;  // only input groups of 8 take eight lanes
     for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16})
       for (int64_t tokens : {int64_t{1}, int64_t{2}, int64_t{7}}) {
         SCOPED_TRACE(name(l) + ", " + c10::toString(dtype) + ", " + std::to_string(tokens) + " tokens");
@@ -97,6 +102,26 @@ TEST(AqlmCodewordProduct, EightLanesGiveTheBitsOfTheCodeForEveryCpu) {
         EXPECT_TRUE(at::equal(product(*layer, x, l.nbits, sdk::RoundingPath::kFastest),
                               product(*layer, x, l.nbits, sdk::RoundingPath::kPortable)));
       }
+  }
+}
+
+TEST(AqlmCodewordProduct, ReadsCodesOfUpTo8BitsAlikeFromInt8AndInt16) {
+  at::manual_seed(6);
+  c10::NoGradGuard no_grad;
+  for (const Layout& l : kLayouts) {
+    if (l.nbits > 8) continue;
+    for (const auto path : {sdk::RoundingPath::kFastest, sdk::RoundingPath::kPortable}) {
+      SCOPED_TRACE(name(l) + (path == sdk::RoundingPath::kFastest ? ", fastest" : ", portable"));
+      auto layer = random_layer(l, at::kHalf);
+      const at::Tensor x = at::randn({3, layer->in_features()});
+      const at::Tensor scales = layer->scales().to(at::kFloat).reshape(-1);
+      ASSERT_EQ(layer->codes().scalar_type(), at::kChar);
+      // aqlm's int8 codes hold codes past 127 as negative numbers; widened, they keep the sign the mask drops.
+      const at::Tensor widened = layer->codes().to(at::kShort);
+      EXPECT_TRUE(at::equal(codeword_product(x, widened, l.nbits, layer->codebooks(), scales, path),
+                            product(*layer, x, l.nbits, path)));
+    }
+  }
 }
 
 TEST(AqlmCodewordProduct, ForwardTakesItUpToTheTokenLimitAndInEveryInputShape) {
@@ -108,13 +133,13 @@ TEST(AqlmCodewordProduct, ForwardTakesItUpToTheTokenLimitAndInEveryInputShape) {
     const auto by_codewords = [&](const at::Tensor& x2d) {
       return (product(*layer, x2d.to(at::kFloat), l.nbits) + layer->bias().to(at::kFloat)).to(x2d.scalar_type());
     };
-    const int64_t limit = l.nbits > 8 ? kCodewordMaxTokens : kCodewordMaxTokensSmallCodebooks;
+    const int64_t limit = kCodewordMaxTokens;
     const at::Tensor x = at::randn({2, limit / 2, layer->in_features()}).to(at::kHalf);  // the limit, two sequences
-    EXPECT_TRUE(codeword_product_applies(limit, l.nbits));
+    EXPECT_TRUE(codeword_product_applies(limit));
     EXPECT_TRUE(at::equal(layer->forward(x), by_codewords(x.reshape({limit, -1})).view({2, limit / 2, -1})));
     // One token more: the tiled product of the dequantized weight (aqlm's rounding), not the codewords.
     const at::Tensor longer = at::randn({limit + 1, layer->in_features()}).to(at::kHalf);
-    EXPECT_FALSE(codeword_product_applies(limit + 1, l.nbits));
+    EXPECT_FALSE(codeword_product_applies(limit + 1));
     EXPECT_FALSE(at::equal(layer->forward(longer), by_codewords(longer)));
     EXPECT_TRUE(oft::test::close(layer->forward(longer), by_codewords(longer), 1e-3, "tiled vs codewords"));
   }
@@ -148,7 +173,14 @@ TEST(AqlmCodewordProduct, RefusesCodesAndInputsItCannotRead) {
     return "no error";
   };
   const at::Tensor x = at::randn({2, layer->in_features()});
-  EXPECT_NE(message(x, layer->codes().to(at::kInt)).find("int8 or int16 codes"), std::string::npos);
+  EXPECT_NE(message(x, layer->codes().to(at::kInt)).find("int8 codes of 1 to 8 bits or int16 codes of 1 to 16 bits"),
+            std::string::npos);
+  try {  // int8 codes cannot hold 9 bits
+    codeword_product(x, layer->codes(), 9, layer->codebooks(), scales);
+    ADD_FAILURE() << "9-bit int8 codes accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("got Char codes of 9 bits"), std::string::npos) << e.what();
+  }
   EXPECT_NE(message(x.to(at::kHalf), layer->codes()).find("contiguous float input of (tokens, 64)"), std::string::npos);
   EXPECT_NE(message(at::randn({2, 32}), layer->codes()).find("(tokens, 64)"), std::string::npos);
   EXPECT_EQ(message(x, layer->codes()), "no error");
