@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "hqq_code_row_product.h"
 #include "hqq_dequant_cpu.h"
 #include "hqq_packing.h"
 #include "hqq_quantizer.h"
@@ -71,11 +72,23 @@ at::Tensor HqqLinear::forward(const at::Tensor& x) {
   if (x.size(-1) != meta_.in_features)
     throw std::invalid_argument("hqq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(meta_.in_features));
-  // A few tokens with groups along the input (axis 1, the usual setting): W a tile of output rows at a time.
+  // A few tokens with groups along the input (axis 1, the usual setting): straight from the codes where the code
+  // row product applies (up to 8 tokens of byte packings on x86 with AVX2), else W a tile of output rows at a time.
   const bool rows_whole = meta_.settings.axis == 1 && meta_.in_features % meta_.cols == 0 &&
                           scale_.sizes() == at::IntArrayRef({meta_.rows, 1}) && zero_.sizes() == scale_.sizes();
   if (!weight_cache_.enabled() && rows_whole && sdk::tiled_linear_applies(x, bias_)) {
     const at::Tensor codes = packed();
+    const int64_t tokens = x.numel() / meta_.in_features;
+    const CodeRowWeights weights{codes,
+                                 meta_.packing,
+                                 zero_,
+                                 scale_,
+                                 step_dtypes(meta_.compute_dtype, zero_, scale_),
+                                 meta_.out_features,
+                                 meta_.in_features};
+    if (code_row_product_applies(tokens, weights))
+      return sdk::few_token_result(code_row_product(x.reshape({tokens, -1}).to(at::kFloat).contiguous(), weights), x,
+                                   bias_);
     const int64_t code_rows = meta_.in_features / meta_.cols;  // per output row
     return sdk::tiled_dequantized_linear(x, bias_, meta_.out_features, at::kFloat, sdk::TileLayout::kOutByIn, 1,
                                          [&](int64_t first, int64_t count, const at::Tensor& tile) {

@@ -1,0 +1,202 @@
+#include "hqq_code_row_product.h"
+
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+
+#include "hqq_packing.h"
+#include "oft/sdk/reduced_precision_rounding.h"
+
+namespace oft::hqq {
+namespace {
+
+// Output rows per plane (each with its planes' outputs) per parallel task.
+constexpr int64_t kRowsPerTask = 16;
+
+#ifdef OFT_SDK_X86_ROUNDING
+struct Operands {
+  const uint8_t* packed;  // (packed rows, cols)
+  const float* zero;      // one per code row
+  const float* scale;
+  const float* x;  // (T, in)
+  float* y;        // (T, out)
+  int64_t tokens, in_features, out_features;
+  int64_t cols, packed_rows, code_rows_per_output, outputs_per_plane;
+};
+
+__attribute__((target("avx2"))) inline float lane_sum(__m256 v) {
+  const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, half);
+  return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+}
+
+// hqq's two steps for eight codes, each rounded to kDtype as dequantize_code_rows rounds it.
+template <c10::ScalarType kDtype>
+__attribute__((target("avx2,f16c"))) inline __m256 dequantized(__m256 codes, __m256 zero, __m256 scale) {
+  return sdk::rounded_to<kDtype>(_mm256_mul_ps(sdk::rounded_to<kDtype>(_mm256_sub_ps(codes, zero)), scale));
+}
+
+// The values of one plane's codes in eight lanes of packed bytes. Codes of up to 4 bits take a code row's table of
+// their 2^bits dequantized values (computed by the same steps, so the same bits) and a lane permutation, instead of
+// the steps for every code: the three low bits of a lane pick one of eight entries, the fourth (4-bit codes) one of
+// two tables. 8-bit codes take the steps.
+template <c10::ScalarType kDtype, int kBits, int kShift>
+struct PlaneValues {
+  __m256 low, high;  // the tables: codes 0-7 (codes of 1 and 2 bits repeated), 8-15
+
+  __attribute__((target("avx2,f16c"))) void set(float zero, float scale) {
+    const __m256 z = _mm256_set1_ps(zero), s = _mm256_set1_ps(scale);
+    if constexpr (kBits == 8) {
+      low = z;
+      high = s;
+    } else {
+      constexpr int kMask = kBits >= 3 ? 7 : (1 << kBits) - 1;
+      low = dequantized<kDtype>(
+          _mm256_setr_ps(0 & kMask, 1 & kMask, 2 & kMask, 3 & kMask, 4 & kMask, 5 & kMask, 6 & kMask, 7 & kMask), z, s);
+      if constexpr (kBits == 4) high = dequantized<kDtype>(_mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15), z, s);
+    }
+  }
+
+  // bytes: eight packed bytes, one per 32-bit lane; this plane's code in bits [kShift, kShift + kBits).
+  __attribute__((target("avx2,f16c"))) __m256 of(__m256i bytes) const {
+    if constexpr (kBits == 8) {
+      return dequantized<kDtype>(_mm256_cvtepi32_ps(bytes), low, high);
+    } else {
+      const __m256i index = _mm256_srli_epi32(bytes, kShift);  // bits above the code: ignored (or repeated tables)
+      const __m256 value = _mm256_permutevar8x32_ps(low, index);
+      if constexpr (kBits < 4) return value;
+      // The code's fourth bit, moved to the sign bit, picks the high table.
+      const __m256 fourth = _mm256_castsi256_ps(_mm256_slli_epi32(bytes, 28 - kShift));
+      return _mm256_blendv_ps(value, _mm256_permutevar8x32_ps(high, index), fourth);
+    }
+  }
+};
+
+// acc[t] += w · xs[t] for each token (a multiply, then an add: no fused multiply-add).
+template <int kTokens>
+__attribute__((target("avx2"))) inline void accumulate(__m256 (&acc)[kTokens], __m256 w, const __m256 (&xs)[kTokens]) {
+#pragma GCC unroll 8
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(w, xs[t]));
+}
+
+// Output row m of every plane (outputs m, m + N/planes, ...) for tokens [t0, t0 + kTokens): over the row's packed
+// rows in order, eight bytes at a time, each plane's codes dequantized and multiplied with x, lane by lane; then
+// the lanes. kPlane: 0 to planes - 1, the first plane in the most significant bits.
+template <c10::ScalarType kDtype, int kBits, int kTokens, int... kPlane>
+__attribute__((target("avx2,f16c"))) void outputs_in_8_lanes(const Operands& p, int64_t m, int64_t t0,
+                                                             std::integer_sequence<int, kPlane...>) {
+  constexpr int kPlanes = sizeof...(kPlane);
+  std::tuple<PlaneValues<kDtype, kBits, kBits*(kPlanes - 1 - kPlane)>...> values;
+  __m256 acc[kPlanes][kTokens];
+  for (int plane = 0; plane < kPlanes; ++plane)
+    for (int t = 0; t < kTokens; ++t) acc[plane][t] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < p.code_rows_per_output; ++c) {
+    const int64_t row = m * p.code_rows_per_output + c;  // packed row; plane q's code row q * packed_rows + row
+    const uint8_t* bytes = p.packed + row * p.cols;
+    const float* x = p.x + t0 * p.in_features + c * p.cols;
+    (std::get<kPlane>(values).set(p.zero[kPlane * p.packed_rows + row], p.scale[kPlane * p.packed_rows + row]), ...);
+    for (int64_t j = 0; j < p.cols; j += 8) {
+      const __m256i wide = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + j)));
+      __m256 xs[kTokens];
+#pragma GCC unroll 8
+      for (int t = 0; t < kTokens; ++t) xs[t] = _mm256_loadu_ps(x + t * p.in_features + j);
+      (accumulate<kTokens>(acc[kPlane], std::get<kPlane>(values).of(wide), xs), ...);
+    }
+  }
+  for (int plane = 0; plane < kPlanes; ++plane)
+    for (int t = 0; t < kTokens; ++t)
+      p.y[(t0 + t) * p.out_features + plane * p.outputs_per_plane + m] = lane_sum(acc[plane][t]);
+}
+
+// Tokens per pass over the codes: each pass decodes them again, so as many as the registers hold beside the planes'
+// sums and tables (4-bit: 2 x 4 sums, 4 tables, 4 inputs).
+template <int kBits>
+constexpr int kTokensPerPass = kBits >= 4   ? 4
+                               : kBits == 2 ? 2
+                                            : 1;
+
+// Tokens [t0, t0 + count) of output row m, count < kTokens: the kernel for exactly count tokens.
+template <c10::ScalarType kDtype, int kBits, int kTokens, typename Planes>
+void last_tokens(const Operands& p, int64_t m, int64_t t0, int64_t count, Planes planes) {
+  if constexpr (kTokens > 1) {
+    if (count == kTokens - 1)
+      outputs_in_8_lanes<kDtype, kBits, kTokens - 1>(p, m, t0, planes);
+    else
+      last_tokens<kDtype, kBits, kTokens - 1>(p, m, t0, count, planes);
+  }
+}
+
+template <c10::ScalarType kDtype, int kBits>
+void run_in_8_lanes(const Operands& p) {
+  constexpr auto kPlanes = std::make_integer_sequence<int, 8 / kBits>{};
+  constexpr int kTokens = kTokensPerPass<kBits>;
+  // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
+  at::parallel_for(0, p.outputs_per_plane, kRowsPerTask, [&](int64_t begin, int64_t end) {
+    for (int64_t m = begin; m < end; ++m) {
+      int64_t t = 0;
+      for (; t + kTokens <= p.tokens; t += kTokens) outputs_in_8_lanes<kDtype, kBits, kTokens>(p, m, t, kPlanes);
+      if (t < p.tokens) last_tokens<kDtype, kBits, kTokens>(p, m, t, p.tokens - t, kPlanes);
+    }
+  });
+}
+#endif
+
+bool byte_packing(const std::string& packing) {
+  return packing == "8bit_u8" || packing == "4bit_u8" || packing == "2bit_u8" || packing == "1bit_u8";
+}
+
+}  // namespace
+
+bool code_row_product_applies(int64_t tokens, const CodeRowWeights& w) {
+  if (tokens < 1 || tokens > kCodeRowProductMaxTokens || !byte_packing(w.packing) ||
+      w.dtypes.difference != w.dtypes.product || !sdk::runs_in_8_lanes(w.dtypes.product))
+    return false;
+  const int64_t cols = w.packed.size(1);
+  return w.packed.dim() == 2 && cols % 8 == 0 && w.in_features % cols == 0 && w.out_features % planes(w.packing) == 0 &&
+         w.zero.numel() == w.out_features * (w.in_features / cols) && w.scale.numel() == w.zero.numel();
+}
+
+at::Tensor code_row_product(const at::Tensor& x, const CodeRowWeights& w) {
+  const int64_t tokens = x.dim() == 2 ? x.size(0) : 0;
+  if (!code_row_product_applies(tokens, w) || x.size(1) != w.in_features || x.scalar_type() != at::kFloat ||
+      !x.is_contiguous() || w.packed.scalar_type() != at::kByte || !w.packed.is_contiguous())
+    throw std::invalid_argument("hqq: the code row product does not apply to " + std::to_string(tokens) +
+                                " tokens of a " + w.packing + " layer with " + c10::toString(w.dtypes.product) +
+                                " steps on this CPU");
+  at::Tensor y = at::empty({tokens, w.out_features}, x.options());
+#ifdef OFT_SDK_X86_ROUNDING
+  const int64_t n_planes = planes(w.packing);
+  // One float per code row (an eighth of a byte per weight at group 64): read by every token pass.
+  const at::Tensor zero = w.zero.reshape({-1}).to(at::kFloat).contiguous();
+  const at::Tensor scale = w.scale.reshape({-1}).to(at::kFloat).contiguous();
+  const Operands p{.packed = w.packed.const_data_ptr<uint8_t>(),
+                   .zero = zero.const_data_ptr<float>(),
+                   .scale = scale.const_data_ptr<float>(),
+                   .x = x.const_data_ptr<float>(),
+                   .y = y.data_ptr<float>(),
+                   .tokens = tokens,
+                   .in_features = w.in_features,
+                   .out_features = w.out_features,
+                   .cols = w.packed.size(1),
+                   .packed_rows = w.packed.size(0),
+                   .code_rows_per_output = w.in_features / w.packed.size(1),
+                   .outputs_per_plane = w.out_features / n_planes};
+  sdk::run_in_8_lanes(w.dtypes.product, sdk::RoundingPath::kFastest, [&](auto dtype) {
+    constexpr c10::ScalarType kDtype = decltype(dtype)::value;
+    switch (n_planes) {
+      case 1: run_in_8_lanes<kDtype, 8>(p); break;
+      case 2: run_in_8_lanes<kDtype, 4>(p); break;
+      case 4: run_in_8_lanes<kDtype, 2>(p); break;
+      default: run_in_8_lanes<kDtype, 1>(p);
+    }
+  });
+#endif
+  return y;
+}
+
+}  // namespace oft::hqq

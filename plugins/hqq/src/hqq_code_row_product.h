@@ -1,0 +1,46 @@
+#pragma once
+// y = x · Wᵀ for a few tokens straight from byte-packed code rows (groups along the input, axis 1), on x86 CPUs with
+// AVX2 and F16C: eight codes at a time are shifted out of their bytes, converted, and taken through hqq's two steps
+// with each rounding in registers exactly as dequantize_code_rows does ((code - zero) rounded, times the scale,
+// rounded), then multiplied with x and added into the output's sum. A packed byte holds one code of each plane, and
+// the planes' code rows of the same packed row belong to outputs N/planes apart, so one pass over an output's
+// packed rows sums all its planes' outputs, x read once for them. Nothing is written for W: the tiled forward
+// writes each tile (4 bytes per weight) and its GEMV reads it back, which at a few tokens costs more than the
+// decoding. The outputs differ from the tiled forward's only in summation order.
+#include <cstdint>
+#include <string>
+
+#include <ATen/core/Tensor.h>
+
+#include "hqq_dequant_cpu.h"
+
+namespace oft::hqq {
+
+// Up to this many tokens the code row product is used; past it the tiled dequantization wins, whose cost grows
+// more slowly with the tokens. Measured at 4096x4096, 4-bit group 64, fp16 (bench_hqq): 9 tokens 4.8 ms by code
+// rows vs 7.9-9.1 ms tiled at 2 threads, 9.5-9.7 vs 13.8-14.7 ms at 1; 16 tokens 7.2-7.3 vs 6.6-7.8 ms and
+// 14.0-14.6 vs 13.4-13.5 ms.
+constexpr int64_t kCodeRowProductMaxTokens = 12;
+
+// What the code row product needs of a layer. packed: the packing's bytes (packed rows, cols), contiguous; zero
+// and scale: one value per code row, contiguous, in their stored dtypes.
+struct CodeRowWeights {
+  const at::Tensor& packed;
+  const std::string& packing;
+  const at::Tensor& zero;
+  const at::Tensor& scale;
+  StepDtypes dtypes;
+  int64_t out_features, in_features;
+};
+
+// Whether code_row_product applies to `tokens` tokens of w: a byte packing whose two steps round to one dtype (fp32,
+// fp16 or bf16), code rows of a multiple of 8 values that divide the inputs, output rows that divide into the
+// planes, at most kCodeRowProductMaxTokens tokens, and a CPU with AVX2 and F16C.
+bool code_row_product_applies(int64_t tokens, const CodeRowWeights& w);
+
+// x float (T, in) contiguous. Returns y float (T, out) = x · Wᵀ with W's values those of dequantize_code_rows,
+// summed in input order for each output (the same bits whatever the number of threads). code_row_product_applies
+// must hold.
+at::Tensor code_row_product(const at::Tensor& x, const CodeRowWeights& w);
+
+}  // namespace oft::hqq
