@@ -1,6 +1,6 @@
 """oft's hqq layer against hqq's own HQQLinear on this CPU, in one run: each one's eval forward time over a
 dense fp32 nn.Linear's, timed back to back in the same process (4096 x 4096, 4 bits, group 64, axis 1,
-2 threads), for 1, 16 and 64 tokens; then oft's ratio over hqq's.
+2 threads), for 1, 4, 8, 16 and 64 tokens; then oft's ratio over hqq's.
 
     DISABLE_CUDA=1 .venv/bin/pip install -r requirements/golden-hqq.txt
     .venv/bin/python bench/backends/hqq/peer_forward.py [path/to/bench_hqq]
@@ -22,7 +22,7 @@ from hqq.core.quantize import BaseQuantizeConfig, HQQBackend, HQQLinear  # noqa:
 from peer_ratio import oft_ratios, print_table, ratio_to_dense, start  # noqa: E402
 
 FEATURES, GROUP, THREADS, ITERATIONS = 4096, 64, 2, 30
-TOKENS = (1, 16, 64)
+TOKENS = (1, 4, 8, 16, 64)
 
 
 def hqq_ratio(tokens: int, compute_dtype: torch.dtype) -> float:
