@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 
+#include "oft/sdk/code_lookup_8_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 #include "oft/sdk/simd4.h"
 
@@ -166,12 +167,7 @@ __attribute__((target("avx2,f16c"))) void rows_in_8_lanes(const Operands<Code>& 
       }
   }
   for (int r = 0; r < kRows; ++r)
-    for (int t = 0; t < kTokens; ++t) {
-      const __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc[r][t]), _mm256_extractf128_ps(acc[r][t], 1));
-      alignas(16) float lanes[4];
-      _mm_store_ps(lanes, sum);
-      write(p, t0 + t, n + r, (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
-    }
+    for (int t = 0; t < kTokens; ++t) write(p, t0 + t, n + r, sdk::lane_sum_in_8_lanes(acc[r][t]));
 }
 
 template <c10::ScalarType kDtype, int kCodebooks, typename Code>

@@ -7,6 +7,7 @@
 #include <ATen/ops/linear.h>
 #include <c10/core/GradMode.h>
 
+#include "code_product_4bit.h"
 #include "codes.h"
 #include "cuda_ops.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
@@ -105,9 +106,15 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
                                               bias_.defined() ? bias_.to(cd).to(at::kFloat) : bias_);
     return y.view(shape).to(x.scalar_type());
   }
-  // Few tokens on the CPU: W a tile of rows at a time, each multiplied while in cache (no dense W written).
+  // Few tokens on the CPU: straight from the codes where the code product applies (up to 12 tokens on x86 with
+  // AVX2), else W a tile of rows at a time, each multiplied while in cache (no dense W written).
   if (weight_.device().is_cpu() && sdk::tiled_linear_applies(x, bias_)) {
     const at::Tensor absmax = absmax_float().contiguous();
+    if (code_product_4bit_applies(tokens, in_features_, state_.blocksize, cd)) {
+      const at::Tensor y = code_product_4bit(x.reshape({tokens, in_features_}).to(cd).to(at::kFloat).contiguous(),
+                                             weight_, absmax, state_.quant_type, state_.blocksize, out_features_, cd);
+      return sdk::few_token_result(y.to(cd), x, bias_);
+    }
     return sdk::tiled_dequantized_linear(x, bias_, out_features_, cd, sdk::TileLayout::kOutByIn, /*row_alignment=*/1,
                                          [&](int64_t first, int64_t, const at::Tensor& tile) {
                                            dequantize_4bit_rows(weight_, absmax, state_.quant_type, state_.blocksize,

@@ -9,6 +9,7 @@
 #include <ATen/ops/empty.h>
 
 #include "hqq_packing.h"
+#include "oft/sdk/code_lookup_8_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::hqq {
@@ -28,13 +29,6 @@ struct Operands {
   int64_t cols, packed_rows, code_rows_per_output, outputs_per_plane;
 };
 
-__attribute__((target("avx2"))) inline float lane_sum(__m256 v) {
-  const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  alignas(16) float lanes[4];
-  _mm_store_ps(lanes, half);
-  return (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-}
-
 // hqq's two steps for eight codes, each rounded to kDtype as dequantize_code_rows rounds it.
 template <c10::ScalarType kDtype>
 __attribute__((target("avx2,f16c"))) inline __m256 dequantized(__m256 codes, __m256 zero, __m256 scale) {
@@ -42,9 +36,8 @@ __attribute__((target("avx2,f16c"))) inline __m256 dequantized(__m256 codes, __m
 }
 
 // The values of one plane's codes in eight lanes of packed bytes. Codes of up to 4 bits take a code row's table of
-// their 2^bits dequantized values (computed by the same steps, so the same bits) and a lane permutation, instead of
-// the steps for every code: the three low bits of a lane pick one of eight entries, the fourth (4-bit codes) one of
-// two tables. 8-bit codes take the steps.
+// their 2^bits dequantized values (computed by the same steps, so the same bits) and a lane permutation
+// (sdk::code_values_in_8_lanes) instead of the steps for every code. 8-bit codes take the steps.
 template <c10::ScalarType kDtype, int kBits, int kShift>
 struct PlaneValues {
   __m256 low, high;  // the tables: codes 0-7 (codes of 1 and 2 bits repeated), 8-15
@@ -67,12 +60,7 @@ struct PlaneValues {
     if constexpr (kBits == 8) {
       return dequantized<kDtype>(_mm256_cvtepi32_ps(bytes), low, high);
     } else {
-      const __m256i index = _mm256_srli_epi32(bytes, kShift);  // bits above the code: ignored (or repeated tables)
-      const __m256 value = _mm256_permutevar8x32_ps(low, index);
-      if constexpr (kBits < 4) return value;
-      // The code's fourth bit, moved to the sign bit, picks the high table.
-      const __m256 fourth = _mm256_castsi256_ps(_mm256_slli_epi32(bytes, 28 - kShift));
-      return _mm256_blendv_ps(value, _mm256_permutevar8x32_ps(high, index), fourth);
+      return sdk::code_values_in_8_lanes<kBits, kShift>(low, high, bytes);  // tables of 1 and 2 bits repeated
     }
   }
 };
@@ -110,7 +98,7 @@ __attribute__((target("avx2,f16c"))) void outputs_in_8_lanes(const Operands& p, 
   }
   for (int plane = 0; plane < kPlanes; ++plane)
     for (int t = 0; t < kTokens; ++t)
-      p.y[(t0 + t) * p.out_features + plane * p.outputs_per_plane + m] = lane_sum(acc[plane][t]);
+      p.y[(t0 + t) * p.out_features + plane * p.outputs_per_plane + m] = sdk::lane_sum_in_8_lanes(acc[plane][t]);
 }
 
 // Tokens per pass over the codes: each pass decodes them again, so as many as the registers hold beside the planes'

@@ -1,0 +1,37 @@
+#pragma once
+// y = x · Wᵀ for a few tokens straight from NF4/FP4 codes, on x86 CPUs with AVX2 and F16C. Each block's 16 possible
+// weights (its code table times its absmax, rounded to the compute dtype: dequantize_4bit's values) are computed
+// once and held in two registers; eight codes at a time then pick theirs by a lane permutation
+// (sdk::code_values_in_8_lanes), multiply x and add into the output's sums. Nothing is written for W: the tiled
+// forward writes each tile of W (4 bytes per weight in fp32) and its GEMV reads it back, which at a few tokens costs
+// more than the lookups. The products are summed in fp32 (as LibTorch's CPU GEMMs do in every compute dtype), in a
+// fixed order: the outputs differ from the tiled forward's only in summation order and, in fp16/bf16, in where
+// they round.
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+
+#include "quant_type.h"
+
+namespace oft::bnb {
+
+// Up to this many tokens the code product is used; past it the tiled dequantization wins, whose cost grows more
+// slowly with the tokens. Measured at 4096x4096 NF4, fp32 compute (bench_bnb, 2 / 1 threads): 8 tokens 3.9 vs
+// 6.3 ms tiled / 6.7 vs 14.3 ms; 12 tokens 6.8 vs 9.4 / 9.6 vs 17.0; 16 tokens 7.2 vs 7.9 / 13.8 vs 12.3.
+constexpr int64_t kCodeProduct4bitMaxTokens = 12;
+
+// Whether code_product_4bit applies: 1 to kCodeProduct4bitMaxTokens tokens, blocks that lie within rows (in_features
+// a multiple of the blocksize, a multiple of 16), a compute dtype of fp32, fp16 or bf16, and a CPU with AVX2 and
+// F16C.
+bool code_product_4bit_applies(int64_t tokens, int64_t in_features, int64_t blocksize, c10::ScalarType compute_dtype);
+
+// x float (T, in) contiguous, its values those of the compute dtype; packed uint8 (out·in/2, 1) contiguous, two
+// codes per byte (the first in the high nibble); absmax float (out·in/blocksize) contiguous, nested codes decoded.
+// Returns y float (T, out) = x · Wᵀ with W = dequantize_4bit(packed, absmax, type, blocksize, out, in,
+// compute_dtype), summed in fp32 in a fixed order (the same bits whatever the number of threads);
+// code_product_4bit_applies must hold.
+at::Tensor code_product_4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& absmax, QuantType type,
+                             int64_t blocksize, int64_t out_features, c10::ScalarType compute_dtype);
+
+}  // namespace oft::bnb
