@@ -76,7 +76,8 @@ void BM_Fp4(benchmark::State& state) { run(state, oft::bnb::FourBitFormat(), "{}
 }  // namespace
 
 BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Int8)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Int8)->Arg(1)->Arg(4)->Arg(16)->Arg(64)->Arg(128)->Arg(129)->UseManualTime()->Unit(
+    benchmark::kMillisecond);
 BENCHMARK(BM_Int8Threshold6)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Nf4)->Arg(1)->Arg(4)->Arg(8)->Arg(12)->Arg(13)->Arg(16)->Arg(64)->Arg(512)->UseManualTime()->Unit(
     benchmark::kMillisecond);

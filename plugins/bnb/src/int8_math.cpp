@@ -21,6 +21,7 @@
 #include <ATen/ops/zeros_like.h>
 
 #include "cuda_ops.h"
+#include "int8_rows_product.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::bnb {
@@ -68,10 +69,12 @@ at::Tensor exact_int8_product(const at::Tensor& a, const at::Tensor& b) {
   return acc;
 }
 
-// exact_int8_product for int8 A and B. For a few rows of A (decoding), B is converted a tile of rows at a time
-// (sdk::tiled_dequantized_linear's sizes) and each tile multiplied while in cache, in parallel, instead of
-// writing and reading back all of B in fp32; the result is the same, exactly.
+// exact_int8_product for int8 A and B. For a few rows of A (decoding) on x86 with AVX2, int8_rows_product's int32
+// sums; else, up to kTiledLinearMaxTokens rows, B is converted a tile of rows at a time
+// (sdk::tiled_dequantized_linear's sizes) and each tile multiplied while in cache, in parallel, instead of writing and
+// reading back all of B in fp32. The result is the same, exactly.
 at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b) {
+  if (int8_rows_product_applies(a.size(0), a.size(1)) && b.is_contiguous()) return int8_rows_product(a, b);
   const at::Tensor a_float = a.to(at::kFloat);
   const int64_t rows = a.size(0), n = b.size(0);
   if (rows > sdk::kTiledLinearMaxTokens) return exact_int8_product(a_float, b);

@@ -17,7 +17,7 @@ namespace {
 
 constexpr int64_t kOut = 40, kIn = 256;
 
-bool cpu_takes_it() { return code_product_4bit_applies(1, kIn, 64, at::kFloat); }
+bool cpu_has_the_4bit_code_product() { return code_product_4bit_applies(1, kIn, 64, at::kFloat); }
 
 std::shared_ptr<Linear4bit> random_layer(QuantType type, c10::ScalarType compute, int64_t blocksize = 64,
                                          bool nested = false, int64_t out = kOut) {
@@ -43,7 +43,8 @@ at::Tensor weight(const Linear4bit& layer) {
 }
 
 TEST(BnbCodeProduct4bit, EqualsTheProductWithTheDequantizedWeight) {
-  if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code product does not run here";
+  if (!cpu_has_the_4bit_code_product())
+    GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code product does not run here";
   at::manual_seed(41);
   for (const QuantType type : {QuantType::NF4, QuantType::FP4})
     for (const at::ScalarType compute : {at::kFloat, at::kHalf, at::kBFloat16})
@@ -61,7 +62,8 @@ TEST(BnbCodeProduct4bit, EqualsTheProductWithTheDequantizedWeight) {
 }
 
 TEST(BnbCodeProduct4bit, AppliesToFewTokensOfBlocksWithinRows) {
-  if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code product does not run here";
+  if (!cpu_has_the_4bit_code_product())
+    GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code product does not run here";
   EXPECT_TRUE(code_product_4bit_applies(kCodeProduct4bitMaxTokens, kIn, 64, at::kBFloat16));
   EXPECT_FALSE(code_product_4bit_applies(0, kIn, 64, at::kFloat));
   EXPECT_FALSE(code_product_4bit_applies(kCodeProduct4bitMaxTokens + 1, kIn, 64, at::kFloat));
@@ -70,7 +72,8 @@ TEST(BnbCodeProduct4bit, AppliesToFewTokensOfBlocksWithinRows) {
 }
 
 TEST(BnbCodeProduct4bit, ResultDoesNotDependOnTheNumberOfThreads) {
-  if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code product does not run here";
+  if (!cpu_has_the_4bit_code_product())
+    GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code product does not run here";
   at::manual_seed(42);
   const auto layer = random_layer(QuantType::NF4, at::kFloat, 64, false, 100);  // several tasks, a short last one
   const int threads = at::get_num_threads();
@@ -85,7 +88,8 @@ TEST(BnbCodeProduct4bit, ResultDoesNotDependOnTheNumberOfThreads) {
 }
 
 TEST(BnbCodeProduct4bit, ForwardTakesItUpToTheTokenLimit) {
-  if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code product does not run here";
+  if (!cpu_has_the_4bit_code_product())
+    GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code product does not run here";
   at::manual_seed(43);
   c10::NoGradGuard no_grad;
   for (const at::ScalarType compute : {at::kFloat, at::kBFloat16}) {
