@@ -28,6 +28,7 @@
 
 #include "codes.h"
 #include "cuda_ops.h"
+#include "decode_4bit_8_lanes.h"
 #include "dequant_math.h"
 
 namespace oft::bnb {
@@ -106,6 +107,7 @@ void decode_range(const uint8_t* packed, const float* absmax, const float* table
     pairs[byte][0] = table[math::high_code(byte)];
     pairs[byte][1] = table[math::low_code(byte)];
   }
+  const bool in_8_lanes = decode_4bit_in_8_lanes_available();
   for (int64_t block = first / blocksize; block * blocksize < stop; ++block) {
     const float scale = absmax[block];
     const int64_t block_stop = std::min(stop, (block + 1) * blocksize);
@@ -113,6 +115,13 @@ void decode_range(const uint8_t* packed, const float* absmax, const float* table
     if ((e & 1) && e < block_stop) {
       out[e - first] = static_cast<T>(math::dequantize_4bit_value(table[math::code_at(packed, e)], scale));
       ++e;
+    }
+    if (const int64_t bytes = (block_stop - e) / 2 / 8 * 8; in_8_lanes && bytes > 0) {  // whole bytes, 8 at a time
+      float weights[16];
+      for (int code = 0; code < 16; ++code)
+        weights[code] = static_cast<float>(static_cast<T>(math::dequantize_4bit_value(table[code], scale)));
+      decode_4bit_in_8_lanes(packed + (e >> 1), bytes, weights, out + (e - first));
+      e += 2 * bytes;
     }
     for (; e + 1 < block_stop; e += 2) {  // whole bytes
       const float* pair = pairs[packed[e >> 1]];

@@ -2,6 +2,9 @@
 // blocksize bnb accepts, plain and nested absmax, fp32/fp16/bf16 source weights.
 #include <gtest/gtest.h>
 
+#include <ATen/ATen.h>
+
+#include "blockwise.h"
 #include "bnb_golden.h"
 #include "codes.h"
 #include "formats.h"
@@ -156,6 +159,30 @@ TEST(Bnb4bitTiles, FewTokensEqualTheWholeWeightPathAcrossTiles) {
     const at::Tensor x = at::randn({sdk::kTiledLinearMaxTokens + 8, 133});
     const at::Tensor all = layer->forward(x), few = layer->forward(x.narrow(0, 0, 5));
     EXPECT_TRUE(oft::test::close(few, all.narrow(0, 0, 5), 1e-5, "5 tokens vs the same rows of a long input"));
+  }
+}
+
+// The dequantization (eight lanes on x86 with AVX2 + F16C, else scalar) against the table times the absmax in
+// ATen's ops, rounded to each dtype: the whole weight, and a tile of rows starting inside a byte and a block.
+TEST(Bnb4bitDecode, GivesTheTableTimesTheAbsmaxInEveryDtype) {
+  at::manual_seed(61);
+  constexpr int64_t kOut = 50, kIn = 133, kBlock = 64, kCount = kOut * kIn;  // odd: a half-used last byte
+  const at::Tensor packed = at::randint(256, {(kCount + 1) / 2, 1}).to(at::kByte);
+  const at::Tensor absmax = at::rand({(kCount + kBlock - 1) / kBlock}) + 0.1;
+  const at::Tensor codes =
+      at::stack({at::bitwise_right_shift(packed, 4), at::bitwise_and(packed, 15)}, 1).reshape(-1).narrow(0, 0, kCount);
+  for (const QuantType type : {QuantType::NF4, QuantType::FP4}) {
+    const at::Tensor table = at::tensor(std::vector<float>(code_table(type).begin(), code_table(type).end()));
+    const at::Tensor values =
+        at::mul(table.index_select(0, codes.to(at::kLong)), absmax.repeat_interleave(kBlock).narrow(0, 0, kCount));
+    for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+      SCOPED_TRACE(name_of(type) + " " + c10::toString(dtype));
+      const at::Tensor expected = values.to(dtype).view({kOut, kIn});
+      EXPECT_TRUE(at::equal(dequantize_4bit(packed, absmax, type, kBlock, kOut, kIn, dtype), expected));
+      at::Tensor tile = at::empty({7, kIn}, at::TensorOptions().dtype(dtype));
+      dequantize_4bit_rows(packed, absmax, type, kBlock, kIn, 3, tile);  // from element 399: odd, inside a block
+      EXPECT_TRUE(at::equal(tile, expected.narrow(0, 3, 7)));
+    }
   }
 }
 
