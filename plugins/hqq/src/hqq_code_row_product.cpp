@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 #include <tuple>
-#include <type_traits>
 #include <utility>
 
 #include <ATen/Parallel.h>
@@ -15,10 +14,10 @@
 namespace oft::hqq {
 namespace {
 
+#ifdef OFT_SDK_X86_ROUNDING
 // Output rows per plane (each with its planes' outputs) per parallel task.
 constexpr int64_t kRowsPerTask = 16;
 
-#ifdef OFT_SDK_X86_ROUNDING
 struct Operands {
   const uint8_t* packed;  // (packed rows, cols)
   const float* zero;      // one per code row
@@ -29,18 +28,13 @@ struct Operands {
   int64_t cols, packed_rows, code_rows_per_output, outputs_per_plane;
 };
 
-// hqq's two steps for eight codes, each rounded to kDtype as dequantize_code_rows rounds it.
-template <c10::ScalarType kDtype>
-__attribute__((target("avx2,f16c"))) inline __m256 dequantized(__m256 codes, __m256 zero, __m256 scale) {
-  return sdk::rounded_to<kDtype>(_mm256_mul_ps(sdk::rounded_to<kDtype>(_mm256_sub_ps(codes, zero)), scale));
-}
-
 // The values of one plane's codes in eight lanes of packed bytes. Codes of up to 4 bits take a code row's table of
 // their 2^bits dequantized values (computed by the same steps, so the same bits) and a lane permutation
 // (sdk::code_values_in_8_lanes) instead of the steps for every code. 8-bit codes take the steps.
 template <c10::ScalarType kDtype, int kBits, int kShift>
 struct PlaneValues {
-  __m256 low, high;  // the tables: codes 0-7 (codes of 1 and 2 bits repeated), 8-15
+  // 8-bit codes: the zero point and scale; else the code row's table.
+  __m256 low, high;
 
   __attribute__((target("avx2,f16c"))) void set(float zero, float scale) {
     const __m256 z = _mm256_set1_ps(zero), s = _mm256_set1_ps(scale);
@@ -48,20 +42,18 @@ struct PlaneValues {
       low = z;
       high = s;
     } else {
-      constexpr int kMask = kBits >= 3 ? 7 : (1 << kBits) - 1;
-      low = dequantized<kDtype>(
-          _mm256_setr_ps(0 & kMask, 1 & kMask, 2 & kMask, 3 & kMask, 4 & kMask, 5 & kMask, 6 & kMask, 7 & kMask), z, s);
-      if constexpr (kBits == 4) high = dequantized<kDtype>(_mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15), z, s);
+      const auto table = CodeRowTable<kDtype, kBits>::of(z, s);
+      low = table.low;
+      high = table.high;
     }
   }
 
   // bytes: eight packed bytes, one per 32-bit lane; this plane's code in bits [kShift, kShift + kBits).
   __attribute__((target("avx2,f16c"))) __m256 of(__m256i bytes) const {
-    if constexpr (kBits == 8) {
-      return dequantized<kDtype>(_mm256_cvtepi32_ps(bytes), low, high);
-    } else {
-      return sdk::code_values_in_8_lanes<kBits, kShift>(low, high, bytes);  // tables of 1 and 2 bits repeated
-    }
+    if constexpr (kBits == 8)
+      return steps_in_8_lanes<kDtype>(_mm256_cvtepi32_ps(bytes), low, high);
+    else
+      return sdk::code_values_in_8_lanes<kBits, kShift>(low, high, bytes);
   }
 };
 
@@ -145,8 +137,10 @@ bool code_row_product_applies(int64_t tokens, const CodeRowWeights& w) {
       w.dtypes.difference != w.dtypes.product || !sdk::runs_in_8_lanes(w.dtypes.product))
     return false;
   const int64_t cols = w.packed.size(1);
+  const int64_t code_rows = w.out_features * (w.in_features / cols);
   return w.packed.dim() == 2 && cols % 8 == 0 && w.in_features % cols == 0 && w.out_features % planes(w.packing) == 0 &&
-         w.zero.numel() == w.out_features * (w.in_features / cols) && w.scale.numel() == w.zero.numel();
+         w.packed.size(0) * planes(w.packing) == code_rows && w.zero.numel() == code_rows &&
+         w.scale.numel() == code_rows;
 }
 
 at::Tensor code_row_product(const at::Tensor& x, const CodeRowWeights& w) {

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "hqq_packing.h"
+#include "oft/sdk/code_lookup_8_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 #include "oft/sdk/simd4.h"
 
@@ -77,35 +78,44 @@ void dequantize_row(const Packed* source, int64_t cols, uint32_t shift, uint32_t
 }
 
 #ifdef OFT_SDK_X86_ROUNDING
-// One row of byte-packed codes whose two steps round to the same dtype, eight codes at a time with both roundings in
-// registers (x86 with AVX2 and F16C).
-template <c10::ScalarType kDtype>
+// One row of byte-packed kBits-bit codes whose two steps round to the same dtype, eight codes at a time (x86 with
+// AVX2 and F16C): 8-bit codes through the steps with both roundings in registers; codes of up to 4 bits through the
+// row's table of their 2^kBits values, computed by the same steps once per row (the same bits), and a lane
+// permutation (sdk::code_values_in_8_lanes).
+template <c10::ScalarType kDtype, int kBits>
 struct ByteRowIn8Lanes {
   int64_t cols;
-  uint32_t mask;
   __attribute__((target("avx2,f16c"))) void operator()(const uint8_t* source, uint32_t shift, float z, float s,
                                                        float* row) const {
-    const __m128i count = _mm_cvtsi32_si128(static_cast<int>(shift));
-    const __m256i bits = _mm256_set1_epi32(static_cast<int>(mask));
     const __m256 zero = _mm256_set1_ps(z), scale = _mm256_set1_ps(s);
     int64_t j = 0;
-    for (; j + 8 <= cols; j += 8) {
-      const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(source + j)));
-      const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(bytes, count), bits));
-      const __m256 difference = sdk::rounded_to<kDtype>(_mm256_sub_ps(codes, zero));
-      _mm256_storeu_ps(row + j, sdk::rounded_to<kDtype>(_mm256_mul_ps(difference, scale)));
+    if constexpr (kBits == 8) {
+      for (; j + 8 <= cols; j += 8) {
+        const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(source + j)));
+        _mm256_storeu_ps(row + j, steps_in_8_lanes<kDtype>(_mm256_cvtepi32_ps(bytes), zero, scale));
+      }
+    } else {
+      const auto table = CodeRowTable<kDtype, kBits>::of(zero, scale);
+      const __m128i count = _mm_cvtsi32_si128(static_cast<int>(shift));
+      for (; j + 8 <= cols; j += 8) {
+        const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(source + j)));
+        _mm256_storeu_ps(row + j,
+                         sdk::code_values_in_8_lanes<kBits, 0>(table.low, table.high, _mm256_srl_epi32(bytes, count)));
+      }
     }
-    if (j < cols) dequantize_row(source + j, cols - j, shift, mask, z, s, StepDtypes{kDtype, kDtype}, row + j);
+    if (j < cols)
+      dequantize_row(source + j, cols - j, shift, (uint32_t{1} << kBits) - 1, z, s, StepDtypes{kDtype, kDtype},
+                     row + j);
   }
 };
 
-template <c10::ScalarType kDtype>
+template <c10::ScalarType kDtype, int kBits>
 __attribute__((target("avx2,f16c"))) void dequantize_byte_rows_8_lanes(const uint8_t* packed, int64_t packed_rows,
-                                                                       int64_t cols, int64_t planes, uint32_t bits,
-                                                                       int64_t begin, int64_t end, const float* zero,
-                                                                       const float* scale, float* out) {
-  for_each_code_row(packed, packed_rows, cols, planes, bits, begin, end, zero, scale, out,
-                    ByteRowIn8Lanes<kDtype>{cols, (uint32_t{1} << bits) - 1});
+                                                                       int64_t cols, int64_t begin, int64_t end,
+                                                                       const float* zero, const float* scale,
+                                                                       float* out) {
+  for_each_code_row(packed, packed_rows, cols, 8 / kBits, kBits, begin, end, zero, scale, out,
+                    ByteRowIn8Lanes<kDtype, kBits>{cols});
 }
 
 #endif
@@ -118,8 +128,19 @@ void dequantize(const Packed* packed, int64_t packed_rows, int64_t cols, int64_t
   // Byte packings whose two steps round to one dtype (hqq's usual case).
   if constexpr (std::is_same_v<Packed, uint8_t>)
     if (dtypes.difference == dtypes.product && sdk::run_in_8_lanes(dtypes.product, path, [&](auto dtype) {
-          dequantize_byte_rows_8_lanes<decltype(dtype)::value>(packed, packed_rows, cols, planes, bits, begin, end,
-                                                               zero, scale, out);
+          constexpr c10::ScalarType kDtype = decltype(dtype)::value;
+          switch (bits) {
+            case 8:
+              dequantize_byte_rows_8_lanes<kDtype, 8>(packed, packed_rows, cols, begin, end, zero, scale, out);
+              break;
+            case 4:
+              dequantize_byte_rows_8_lanes<kDtype, 4>(packed, packed_rows, cols, begin, end, zero, scale, out);
+              break;
+            case 2:
+              dequantize_byte_rows_8_lanes<kDtype, 2>(packed, packed_rows, cols, begin, end, zero, scale, out);
+              break;
+            default: dequantize_byte_rows_8_lanes<kDtype, 1>(packed, packed_rows, cols, begin, end, zero, scale, out);
+          }
         }))
       return;
 #endif

@@ -30,4 +30,31 @@ void dequantize_code_rows(const at::Tensor& packed, const std::string& packing, 
                           const at::Tensor& zero, const at::Tensor& scale, const StepDtypes& dtypes,
                           const at::Tensor& out, sdk::RoundingPath path = sdk::RoundingPath::kFastest);
 
+#ifdef OFT_SDK_X86_ROUNDING
+// hqq's two steps for eight codes (as floats), each rounded to kDtype in registers: what dequantize_code_rows gives
+// for steps that round to one dtype.
+template <c10::ScalarType kDtype>
+__attribute__((target("avx2,f16c"))) inline __m256 steps_in_8_lanes(__m256 codes, __m256 zero, __m256 scale) {
+  return sdk::rounded_to<kDtype>(_mm256_mul_ps(sdk::rounded_to<kDtype>(_mm256_sub_ps(codes, zero)), scale));
+}
+
+// A code row's table of the values its codes of kBits (1, 2 or 4) bits dequantize to, computed by the same steps
+// (so the same bits), for sdk::code_values_in_8_lanes: low holds codes 0-7 (codes of 1 and 2 bits repeated, so that
+// the bits above them do not matter), high codes 8-15.
+template <c10::ScalarType kDtype, int kBits>
+struct CodeRowTable {
+  __m256 low, high;
+
+  __attribute__((target("avx2,f16c"))) static CodeRowTable of(__m256 zero, __m256 scale) {
+    static_assert(kBits == 1 || kBits == 2 || kBits == 4);
+    constexpr int kMask = kBits == 4 ? 7 : (1 << kBits) - 1;
+    const __m256 low = steps_in_8_lanes<kDtype>(
+        _mm256_setr_ps(0 & kMask, 1 & kMask, 2 & kMask, 3 & kMask, 4 & kMask, 5 & kMask, 6 & kMask, 7 & kMask), zero,
+        scale);
+    if constexpr (kBits < 4) return {low, low};
+    return {low, steps_in_8_lanes<kDtype>(_mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15), zero, scale)};
+  }
+};
+#endif
+
 }  // namespace oft::hqq
