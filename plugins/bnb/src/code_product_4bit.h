@@ -18,8 +18,9 @@ namespace oft::bnb {
 
 // Up to this many tokens the code product is used; past it the tiled dequantization wins, whose cost grows more
 // slowly with the tokens. Measured at 4096x4096 NF4, fp32 compute (bench_bnb, 2 / 1 threads): 8 tokens 3.9 vs
-// 6.3 ms tiled / 6.7 vs 14.3 ms; 12 tokens 6.8 vs 9.4 / 9.6 vs 17.0; 16 tokens 7.2 vs 7.9 / 13.8 vs 12.3.
-constexpr int64_t kCodeProduct4bitMaxTokens = 12;
+// 6.3 ms tiled / 6.7 vs 14.3 ms; 12 tokens 6.8 vs 9.4 / 9.6 vs 17.0; 16 tokens 6.5-7.2 vs 7.9 / 12.4-13.8 vs 12.3;
+// 17 tokens tiled 9.3 / 17.2 (LibTorch's GEMM runs 13 to 15 columns slowly).
+constexpr int64_t kCodeProduct4bitMaxTokens = 16;
 
 // Whether code_product_4bit applies: 1 to kCodeProduct4bitMaxTokens tokens, blocks that lie within rows (in_features
 // a multiple of the blocksize, a multiple of 16), a compute dtype of fp32, fp16 or bf16, and a CPU with AVX2 and

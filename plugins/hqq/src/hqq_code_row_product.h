@@ -18,9 +18,10 @@ namespace oft::hqq {
 
 // Up to this many tokens the code row product is used; past it the tiled dequantization wins, whose cost grows
 // more slowly with the tokens. Measured at 4096x4096, 4-bit group 64, fp16 (bench_hqq): 9 tokens 4.8 ms by code
-// rows vs 7.9-9.1 ms tiled at 2 threads, 9.5-9.7 vs 13.8-14.7 ms at 1; 16 tokens 7.2-7.3 vs 6.6-7.8 ms and
-// 14.0-14.6 vs 13.4-13.5 ms.
-constexpr int64_t kCodeRowProductMaxTokens = 12;
+// rows vs 7.9-9.1 ms tiled at 2 threads, 9.5-9.7 vs 13.8-14.7 ms at 1; 13 tokens 7.1 vs 10.7-12.7 ms (LibTorch's
+// GEMM runs 13 to 15 columns slowly); 16 tokens 7.2-8.5 vs 6.6-8.7 ms and 14.0-15.5 vs 13.4-13.5 ms; 17 tiled
+// 10.0 / 17.9 ms.
+constexpr int64_t kCodeRowProductMaxTokens = 16;
 
 // What the code row product needs of a layer. packed: the packing's bytes (packed rows, cols), contiguous; zero
 // and scale: one value per code row, contiguous, in their stored dtypes.
