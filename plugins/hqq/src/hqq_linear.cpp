@@ -73,7 +73,7 @@ at::Tensor HqqLinear::forward(const at::Tensor& x) {
     throw std::invalid_argument("hqq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(meta_.in_features));
   // A few tokens with groups along the input (axis 1, the usual setting): straight from the codes where the code
-  // row product applies (up to 8 tokens of byte packings on x86 with AVX2), else W a tile of output rows at a time.
+  // row product applies (up to 16 tokens of byte packings on x86 with AVX2), else W a tile of output rows at a time.
   const bool rows_whole = meta_.settings.axis == 1 && meta_.in_features % meta_.cols == 0 &&
                           scale_.sizes() == at::IntArrayRef({meta_.rows, 1}) && zero_.sizes() == scale_.sizes();
   if (!weight_cache_.enabled() && rows_whole && sdk::tiled_linear_applies(x, bias_)) {
