@@ -91,7 +91,12 @@ TEST(EetqGolden, CachedWeightGivesTheSameOutputAndFollowsInPlaceChanges) {
   auto layer = caching.load(checkpoint_tensors(c), c.shape, c.quantization_config);
   const at::Tensor x = c.get("x");
   const at::Tensor first = layer->forward(x);
-  EXPECT_TRUE(at::equal(first, EetqFormat().load(checkpoint_tensors(c), c.shape, c.quantization_config)->forward(x)));
+  // The uncached layer takes the few-token paths, which sum in another order than one GEMM over the cached
+  // weight (the order also changes with the CPU's GEMM kernels): equal up to a float16 rounding step.
+  EXPECT_TRUE(oft::test::close(
+      first.to(at::kFloat),
+      EetqFormat().load(checkpoint_tensors(c), c.shape, c.quantization_config)->forward(x).to(at::kFloat), 2e-3,
+      "cached vs uncached"));
   EXPECT_TRUE(at::equal(layer->forward(x), first));
   // A changed tensor must not be served from the cache (merging changes codes and scales in place).
   layer->named_buffers()["weight_scales"].mul_(2);
