@@ -50,8 +50,10 @@ TEST(TiledDequantizedLinear, EqualsTheDenseProductInBothLayouts) {
   at::manual_seed(0);
   // 1000 rows of 300 floats: 436 rows per 512 KiB tile, so three tiles, the last one short.
   const at::Tensor w = at::randn({1000, 300}), b = at::randn({1000});
+  // Token counts on both sides of the GEMM's change of orientation for tiles of W.
   for (TileLayout layout : {TileLayout::kOutByIn, TileLayout::kInByOut})
-    for (int64_t tokens : {int64_t{1}, int64_t{5}, kTiledLinearMaxTokens}) {
+    for (int64_t tokens : {int64_t{1}, int64_t{5}, kTiledLinearTokensByOutMaxTokens,
+                           kTiledLinearTokensByOutMaxTokens + 1, kTiledLinearMaxTokens}) {
       SCOPED_TRACE(testing::Message() << "layout " << static_cast<int>(layout) << ", " << tokens << " tokens");
       const at::Tensor x = at::randn({tokens, 300});
       EXPECT_LT(relative_error(tiled(x, w, b, at::kFloat, layout, 1), at::linear(x, w, b)), 1e-6);
