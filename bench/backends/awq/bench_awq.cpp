@@ -77,6 +77,8 @@ BENCHMARK(BM_AwqVsDense)
     ->Args({1, 4, 0, 1})
     ->Args({64, 4, 0, 1})
     ->Args({1, 4, 1, 0})
+    ->Args({16, 4, 1, 0})
+    ->Args({64, 4, 1, 0})
     ->Args({64, 3, 0, 0})
     ->Args({64, 8, 0, 0})
     ->Unit(benchmark::kMillisecond);

@@ -151,6 +151,46 @@ void gemv_block(const uint32_t* packed, const float* zp, const float* sp, int64_
   }
 }
 
+#ifdef OFT_SDK_X86_ROUNDING
+// gemv_block for group sizes that are multiples of 8, a word (eight inputs, one zero and scale) at a time with the
+// rounding to kRoundTo in registers (x86 with AVX2 and F16C). Nibble i of a word is input 8c + i: one variable
+// shift each.
+template <c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) void gemv_block4_8_lanes(const uint32_t* packed, const float* zp, const float* sp,
+                                                              int64_t group_size, int64_t words, int64_t groups,
+                                                              int64_t n0, int64_t n1, float* w) {
+  const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+  const __m256i nibble = _mm256_set1_epi32(0xF);
+  const int64_t words_per_group = group_size / 8;
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint32_t* row = packed + n * words;
+    float* wn = w + (n - n0) * 8 * words;
+    for (int64_t c = 0; c < words; ++c) {
+      const int64_t g = n * groups + c / words_per_group;
+      const __m256i word = _mm256_set1_epi32(static_cast<int>(row[c]));
+      const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(word, shifts), nibble));
+      const __m256 value = _mm256_mul_ps(_mm256_sub_ps(codes, _mm256_set1_ps(zp[g])), _mm256_set1_ps(sp[g]));
+      _mm256_storeu_ps(wn + 8 * c, sdk::rounded_to<kRoundTo>(value));
+    }
+  }
+}
+#endif
+
+// gemv_block with each value rounded to `round_to`, as gemm_block_rounded: in one pass where the CPU allows (group
+// sizes that are multiples of 8), else computed, then rounded.
+void gemv_block_rounded(const uint32_t* packed, const float* zp, const float* sp, int64_t group_size, int64_t words,
+                        int64_t groups, int64_t n0, int64_t n1, float* w, c10::ScalarType round_to,
+                        sdk::RoundingPath path) {
+#ifdef OFT_SDK_X86_ROUNDING
+  if (group_size % 8 == 0 && sdk::run_in_8_lanes(round_to, path, [&](auto dtype) {
+        gemv_block4_8_lanes<decltype(dtype)::value>(packed, zp, sp, group_size, words, groups, n0, n1, w);
+      }))
+    return;
+#endif
+  gemv_block(packed, zp, sp, group_size, words, groups, n0, n1, w);
+  sdk::round_in_place(w, (n1 - n0) * 8 * words, round_to, path);
+}
+
 const uint32_t* words_of(const at::Tensor& qweight) {
   return reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>());
 }
@@ -208,27 +248,24 @@ void dequantize_gemm_cpu_columns(const at::Tensor& qweight, const at::Tensor& ze
 }
 
 at::Tensor dequantize_gemv_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
-                               int64_t group_size, c10::ScalarType round_to) {
+                               int64_t group_size, c10::ScalarType round_to, sdk::RoundingPath path) {
   const at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous();
   const int64_t n_out = q.size(0), words = q.size(1), in = 8 * words, groups = z.size(1);
   at::Tensor out = at::empty({n_out, in}, s.options());
   float* w = out.data_ptr<float>();
   at::parallel_for(0, n_out, kRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      gemv_block(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), group_size, words, groups, n, n + 1,
-                 w + n * in);
-      sdk::round_in_place(w + n * in, in, round_to);
-    }
+    gemv_block_rounded(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), group_size, words, groups, begin, end,
+                       w + begin * in, round_to, path);
   });
   return out;
 }
 
 void dequantize_gemv_cpu_rows(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
-                              int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile) {
+                              int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile,
+                              sdk::RoundingPath path) {
   expect_contiguous_cpu({&qweight, &zeros, &scales, &tile});
-  gemv_block(words_of(qweight), zeros.data_ptr<float>(), scales.data_ptr<float>(), group_size, qweight.size(1),
-             zeros.size(1), first, first + tile.size(0), tile.data_ptr<float>());
-  sdk::round_in_place(tile.data_ptr<float>(), tile.numel(), round_to);
+  gemv_block_rounded(words_of(qweight), zeros.data_ptr<float>(), scales.data_ptr<float>(), group_size, qweight.size(1),
+                     zeros.size(1), first, first + tile.size(0), tile.data_ptr<float>(), round_to, path);
 }
 
 }  // namespace oft::awq

@@ -1,8 +1,7 @@
 #pragma once
 // One-pass dequantization on CPU: reads each packed word once and writes the weight in fp32, each value
 // rounded to `round_to` (the scales dtype), so it equals the library's fp16 weight. kFastest: on x86 with AVX2 and
-// F16C the 4-bit gemm layout goes a word (eight columns) at a time with the rounding in registers; the same bits as
-// kPortable.
+// F16C the 4-bit layouts go a word at a time with the rounding in registers; the same bits as kPortable.
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
@@ -27,13 +26,17 @@ at::Tensor dequantize_gemm_cpu(const at::Tensor& qweight, const at::Tensor& zero
 void dequantize_gemm_cpu_columns(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales, int bits,
                                  int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile,
                                  sdk::RoundingPath path = sdk::RoundingPath::kFastest);
-// gemv (4 bits): qweight int32 (out, in/8), zeros and scales float32 (out, groups) -> W (out, in).
+// gemv (4 bits): qweight int32 (out, in/8), zeros and scales float32 (out, groups) -> W (out, in). kFastest: on
+// x86 with AVX2 and F16C, group sizes that are multiples of 8 go a word (eight inputs) at a time with the rounding
+// in registers; the same bits as kPortable.
 at::Tensor dequantize_gemv_cpu(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
-                               int64_t group_size, c10::ScalarType round_to);
+                               int64_t group_size, c10::ScalarType round_to,
+                               sdk::RoundingPath path = sdk::RoundingPath::kFastest);
 
 // Rows [first, first + tile.size(0)) of that W into `tile` (count, in), float32: the same values. Contiguous CPU
 // tensors.
 void dequantize_gemv_cpu_rows(const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
-                              int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile);
+                              int64_t group_size, c10::ScalarType round_to, int64_t first, const at::Tensor& tile,
+                              sdk::RoundingPath path = sdk::RoundingPath::kFastest);
 
 }  // namespace oft::awq

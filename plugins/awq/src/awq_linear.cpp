@@ -110,6 +110,10 @@ at::Tensor AwqLinear::tiled_forward(const at::Tensor& x) const {
           dequantize_gemm_cpu_columns(o.qweight, o.zeros, o.scales, config_.bits, gs, round_to, first, tile);
         });
   }
+  if (gemv_layout_applies(x.numel() / in_features_, out_features_, gs, round_to)) {
+    const at::Tensor x1 = x.reshape(-1).to(at::kFloat).contiguous();
+    return sdk::few_token_result(gemv_sequential4_cpu(x1, o.qweight, o.zeros, o.scales, gs, round_to), x, bias_);
+  }
   return sdk::tiled_dequantized_linear(x, bias_, out_features_, at::kFloat, sdk::TileLayout::kOutByIn, 1,
                                        [&](int64_t first, int64_t, const at::Tensor& tile) {
                                          dequantize_gemv_cpu_rows(o.qweight, o.zeros, o.scales, gs, round_to, first,
