@@ -28,9 +28,9 @@ struct GemvOperands {
 
 // Outputs [n0, n0 + kGemvColumns): for each input k in order, its eight words decoded (column j of a word is
 // nibble {0, 4, 1, 5, 2, 6, 3, 7}[j], AWQ's interleave: one variable shift each), rounded to kRoundTo and
-// multiplied with x[k] (a multiply, then an add), eight outputs per register.
+// multiplied with x[k] and added (a fused multiply-add), eight outputs per register.
 template <c10::ScalarType kRoundTo>
-__attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperands& p, int64_t n0) {
+__attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const GemvOperands& p, int64_t n0) {
   constexpr int kRegisters = kGemvColumns / 8;
   const __m256i shifts = _mm256_setr_epi32(0, 16, 4, 20, 8, 24, 12, 28);
   const __m256i nibble = _mm256_set1_epi32(0xF);
@@ -50,7 +50,7 @@ __attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperand
       const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(word, shifts), nibble));
       const __m256 value = _mm256_mul_ps(_mm256_sub_ps(codes, _mm256_loadu_ps(p.zeros + group + 8 * r)),
                                          _mm256_loadu_ps(p.scales + group + 8 * r));
-      acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(sdk::rounded_to<kRoundTo>(value), xk));
+      acc[r] = _mm256_fmadd_ps(sdk::rounded_to<kRoundTo>(value), xk, acc[r]);
     }
   }
   for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(p.y + n0 + 8 * r, acc[r]);
@@ -112,7 +112,7 @@ __attribute__((target("avx2,f16c,fma"))) void gemv_layout_rows_8_lanes(const Gem
 }  // namespace
 
 bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to) {
-  return tokens == 1 && bits == 4 && out_features % kGemvColumns == 0 && sdk::runs_in_8_lanes(round_to);
+  return tokens == 1 && bits == 4 && out_features % kGemvColumns == 0 && sdk::passes_run_in_8_lanes(round_to);
 }
 
 at::Tensor gemv_gemm4_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros,
@@ -138,13 +138,8 @@ at::Tensor gemv_gemm4_cpu(const at::Tensor& x, const at::Tensor& qweight, const 
 }
 
 bool gemv_layout_applies(int64_t tokens, int64_t out_features, int64_t group_size, c10::ScalarType round_to) {
-#ifdef OFT_SDK_X86_ROUNDING
-  static const bool has_fma = __builtin_cpu_supports("fma");
-#else
-  const bool has_fma = false;
-#endif
-  return tokens == 1 && out_features % kGemvLayoutRows == 0 && group_size % 8 == 0 && has_fma &&
-         sdk::runs_in_8_lanes(round_to);
+  return tokens == 1 && out_features % kGemvLayoutRows == 0 && group_size % 8 == 0 &&
+         sdk::passes_run_in_8_lanes(round_to);
 }
 
 at::Tensor gemv_sequential4_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros,

@@ -16,12 +16,12 @@ namespace oft::awq {
 constexpr int64_t kGemvColumns = 64;
 
 // Whether gemv_gemm4_cpu applies: one token, 4 bits, out_features a multiple of kGemvColumns, scales of fp32, fp16
-// or bf16, and a CPU with AVX2 and F16C.
+// or bf16, and a CPU with AVX2, F16C and FMA.
 bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to);
 
 // x float (in) contiguous; qweight int32 (in, out/8) in the gemm layout; zeros, scales float32 (groups, out); all
 // contiguous on the CPU. Returns y float (out) = Σ_k x[k] · W^T[k, n] with W^T's values those of
-// dequantize_gemm_cpu(..., round_to), summed in input order; gemv_applies must hold.
+// dequantize_gemm_cpu(..., round_to), summed in input order by fused multiply-adds; gemv_applies must hold.
 at::Tensor gemv_gemm4_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros,
                           const at::Tensor& scales, int64_t group_size, c10::ScalarType round_to);
 

@@ -26,9 +26,9 @@ struct GemvOperands {
 };
 
 // Outputs [n0, n0 + kGemvColumns): for each input k in order, its 64 weights decoded, rounded to kRoundTo and
-// multiplied with x[k] (a multiply, then an add), eight outputs per register.
+// multiplied with x[k] and added (a fused multiply-add), eight outputs per register.
 template <c10::ScalarType kRoundTo>
-__attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperands& p, int64_t n0) {
+__attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const GemvOperands& p, int64_t n0) {
   constexpr int kRegisters = kGemvColumns / 8;
   const __m256i mask = _mm256_set1_epi32(static_cast<int>(math::code_mask(p.bits)));
   __m256 acc[kRegisters];
@@ -49,7 +49,7 @@ __attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperand
       const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(words, by), mask));
       const __m256 value = _mm256_mul_ps(_mm256_sub_ps(codes, _mm256_loadu_ps(p.zeros + group + 8 * r)),
                                          _mm256_loadu_ps(p.scales + group + 8 * r));
-      acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(sdk::rounded_to<kRoundTo>(value), xk));
+      acc[r] = _mm256_fmadd_ps(sdk::rounded_to<kRoundTo>(value), xk, acc[r]);
     }
   }
   for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(p.y + n0 + 8 * r, acc[r]);
@@ -59,7 +59,7 @@ __attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const GemvOperand
 }  // namespace
 
 bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to) {
-  return tokens == 1 && 32 % bits == 0 && out_features % kGemvColumns == 0 && sdk::runs_in_8_lanes(round_to);
+  return tokens == 1 && 32 % bits == 0 && out_features % kGemvColumns == 0 && sdk::passes_run_in_8_lanes(round_to);
 }
 
 at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,

@@ -1,5 +1,5 @@
 #pragma once
-// y = x · Wᵀ for one token (decoding) straight from GPTQ's packed words, on x86 CPUs with AVX2 and F16C: each
+// y = x · Wᵀ for one token (decoding) straight from GPTQ's packed words, on x86 CPUs with AVX2, F16C and FMA: each
 // weight is decoded and rounded to the scales dtype in registers exactly as the dequantization does
 // (gptq_dequant_cpu.h), then multiplied with x and added into the outputs' sums, 64 outputs at a time. Nothing is
 // written for W: the tiled forward writes each tile of W^T (4 bytes per weight) and its GEMV reads it back, which
@@ -15,12 +15,13 @@ namespace oft::gptq {
 constexpr int64_t kGemvColumns = 64;
 
 // Whether gemv_cpu applies: one token, fields within a word (2, 4 or 8 bits; 3-bit fields straddle words),
-// out_features a multiple of kGemvColumns, scales of fp32, fp16 or bf16, and a CPU with AVX2 and F16C.
+// out_features a multiple of kGemvColumns, scales of fp32, fp16 or bf16, and a CPU with AVX2, F16C and FMA.
 bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to);
 
 // x float (in) contiguous; qweight int32 (in*bits/32, out); zeros, scales float32 (groups, out); g_idx int32
 // (in), checked (check_group_indices); all contiguous on the CPU. Returns y float (out) = Σ_k x[k] · W^T[k, n]
-// with W^T's values those of dequantize_cpu(..., round_to), summed in input order; gemv_applies must hold.
+// with W^T's values those of dequantize_cpu(..., round_to), summed in input order by fused multiply-adds; gemv_applies
+// must hold.
 at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
                     const at::Tensor& g_idx, int bits, c10::ScalarType round_to);
 

@@ -79,8 +79,8 @@ __attribute__((target("avx2,f16c"))) void dequantize_rows_8_lanes(const uint8_t*
 }
 
 template <c10::ScalarType kFp8, c10::ScalarType kRoundTo>
-__attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const uint8_t* codes, int64_t ld, int64_t rows,
-                                                               const float* scales, const float* x, float* y) {
+__attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const uint8_t* codes, int64_t ld, int64_t rows,
+                                                                   const float* scales, const float* x, float* y) {
   constexpr int kRegisters = kGemvColumns / 8;
   __m256 acc[kRegisters];
   for (int r = 0; r < kRegisters; ++r) acc[r] = _mm256_setzero_ps();
@@ -92,7 +92,7 @@ __attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const uint8_t* co
 #pragma GCC unroll 8
     for (int r = 0; r < kRegisters; ++r) {
       const __m256 value = _mm256_mul_ps(fp8_as_float<kFp8>(row + 8 * r), _mm256_loadu_ps(scales + 8 * r));
-      acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(sdk::rounded_to<kRoundTo>(value), xk));
+      acc[r] = _mm256_fmadd_ps(sdk::rounded_to<kRoundTo>(value), xk, acc[r]);
     }
   }
   for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(y + 8 * r, acc[r]);
@@ -103,7 +103,7 @@ __attribute__((target("avx2,f16c"))) void gemv_columns_8_lanes(const uint8_t* co
 
 bool fp8_gemv_applies(const Fp8Rows& how) {
   const bool fp8 = how.fp8 == c10::kFloat8_e4m3fn || how.fp8 == c10::kFloat8_e5m2;
-  return fp8 && how.path == sdk::RoundingPath::kFastest && sdk::runs_in_8_lanes(how.round_to);
+  return fp8 && how.path == sdk::RoundingPath::kFastest && sdk::passes_run_in_8_lanes(how.round_to);
 }
 
 void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales, const float* x,

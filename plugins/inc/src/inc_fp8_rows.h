@@ -23,14 +23,14 @@ struct Fp8Rows {
 void dequantize_fp8_rows(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales,
                          const Fp8Rows& how, float* out);
 
-// One token straight from the codes (decoding), on x86 CPUs with AVX2 and F16C: each weight dequantized as above
+// One token straight from the codes (decoding), on x86 CPUs with AVX2, F16C and FMA: each weight dequantized as above
 // in registers, multiplied with x and added into its output's sum, kGemvColumns outputs per pass over the rows
 // (eight registers of eight sums), the passes in parallel. Nothing is written for W.
 constexpr int64_t kGemvColumns = 64;
-// Whether fp8_gemv runs for `how`: the fastest path on a CPU with AVX2 and F16C.
+// Whether fp8_gemv runs for `how`: the fastest path on a CPU with AVX2, F16C and FMA.
 bool fp8_gemv_applies(const Fp8Rows& how);
 // y[n] = Σ_k x[k] · round_to(value(codes[k * ld + n]) * scales[n]) for n in [0, cols), cols a multiple of
-// kGemvColumns, summed in k order (a multiply, then an add), k in [0, rows). fp8_gemv_applies(how) must hold.
+// kGemvColumns, summed in k order (fused multiply-adds), k in [0, rows). fp8_gemv_applies(how) must hold.
 void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales, const float* x,
               const Fp8Rows& how, float* y);
 

@@ -104,6 +104,10 @@ inline bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
   return has;
 }
+inline bool cpu_has_fma() {
+  static const bool has = __builtin_cpu_supports("fma");
+  return has;
+}
 #endif
 
 enum class RoundingPath {
@@ -138,11 +142,23 @@ inline bool runs_in_8_lanes(c10::ScalarType dtype) {
 #endif
 }
 
+// Whether a plugin's one-token product may run on this CPU: runs_in_8_lanes(dtype), and FMA, since the products add
+// x times each weight into their sums by fused multiply-adds (one instruction where a multiply and an add take two:
+// 10-30% at one token; the sums are no longer the tiles' bits, which only an order of summation matched anyway).
+inline bool passes_run_in_8_lanes(c10::ScalarType dtype) {
+#ifdef OFT_SDK_X86_ROUNDING
+  return runs_in_8_lanes(dtype) && cpu_has_fma();
+#else
+  (void)dtype;
+  return false;
+#endif
+}
+
 #ifdef OFT_SDK_X86_ROUNDING
 // For a plugin's one-token product (y = x · Wᵀ straight from its packed weights, `columns` outputs per pass over
 // the inputs): calls pass(std::integral_constant<c10::ScalarType, dtype>{}, n0) for n0 = 0, columns, ... below
-// out_features, the passes in parallel on ATen's intra-op threads. runs_in_8_lanes(dtype) must hold; the passes
-// must touch only raw memory (workers start without the caller's thread-local state).
+// out_features, the passes in parallel on ATen's intra-op threads. passes_run_in_8_lanes(dtype) must hold; the
+// passes must touch only raw memory (workers start without the caller's thread-local state).
 template <typename Pass>
 void for_each_pass_in_8_lanes(c10::ScalarType dtype, int64_t out_features, int64_t columns, const Pass& pass) {
   run_in_8_lanes(dtype, RoundingPath::kFastest, [&](auto kind) {
