@@ -1,6 +1,6 @@
 #pragma once
-// y = x · Wᵀ for one token (decoding) straight from AWQ's 4-bit packed words (both layouts), on x86 CPUs with AVX2 and
-// F16C: each weight is decoded and rounded to the scales dtype in registers exactly as the dequantization does
+// y = x · Wᵀ for one token (decoding) straight from AWQ's 4-bit packed words (both layouts), on x86 CPUs with AVX2,
+// F16C and FMA: each weight is decoded and rounded to the scales dtype in registers exactly as the dequantization does
 // (awq_dequant_cpu.h), then multiplied with x and added into the outputs' sums, 64 outputs (eight words) at a
 // time. Nothing is written for W: the tiled forward writes each tile of W^T (4 bytes per weight) and its GEMV reads
 // it back, which at one token costs more than the decoding. The outputs differ from the tiled forward's only in
