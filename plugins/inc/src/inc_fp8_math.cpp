@@ -70,7 +70,8 @@ void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, co
 
 bool one_token_product_applies(int64_t tokens, const at::Tensor& codes, const at::Tensor& scale) {
   return tokens == 1 && codes.dim() == 2 && codes.stride(1) == 1 && codes.device().is_cpu() &&
-         codes.size(1) % kGemvColumns == 0 && fp8_gemv_applies(Fp8Rows{codes.scalar_type(), scale.scalar_type()});
+         codes.size(1) % kGemvColumns == 0 && fp8_gemv_applies(Fp8Rows{codes.scalar_type(), scale.scalar_type()}) &&
+         scale.numel() > 0 && scale.abs().max().item<float>() <= kFp8GemvMaxScale;
 }
 
 at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale) {

@@ -39,7 +39,7 @@ void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, co
 // One token (decoding): x (in) float times the dequantized weight, y (out) float = Σ_k x[k] · W^T[k, n] with W^T's
 // values those of dequantize_weight_float, summed in input order by fused multiply-adds, straight from the codes
 // (inc_fp8_rows.h) without writing W. Applies where one_token_product_applies: one token, out a multiple of
-// kGemvColumns, a CPU with AVX2 and F16C, codes with contiguous rows.
+// kGemvColumns, a CPU with AVX2, F16C and FMA, codes with contiguous rows, scales of at most kFp8GemvMaxScale.
 bool one_token_product_applies(int64_t tokens, const at::Tensor& codes, const at::Tensor& scale);
 at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale);
 // x quantized to FP8 with the 0-d input scale and dequantized into `out` (the hp dtype). The gradient is

@@ -1,7 +1,9 @@
 #include "inc_fp8_rows.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <c10/util/Float8_e4m3fn.h>
 #include <c10/util/Float8_e5m2.h>
@@ -78,6 +80,36 @@ __attribute__((target("avx2,f16c"))) void dequantize_rows_8_lanes(const uint8_t*
   for_each_row(codes, ld, rows, cols, scales, out, RowIn8Lanes<kFp8, kRoundTo>{how});
 }
 
+// Sixteen codes as fp16 bits, code i in lane i, valued as fp8_as_float's (E4M3: times 2^-8). E4M3: the code shifted
+// left 7 puts exponent and mantissa in place and the sign at bit 14, which adding that bit moves to bit 15 (the
+// code is below 2^8, so nothing else carries).
+template <c10::ScalarType kFp8>
+__attribute__((target("avx2"))) inline __m256i fp8_16_as_half_bits(const uint8_t* codes) {
+  const __m256i bytes = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
+  if constexpr (kFp8 == c10::kFloat8_e5m2) return _mm256_slli_epi16(bytes, 8);
+  const __m256i shifted = _mm256_slli_epi16(bytes, 7);
+  const __m256i half = _mm256_add_epi16(shifted, _mm256_and_si256(shifted, _mm256_set1_epi16(0x4000)));
+  const __m256i is_nan = _mm256_cmpeq_epi16(_mm256_or_si256(bytes, _mm256_set1_epi16(0x80)), _mm256_set1_epi16(0xff));
+  return _mm256_or_si256(half, _mm256_and_si256(is_nan, _mm256_set1_epi16(0x4000)));
+}
+
+// v rounded to kRoundTo where v is a product of values from fp16 or bf16 (its NaNs have their low 16 bits zero, so
+// bf16's round-to-nearest-even add cannot carry a NaN into infinity, and the rounding needs no NaN case).
+template <c10::ScalarType kRoundTo>
+__attribute__((target("avx2,f16c"))) inline __m256 rounded_product_to(__m256 v) {
+  if constexpr (kRoundTo != c10::kBFloat16) {
+    return sdk::rounded_to<kRoundTo>(v);
+  } else {
+    const __m256i bits = _mm256_castps_si256(v);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_add_epi32(bits, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), odd));
+    return _mm256_castsi256_ps(_mm256_and_si256(rounded, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
+  }
+}
+
+// Outputs [0, kGemvColumns) of a pass, sixteen codes per decode. `scales` are the pass's scales times what the
+// decoded codes lack (E4M3: 2^8, exact where that does not overflow; fp8_gemv checks), so one multiply gives
+// value(code) * scale, rounded to kRoundTo as the dequantization does.
 template <c10::ScalarType kFp8, c10::ScalarType kRoundTo>
 __attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const uint8_t* codes, int64_t ld, int64_t rows,
                                                                    const float* scales, const float* x, float* y) {
@@ -89,10 +121,15 @@ __attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const uint8_t
     // Each call reads one cache line of every row, rows ld bytes apart (sdk/prefetch.h).
     if (k + kPrefetchRows < rows) sdk::prefetch_bytes(row + kPrefetchRows * ld, kGemvColumns);
     const __m256 xk = _mm256_set1_ps(x[k]);
-#pragma GCC unroll 8
-    for (int r = 0; r < kRegisters; ++r) {
-      const __m256 value = _mm256_mul_ps(fp8_as_float<kFp8>(row + 8 * r), _mm256_loadu_ps(scales + 8 * r));
-      acc[r] = _mm256_fmadd_ps(sdk::rounded_to<kRoundTo>(value), xk, acc[r]);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRegisters; r += 2) {
+      const __m256i half = fp8_16_as_half_bits<kFp8>(row + 8 * r);
+      const __m256 low = _mm256_cvtph_ps(_mm256_castsi256_si128(half));
+      const __m256 high = _mm256_cvtph_ps(_mm256_extracti128_si256(half, 1));
+      const __m256 value_low = _mm256_mul_ps(low, _mm256_loadu_ps(scales + 8 * r));
+      const __m256 value_high = _mm256_mul_ps(high, _mm256_loadu_ps(scales + 8 * r + 8));
+      acc[r] = _mm256_fmadd_ps(rounded_product_to<kRoundTo>(value_low), xk, acc[r]);
+      acc[r + 1] = _mm256_fmadd_ps(rounded_product_to<kRoundTo>(value_high), xk, acc[r + 1]);
     }
   }
   for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(y + 8 * r, acc[r]);
@@ -111,8 +148,17 @@ void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, cons
   if (!fp8_gemv_applies(how) || cols % kGemvColumns != 0)
     throw std::logic_error("inc: fp8_gemv called where fp8_gemv_applies does not hold");
 #ifdef OFT_SDK_X86_ROUNDING
+  // The decoded E4M3 codes are their values times 2^-8: the scales carry the 2^8 (exact: a power of two, and no
+  // scale is above kFp8GemvMaxScale).
+  const float lack = how.fp8 == c10::kFloat8_e4m3fn ? 256.0f : 1.0f;
+  std::vector<float> folded(scales, scales + cols);
+  for (float& s : folded) {
+    if (!(std::abs(s) <= kFp8GemvMaxScale))
+      throw std::logic_error("inc: fp8_gemv called with a scale above kFp8GemvMaxScale or NaN");
+    s *= lack;
+  }
   const auto columns = [&]<c10::ScalarType kFp8>(auto round_to, int64_t n0) {
-    gemv_columns_8_lanes<kFp8, decltype(round_to)::value>(codes + n0, ld, rows, scales + n0, x, y + n0);
+    gemv_columns_8_lanes<kFp8, decltype(round_to)::value>(codes + n0, ld, rows, folded.data() + n0, x, y + n0);
   };
   sdk::for_each_pass_in_8_lanes(how.round_to, cols, kGemvColumns, [&](auto round_to, int64_t n0) {
     if (how.fp8 == c10::kFloat8_e4m3fn)

@@ -5,6 +5,7 @@
 // scale and the rounding applied in registers.
 #include <array>
 #include <cstdint>
+#include <limits>
 
 #include <c10/core/ScalarType.h>
 
@@ -29,8 +30,12 @@ void dequantize_fp8_rows(const uint8_t* codes, int64_t ld, int64_t rows, int64_t
 constexpr int64_t kGemvColumns = 64;
 // Whether fp8_gemv runs for `how`: the fastest path on a CPU with AVX2, F16C and FMA.
 bool fp8_gemv_applies(const Fp8Rows& how);
+// The largest |scale| fp8_gemv takes: it folds E4M3's 2^8 into the scales (about 1.3e36; larger scales, and NaN,
+// take the tiles).
+constexpr float kFp8GemvMaxScale = std::numeric_limits<float>::max() / 256;
 // y[n] = Σ_k x[k] · round_to(value(codes[k * ld + n]) * scales[n]) for n in [0, cols), cols a multiple of
-// kGemvColumns, summed in k order (fused multiply-adds), k in [0, rows). fp8_gemv_applies(how) must hold.
+// kGemvColumns, summed in k order (fused multiply-adds), k in [0, rows). fp8_gemv_applies(how) must hold and every
+// |scales[n]| be at most kFp8GemvMaxScale.
 void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales, const float* x,
               const Fp8Rows& how, float* y);
 

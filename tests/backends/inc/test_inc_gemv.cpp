@@ -1,7 +1,9 @@
 // The one-token product straight from the FP8 codes (inc_fp8_math.h, inc_fp8_rows.h) against x · W^T with W^T from
 // the CPU dequantization (INC's rounded values), for both FP8 formats, every scale dtype and scalar or per-channel
 // scales; where it applies; and the forward takes it for exactly one token.
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -33,8 +35,10 @@ TEST(IncGemv, EqualsTheProductWithTheDequantizedWeight) {
         const at::Tensor codes = quantize_weight(w, scale, fp8);
         const at::Tensor x = at::randn({kIn});
         ASSERT_TRUE(one_token_product_applies(1, codes, scale));
+        // Against sums in double: fp32 ones depend on the CPU's GEMV kernel.
+        const at::Tensor w_t = dequantize_weight_float(codes, scale);
         EXPECT_TRUE(oft::test::close(one_token_product(x, codes, scale),
-                                     at::mv(dequantize_weight_float(codes, scale).t(), x), 1e-6,
+                                     at::mv(w_t.t().to(at::kDouble), x.to(at::kDouble)).to(at::kFloat), 1e-5,
                                      "one-token product vs x · dequantized W^T"));
       }
 }
@@ -47,6 +51,33 @@ TEST(IncGemv, AppliesToOneTokenOfWholePassesOnly) {
   EXPECT_FALSE(one_token_product_applies(2, codes, scale));  // two tokens: the tiled forward
   EXPECT_FALSE(one_token_product_applies(1, at::zeros({kIn, kOut + 8}).to(at::kFloat8_e4m3fn), scale));
   EXPECT_FALSE(fp8_gemv_applies(Fp8Rows{at::kFloat8_e4m3fn, at::kFloat, sdk::RoundingPath::kPortable}));
+  // Scales too large to carry E4M3's 2^8, and NaN scales, take the tiles.
+  EXPECT_FALSE(one_token_product_applies(1, codes, at::full({}, 1e37, at::kFloat)));
+  EXPECT_FALSE(one_token_product_applies(1, codes, at::full({}, NAN, at::kBFloat16)));
+}
+
+// NaN codes (E4M3: 0x7f and 0xff; E5M2: 0x7d-0x7f and 0xfd-0xff) make their output NaN through every rounding,
+// and the other outputs keep their values.
+TEST(IncGemv, NanCodesGiveNanOutputs) {
+  if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the one-token product does not run here";
+  at::manual_seed(33);
+  for (const at::ScalarType fp8 : {at::kFloat8_e4m3fn, at::kFloat8_e5m2})
+    for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+      SCOPED_TRACE(std::string(c10::toString(fp8)) + ", " + c10::toString(dtype));
+      at::Tensor bytes = at::randint(0, 0x7c, {kIn, kOut}, at::kByte);  // finite codes of both formats
+      const std::vector<int> nan_codes = fp8 == at::kFloat8_e4m3fn
+                                             ? std::vector<int>{0x7f, 0xff}
+                                             : std::vector<int>{0x7d, 0x7e, 0x7f, 0xfd, 0xfe, 0xff};
+      for (size_t i = 0; i < nan_codes.size(); ++i) bytes[5][3 + 9 * i] = nan_codes[i];
+      const at::Tensor codes = bytes.view(fp8);
+      const at::Tensor scale = at::full({kOut}, 0.375, dtype);
+      const at::Tensor y = one_token_product(at::randn({kIn}), codes, scale);
+      const at::Tensor nan = at::isnan(y);
+      for (int64_t n = 0; n < kOut; ++n) {
+        const bool has_nan_code = n >= 3 && (n - 3) % 9 == 0 && (n - 3) / 9 < static_cast<int64_t>(nan_codes.size());
+        EXPECT_EQ(nan[n].item<bool>(), has_nan_code) << "output " << n;
+      }
+    }
 }
 
 TEST(IncGemv, ForwardTakesItForExactlyOneToken) {
