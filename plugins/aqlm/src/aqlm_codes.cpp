@@ -48,12 +48,8 @@ void round_like_embedding_bag(const at::Tensor& sum, c10::ScalarType dtype) {
 }
 
 at::Tensor dequantize_float(const at::Tensor& codes, const at::Tensor& codebooks, const at::Tensor& scales) {
-  return dequantize_float(codes, codebooks.to(at::kFloat), scales, codebooks.scalar_type());
-}
-
-at::Tensor dequantize_float(const at::Tensor& codes, const at::Tensor& float_codebooks, const at::Tensor& scales,
-                            c10::ScalarType dtype) {
-  at::Tensor sum = sum_codewords(codes, float_codebooks);
+  const c10::ScalarType dtype = codebooks.scalar_type();
+  at::Tensor sum = sum_codewords(codes, codebooks);
   round_like_embedding_bag(sum, dtype);
   // The product of two values of dtype is exact in fp32, so this rounds once, like aqlm's multiply.
   at::Tensor scaled = sum.mul_(scales.to(at::kFloat).reshape({-1, 1, 1, 1}));

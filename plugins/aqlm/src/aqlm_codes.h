@@ -25,13 +25,10 @@ at::Tensor sum_codewords(const at::Tensor& codes, const at::Tensor& codebooks);
 void round_like_embedding_bag(const at::Tensor& sum, c10::ScalarType dtype);
 
 // W (N, K) in fp32 holding the `dtype` values of aqlm's _dequantize_weight on CPU: the codeword sum in
-// fp32, rounded once to the codebooks' dtype, times the scale (one more rounding to that dtype).
-// codes int64 [No, Ki, C]; codebooks [C, Q, og, ig]; scales [No, 1, 1, 1] (or [No]).
+// fp32, rounded once to the codebooks' dtype, times the scale (one more rounding to that dtype), in LibTorch ops
+// that follow aqlm's step by step. codes int64 [No, Ki, C]; codebooks [C, Q, og, ig]; scales [No, 1, 1, 1] (or
+// [No]). The layer computes the same bits in plain loops (aqlm_dequant_rows.h); this is their reference.
 at::Tensor dequantize_float(const at::Tensor& codes, const at::Tensor& codebooks, const at::Tensor& scales);
-// The same with the codebooks already in fp32 and their checkpoint dtype given (a caller that dequantizes W in
-// parts converts them once).
-at::Tensor dequantize_float(const at::Tensor& codes, const at::Tensor& float_codebooks, const at::Tensor& scales,
-                            c10::ScalarType dtype);
 
 // (N, K) <-> [No, Ki, og, ig] views of a weight in groups.
 at::Tensor to_groups(const at::Tensor& weight, int64_t out_group_size, int64_t in_group_size);

@@ -236,7 +236,13 @@ void run_codeword_product(Operands<Code>& p, const at::Tensor& codebooks, sdk::R
 
 }  // namespace
 
-bool codeword_product_applies(int64_t tokens) { return tokens >= 1 && tokens <= kCodewordMaxTokens; }
+int64_t codeword_max_tokens(int64_t num_codebooks) {
+  return num_codebooks == 1 ? kCodewordMaxTokensOneCodebook : kCodewordMaxTokensSeveralCodebooks;
+}
+
+bool codeword_product_applies(int64_t tokens, int64_t num_codebooks) {
+  return tokens >= 1 && tokens <= codeword_max_tokens(num_codebooks);
+}
 
 at::Tensor codeword_product(const at::Tensor& x, const at::Tensor& stored_codes, int64_t nbits_per_codebook,
                             const at::Tensor& codebooks, const at::Tensor& float_scales, sdk::RoundingPath path) {

@@ -25,13 +25,18 @@
 namespace oft::aqlm {
 
 // Up to this many tokens the codeword product is used; past it the tiled dequantization wins, whose cost grows
-// more slowly with the tokens. Measured at 4096x4096 (bench_aqlm, 2 cores): 1x16 32 tokens 12 ms by codewords
-// vs 20 ms tiled (33 tokens), 64 tokens 33 vs 27-30 ms; 2x8 16 tokens 8 ms vs 23 ms tiled (17 tokens), 64
-// tokens 48 vs 31 ms (the crossing near 38 tokens at 2 threads and 40 at 1).
-constexpr int64_t kCodewordMaxTokens = 32;
+// more slowly with the tokens: the codeword product reads every codebook for every token pair, a tile once. Measured
+// at 4096x4096 (bench_aqlm, 2 threads, session 20, an Intel Xeon): 1x16 (one 2^16-entry codebook, whose tiles read
+// it from beyond L2) 8 tokens 3.4 ms by codewords vs 9.3 ms tiled, 32 tokens 12.0 vs 13.0 ms; 2x8 8 tokens 5.1 vs
+// 5.8 ms, 16 tokens 9.6 vs 7.5 ms (the crossing near 10).
+constexpr int64_t kCodewordMaxTokensOneCodebook = 32;
+constexpr int64_t kCodewordMaxTokensSeveralCodebooks = 10;
+
+// The most tokens the codeword product takes for a layer of `num_codebooks` codebooks.
+int64_t codeword_max_tokens(int64_t num_codebooks);
 
 // Whether the codeword product applies to `tokens` tokens (at least 1).
-bool codeword_product_applies(int64_t tokens);
+bool codeword_product_applies(int64_t tokens, int64_t num_codebooks);
 
 // x float (T, K) contiguous; stored_codes [N/og, K/ig, C] as aqlm stores them: int8 for up to 8 bits, int16 for up
 // to 16 (either read as stored, mod 2^nbits);

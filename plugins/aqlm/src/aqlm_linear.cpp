@@ -4,14 +4,19 @@
 #include <utility>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include "aqlm_codes.h"
 #include "aqlm_codeword_product.h"
+#include "aqlm_dequant_rows.h"
 #include "oft/sdk/tensor_checks.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::aqlm {
 namespace {
+
+// Output groups per parallel task of the whole dequantization.
+constexpr int64_t kGroupsPerTask = 16;
 
 void expect_float(const at::Tensor& t, const char* name) {
   const auto dtype = t.scalar_type();
@@ -76,7 +81,18 @@ void AqlmLinear::check_weights_on_cpu() const {
 
 at::Tensor AqlmLinear::dequantize_float() const {
   check_weights_on_cpu();
-  return aqlm::dequantize_float(unpacked_codes(), codebooks_, scales_);
+  const at::Tensor codes = codes_.contiguous(), books = codebooks_.to(at::kFloat).contiguous();
+  const at::Tensor scales = scales_.to(at::kFloat).contiguous();
+  const CodebookWeights w =
+      codebook_weights(codes, config_.nbits_per_codebook, books, scales, codebooks_.scalar_type());
+  at::Tensor out = at::empty({out_features_, in_features_}, books.options());
+  float* o = out.mutable_data_ptr<float>();
+  const int64_t og = config_.out_group_size;
+  // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
+  at::parallel_for(0, out_features_ / og, kGroupsPerTask, [&](int64_t begin, int64_t end) {
+    dequantize_groups_into(w, begin, end - begin, o + begin * og * in_features_);
+  });
+  return out;
 }
 
 at::Tensor AqlmLinear::dequantize() const { return dequantize_float().to(codebooks_.scalar_type()); }
@@ -89,16 +105,17 @@ at::Tensor AqlmLinear::compute_weight() {
 
 at::Tensor AqlmLinear::tiled_forward(const at::Tensor& x) const {
   check_weights_on_cpu();
-  const at::Tensor books = codebooks_.to(at::kFloat);
+  const at::Tensor codes = codes_.contiguous(), books = codebooks_.to(at::kFloat).contiguous();
+  const at::Tensor scales = scales_.to(at::kFloat).contiguous();
+  const CodebookWeights w =
+      codebook_weights(codes, config_.nbits_per_codebook, books, scales, codebooks_.scalar_type());
   const int64_t og = config_.out_group_size;
   // Tiles of whole output groups: a code covers og outputs.
-  return sdk::tiled_dequantized_linear(
-      x, bias_, out_features_, at::kFloat, sdk::TileLayout::kOutByIn, og,
-      [&](int64_t first, int64_t count, const at::Tensor& tile) {
-        const at::Tensor codes = unpack_codes(codes_.narrow(0, first / og, count / og), config_.nbits_per_codebook);
-        tile.copy_(
-            aqlm::dequantize_float(codes, books, scales_.narrow(0, first / og, count / og), codebooks_.scalar_type()));
-      });
+  return sdk::tiled_dequantized_linear(x, bias_, out_features_, at::kFloat, sdk::TileLayout::kOutByIn, og,
+                                       [&](int64_t first, int64_t count, const at::Tensor& tile) {
+                                         dequantize_groups_into(w, first / og, count / og,
+                                                                tile.mutable_data_ptr<float>());
+                                       });
 }
 
 at::Tensor AqlmLinear::codeword_forward(const at::Tensor& x) const {
@@ -116,7 +133,7 @@ at::Tensor AqlmLinear::forward(const at::Tensor& x) {
   check_on_cpu(x, "input");
   if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
     const int64_t tokens = x.numel() / in_features_;
-    return codeword_product_applies(tokens) ? codeword_forward(x) : tiled_forward(x);
+    return codeword_product_applies(tokens, config_.num_codebooks) ? codeword_forward(x) : tiled_forward(x);
   }
   const at::Tensor w = compute_weight();
   const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();

@@ -133,13 +133,13 @@ TEST(AqlmCodewordProduct, ForwardTakesItUpToTheTokenLimitAndInEveryInputShape) {
     const auto by_codewords = [&](const at::Tensor& x2d) {
       return (product(*layer, x2d.to(at::kFloat), l.nbits) + layer->bias().to(at::kFloat)).to(x2d.scalar_type());
     };
-    const int64_t limit = kCodewordMaxTokens;
+    const int64_t limit = codeword_max_tokens(l.codebooks);
     const at::Tensor x = at::randn({2, limit / 2, layer->in_features()}).to(at::kHalf);  // the limit, two sequences
-    EXPECT_TRUE(codeword_product_applies(limit));
+    EXPECT_TRUE(codeword_product_applies(limit, l.codebooks));
     EXPECT_TRUE(at::equal(layer->forward(x), by_codewords(x.reshape({limit, -1})).view({2, limit / 2, -1})));
     // One token more: the tiled product of the dequantized weight (aqlm's rounding), not the codewords.
     const at::Tensor longer = at::randn({limit + 1, layer->in_features()}).to(at::kHalf);
-    EXPECT_FALSE(codeword_product_applies(limit + 1));
+    EXPECT_FALSE(codeword_product_applies(limit + 1, l.codebooks));
     EXPECT_FALSE(at::equal(layer->forward(longer), by_codewords(longer)));
     EXPECT_TRUE(oft::test::close(layer->forward(longer), by_codewords(longer), 1e-3, "tiled vs codewords"));
   }
