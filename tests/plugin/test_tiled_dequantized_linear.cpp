@@ -18,6 +18,12 @@
 namespace oft::sdk {
 namespace {
 
+// Outputs of an fp32 layer of 300 inputs that span three tiles, the last a short one (whatever the tile size).
+int64_t three_tiles_of_300_inputs() {
+  const int64_t rows = tiled_linear_rows(300, at::kFloat);
+  return 2 * rows + rows / 2;
+}
+
 double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
   const at::Tensor a = actual.to(at::kDouble), e = expected.to(at::kDouble);
   return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-12);
@@ -63,7 +69,7 @@ TEST(TiledDequantizedLinear, EqualsTheDenseProductInBothLayouts) {
 
 TEST(TiledDequantizedLinear, ComputesEachRowOnceInAlignedTiles) {
   at::manual_seed(0);
-  const at::Tensor w = at::randn({1000, 300});
+  const at::Tensor w = at::randn({three_tiles_of_300_inputs(), 300});
   for (int64_t alignment : {1, 8, 64}) {
     SCOPED_TRACE(testing::Message() << "alignment " << alignment);
     Tiles tiles;
@@ -77,7 +83,7 @@ TEST(TiledDequantizedLinear, ComputesEachRowOnceInAlignedTiles) {
       EXPECT_GT(count, 0);
       next = first + count;
     }
-    EXPECT_EQ(next, 1000);
+    EXPECT_EQ(next, w.size(0));
   }
 }
 
@@ -104,7 +110,7 @@ TEST(TiledDequantizedLinear, RunsTilesOnLibTorchsThreads) {
   at::set_num_threads(2);
   at::manual_seed(0);
   Tiles tiles;
-  const at::Tensor w = at::randn({1000, 300}), x = at::randn({1, 300});
+  const at::Tensor w = at::randn({three_tiles_of_300_inputs(), 300}), x = at::randn({1, 300});
   const at::Tensor y = tiled(x, w, at::Tensor(), at::kFloat, TileLayout::kOutByIn, 1, &tiles);
   at::set_num_threads(threads_before);
   EXPECT_EQ(tiles.seen.size(), 3u);
@@ -116,10 +122,31 @@ TEST(TiledDequantizedLinear, RunsTilesOnLibTorchsThreads) {
 // threads, which must see the caller's InferenceMode.
 TEST(TiledDequantizedLinear, RunsUnderInferenceModeAcrossTiles) {
   at::manual_seed(0);
-  const at::Tensor w = at::randn({1000, 300}), b = at::randn({1000}), x = at::randn({3, 300});
+  const int64_t out = three_tiles_of_300_inputs();
+  const at::Tensor w = at::randn({out, 300}), b = at::randn({out}), x = at::randn({3, 300});
   const c10::InferenceMode inference;
   for (TileLayout layout : {TileLayout::kOutByIn, TileLayout::kInByOut})
     EXPECT_LT(relative_error(tiled(x, w, b, at::kFloat, layout, 1), at::linear(x, w, b)), 1e-6);
+}
+
+TEST(TiledDequantizedLinear, TilesAreAnL2CacheWithinBoundsOrWhatOftTileBytesSays) {
+  EXPECT_EQ(tiled_linear_tile_bytes_for(nullptr, 2 << 20), 2 << 20);
+  EXPECT_EQ(tiled_linear_tile_bytes_for(nullptr, 1 << 20), 1 << 20);
+  EXPECT_EQ(tiled_linear_tile_bytes_for(nullptr, 32 << 20), kTiledLinearMaxTileBytes);
+  EXPECT_EQ(tiled_linear_tile_bytes_for(nullptr, 256 << 10), kTiledLinearMinTileBytes);
+  EXPECT_EQ(tiled_linear_tile_bytes_for(nullptr, 0), kTiledLinearMinTileBytes);  // unknown
+  EXPECT_EQ(tiled_linear_tile_bytes_for("65536", 2 << 20), 65536);
+  for (const char* bad : {"", "64k", "100", "-524288", "4294967296"}) {
+    try {
+      tiled_linear_tile_bytes_for(bad, 2 << 20);
+      ADD_FAILURE() << "accepted \"" << bad << "\"";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("OFT_TILE_BYTES"), std::string::npos) << e.what();
+    }
+  }
+  // ctest runs the suite with OFT_TILE_BYTES=524288 (tests/CMakeLists.txt): its layers span the same tiles everywhere.
+  EXPECT_EQ(tiled_linear_tile_bytes(),
+            tiled_linear_tile_bytes_for(std::getenv("OFT_TILE_BYTES"), sysconf(_SC_LEVEL2_CACHE_SIZE)));
 }
 
 TEST(TiledDequantizedLinear, AppliesToFewCpuTokensWithoutAGradientThroughThem) {

@@ -7,8 +7,14 @@
 //
 // Header-only, not part of the plugin ABI (tests/abi leaves it out): each plugin compiles its own copy.
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <ATen/Parallel.h>
 #include <ATen/ThreadLocalState.h>
@@ -25,9 +31,42 @@ namespace oft::sdk {
 // all of x again, so for long inputs one dequantization feeding one large GEMM wins: measured at 4096x4096 on
 // 2 cores, the tiled forward of a 4-bit layer was faster at 64 and 128 tokens and slower at 512.
 constexpr int64_t kTiledLinearMaxTokens = 128;
-// A tile's dequantized bytes: about a core's L2 cache, so a tile is still there for its GEMM (a 4-bit format at
-// 4096x4096, 1 and 16 tokens: 256 KiB, 512 KiB and 1 MiB within the run-to-run noise of each other).
-constexpr int64_t kTiledLinearTileBytes = 512 * 1024;
+// A tile's dequantized bytes: a core's L2 cache (glibc's sysconf), within these bounds (the lower one where the
+// size is unknown), so a tile is still in cache for its GEMM, and each GEMM, which packs x again, covers as many
+// rows as that allows. 4-bit gptq at 4096x4096 on an Intel Xeon with 2 MiB of L2, 16 / 64 tokens: 512 KiB tiles
+// 1.25-1.29x / 1.35-1.36x dense, 1 MiB 1.12-1.13x / 1.17-1.20x, 2 MiB 1.11-1.13x / 1.11-1.14x, 4 MiB 1.07-1.11x /
+// 1.12-1.13x (on an AMD EPYC at 1 and 16 tokens 256 KiB to 1 MiB measured within noise of each other).
+constexpr int64_t kTiledLinearMinTileBytes = 512 * 1024;
+constexpr int64_t kTiledLinearMaxTileBytes = 2048 * 1024;
+
+// The tile bytes for an OFT_TILE_BYTES value (null where unset: l2_bytes within the bounds above, or the lower
+// bound where l2_bytes <= 0 says it is unknown). OFT_TILE_BYTES, a whole number of bytes from 4 KiB to 1 GiB, pins
+// the size (the tests pin 512 KiB, so their layers span the same tiles on every CPU); anything else throws
+// std::invalid_argument naming it.
+inline int64_t tiled_linear_tile_bytes_for(const char* override_bytes, int64_t l2_bytes) {
+  if (override_bytes == nullptr)
+    return std::clamp(l2_bytes > 0 ? l2_bytes : kTiledLinearMinTileBytes, kTiledLinearMinTileBytes,
+                      kTiledLinearMaxTileBytes);
+  char* end = nullptr;
+  errno = 0;
+  const long long bytes = std::strtoll(override_bytes, &end, 10);
+  if (end == override_bytes || *end != '\0' || errno != 0 || bytes < 4096 || bytes > (int64_t{1} << 30))
+    throw std::invalid_argument(std::string("OFT_TILE_BYTES is \"") + override_bytes +
+                                "\", expected a whole number of bytes from 4096 to 1073741824");
+  return bytes;
+}
+
+// This process's tile bytes (OFT_TILE_BYTES and the L2 size are read once).
+inline int64_t tiled_linear_tile_bytes() {
+  static const int64_t bytes = [] {
+    int64_t l2 = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    return tiled_linear_tile_bytes_for(std::getenv("OFT_TILE_BYTES"), l2);
+  }();
+  return bytes;
+}
 
 // How the plugin's dequantizer lays out a tile of output rows [first, first + count) of W (out, in).
 enum class TileLayout {
@@ -45,10 +84,10 @@ inline bool tiled_linear_applies(const at::Tensor& x, const at::Tensor& bias = a
   return tokens >= 1 && tokens <= kTiledLinearMaxTokens && !(c10::GradMode::is_enabled() && needs_grad);
 }
 
-// Rows of W per tile: about kTiledLinearTileBytes of rows of `in` values of `dtype`, a multiple of row_alignment.
+// Rows of W per tile: about tiled_linear_tile_bytes() of rows of `in` values of `dtype`, a multiple of row_alignment.
 inline int64_t tiled_linear_rows(int64_t in, c10::ScalarType dtype, int64_t row_alignment = 1) {
   const int64_t row_bytes = in * static_cast<int64_t>(c10::elementSize(dtype));
-  const int64_t rows = std::max<int64_t>(1, kTiledLinearTileBytes / std::max<int64_t>(row_bytes, 1));
+  const int64_t rows = std::max<int64_t>(1, tiled_linear_tile_bytes() / std::max<int64_t>(row_bytes, 1));
   return std::max(row_alignment, rows / row_alignment * row_alignment);
 }
 
