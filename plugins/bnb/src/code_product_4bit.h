@@ -19,8 +19,10 @@ namespace oft::bnb {
 // Up to this many tokens the code product is used; past it the tiled dequantization wins, whose cost grows more
 // slowly with the tokens. Measured at 4096x4096 NF4, fp32 compute (bench_bnb, 2 / 1 threads): 8 tokens 3.9 vs
 // 6.3 ms tiled / 6.7 vs 14.3 ms; 12 tokens 6.8 vs 9.4 / 9.6 vs 17.0; 16 tokens 6.5-7.2 vs 7.9 / 12.4-13.8 vs 12.3;
-// 17 tokens tiled 9.3 / 17.2 (LibTorch's GEMM runs 13 to 15 columns slowly).
-constexpr int64_t kCodeProduct4bitMaxTokens = 16;
+// 17 tokens tiled 9.3 / 17.2 (LibTorch's GEMM runs 13 to 15 columns slowly). Since the tiles take L2-sized GEMMs
+// of row-major operands (session 20, an Intel Xeon, 2 threads, code product vs tiles, x dense): 4 tokens 0.73-0.78x
+// vs 1.30-1.32x, 8 tokens 0.96-1.01x vs 1.05-1.08x, 13 tokens 1.01-1.07x vs 0.67x, 16 tokens 1.72x vs 0.96x.
+constexpr int64_t kCodeProduct4bitMaxTokens = 8;
 
 // Whether code_product_4bit applies: 1 to kCodeProduct4bitMaxTokens tokens, blocks that lie within rows (in_features
 // a multiple of the blocksize, a multiple of 16), a compute dtype of fp32, fp16 or bf16, and a CPU with AVX2 and

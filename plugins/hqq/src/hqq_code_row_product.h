@@ -20,8 +20,10 @@ namespace oft::hqq {
 // more slowly with the tokens. Measured at 4096x4096, 4-bit group 64, fp16 (bench_hqq): 9 tokens 4.8 ms by code
 // rows vs 7.9-9.1 ms tiled at 2 threads, 9.5-9.7 vs 13.8-14.7 ms at 1; 13 tokens 7.1 vs 10.7-12.7 ms (LibTorch's
 // GEMM runs 13 to 15 columns slowly); 16 tokens 7.2-8.5 vs 6.6-8.7 ms and 14.0-15.5 vs 13.4-13.5 ms; 17 tiled
-// 10.0 / 17.9 ms.
-constexpr int64_t kCodeRowProductMaxTokens = 16;
+// 10.0 / 17.9 ms. Since the tiles take L2-sized GEMMs of row-major operands (session 20, an Intel Xeon, 2 threads,
+// code rows vs tiles, x dense): 4 tokens 0.95x vs 1.41-1.45x, 8 tokens 1.16-1.17x vs 1.15-1.21x, 13 tokens
+// 1.24-1.26x vs 1.32-1.34x, 16 tokens 1.83-1.85x vs 1.31x.
+constexpr int64_t kCodeRowProductMaxTokens = 12;
 
 // What the code row product needs of a layer. packed: the packing's bytes (packed rows, cols), contiguous; zero
 // and scale: one value per code row, contiguous, in their stored dtypes.
