@@ -36,17 +36,25 @@ __attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const GemvOpe
   for (int64_t k = 0; k < p.in; ++k) {
     const math::FieldPosition at_k = math::field_position(k, p.bits);
     const uint32_t* lo = p.words + at_k.row * p.n_out + n0;
-    // Each pass reads 256 bytes of every packed row, rows n_out words apart (sdk/prefetch.h).
-    if (at_k.shift == 0 && k + kPrefetchInputs < p.in)
+    // Each pass reads 256 bytes of every packed row, rows n_out words apart (sdk/prefetch.h): asked for at the
+    // first field that starts in a row (shift below the bit width: 0, or 1 and 2 for 3-bit rows).
+    if (at_k.shift < static_cast<uint32_t>(p.bits) && k + kPrefetchInputs < p.in)
       sdk::prefetch_bytes(p.words + math::field_position(k + kPrefetchInputs, p.bits).row * p.n_out + n0,
                           kGemvColumns * int64_t{sizeof(uint32_t)});
     const int64_t group = int64_t{p.g_idx[k]} * p.n_out + n0;
     const __m128i by = _mm_cvtsi32_si128(static_cast<int>(at_k.shift));
+    // A 3-bit field that straddles takes its high bits from the next row's word.
+    const bool across = math::straddles(at_k.shift, p.bits);
+    const __m128i up = _mm_cvtsi32_si128(static_cast<int>(32 - at_k.shift));
     const __m256 xk = _mm256_set1_ps(p.x[k]);
 #pragma GCC unroll 8
     for (int r = 0; r < kRegisters; ++r) {
       const __m256i words = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + 8 * r));
-      const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(words, by), mask));
+      __m256i fields = _mm256_srl_epi32(words, by);
+      if (across)
+        fields = _mm256_or_si256(
+            fields, _mm256_sll_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + p.n_out + 8 * r)), up));
+      const __m256 codes = _mm256_cvtepi32_ps(_mm256_and_si256(fields, mask));
       const __m256 value = _mm256_mul_ps(_mm256_sub_ps(codes, _mm256_loadu_ps(p.zeros + group + 8 * r)),
                                          _mm256_loadu_ps(p.scales + group + 8 * r));
       acc[r] = _mm256_fmadd_ps(sdk::rounded_to<kRoundTo>(value), xk, acc[r]);
@@ -59,7 +67,8 @@ __attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const GemvOpe
 }  // namespace
 
 bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to) {
-  return tokens == 1 && 32 % bits == 0 && out_features % kGemvColumns == 0 && sdk::passes_run_in_8_lanes(round_to);
+  return tokens == 1 && (bits == 2 || bits == 3 || bits == 4 || bits == 8) && out_features % kGemvColumns == 0 &&
+         sdk::passes_run_in_8_lanes(round_to);
 }
 
 at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,

@@ -14,8 +14,8 @@ namespace oft::gptq {
 // Outputs per pass: eight registers of eight sums.
 constexpr int64_t kGemvColumns = 64;
 
-// Whether gemv_cpu applies: one token, fields within a word (2, 4 or 8 bits; 3-bit fields straddle words),
-// out_features a multiple of kGemvColumns, scales of fp32, fp16 or bf16, and a CPU with AVX2, F16C and FMA.
+// Whether gemv_cpu applies: one token, 2, 3, 4 or 8 bits (a 3-bit field that straddles two words is joined from
+// both), out_features a multiple of kGemvColumns, scales of fp32, fp16 or bf16, and a CPU with AVX2, F16C and FMA.
 bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarType round_to);
 
 // x float (in) contiguous; qweight int32 (in*bits/32, out); zeros, scales float32 (groups, out); g_idx int32

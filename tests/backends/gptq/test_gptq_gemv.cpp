@@ -24,7 +24,7 @@ bool cpu_takes_it() { return gemv_applies(1, 4, kOut, at::kFloat); }
 TEST(GptqGemv, EqualsTheProductWithTheDequantizedWeight) {
   if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the one-token product does not run here";
   const int64_t groups = 4;
-  for (const int bits : {2, 4, 8}) {
+  for (const int bits : {2, 3, 4, 8}) {
     at::manual_seed(bits);
     const at::Tensor codes = at::randint(0, 1 << bits, {kIn, kOut}, at::kInt);
     const at::Tensor qweight = pack_rows(codes, bits).contiguous();
@@ -51,7 +51,8 @@ TEST(GptqGemv, AppliesToOneTokenOfWholePassesOnly) {
   if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the one-token product does not run here";
   EXPECT_TRUE(gemv_applies(1, 8, kOut, at::kBFloat16));
   EXPECT_FALSE(gemv_applies(2, 4, kOut, at::kFloat));      // two tokens: the tiled forward
-  EXPECT_FALSE(gemv_applies(1, 3, kOut, at::kFloat));      // 3-bit fields straddle words
+  EXPECT_TRUE(gemv_applies(1, 3, kOut, at::kFloat));       // 3-bit fields that straddle words are joined
+  EXPECT_FALSE(gemv_applies(1, 5, kOut, at::kFloat));      // widths GPTQ does not have
   EXPECT_FALSE(gemv_applies(1, 4, kOut + 8, at::kFloat));  // not whole passes of outputs
   EXPECT_FALSE(gemv_applies(1, 4, kOut, at::kDouble));     // scales dtypes the layer refuses anyway
 }
