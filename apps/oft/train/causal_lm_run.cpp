@@ -81,7 +81,8 @@ nlohmann::json train_causal_lm(Host& host, const TrainConfig& c, const ComputeSe
   nlohmann::json metrics = {{"task", "causal_lm"},
                             {"steps", c.steps},
                             {"resumed_from", result.first_step},
-                            {"final_loss", result.final_loss}};
+                            {"final_loss", result.final_loss},
+                            {"train_seconds", result.seconds}};
   if (!c.eval_data.empty()) {
     const double loss = sharded_eval_loss(model, load_causal_lm_data(c.eval_data, data_options), compute.device, group);
     metrics["eval_loss"] = loss;

@@ -50,6 +50,7 @@ nlohmann::json train_sequence_classifier(Host& host, const TrainConfig& c, const
       {"steps", c.steps},
       {"resumed_from", result.first_step},
       {"final_loss", result.final_loss},
+      {"train_seconds", result.seconds},
       {"train_accuracy", accuracy(sharded_logits_of(*model, train_set, num_labels, group), train_set.labels)}};
   if (!c.eval_data.empty()) {
     const auto eval_set = load_text_classification(c.eval_data, c.labels, c.model, c.max_length);

@@ -1,5 +1,6 @@
 #include "trainer.h"
 
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <mutex>
@@ -213,6 +214,7 @@ TrainResult train(const TrainerOptions& options, int64_t num_examples, const std
   if (group) expect_same_start(*group, result.first_step, dir);
   std::optional<Progress> progress;
   if (writer) progress.emplace(options.label, result.first_step, options.steps);
+  const auto start = std::chrono::steady_clock::now();
   for (int64_t step = result.first_step; step < options.steps; ++step) {
     const at::Tensor indices = batch_indices(step, options.batch_size, num_examples, options.seed);
     optimizer.zero_grad();
@@ -231,6 +233,7 @@ TrainResult train(const TrainerOptions& options, int64_t num_examples, const std
     }
   }
   if (progress) progress->finish();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double sum = 0;
   for (const auto& item : recent) sum += item.second;
   result.final_loss = recent.empty() ? 0 : sum / static_cast<double>(recent.size());

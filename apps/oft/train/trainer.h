@@ -45,6 +45,7 @@ struct ParamGroup {
 struct TrainResult {
   int64_t first_step = 0;  // 0, or the step a resumed run started from
   double final_loss = 0;   // mean loss over the last steps run
+  double seconds = 0;      // wall time of the steps run by this process (checkpoints included)
 };
 
 // `loss(indices)`: the mean loss on those examples (int64 indices into the training set).

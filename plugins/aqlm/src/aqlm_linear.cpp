@@ -9,8 +9,10 @@
 #include "aqlm_codes.h"
 #include "aqlm_codeword_product.h"
 #include "aqlm_dequant_rows.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tensor_checks.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::aqlm {
 namespace {
@@ -85,7 +87,7 @@ at::Tensor AqlmLinear::dequantize_float() const {
   const at::Tensor scales = scales_.to(at::kFloat).contiguous();
   const CodebookWeights w =
       codebook_weights(codes, config_.nbits_per_codebook, books, scales, codebooks_.scalar_type());
-  at::Tensor out = at::empty({out_features_, in_features_}, books.options());
+  at::Tensor out = sdk::weight_buffer({out_features_, in_features_}, at::kFloat);
   float* o = out.mutable_data_ptr<float>();
   const int64_t og = config_.out_group_size;
   // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
@@ -135,9 +137,9 @@ at::Tensor AqlmLinear::forward(const at::Tensor& x) {
     const int64_t tokens = x.numel() / in_features_;
     return codeword_product_applies(tokens, config_.num_codebooks) ? codeword_forward(x) : tiled_forward(x);
   }
-  const at::Tensor w = compute_weight();
   const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
-  return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());
+  return sdk::linear_recomputing_weight(x.to(at::kFloat), b, *this, [this] { return compute_weight(); })
+      .to(x.scalar_type());
 }
 
 void AqlmLinear::set_dense_weight(const at::Tensor&) { throw std::logic_error(kMergeRefused); }

@@ -11,6 +11,7 @@
 #include "oft/sdk/prefetch.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 #include "oft/sdk/simd4.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::awq {
 namespace {
@@ -228,7 +229,7 @@ at::Tensor dequantize_gemm_cpu(const at::Tensor& qweight, const at::Tensor& zero
                                int64_t group_size, c10::ScalarType round_to, sdk::RoundingPath path) {
   const at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous();
   const int64_t in = q.size(0), words = q.size(1), n_out = s.size(1);
-  at::Tensor out = at::empty({in, n_out}, s.options());
+  at::Tensor out = sdk::weight_buffer({in, n_out}, s.scalar_type());
   float* w = out.data_ptr<float>();
   at::parallel_for(0, in, kRowsPerTask, [&](int64_t begin, int64_t end) {
     gemm_block_rounded(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), bits, group_size, words, n_out, begin,
@@ -251,7 +252,7 @@ at::Tensor dequantize_gemv_cpu(const at::Tensor& qweight, const at::Tensor& zero
                                int64_t group_size, c10::ScalarType round_to, sdk::RoundingPath path) {
   const at::Tensor q = qweight.contiguous(), z = zeros.contiguous(), s = scales.contiguous();
   const int64_t n_out = q.size(0), words = q.size(1), in = 8 * words, groups = z.size(1);
-  at::Tensor out = at::empty({n_out, in}, s.options());
+  at::Tensor out = sdk::weight_buffer({n_out, in}, s.scalar_type());
   float* w = out.data_ptr<float>();
   at::parallel_for(0, n_out, kRowsPerTask, [&](int64_t begin, int64_t end) {
     gemv_block_rounded(words_of(q), z.data_ptr<float>(), s.data_ptr<float>(), group_size, words, groups, begin, end,

@@ -10,6 +10,7 @@
 #include "awq_gemv_cpu.h"
 #include "awq_packing.h"
 #include "awq_quantizer.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tensor_checks.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
@@ -135,9 +136,9 @@ at::Tensor AwqLinear::forward(const at::Tensor& x) {
     throw std::invalid_argument("awq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
   if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) return tiled_forward(x);
-  at::Tensor w = compute_weight();
-  at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
-  return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());
+  const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
+  return sdk::linear_recomputing_weight(x.to(at::kFloat), b, *this, [this] { return compute_weight(); })
+      .to(x.scalar_type());
 }
 
 sdk::MergePolicy AwqLinear::merge_policy() const {

@@ -30,6 +30,7 @@
 #include "cuda_ops.h"
 #include "decode_4bit_8_lanes.h"
 #include "dequant_math.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::bnb {
 namespace {
@@ -185,7 +186,7 @@ at::Tensor dequantize_4bit(const at::Tensor& packed, const at::Tensor& absmax, Q
   const at::Tensor bytes = packed.contiguous();
   const at::Tensor scales = absmax.to(at::kFloat).contiguous();
   const float* table = code_table(type).data();
-  at::Tensor out = at::empty({out_features, in_features}, at::TensorOptions().dtype(dtype).device(at::kCPU));
+  at::Tensor out = sdk::weight_buffer({out_features, in_features}, dtype);
   const uint8_t* src = bytes.data_ptr<uint8_t>();
   const float* am = scales.data_ptr<float>();
   at::parallel_for(0, (n + blocksize - 1) / blocksize, 16, [&](int64_t begin, int64_t end) {

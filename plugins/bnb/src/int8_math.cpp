@@ -11,7 +11,6 @@
 #include <ATen/ops/argwhere.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/index_select.h>
-#include <ATen/ops/linear.h>
 #include <ATen/ops/matmul.h>
 #include <ATen/ops/mul.h>
 #include <ATen/ops/reciprocal.h>
@@ -22,7 +21,9 @@
 
 #include "cuda_ops.h"
 #include "int8_rows_product.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::bnb {
 namespace {
@@ -127,11 +128,14 @@ at::Tensor int8_forward(const at::Tensor& x, const at::Tensor& cb, const at::Ten
   return out.view(shape);
 }
 
-at::Tensor dequantized_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb,
-                               const at::Tensor& bias) {
-  at::Tensor w = cb.to(x.scalar_type());
-  w.mul_(at::mul(scb.unsqueeze(1), 1.0 / 127.0));
-  return at::linear(x, w, bias.defined() ? bias.to(x.scalar_type()) : bias);
+at::Tensor dequantized_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb, const at::Tensor& bias,
+                               const torch::nn::Module& owner) {
+  return sdk::linear_recomputing_weight(x, bias.defined() ? bias.to(x.scalar_type()) : bias, owner,
+                                        [cb, scb, dtype = x.scalar_type()] {
+                                          at::Tensor w = sdk::weight_buffer(cb.sizes(), dtype);
+                                          w.copy_(cb);
+                                          return w.mul_(at::mul(scb.unsqueeze(1), 1.0 / 127.0));
+                                        });
 }
 
 }  // namespace oft::bnb

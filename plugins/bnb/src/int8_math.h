@@ -4,6 +4,10 @@
 // fp16 outlier decomposition when a threshold is set.
 #include <ATen/core/Tensor.h>
 
+namespace torch::nn {
+class Module;
+}
+
 namespace oft::bnb {
 
 // Int8Params' quantization, computed on the CPU (results on the CPU): weight cast to fp16; SCB[n] = max_k |W[n,k]|
@@ -23,8 +27,9 @@ at::Tensor dequantize_int8(const at::Tensor& cb, const at::Tensor& scb);
 at::Tensor int8_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb, const at::Tensor& bias,
                         double threshold);
 
-// Training forward on CPU (MatMul8bitFp): x . (CB * SCB/127)^T + bias in x's dtype; differentiable in x.
-at::Tensor dequantized_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb,
-                               const at::Tensor& bias);
+// Training forward on CPU (MatMul8bitFp): x . (CB * SCB/127)^T + bias in x's dtype; differentiable in x, with
+// the weight dequantized again for the backward (sdk::linear_recomputing_weight; owner: the layer).
+at::Tensor dequantized_forward(const at::Tensor& x, const at::Tensor& cb, const at::Tensor& scb, const at::Tensor& bias,
+                               const torch::nn::Module& owner);
 
 }  // namespace oft::bnb

@@ -4,12 +4,12 @@
 #include <string>
 #include <vector>
 
-#include <ATen/ops/linear.h>
 #include <c10/core/GradMode.h>
 
 #include "code_product_4bit.h"
 #include "codes.h"
 #include "cuda_ops.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
 namespace oft::bnb {
@@ -121,9 +121,12 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
                                                                 in_features_, first, tile);
                                          });
   }
-  const at::Tensor w =
-      dequantize_4bit(weight_, absmax_float(), state_.quant_type, state_.blocksize, out_features_, in_features_, cd);
-  return at::linear(x.to(cd), w, bias_.defined() ? bias_.to(cd) : bias_).to(x.scalar_type());
+  return sdk::linear_recomputing_weight(x.to(cd), bias_.defined() ? bias_.to(cd) : bias_, *this,
+                                        [this, cd] {
+                                          return dequantize_4bit(weight_, absmax_float(), state_.quant_type,
+                                                                 state_.blocksize, out_features_, in_features_, cd);
+                                        })
+      .to(x.scalar_type());
 }
 
 sdk::MergePolicy Linear4bit::merge_policy() const {

@@ -3,11 +3,11 @@
 #include <stdexcept>
 #include <string>
 
-#include <ATen/ops/linear.h>
 #include <c10/core/GradMode.h>
 
 #include "cuda_ops.h"
 #include "int8_math.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 
 namespace oft::bnb {
 namespace {
@@ -55,13 +55,14 @@ at::Tensor Linear8bitLt::forward(const at::Tensor& x) {
   if (weight_.is_cuda()) {
     // On CUDA, training and eval: the weight dequantized to x's dtype, one GEMM (bnb's MatMul8bitFp). No
     // activation quantization, so no outlier split: every column takes what the CPU path gives outliers.
-    const at::Tensor w = cuda_ops().dequantize_int8(weight_, scb_, x.scalar_type());
-    return at::linear(x, w, bias_.defined() ? bias_.to(x.scalar_type()) : bias_);
+    return sdk::linear_recomputing_weight(
+        x, bias_.defined() ? bias_.to(x.scalar_type()) : bias_, *this,
+        [this, dtype = x.scalar_type()] { return cuda_ops().dequantize_int8(weight_, scb_, dtype); });
   }
-  if (is_training()) return dequantized_forward(x, weight_, scb_, bias_);
+  if (is_training()) return dequantized_forward(x, weight_, scb_, bias_, *this);
   at::Tensor y = int8_forward(x, weight_, scb_, bias_, threshold_);
   if (c10::GradMode::is_enabled() && x.requires_grad()) {
-    const at::Tensor z = dequantized_forward(x, weight_, scb_, at::Tensor());
+    const at::Tensor z = dequantized_forward(x, weight_, scb_, at::Tensor(), *this);
     y = z + (y - z).detach();  // the int8 value, the dequantized weight's gradient
   }
   return y;

@@ -7,6 +7,7 @@
 #include "eetq_gemv_cpu.h"
 #include "eetq_layout.h"
 #include "eetq_quantizer.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tensor_checks.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
@@ -86,7 +87,9 @@ at::Tensor EetqLinear::forward(const at::Tensor& x) {
                                                                     scales_.narrow(0, first, count), tile);
                                          });
   }
-  at::Tensor y = at::matmul(x.to(at::kFloat), compute_weight());
+  // compute_weight() is (in, out): its transposed view makes at::linear the same matmul.
+  at::Tensor y =
+      sdk::linear_recomputing_weight(x.to(at::kFloat), at::Tensor(), *this, [this] { return compute_weight().t(); });
   if (bias_.defined()) y.add_(bias_.to(at::kFloat));
   return y.to(x.scalar_type());
 }

@@ -8,6 +8,7 @@
 
 #include "oft/sdk/prefetch.h"
 #include "oft/sdk/reduced_precision_rounding.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::eetq {
 
@@ -93,7 +94,7 @@ void dequantize_float_kn_into(const at::Tensor& codes, const at::Tensor& scales,
 }
 
 at::Tensor dequantize_float_kn(const at::Tensor& codes, const at::Tensor& scales) {
-  at::Tensor out = at::empty(codes.sizes(), codes.options().dtype(at::kFloat));
+  at::Tensor out = sdk::weight_buffer(codes.sizes(), at::kFloat);
   dequantize_float_kn_into(codes, scales, out);
   return out;
 }

@@ -10,6 +10,7 @@
 #include "gptq_dequant_math.h"
 #include "oft/sdk/prefetch.h"
 #include "oft/sdk/reduced_precision_rounding.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::gptq {
 namespace {
@@ -129,7 +130,7 @@ at::Tensor dequantize_cpu(const at::Tensor& qweight, const at::Tensor& zeros, co
   // g_idx indexes rows of zeros/scales below: a value changed in place since loading must not read outside.
   check_group_indices(gi, z.size(0));
   const int64_t in = gi.size(0), n_out = q.size(1);
-  at::Tensor out = at::empty({in, n_out}, q.options().dtype(at::kFloat));
+  at::Tensor out = sdk::weight_buffer({in, n_out}, at::kFloat);
   const uint32_t* words = reinterpret_cast<const uint32_t*>(q.data_ptr<int32_t>());
   float* w = out.data_ptr<float>();
   at::parallel_for(0, in, 16, [&](int64_t begin, int64_t end) {

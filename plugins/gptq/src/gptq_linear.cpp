@@ -9,6 +9,7 @@
 #include "gptq_dequant_cpu.h"
 #include "gptq_gemv_cpu.h"
 #include "gptq_packing.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tensor_checks.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
@@ -124,9 +125,10 @@ at::Tensor GptqLinear::forward(const at::Tensor& x) {
                                                                   first, tile);
                                          });
   }
-  at::Tensor w = compute_weight();
-  at::Tensor b = bias_.defined() ? bias_.to(w.scalar_type()) : at::Tensor();
-  return at::linear(x.to(w.scalar_type()), w, b).to(x.scalar_type());
+  // compute_weight()'s dtype: float32 on the CPU, the scales' dtype on CUDA.
+  const auto dtype = scales_.device().is_cpu() ? at::kFloat : scales_.scalar_type();
+  const at::Tensor b = bias_.defined() ? bias_.to(dtype) : at::Tensor();
+  return sdk::linear_recomputing_weight(x.to(dtype), b, *this, [this] { return compute_weight(); }).to(x.scalar_type());
 }
 
 void GptqLinear::set_dense_weight(const at::Tensor&) {

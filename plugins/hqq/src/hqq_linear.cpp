@@ -9,7 +9,9 @@
 #include "hqq_dequant_cpu.h"
 #include "hqq_packing.h"
 #include "hqq_quantizer.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::hqq {
 
@@ -52,7 +54,7 @@ void HqqLinear::dequantize_rows_into(const at::Tensor& packed, int64_t begin, in
 }
 
 at::Tensor HqqLinear::dequantize_float() const {
-  at::Tensor w = at::empty({meta_.rows, meta_.cols}, scale_.options().dtype(at::kFloat));
+  at::Tensor w = sdk::weight_buffer({meta_.rows, meta_.cols}, at::kFloat);
   dequantize_rows_into(packed(), 0, meta_.rows, zero_, scale_, w);
   return w.reshape({meta_.out_features, meta_.in_features});
 }
@@ -98,9 +100,9 @@ at::Tensor HqqLinear::forward(const at::Tensor& x) {
                                                scale_.narrow(0, begin, rows), tile.view({rows, meta_.cols}));
                                          });
   }
-  at::Tensor w = compute_weight();
-  at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
-  return at::linear(x.to(at::kFloat), w, b).to(x.scalar_type());
+  const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
+  return sdk::linear_recomputing_weight(x.to(at::kFloat), b, *this, [this] { return compute_weight(); })
+      .to(x.scalar_type());
 }
 
 void HqqLinear::set_dense_weight(const at::Tensor& weight) {

@@ -12,6 +12,7 @@
 #include <c10/util/Float8_e5m2.h>
 
 #include "inc_fp8_rows.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::inc {
 
@@ -88,7 +89,7 @@ at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const
 }
 
 at::Tensor dequantize_weight_float(const at::Tensor& codes, const at::Tensor& scale) {
-  at::Tensor out = at::empty(codes.sizes(), codes.options().dtype(at::kFloat));
+  at::Tensor out = sdk::weight_buffer(codes.sizes(), at::kFloat);
   dequantize_weight_into(codes.stride(-1) == 1 ? codes : codes.contiguous(), scale, out);
   return out;
 }

@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include "inc_fp8_math.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tensor_checks.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 
@@ -118,7 +119,10 @@ at::Tensor IncLinear::forward(const at::Tensor& x) {
           dequantize_weight_into(weight_.narrow(1, first, count), scale, tile);
         });
   } else {
-    y = at::matmul(xq.to(at::kFloat), compute_weight()).to(hp);
+    // compute_weight() is (in, out): its transposed view makes at::linear the same matmul.
+    y = sdk::linear_recomputing_weight(xq.to(at::kFloat), at::Tensor(), *this, [this] {
+          return compute_weight().t();
+        }).to(hp);
   }
   if (bias_.defined()) y = y + bias_.to(hp);
   return y.to(x.scalar_type());

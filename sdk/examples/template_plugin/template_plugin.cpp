@@ -11,6 +11,7 @@
 
 #include "oft/sdk/linear_format.h"
 #include "oft/sdk/plugin.h"
+#include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/typed_dispatcher.h"
 
 namespace {
@@ -40,7 +41,11 @@ class TemplateInt8Linear final : public oft::sdk::LinearModule {
   int64_t out_features() const override { return qweight.size(0); }
   c10::ScalarType compute_dtype() const override { return at::kFloat; }
   c10::Device device() const override { return qweight.device(); }
-  at::Tensor forward(const at::Tensor& x) override { return at::linear(x, dense_weight(), bias); }
+  // The dequantized W is dropped after the product and made again for the backward: at::linear would keep every
+  // layer's W, a dense copy of the model, until the backward in training.
+  at::Tensor forward(const at::Tensor& x) override {
+    return oft::sdk::linear_recomputing_weight(x, bias, *this, [this] { return dense_weight(); });
+  }
   oft::sdk::MergePolicy merge_policy() const override {
     return {oft::sdk::MergeMode::Requantize, "the rotated weight is quantized to int8 again"};
   }

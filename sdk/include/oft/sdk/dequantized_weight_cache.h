@@ -16,6 +16,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "oft/sdk/tensor_stamp.h"
+#include "oft/sdk/transient_weight_buffer.h"
 
 namespace oft::sdk {
 
@@ -35,7 +36,13 @@ class DequantizedWeightCache {
     const bool keep = enabled_ && std::all_of(sources.begin(), sources.end(),
                                               [](const at::Tensor* t) { return TensorStamp::trackable(*t); });
     if (keep && weight_.defined() && matches(sources)) return weight_;
-    at::Tensor weight = std::forward<Compute>(compute)();
+    at::Tensor weight;
+    if (keep) {
+      const KeptWeightScope kept;  // never the reused buffer of sdk::weight_buffer
+      weight = std::forward<Compute>(compute)();
+    } else {
+      weight = std::forward<Compute>(compute)();
+    }
     if (keep) {
       weight_ = weight;
       stamps_.clear();
