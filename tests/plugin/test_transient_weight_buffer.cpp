@@ -10,7 +10,13 @@ namespace oft::sdk {
 namespace {
 
 TEST(TransientWeightBuffer, OutsideAScopeItIsFreshMemory) {
+  const void* reused = nullptr;
+  {
+    const TransientWeightScope scope;
+    reused = weight_buffer({16, 8}, at::kFloat).data_ptr();
+  }
   const at::Tensor w = weight_buffer({16, 8}, at::kFloat);
+  EXPECT_NE(w.data_ptr(), reused) << "the reused memory is handed out only inside a scope";
   EXPECT_EQ(w.sizes(), at::IntArrayRef({16, 8}));
   EXPECT_EQ(w.scalar_type(), at::kFloat);
   EXPECT_EQ(w.storage().use_count(), 1) << "nothing but w holds its memory";

@@ -16,7 +16,7 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/ops/linear.h>
-#include <ATen/ops/mm.h>
+#include <ATen/ops/matmul.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/module.h>
 
@@ -41,7 +41,7 @@ struct RecomputedWeight : torch::CustomClassHolder {
   std::shared_ptr<const void> owner;  // keeps the layer whose tensors `weight` reads alive until the graph goes
 };
 
-// y = x · Wᵀ + bias for 2-D x, where at::linear's result is a new tensor (not a view) the Function can own.
+// y = x · Wᵀ + bias for 1-D or 2-D x.
 class RecomputedWeightLinear : public torch::autograd::Function<RecomputedWeightLinear> {
  public:
   // bias: absent rather than undefined (a Function takes no undefined tensor).
@@ -59,7 +59,7 @@ class RecomputedWeightLinear : public torch::autograd::Function<RecomputedWeight
     at::Tensor dx, dbias;
     if (ctx->needs_input_grad(0)) {
       const auto source = c10::static_intrusive_pointer_cast<RecomputedWeight>(ctx->saved_data["weight"].toCapsule());
-      dx = at::mm(dy, transient_weight(source->weight));  // (tokens, out) · (out, in), as at::linear's own backward
+      dx = at::matmul(dy, transient_weight(source->weight));  // (tokens, out) · (out, in), as at::linear's backward
     }
     if (ctx->saved_data.count("bias_sizes") && ctx->needs_input_grad(1))
       dbias = at::sum_to(dy, ctx->saved_data["bias_sizes"].toIntVector());
@@ -78,13 +78,18 @@ inline at::Tensor linear_recomputing_weight(const at::Tensor& x, const at::Tenso
                                             std::function<at::Tensor()> weight) {
   const bool needs_grad = at::GradMode::is_enabled() && (x.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (!needs_grad) return at::linear(x, detail::transient_weight(weight), bias);
-  // at::linear folds leading dimensions into one GEMM too; the reshapes are ordinary autograd views.
-  const at::Tensor y2d = detail::RecomputedWeightLinear::apply(
-      x.reshape({-1, x.size(-1)}), bias.defined() ? std::optional<at::Tensor>(bias) : std::nullopt,
+  // Inputs of more than 2 dimensions go in as 2-D, where at::linear's result is a new tensor the Function can own (not
+  // a view); at::linear folds them into one GEMM too, and the reshapes are ordinary autograd views. It adds the bias
+  // inside that GEMM only for contiguous ones, else after it: so does this, for the same bits.
+  const bool folded = x.dim() > 2;
+  const bool bias_inside = bias.defined() && (!folded || x.is_contiguous());
+  const at::Tensor y = detail::RecomputedWeightLinear::apply(
+      folded ? x.reshape({-1, x.size(-1)}) : x, bias_inside ? std::optional<at::Tensor>(bias) : std::nullopt,
       c10::make_intrusive<detail::RecomputedWeight>(std::move(weight), owner.weak_from_this().lock()));
+  if (!folded) return y;
   std::vector<int64_t> shape = x.sizes().vec();
-  shape.back() = y2d.size(1);
-  return y2d.view(shape);
+  shape.back() = y.size(1);
+  return bias_inside || !bias.defined() ? y.view(shape) : y.view(shape) + bias;
 }
 
 }  // namespace oft::sdk
