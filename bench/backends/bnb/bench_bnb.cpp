@@ -79,7 +79,7 @@ BENCHMARK(BM_DenseFp32)->Arg(1)->Arg(16)->Arg(64)->Arg(512)->Unit(benchmark::kMi
 BENCHMARK(BM_Int8)->Arg(1)->Arg(4)->Arg(16)->Arg(64)->Arg(128)->Arg(129)->UseManualTime()->Unit(
     benchmark::kMillisecond);
 BENCHMARK(BM_Int8Threshold6)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Nf4)->Arg(1)->Arg(4)->Arg(8)->Arg(13)->Arg(16)->Arg(17)->Arg(64)->Arg(512)->UseManualTime()->Unit(
+BENCHMARK(BM_Nf4)->Arg(1)->Arg(4)->Arg(8)->Arg(13)->Arg(16)->Arg(20)->Arg(21)->Arg(64)->Arg(512)->UseManualTime()->Unit(
     benchmark::kMillisecond);
 BENCHMARK(BM_Nf4Nested)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Nf4DenseWeight)->Unit(benchmark::kMillisecond);

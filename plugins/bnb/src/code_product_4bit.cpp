@@ -7,7 +7,7 @@
 #include <ATen/ops/empty.h>
 
 #include "codes.h"
-#include "oft/sdk/code_lookup_8_lanes.h"
+#include "oft/sdk/code_lookup_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::bnb {
@@ -61,25 +61,81 @@ __attribute__((target("avx2,f16c"))) void row_in_8_lanes(const Operands& p, int6
     p.y[(t0 + t) * p.out_features + n] = sdk::lane_sum_in_8_lanes(even[t]) + sdk::lane_sum_in_8_lanes(odd[t]);
 }
 
-// Tokens [t0, t0 + count) of row n, count < kTokens: the kernel for exactly count tokens.
-template <c10::ScalarType kDtype, int kTokens>
-void last_tokens(const Operands& p, int64_t n, int64_t t0, int64_t count) {
-  if constexpr (kTokens > 1) {
-    if (count == kTokens - 1)
-      row_in_8_lanes<kDtype, kTokens - 1>(p, n, t0);
-    else
-      last_tokens<kDtype, kTokens - 1>(p, n, t0, count);
+// Sixteen bytes (32 codes) of a row at `bytes` for kTokens tokens whose even and odd inputs start at `x`: the
+// high nibbles' weights times the even inputs by fused multiply-adds into even[], the low nibbles' times the odd
+// ones into odd[].
+template <int kTokens>
+__attribute__((target("avx512f"))) inline void add_16_bytes(const Operands& p, __m512 table, const uint8_t* bytes,
+                                                            const float* x, __m512 (&even)[kTokens],
+                                                            __m512 (&odd)[kTokens]) {
+  const __m512i wide = sdk::bytes_in_16_lanes(bytes);
+  const __m512 first = sdk::code_values_in_16_lanes<4>(table, wide);
+  const __m512 second = sdk::code_values_in_16_lanes<0>(table, wide);
+#pragma GCC unroll 8
+  for (int t = 0; t < kTokens; ++t) {
+    const float* xt = x + t * p.in_features;
+    even[t] = _mm512_fmadd_ps(first, _mm512_loadu_ps(xt), even[t]);
+    odd[t] = _mm512_fmadd_ps(second, _mm512_loadu_ps(xt + p.in_features / 2), odd[t]);
   }
 }
 
-template <c10::ScalarType kDtype>
-void run_in_8_lanes(const Operands& p) {
+// row_in_8_lanes with sixteen lanes (AVX-512F) and fused multiply-adds; blocks of a multiple of 32 codes. Each
+// block's table is one register. A block's bytes go sixteen at a time into two alternating sets of sums, so that
+// for one token the additions form four chains, not two.
+template <c10::ScalarType kDtype, int kTokens>
+__attribute__((target("avx512f,avx2,f16c"))) void row_in_16_lanes(const Operands& p, int64_t n, int64_t t0) {
+  const int64_t half = p.in_features / 2, blocks = p.in_features / p.blocksize, block_bytes = p.blocksize / 2;
+  const uint8_t* bytes = p.packed + n * half;
+  const float* absmax = p.absmax + n * blocks;
+  const float* x = p.x + t0 * p.in_features;
+  const __m256 codes_low = _mm256_loadu_ps(p.table), codes_high = _mm256_loadu_ps(p.table + 8);
+  __m512 even[2][kTokens], odd[2][kTokens];
+  for (int set = 0; set < 2; ++set)
+    for (int t = 0; t < kTokens; ++t) even[set][t] = odd[set][t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const __m256 scale = _mm256_set1_ps(absmax[b]);
+    const __m512 table = sdk::table_in_16_lanes(sdk::rounded_to<kDtype>(_mm256_mul_ps(codes_low, scale)),
+                                                sdk::rounded_to<kDtype>(_mm256_mul_ps(codes_high, scale)));
+    const int64_t end = (b + 1) * block_bytes;
+    int64_t j = b * block_bytes;
+    for (; j + 32 <= end; j += 32) {
+      add_16_bytes<kTokens>(p, table, bytes + j, x + j, even[0], odd[0]);
+      add_16_bytes<kTokens>(p, table, bytes + j + 16, x + j + 16, even[1], odd[1]);
+    }
+    if (j < end) add_16_bytes<kTokens>(p, table, bytes + j, x + j, even[0], odd[0]);
+  }
+  for (int t = 0; t < kTokens; ++t)
+    p.y[(t0 + t) * p.out_features + n] = sdk::lane_sum_in_16_lanes(
+        _mm512_add_ps(_mm512_add_ps(even[0][t], odd[0][t]), _mm512_add_ps(even[1][t], odd[1][t])));
+}
+
+template <c10::ScalarType kDtype, bool kSixteenLanes, int kTokens>
+void row(const Operands& p, int64_t n, int64_t t0) {
+  if constexpr (kSixteenLanes)
+    row_in_16_lanes<kDtype, kTokens>(p, n, t0);
+  else
+    row_in_8_lanes<kDtype, kTokens>(p, n, t0);
+}
+
+// Tokens [t0, t0 + count) of row n, count < kTokens: the kernel for exactly count tokens.
+template <c10::ScalarType kDtype, bool kSixteenLanes, int kTokens>
+void last_tokens(const Operands& p, int64_t n, int64_t t0, int64_t count) {
+  if constexpr (kTokens > 1) {
+    if (count == kTokens - 1)
+      row<kDtype, kSixteenLanes, kTokens - 1>(p, n, t0);
+    else
+      last_tokens<kDtype, kSixteenLanes, kTokens - 1>(p, n, t0, count);
+  }
+}
+
+template <c10::ScalarType kDtype, bool kSixteenLanes>
+void run_rows(const Operands& p) {
   // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
   at::parallel_for(0, p.out_features, kRowsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       int64_t t = 0;
-      for (; t + kTokensPerPass <= p.tokens; t += kTokensPerPass) row_in_8_lanes<kDtype, kTokensPerPass>(p, n, t);
-      if (t < p.tokens) last_tokens<kDtype, kTokensPerPass>(p, n, t, p.tokens - t);
+      for (; t + kTokensPerPass <= p.tokens; t += kTokensPerPass) row<kDtype, kSixteenLanes, kTokensPerPass>(p, n, t);
+      if (t < p.tokens) last_tokens<kDtype, kSixteenLanes, kTokensPerPass>(p, n, t, p.tokens - t);
     }
   });
 }
@@ -87,18 +143,33 @@ void run_in_8_lanes(const Operands& p) {
 
 }  // namespace
 
-bool code_product_4bit_applies(int64_t tokens, int64_t in_features, int64_t blocksize, c10::ScalarType compute_dtype) {
-  return tokens >= 1 && tokens <= kCodeProduct4bitMaxTokens && blocksize > 0 && blocksize % 16 == 0 &&
-         in_features % blocksize == 0 && sdk::runs_in_8_lanes(compute_dtype);
+bool code_product_4bit_takes_16_lanes(int64_t blocksize, sdk::ProductLanes lanes) {
+#ifdef OFT_SDK_X86_ROUNDING
+  return sdk::takes_16_lanes(lanes) && blocksize > 0 && blocksize % 32 == 0;
+#else
+  (void)blocksize;
+  (void)lanes;
+  return false;
+#endif
+}
+
+bool code_product_4bit_applies(int64_t tokens, int64_t in_features, int64_t blocksize, c10::ScalarType compute_dtype,
+                               sdk::ProductLanes lanes) {
+  const int64_t limit =
+      code_product_4bit_takes_16_lanes(blocksize, lanes) ? kCodeProduct4bitMaxTokens16Lanes : kCodeProduct4bitMaxTokens;
+  return tokens >= 1 && tokens <= limit && blocksize > 0 && blocksize % 16 == 0 && in_features % blocksize == 0 &&
+         sdk::runs_in_8_lanes(compute_dtype);
 }
 
 at::Tensor code_product_4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& absmax, QuantType type,
-                             int64_t blocksize, int64_t out_features, c10::ScalarType compute_dtype) {
+                             int64_t blocksize, int64_t out_features, c10::ScalarType compute_dtype,
+                             sdk::ProductLanes lanes) {
   const int64_t tokens = x.dim() == 2 ? x.size(0) : 0, in_features = x.dim() == 2 ? x.size(1) : 0;
-  if (!code_product_4bit_applies(tokens, in_features, blocksize, compute_dtype) || x.scalar_type() != at::kFloat ||
-      !x.is_contiguous() || packed.scalar_type() != at::kByte || !packed.is_contiguous() ||
-      packed.numel() != out_features * in_features / 2 || absmax.scalar_type() != at::kFloat ||
-      !absmax.is_contiguous() || absmax.numel() != out_features * in_features / blocksize)
+  if (!code_product_4bit_applies(tokens, in_features, blocksize, compute_dtype, lanes) ||
+      x.scalar_type() != at::kFloat || !x.is_contiguous() || packed.scalar_type() != at::kByte ||
+      !packed.is_contiguous() || packed.numel() != out_features * in_features / 2 ||
+      absmax.scalar_type() != at::kFloat || !absmax.is_contiguous() ||
+      absmax.numel() != out_features * in_features / blocksize)
     throw std::invalid_argument("bitsandbytes 4-bit: the code product does not apply to " + std::to_string(tokens) +
                                 " tokens of " + std::to_string(in_features) + " inputs in blocks of " +
                                 std::to_string(blocksize) + " computed in " + c10::toString(compute_dtype) +
@@ -117,8 +188,13 @@ at::Tensor code_product_4bit(const at::Tensor& x, const at::Tensor& packed, cons
                    .in_features = in_features,
                    .out_features = out_features,
                    .blocksize = blocksize};
-  sdk::run_in_8_lanes(compute_dtype, sdk::RoundingPath::kFastest,
-                      [&](auto dtype) { run_in_8_lanes<decltype(dtype)::value>(p); });
+  const bool sixteen = code_product_4bit_takes_16_lanes(blocksize, lanes);
+  sdk::run_in_8_lanes(compute_dtype, sdk::RoundingPath::kFastest, [&](auto dtype) {
+    if (sixteen)
+      run_rows<decltype(dtype)::value, true>(p);
+    else
+      run_rows<decltype(dtype)::value, false>(p);
+  });
 #endif
   return y;
 }

@@ -106,8 +106,8 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
                                               bias_.defined() ? bias_.to(cd).to(at::kFloat) : bias_);
     return y.view(shape).to(x.scalar_type());
   }
-  // Few tokens on the CPU: straight from the codes where the code product applies (up to 16 tokens on x86 with
-  // AVX2), else W a tile of rows at a time, each multiplied while in cache (no dense W written).
+  // Few tokens on the CPU: straight from the codes where the code product applies (up to 8 tokens on x86 with
+  // AVX2, 20 with AVX-512F), else W a tile of rows at a time, each multiplied while in cache (no dense W written).
   if (weight_.device().is_cpu() && sdk::tiled_linear_applies(x, bias_)) {
     const at::Tensor absmax = absmax_float().contiguous();
     if (code_product_4bit_applies(tokens, in_features_, state_.blocksize, cd)) {

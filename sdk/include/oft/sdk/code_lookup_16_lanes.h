@@ -1,0 +1,62 @@
+#pragma once
+// For plugins' sixteen-lane products on x86 CPUs with AVX-512F (where OFT_SDK_X86_ROUNDING is defined): a 4-bit
+// code's value by one lane permutation of a 16-entry table held in one register. The eight-lane lookup
+// (code_lookup_8_lanes.h) needs two permutations and a blend per eight codes, all but one on the same execution port
+// of Intel's cores; here one permutation serves sixteen codes, and since vpermps over 16 lanes reads only an index's
+// low 4 bits, a code in a byte's low nibble needs no mask either.
+//
+// Which lanes a product takes is a choice of its caller (ProductLanes): the widest the CPU runs, or eight, so tests
+// pin each path whatever CPU runs them.
+#include "oft/sdk/code_lookup_8_lanes.h"
+
+namespace oft::sdk {
+
+enum class ProductLanes {
+  kWidest,  // sixteen where the CPU has AVX-512F, else eight
+  kEight,   // the AVX2 path even where AVX-512F is there
+};
+
+#ifdef OFT_SDK_X86_ROUNDING
+inline bool cpu_has_avx512f() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+
+// GCC 12 warns that the plain AVX-512 intrinsics' undefined pass-through operand "may be used uninitialized"
+// (GCC bug 105593); their zero-masking forms with every lane selected are the same instructions without it.
+constexpr __mmask16 kAll16Lanes = 0xffff;
+
+// Sixteen bytes widened to one 32-bit lane each.
+__attribute__((target("avx512f"))) inline __m512i bytes_in_16_lanes(const uint8_t* bytes) {
+  return _mm512_maskz_cvtepu8_epi32(kAll16Lanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
+}
+
+// Whether a product asked for `lanes` takes its sixteen-lane path on this CPU.
+inline bool takes_16_lanes(ProductLanes lanes) { return lanes == ProductLanes::kWidest && cpu_has_avx512f(); }
+
+// The 16-entry table whose entries 0-7 are `low`'s lanes and 8-15 `high`'s.
+__attribute__((target("avx512f"))) inline __m512 table_in_16_lanes(__m256 low, __m256 high) {
+  return _mm512_castpd_ps(
+      _mm512_maskz_insertf64x4(0xff, _mm512_castpd256_pd512(_mm256_castps_pd(low)), _mm256_castps_pd(high), 1));
+}
+
+// Each 32-bit lane of `lanes` holds a 4-bit code at bits [kShift, kShift + 4) (bits above it are ignored); returns
+// the codes' values table[code].
+template <int kShift>
+__attribute__((target("avx512f"))) inline __m512 code_values_in_16_lanes(__m512 table, __m512i lanes) {
+  static_assert(kShift >= 0 && kShift <= 28);
+  if constexpr (kShift == 0)
+    return _mm512_maskz_permutexvar_ps(kAll16Lanes, lanes, table);
+  else
+    return _mm512_maskz_permutexvar_ps(kAll16Lanes, _mm512_maskz_srli_epi32(kAll16Lanes, lanes, kShift), table);
+}
+
+// The sum of v's sixteen lanes in a fixed order: lane i + lane i + 8, then as lane_sum_in_8_lanes.
+__attribute__((target("avx512f"))) inline float lane_sum_in_16_lanes(__m512 v) {
+  const __m512d wide = _mm512_castps_pd(v);
+  return lane_sum_in_8_lanes(_mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xff, wide, 0)),
+                                           _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xff, wide, 1))));
+}
+#endif
+
+}  // namespace oft::sdk
