@@ -1,10 +1,12 @@
 // sdk::round_in_place, each path (the CPU's fp16 conversions where it has them, and the portable bit operations),
-// against LibTorch's own conversions (c10::Half, c10::BFloat16 and a tensor's .to(dtype)): every value halfway between
+// and sdk::rounded_to_16_lanes (code_lookup_16_lanes.h, where the CPU has AVX-512F), against LibTorch's own
+// conversions (c10::Half, c10::BFloat16 and a tensor's .to(dtype)): every value halfway between
 // two neighbouring fp16 / bf16 values and one float step either side (where ties-to-even and carries decide), a sweep
 // over all float exponents, fp16's overflow and subnormals, infinities and NaN.
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -14,6 +16,7 @@
 #include <c10/util/Half.h>
 #include <gtest/gtest.h>
 
+#include "oft/sdk/code_lookup_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::sdk {
@@ -117,6 +120,30 @@ TEST(ReducedPrecisionRounding, BFloat16EqualsC10BFloat16AtEveryTieAndAcrossAllEx
   expect_rounds_like<c10::BFloat16>(at::kBFloat16, near_every_tie(16));
   expect_rounds_like<c10::BFloat16>(at::kBFloat16, sweep());
 }
+
+#ifdef OFT_SDK_X86_ROUNDING
+// inputs through rounded_to_16_lanes<kDtype>, sixteen at a time (the last group padded).
+template <c10::ScalarType kDtype>
+__attribute__((target("avx512f"))) std::vector<float> rounded_in_16_lanes(const std::vector<float>& inputs) {
+  std::vector<float> values = inputs;
+  values.resize((inputs.size() + 15) / 16 * 16);
+  for (size_t i = 0; i < values.size(); i += 16)
+    _mm512_storeu_ps(values.data() + i, rounded_to_16_lanes<kDtype>(_mm512_loadu_ps(values.data() + i)));
+  values.resize(inputs.size());
+  return values;
+}
+
+TEST(ReducedPrecisionRounding, SixteenLanesRoundAsC10AtEveryTieAndAcrossAllExponents) {
+  if (!cpu_has_avx512f()) GTEST_SKIP() << "this CPU lacks AVX-512F: sixteen-lane products do not run here";
+  for (const auto& inputs : {near_every_tie(13), sweep()})
+    expect_same_values<c10::Half>(at::kHalf, inputs, rounded_in_16_lanes<c10::kHalf>(inputs));
+  for (const auto& inputs : {near_every_tie(16), sweep()})
+    expect_same_values<c10::BFloat16>(at::kBFloat16, inputs, rounded_in_16_lanes<c10::kBFloat16>(inputs));
+  const std::vector<float> floats = sweep();
+  const std::vector<float> unchanged = rounded_in_16_lanes<c10::kFloat>(floats);
+  EXPECT_EQ(std::memcmp(unchanged.data(), floats.data(), floats.size() * sizeof(float)), 0);
+}
+#endif
 
 TEST(ReducedPrecisionRounding, EqualsTensorConversionForOrdinaryValues) {
   // Values a dequantizer produces (no float subnormals, where a CPU's bf16 instructions may flush to zero).

@@ -2,8 +2,8 @@
 //   BM_HqqVsDense/<tokens>/<nbits>/<cached>  eval forward of the quantized layer (fp16 compute dtype,
 //       group 64, axis 1) against the dense fp32 Linear holding the same (dequantized) weight, timed back to
 //       back in each iteration; counters dense_ms, hqq_ms and ratio = hqq / dense. cached
-//       1: dequantized weight kept (opt-in); 0: up to 16 tokens straight from the codes (hqq_code_row_product.h,
-//       x86 with AVX2), up to 128 a tile of W at a time (17 tokens: the first past the code rows), past those the
+//       1: dequantized weight kept (opt-in); 0: up to 12 tokens straight from the codes (hqq_code_row_product.h,
+//       x86 with AVX2; 24 with AVX-512F), up to 128 a tile of W at a time, past those the
 //       whole weight dequantized on every call, as hqq's PyTorch backend does.
 //   BM_BytesPerWeight/<nbits>/<group_size>  checkpoint bytes (W_q + fp16 scale and zero + meta tensors)
 //       per weight: fp16 dense is 2, fp32 4.
@@ -79,7 +79,8 @@ BENCHMARK(BM_HqqVsDense)
     ->Args({8, 4, 0})
     ->Args({13, 4, 0})
     ->Args({16, 4, 0})
-    ->Args({17, 4, 0})
+    ->Args({24, 4, 0})
+    ->Args({25, 4, 0})
     ->Args({64, 4, 0})
     ->Args({1, 4, 1})
     ->Args({64, 4, 1})

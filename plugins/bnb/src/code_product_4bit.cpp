@@ -83,19 +83,17 @@ __attribute__((target("avx512f"))) inline void add_16_bytes(const Operands& p, _
 // block's table is one register. A block's bytes go sixteen at a time into two alternating sets of sums, so that
 // for one token the additions form four chains, not two.
 template <c10::ScalarType kDtype, int kTokens>
-__attribute__((target("avx512f,avx2,f16c"))) void row_in_16_lanes(const Operands& p, int64_t n, int64_t t0) {
+__attribute__((target("avx512f"))) void row_in_16_lanes(const Operands& p, int64_t n, int64_t t0) {
   const int64_t half = p.in_features / 2, blocks = p.in_features / p.blocksize, block_bytes = p.blocksize / 2;
   const uint8_t* bytes = p.packed + n * half;
   const float* absmax = p.absmax + n * blocks;
   const float* x = p.x + t0 * p.in_features;
-  const __m256 codes_low = _mm256_loadu_ps(p.table), codes_high = _mm256_loadu_ps(p.table + 8);
+  const __m512 codes = _mm512_loadu_ps(p.table);
   __m512 even[2][kTokens], odd[2][kTokens];
   for (int set = 0; set < 2; ++set)
     for (int t = 0; t < kTokens; ++t) even[set][t] = odd[set][t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
-    const __m256 scale = _mm256_set1_ps(absmax[b]);
-    const __m512 table = sdk::table_in_16_lanes(sdk::rounded_to<kDtype>(_mm256_mul_ps(codes_low, scale)),
-                                                sdk::rounded_to<kDtype>(_mm256_mul_ps(codes_high, scale)));
+    const __m512 table = sdk::rounded_to_16_lanes<kDtype>(_mm512_mul_ps(codes, _mm512_set1_ps(absmax[b])));
     const int64_t end = (b + 1) * block_bytes;
     int64_t j = b * block_bytes;
     for (; j + 32 <= end; j += 32) {

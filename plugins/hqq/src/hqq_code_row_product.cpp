@@ -8,7 +8,7 @@
 #include <ATen/ops/empty.h>
 
 #include "hqq_packing.h"
-#include "oft/sdk/code_lookup_8_lanes.h"
+#include "oft/sdk/code_lookup_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::hqq {
@@ -100,29 +100,105 @@ constexpr int kTokensPerPass = kBits >= 4   ? 4
                                : kBits == 2 ? 2
                                             : 1;
 
+// acc[t] += (the values of the codes at bits [kShift, kShift + 4) of `bytes`' lanes) · xs[t] for each token, by
+// fused multiply-adds.
+template <int kShift, int kTokens>
+__attribute__((target("avx512f"))) inline void accumulate_16_lanes(__m512 (&acc)[kTokens], __m512 table, __m512i bytes,
+                                                                   const __m512 (&xs)[kTokens]) {
+  const __m512 w = sdk::code_values_in_16_lanes<kShift>(table, bytes);
+#pragma GCC unroll 8
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm512_fmadd_ps(w, xs[t], acc[t]);
+}
+
+// Sixteen packed bytes at `bytes` for kTokens tokens whose inputs start at `x`: each plane's codes into its sums.
+template <int kBits, int kTokens, int... kPlane>
+__attribute__((target("avx512f"))) inline void add_16_bytes(const Operands& p,
+                                                            const __m512 (&tables)[sizeof...(kPlane)],
+                                                            const uint8_t* bytes, const float* x,
+                                                            __m512 (&acc)[sizeof...(kPlane)][kTokens],
+                                                            std::integer_sequence<int, kPlane...>) {
+  constexpr int kPlanes = sizeof...(kPlane);
+  const __m512i wide = sdk::bytes_in_16_lanes(bytes);
+  __m512 xs[kTokens];
+#pragma GCC unroll 8
+  for (int t = 0; t < kTokens; ++t) xs[t] = _mm512_loadu_ps(x + t * p.in_features);
+  (accumulate_16_lanes<kBits*(kPlanes - 1 - kPlane), kTokens>(acc[kPlane], tables[kPlane], wide, xs), ...);
+}
+
+// outputs_in_8_lanes with sixteen lanes (AVX-512F) and fused multiply-adds, for codes of up to 4 bits in code rows of
+// a multiple of 16 values: each plane's code row table is one register (for codes of 1 or 2 bits its 16 entries
+// repeat the 2^bits values, so the other planes' bits above the code pick the same value). A code row's bytes go
+// sixteen at a time into two alternating sets of sums, so that for one token the additions form twice as many
+// chains.
+template <c10::ScalarType kDtype, int kBits, int kTokens, int... kPlane>
+__attribute__((target("avx512f"))) void outputs_in_16_lanes(const Operands& p, int64_t m, int64_t t0,
+                                                            std::integer_sequence<int, kPlane...> planes) {
+  static_assert(kBits <= 4);
+  constexpr int kPlanes = sizeof...(kPlane);
+  __m512 acc[2][kPlanes][kTokens];
+  for (int set = 0; set < 2; ++set)
+    for (int plane = 0; plane < kPlanes; ++plane)
+      for (int t = 0; t < kTokens; ++t) acc[set][plane][t] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < p.code_rows_per_output; ++c) {
+    const int64_t row = m * p.code_rows_per_output + c;  // packed row; plane q's code row q * packed_rows + row
+    const uint8_t* bytes = p.packed + row * p.cols;
+    const float* x = p.x + t0 * p.in_features + c * p.cols;
+    __m512 tables[kPlanes];
+    for (int plane = 0; plane < kPlanes; ++plane)
+      tables[plane] = code_row_table_16_lanes<kDtype, kBits>(p.zero[plane * p.packed_rows + row],
+                                                             p.scale[plane * p.packed_rows + row]);
+    int64_t j = 0;
+    for (; j + 32 <= p.cols; j += 32) {
+      add_16_bytes<kBits, kTokens>(p, tables, bytes + j, x + j, acc[0], planes);
+      add_16_bytes<kBits, kTokens>(p, tables, bytes + j + 16, x + j + 16, acc[1], planes);
+    }
+    if (j < p.cols) add_16_bytes<kBits, kTokens>(p, tables, bytes + j, x + j, acc[0], planes);
+  }
+  for (int plane = 0; plane < kPlanes; ++plane)
+    for (int t = 0; t < kTokens; ++t)
+      p.y[(t0 + t) * p.out_features + plane * p.outputs_per_plane + m] =
+          sdk::lane_sum_in_16_lanes(_mm512_add_ps(acc[0][plane][t], acc[1][plane][t]));
+}
+
+template <c10::ScalarType kDtype, int kBits, bool kSixteenLanes, int kTokens, typename Planes>
+void outputs(const Operands& p, int64_t m, int64_t t0, Planes planes) {
+  if constexpr (kSixteenLanes)
+    outputs_in_16_lanes<kDtype, kBits, kTokens>(p, m, t0, planes);
+  else
+    outputs_in_8_lanes<kDtype, kBits, kTokens>(p, m, t0, planes);
+}
+
 // Tokens [t0, t0 + count) of output row m, count < kTokens: the kernel for exactly count tokens.
-template <c10::ScalarType kDtype, int kBits, int kTokens, typename Planes>
+template <c10::ScalarType kDtype, int kBits, bool kSixteenLanes, int kTokens, typename Planes>
 void last_tokens(const Operands& p, int64_t m, int64_t t0, int64_t count, Planes planes) {
   if constexpr (kTokens > 1) {
     if (count == kTokens - 1)
-      outputs_in_8_lanes<kDtype, kBits, kTokens - 1>(p, m, t0, planes);
+      outputs<kDtype, kBits, kSixteenLanes, kTokens - 1>(p, m, t0, planes);
     else
-      last_tokens<kDtype, kBits, kTokens - 1>(p, m, t0, count, planes);
+      last_tokens<kDtype, kBits, kSixteenLanes, kTokens - 1>(p, m, t0, count, planes);
   }
 }
 
-template <c10::ScalarType kDtype, int kBits>
-void run_in_8_lanes(const Operands& p) {
+template <c10::ScalarType kDtype, int kBits, bool kSixteenLanes>
+void run_rows(const Operands& p) {
   constexpr auto kPlanes = std::make_integer_sequence<int, 8 / kBits>{};
   constexpr int kTokens = kTokensPerPass<kBits>;
   // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
   at::parallel_for(0, p.outputs_per_plane, kRowsPerTask, [&](int64_t begin, int64_t end) {
     for (int64_t m = begin; m < end; ++m) {
       int64_t t = 0;
-      for (; t + kTokens <= p.tokens; t += kTokens) outputs_in_8_lanes<kDtype, kBits, kTokens>(p, m, t, kPlanes);
-      if (t < p.tokens) last_tokens<kDtype, kBits, kTokens>(p, m, t, p.tokens - t, kPlanes);
+      for (; t + kTokens <= p.tokens; t += kTokens) outputs<kDtype, kBits, kSixteenLanes, kTokens>(p, m, t, kPlanes);
+      if (t < p.tokens) last_tokens<kDtype, kBits, kSixteenLanes, kTokens>(p, m, t, p.tokens - t, kPlanes);
     }
   });
+}
+
+template <c10::ScalarType kDtype, int kBits>
+void run(const Operands& p, bool sixteen_lanes) {
+  if constexpr (kBits <= 4) {
+    if (sixteen_lanes) return run_rows<kDtype, kBits, true>(p);
+  }
+  run_rows<kDtype, kBits, false>(p);
 }
 #endif
 
@@ -132,9 +208,21 @@ bool byte_packing(const std::string& packing) {
 
 }  // namespace
 
-bool code_row_product_applies(int64_t tokens, const CodeRowWeights& w) {
-  if (tokens < 1 || tokens > kCodeRowProductMaxTokens || !byte_packing(w.packing) ||
-      w.dtypes.difference != w.dtypes.product || !sdk::runs_in_8_lanes(w.dtypes.product))
+bool code_row_product_takes_16_lanes(const CodeRowWeights& w, sdk::ProductLanes lanes) {
+#ifdef OFT_SDK_X86_ROUNDING
+  return sdk::takes_16_lanes(lanes) && w.packing != "8bit_u8" && w.packed.dim() == 2 && w.packed.size(1) % 16 == 0;
+#else
+  (void)w;
+  (void)lanes;
+  return false;
+#endif
+}
+
+bool code_row_product_applies(int64_t tokens, const CodeRowWeights& w, sdk::ProductLanes lanes) {
+  const int64_t limit =
+      code_row_product_takes_16_lanes(w, lanes) ? kCodeRowProductMaxTokens16Lanes : kCodeRowProductMaxTokens;
+  if (tokens < 1 || tokens > limit || !byte_packing(w.packing) || w.dtypes.difference != w.dtypes.product ||
+      !sdk::runs_in_8_lanes(w.dtypes.product))
     return false;
   const int64_t cols = w.packed.size(1);
   const int64_t code_rows = w.out_features * (w.in_features / cols);
@@ -143,9 +231,9 @@ bool code_row_product_applies(int64_t tokens, const CodeRowWeights& w) {
          w.scale.numel() == code_rows;
 }
 
-at::Tensor code_row_product(const at::Tensor& x, const CodeRowWeights& w) {
+at::Tensor code_row_product(const at::Tensor& x, const CodeRowWeights& w, sdk::ProductLanes lanes) {
   const int64_t tokens = x.dim() == 2 ? x.size(0) : 0;
-  if (!code_row_product_applies(tokens, w) || x.size(1) != w.in_features || x.scalar_type() != at::kFloat ||
+  if (!code_row_product_applies(tokens, w, lanes) || x.size(1) != w.in_features || x.scalar_type() != at::kFloat ||
       !x.is_contiguous() || w.packed.scalar_type() != at::kByte || !w.packed.is_contiguous())
     throw std::invalid_argument("hqq: the code row product does not apply to " + std::to_string(tokens) +
                                 " tokens of a " + w.packing + " layer with " + c10::toString(w.dtypes.product) +
@@ -168,13 +256,14 @@ at::Tensor code_row_product(const at::Tensor& x, const CodeRowWeights& w) {
                    .packed_rows = w.packed.size(0),
                    .code_rows_per_output = w.in_features / w.packed.size(1),
                    .outputs_per_plane = w.out_features / n_planes};
+  const bool sixteen = code_row_product_takes_16_lanes(w, lanes);
   sdk::run_in_8_lanes(w.dtypes.product, sdk::RoundingPath::kFastest, [&](auto dtype) {
     constexpr c10::ScalarType kDtype = decltype(dtype)::value;
     switch (n_planes) {
-      case 1: run_in_8_lanes<kDtype, 8>(p); break;
-      case 2: run_in_8_lanes<kDtype, 4>(p); break;
-      case 4: run_in_8_lanes<kDtype, 2>(p); break;
-      default: run_in_8_lanes<kDtype, 1>(p);
+      case 1: run<kDtype, 8>(p, sixteen); break;
+      case 2: run<kDtype, 4>(p, sixteen); break;
+      case 4: run<kDtype, 2>(p, sixteen); break;
+      default: run<kDtype, 1>(p, sixteen);
     }
   });
 #endif

@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
+#include "oft/sdk/code_lookup_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::hqq {
@@ -55,6 +56,19 @@ struct CodeRowTable {
     return {low, steps_in_8_lanes<kDtype>(_mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15), zero, scale)};
   }
 };
+
+// The same table in one sixteen-lane register, for sdk::code_values_in_16_lanes: entry i holds the value of code
+// i mod 2^kBits.
+template <c10::ScalarType kDtype, int kBits>
+__attribute__((target("avx512f"))) inline __m512 code_row_table_16_lanes(float zero, float scale) {
+  static_assert(kBits == 1 || kBits == 2 || kBits == 4);
+  constexpr int kMask = (1 << kBits) - 1;
+  const __m512 codes =
+      _mm512_setr_ps(0 & kMask, 1 & kMask, 2 & kMask, 3 & kMask, 4 & kMask, 5 & kMask, 6 & kMask, 7 & kMask, 8 & kMask,
+                     9 & kMask, 10 & kMask, 11 & kMask, 12 & kMask, 13 & kMask, 14 & kMask, 15 & kMask);
+  const __m512 difference = sdk::rounded_to_16_lanes<kDtype>(_mm512_sub_ps(codes, _mm512_set1_ps(zero)));
+  return sdk::rounded_to_16_lanes<kDtype>(_mm512_mul_ps(difference, _mm512_set1_ps(scale)));
+}
 #endif
 
 }  // namespace oft::hqq

@@ -1,6 +1,11 @@
 // The few-token product straight from byte-packed code rows (hqq_code_row_product.h) against x · Wᵀ with W from
 // dequantize_code_rows (hqq's rounded values), for every byte packing and step dtype; where it applies; its result
-// does not depend on the number of threads; and the forward takes it up to its token limit.
+// does not depend on the number of threads; and the forward takes it up to its token limit. Each x86 path is pinned:
+// eight lanes (AVX2) everywhere it runs, sixteen (AVX-512F) where the CPU has it.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
@@ -56,28 +61,53 @@ bool cpu_takes_it() {
   return code_row_product_applies(1, layer.weights(at::kFloat));
 }
 
+// The paths this CPU runs for `layer`, each with its token limit.
+std::vector<std::pair<sdk::ProductLanes, int64_t>> paths_here(const PackedLayer& layer) {
+  std::vector<std::pair<sdk::ProductLanes, int64_t>> paths{{sdk::ProductLanes::kEight, kCodeRowProductMaxTokens}};
+  if (code_row_product_takes_16_lanes(layer.weights(at::kFloat), sdk::ProductLanes::kWidest))
+    paths.emplace_back(sdk::ProductLanes::kWidest, kCodeRowProductMaxTokens16Lanes);
+  return paths;
+}
+
+std::string name_of(sdk::ProductLanes lanes) { return lanes == sdk::ProductLanes::kEight ? "8 lanes" : "16 lanes"; }
+
 TEST(HqqCodeRowProduct, EqualsTheProductWithTheDequantizedWeight) {
   if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code row product does not run here";
   at::manual_seed(31);
   for (const std::string packing : kBytePackings)
     for (const at::ScalarType dtype : {at::kHalf, at::kBFloat16, at::kFloat})
-      for (const int64_t tokens : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{7}, kCodeRowProductMaxTokens}) {
-        SCOPED_TRACE(packing + " " + c10::toString(dtype) + ", " + std::to_string(tokens) + " tokens");
-        const PackedLayer layer = random_layer(packing, dtype);
-        const at::Tensor x = at::randn({tokens, layer.in});
-        // fp32 sums of 128 products (scales from 1e-6 to 200) in another order than the GEMV's: a few ulp of the
-        // largest output.
-        EXPECT_TRUE(oft::test::close(code_row_product(x, layer.weights(dtype)), at::matmul(x, layer.weight(dtype).t()),
-                                     4e-6, "code row product vs x · dequantized W^T"));
+      for (const int64_t cols : {int64_t{64}, int64_t{16}, int64_t{8}}) {  // 16 lanes: pairs, one step, not at all
+        const PackedLayer layer = random_layer(packing, dtype, 16, 128, cols);
+        for (const auto& [lanes, limit] : paths_here(layer))
+          for (const int64_t tokens : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{7}, limit}) {
+            SCOPED_TRACE(packing + " " + c10::toString(dtype) + ", code rows of " + std::to_string(cols) + ", " +
+                         std::to_string(tokens) + " tokens, " + name_of(lanes));
+            const at::Tensor x = at::randn({tokens, layer.in});
+            // fp32 sums of 128 products (scales from 1e-6 to 200) in another order than the GEMV's: a few ulp of
+            // the largest output.
+            EXPECT_TRUE(oft::test::close(code_row_product(x, layer.weights(dtype), lanes),
+                                         at::matmul(x, layer.weight(dtype).t()), 4e-6,
+                                         "code row product vs x · dequantized W^T"));
+          }
       }
 }
 
 TEST(HqqCodeRowProduct, AppliesToFewTokensOfBytePackingsWithOneStepDtype) {
   if (!cpu_takes_it()) GTEST_SKIP() << "this CPU lacks AVX2 or F16C: the code row product does not run here";
   const PackedLayer layer = random_layer("4bit_u8", at::kHalf);
-  EXPECT_TRUE(code_row_product_applies(kCodeRowProductMaxTokens, layer.weights(at::kHalf)));
-  EXPECT_FALSE(code_row_product_applies(0, layer.weights(at::kHalf)));
-  EXPECT_FALSE(code_row_product_applies(kCodeRowProductMaxTokens + 1, layer.weights(at::kHalf)));
+  for (const auto& [lanes, limit] : paths_here(layer)) {
+    SCOPED_TRACE(name_of(lanes));
+    EXPECT_TRUE(code_row_product_applies(limit, layer.weights(at::kHalf), lanes));
+    EXPECT_FALSE(code_row_product_applies(0, layer.weights(at::kHalf), lanes));
+    EXPECT_FALSE(code_row_product_applies(limit + 1, layer.weights(at::kHalf), lanes));
+  }
+  // 8-bit codes and code rows of 8 values take eight lanes, with their limit.
+  EXPECT_FALSE(code_row_product_takes_16_lanes(random_layer("8bit_u8", at::kHalf).weights(at::kHalf),
+                                               sdk::ProductLanes::kWidest));
+  const PackedLayer short_rows = random_layer("4bit_u8", at::kHalf, 16, 128, 8);
+  EXPECT_FALSE(code_row_product_takes_16_lanes(short_rows.weights(at::kHalf), sdk::ProductLanes::kWidest));
+  EXPECT_FALSE(code_row_product_applies(kCodeRowProductMaxTokens + 1, short_rows.weights(at::kHalf)));
+  EXPECT_FALSE(code_row_product_takes_16_lanes(layer.weights(at::kHalf), sdk::ProductLanes::kEight));
   // fp16 zero and scale with fp32 compute: the steps round to fp32 both; with an fp32 scale, fp16 then fp32.
   EXPECT_TRUE(code_row_product_applies(1, layer.weights(at::kFloat)));
   PackedLayer mixed = layer;
@@ -93,13 +123,15 @@ TEST(HqqCodeRowProduct, ResultDoesNotDependOnTheNumberOfThreads) {
   at::manual_seed(32);
   const PackedLayer layer = random_layer("4bit_u8", at::kHalf, 520, 256);  // several tasks, a short last one
   const int threads = at::get_num_threads();
-  for (const int64_t tokens : {int64_t{1}, int64_t{5}}) {
-    const at::Tensor x = at::randn({tokens, layer.in});
-    at::set_num_threads(1);
-    const at::Tensor one = code_row_product(x, layer.weights(at::kHalf));
-    at::set_num_threads(2);
-    EXPECT_TRUE(at::equal(code_row_product(x, layer.weights(at::kHalf)), one)) << tokens << " tokens";
-  }
+  for (const auto& [lanes, limit] : paths_here(layer))
+    for (const int64_t tokens : {int64_t{1}, int64_t{5}}) {
+      const at::Tensor x = at::randn({tokens, layer.in});
+      at::set_num_threads(1);
+      const at::Tensor one = code_row_product(x, layer.weights(at::kHalf), lanes);
+      at::set_num_threads(2);
+      EXPECT_TRUE(at::equal(code_row_product(x, layer.weights(at::kHalf), lanes), one))
+          << tokens << " tokens, " << name_of(lanes);
+    }
   at::set_num_threads(threads);
 }
 
@@ -117,7 +149,9 @@ TEST(HqqCodeRowProduct, ForwardTakesItUpToTheTokenLimit) {
   const auto by_code_rows = [&](const at::Tensor& x2d) {
     return (code_row_product(x2d.to(at::kFloat), weights) + state.bias.to(at::kFloat)).to(x2d.scalar_type());
   };
-  const int64_t limit = kCodeRowProductMaxTokens;
+  const int64_t limit = code_row_product_takes_16_lanes(weights, sdk::ProductLanes::kWidest)
+                            ? kCodeRowProductMaxTokens16Lanes
+                            : kCodeRowProductMaxTokens;               // the forward takes the widest path
   const at::Tensor x = at::randn({2, limit / 2, 256}).to(at::kHalf);  // the limit, two sequences
   EXPECT_TRUE(at::equal(layer.forward(x), by_code_rows(x.reshape({limit, -1})).view({2, limit / 2, -1})));
   // One token more: the tiled product, which code_row_product refuses.
@@ -131,10 +165,10 @@ TEST(HqqCodeRowProduct, ForwardTakesItUpToTheTokenLimit) {
 TEST(HqqCodeRowProduct, RefusesWhatDoesNotApply) {
   const PackedLayer layer = random_layer("4bit_u8", at::kHalf);
   try {
-    code_row_product(at::randn({kCodeRowProductMaxTokens + 1, layer.in}), layer.weights(at::kHalf));
+    code_row_product(at::randn({kCodeRowProductMaxTokens16Lanes + 1, layer.in}), layer.weights(at::kHalf));
     ADD_FAILURE() << "no error";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("does not apply to " + std::to_string(kCodeRowProductMaxTokens + 1) +
+    EXPECT_NE(std::string(e.what()).find("does not apply to " + std::to_string(kCodeRowProductMaxTokens16Lanes + 1) +
                                          " tokens of a 4bit_u8 layer with Half steps"),
               std::string::npos)
         << e.what();

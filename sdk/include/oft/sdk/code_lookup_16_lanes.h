@@ -3,7 +3,8 @@
 // code's value by one lane permutation of a 16-entry table held in one register. The eight-lane lookup
 // (code_lookup_8_lanes.h) needs two permutations and a blend per eight codes, all but one on the same execution port
 // of Intel's cores; here one permutation serves sixteen codes, and since vpermps over 16 lanes reads only an index's
-// low 4 bits, a code in a byte's low nibble needs no mask either.
+// low 4 bits, a code in a byte's low nibble needs no mask either. Also: sixteen floats rounded to fp16/bf16 values in
+// registers (for building a table in one step), and the fixed-order sum of the lanes.
 //
 // Which lanes a product takes is a choice of its caller (ProductLanes): the widest the CPU runs, or eight, so tests
 // pin each path whatever CPU runs them.
@@ -34,10 +35,24 @@ __attribute__((target("avx512f"))) inline __m512i bytes_in_16_lanes(const uint8_
 // Whether a product asked for `lanes` takes its sixteen-lane path on this CPU.
 inline bool takes_16_lanes(ProductLanes lanes) { return lanes == ProductLanes::kWidest && cpu_has_avx512f(); }
 
-// The 16-entry table whose entries 0-7 are `low`'s lanes and 8-15 `high`'s.
-__attribute__((target("avx512f"))) inline __m512 table_in_16_lanes(__m256 low, __m256 high) {
-  return _mm512_castpd_ps(
-      _mm512_maskz_insertf64x4(0xff, _mm512_castpd256_pd512(_mm256_castps_pd(low)), _mm256_castps_pd(high), 1));
+// Sixteen floats rounded to kDtype's values (kFloat: unchanged) in registers: rounded_to's bits.
+template <c10::ScalarType kDtype>
+__attribute__((target("avx512f"))) inline __m512 rounded_to_16_lanes(__m512 v) {
+  static_assert(kDtype == c10::kFloat || kDtype == c10::kHalf || kDtype == c10::kBFloat16);
+  if constexpr (kDtype == c10::kHalf) {
+    return _mm512_maskz_cvtph_ps(kAll16Lanes, _mm512_maskz_cvtps_ph(kAll16Lanes, v, _MM_FROUND_TO_NEAREST_INT));
+  } else if constexpr (kDtype == c10::kBFloat16) {
+    const __m512i bits = _mm512_castps_si512(v);
+    const __m512i odd = _mm512_and_si512(_mm512_maskz_srli_epi32(kAll16Lanes, bits, 16), _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_and_si512(_mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd)),
+                                             _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
+    const __mmask16 nan =
+        _mm512_cmpgt_epi32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+    const __m512i quiet = _mm512_or_si512(bits, _mm512_set1_epi32(0x00400000));
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(nan, rounded, quiet));
+  } else {
+    return v;
+  }
 }
 
 // Each 32-bit lane of `lanes` holds a 4-bit code at bits [kShift, kShift + 4) (bits above it are ignored); returns
