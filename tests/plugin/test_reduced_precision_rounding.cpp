@@ -1,5 +1,5 @@
 // sdk::round_in_place, each path (the CPU's fp16 conversions where it has them, and the portable bit operations),
-// and sdk::rounded_to_16_lanes (code_lookup_16_lanes.h, where the CPU has AVX-512F), against LibTorch's own
+// and sdk::rounded_to_16_lanes (products_in_16_lanes.h, where the CPU has AVX-512F), against LibTorch's own
 // conversions (c10::Half, c10::BFloat16 and a tensor's .to(dtype)): every value halfway between
 // two neighbouring fp16 / bf16 values and one float step either side (where ties-to-even and carries decide), a sweep
 // over all float exponents, fp16's overflow and subnormals, infinities and NaN.
@@ -16,7 +16,7 @@
 #include <c10/util/Half.h>
 #include <gtest/gtest.h>
 
-#include "oft/sdk/code_lookup_16_lanes.h"
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::sdk {

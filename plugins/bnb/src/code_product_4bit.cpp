@@ -7,7 +7,7 @@
 #include <ATen/ops/empty.h>
 
 #include "codes.h"
-#include "oft/sdk/code_lookup_16_lanes.h"
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::bnb {

@@ -6,6 +6,7 @@
 #include <ATen/ops/empty.h>
 
 #include "oft/sdk/prefetch.h"
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::eetq {
@@ -44,6 +45,27 @@ __attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const GemvOpe
   }
   for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(p.y + n0 + 8 * r, acc[r]);
 }
+
+// Outputs [n0, n0 + kColumns) with sixteen outputs per register (AVX-512F): each output's sum takes the same steps
+// in the same order as gemv_columns_8_lanes, so the same bits.
+template <c10::ScalarType kRoundTo, int kColumns>
+__attribute__((target("avx512f"))) void gemv_columns_16_lanes(const GemvOperands& p, int64_t n0) {
+  constexpr int kRegisters = kColumns / 16;
+  __m512 acc[kRegisters];
+  for (int r = 0; r < kRegisters; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < p.in; ++k) {
+    const int8_t* row = p.codes + k * p.n_out + n0;
+    if (k + kGemvPrefetchRows < p.in) sdk::prefetch_bytes(row + kGemvPrefetchRows * p.n_out, kColumns);
+    const __m512 xk = _mm512_set1_ps(p.x[k]);
+#pragma GCC unroll 16
+    for (int r = 0; r < kRegisters; ++r) {
+      const __m512 value =
+          _mm512_mul_ps(sdk::signed_bytes_as_floats_in_16_lanes(row + 16 * r), _mm512_loadu_ps(p.scales + n0 + 16 * r));
+      acc[r] = _mm512_fmadd_ps(sdk::rounded_to_16_lanes<kRoundTo>(value), xk, acc[r]);
+    }
+  }
+  for (int r = 0; r < kRegisters; ++r) _mm512_storeu_ps(p.y + n0 + 16 * r, acc[r]);
+}
 #endif
 
 }  // namespace
@@ -52,7 +74,7 @@ bool gemv_applies(int64_t tokens, int64_t out_features, c10::ScalarType scales_d
   return tokens == 1 && out_features % kGemvColumns == 0 && sdk::passes_run_in_8_lanes(scales_dtype);
 }
 
-at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scales) {
+at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scales, sdk::ProductLanes lanes) {
   const int64_t in = codes.size(0), n_out = codes.size(1);
   if (!gemv_applies(1, n_out, scales.scalar_type()) || x.numel() != in || x.scalar_type() != at::kFloat ||
       codes.scalar_type() != at::kChar || !codes.is_contiguous())
@@ -67,8 +89,15 @@ at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& codes, const at::Tens
                        .y = y.data_ptr<float>(),
                        .in = in,
                        .n_out = n_out};
-  sdk::for_each_pass_in_8_lanes(scales.scalar_type(), n_out, kGemvColumns,
-                                [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
+  if (sdk::takes_16_lanes(lanes))
+    sdk::for_each_wide_pass_in_16_lanes(scales.scalar_type(), n_out, [&](auto dtype, auto width, int64_t n0) {
+      gemv_columns_16_lanes<decltype(dtype)::value, decltype(width)::value>(p, n0);
+    });
+  else
+    sdk::for_each_pass_in_8_lanes(scales.scalar_type(), n_out, kGemvColumns,
+                                  [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
+#else
+  (void)lanes;
 #endif
   return y;
 }

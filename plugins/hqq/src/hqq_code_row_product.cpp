@@ -8,7 +8,7 @@
 #include <ATen/ops/empty.h>
 
 #include "hqq_packing.h"
-#include "oft/sdk/code_lookup_16_lanes.h"
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::hqq {

@@ -13,7 +13,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "hqq_dequant_cpu.h"
-#include "oft/sdk/code_lookup_16_lanes.h"
+#include "oft/sdk/products_in_16_lanes.h"
 
 namespace oft::hqq {
 

@@ -8,7 +8,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
-#include "oft/sdk/code_lookup_16_lanes.h"
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::hqq {

@@ -1,7 +1,10 @@
 // The one-token product straight from the int8 codes (eetq_gemv_cpu.h) against x · W^T with W^T from the CPU
-// dequantization (EETQ's rounded values), for every scales dtype; where it applies; and the forward takes it for
-// exactly one token.
+// dequantization (EETQ's rounded values), for every scales dtype, on each x86 path (eight lanes, and sixteen where the
+// CPU has AVX-512F: the same bits); where it applies; and the forward takes it for exactly one token.
+#include <string>
+
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
@@ -27,10 +30,30 @@ TEST(EetqGemv, EqualsTheProductWithTheDequantizedWeight) {
     const at::Tensor x = at::randn({kIn});
     // Against sums in double: fp32 ones depend on the CPU's GEMV kernel.
     const at::Tensor w_t = dequantize_float_kn(codes, scales);
-    EXPECT_TRUE(oft::test::close(gemv_cpu(x, codes, scales),
-                                 at::mv(w_t.t().to(at::kDouble), x.to(at::kDouble)).to(at::kFloat), 1e-5,
+    const at::Tensor eight = gemv_cpu(x, codes, scales, sdk::ProductLanes::kEight);
+    EXPECT_TRUE(oft::test::close(eight, at::mv(w_t.t().to(at::kDouble), x.to(at::kDouble)).to(at::kFloat), 1e-5,
                                  "one-token product vs x · dequantized W^T"));
+    if (sdk::takes_16_lanes(sdk::ProductLanes::kWidest)) {
+      EXPECT_TRUE(at::equal(gemv_cpu(x, codes, scales, sdk::ProductLanes::kWidest), eight)) << "16 lanes vs 8";
+    }
   }
+}
+
+TEST(EetqGemv, SixteenLanesGiveTheEightLanesBitsInPassesOfEveryWidth) {
+  if (!cpu_takes_it() || !sdk::takes_16_lanes(sdk::ProductLanes::kWidest))
+    GTEST_SKIP() << "this CPU lacks AVX-512F: the sixteen-lane product does not run here";
+  at::manual_seed(23);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  for (const int64_t out : {int64_t{192}, int64_t{384}, int64_t{512}}) {  // passes of 64, 128 and 256 outputs
+    SCOPED_TRACE(std::to_string(out) + " outputs in passes of " + std::to_string(sdk::wide_pass_columns(out)));
+    const at::Tensor codes = at::randint(-128, 128, {kIn, out}).to(at::kChar);
+    const at::Tensor scales = (at::rand({out}) * 0.01).to(at::kHalf);
+    const at::Tensor x = at::randn({kIn});
+    EXPECT_TRUE(at::equal(gemv_cpu(x, codes, scales, sdk::ProductLanes::kWidest),
+                          gemv_cpu(x, codes, scales, sdk::ProductLanes::kEight)));
+  }
+  at::set_num_threads(threads);
 }
 
 TEST(EetqGemv, AppliesToOneTokenOfWholePassesOnly) {

@@ -1,19 +1,35 @@
-// sdk/code_lookup_16_lanes.h on CPUs with AVX-512F: sixteen bytes widened to lanes, each nibble's value picked from a
-// 16-entry table (the bits above the code ignored), and the fixed order in which a register's lanes are summed.
+// sdk/products_in_16_lanes.h on CPUs with AVX-512F: sixteen bytes widened to lanes, each nibble's value picked from a
+// 16-entry table (the bits above the code ignored), and the fixed order in which a register's lanes are summed; the
+// width of the one-token products' passes.
 #include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
 #include <random>
 
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
-#include "oft/sdk/code_lookup_16_lanes.h"
+#include "oft/sdk/products_in_16_lanes.h"
 
 namespace oft::sdk {
 namespace {
 
 #ifdef OFT_SDK_X86_ROUNDING
+TEST(WidePassColumns, WidestThatDividesTheOutputsAndGivesEveryThreadAPass) {
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  EXPECT_EQ(wide_pass_columns(4096), 256);
+  EXPECT_EQ(wide_pass_columns(5632), 256);  // 22 passes
+  EXPECT_EQ(wide_pass_columns(384), 128);   // not a multiple of 256
+  EXPECT_EQ(wide_pass_columns(256), 128);   // one pass of 256 would leave a thread idle
+  EXPECT_EQ(wide_pass_columns(192), 64);
+  EXPECT_EQ(wide_pass_columns(64), 64);
+  at::set_num_threads(1);
+  EXPECT_EQ(wide_pass_columns(256), 256);
+  at::set_num_threads(threads);
+}
+
 using Lanes16 = std::array<float, 16>;
 
 __attribute__((target("avx512f"))) Lanes16 stored(__m512 v) {

@@ -1,10 +1,16 @@
 #pragma once
-// For plugins' sixteen-lane products on x86 CPUs with AVX-512F (where OFT_SDK_X86_ROUNDING is defined): a 4-bit
-// code's value by one lane permutation of a 16-entry table held in one register. The eight-lane lookup
+// For plugins' few-token products in sixteen lanes on x86 CPUs with AVX-512F (where OFT_SDK_X86_ROUNDING is defined).
+//
+// A 4-bit code's value by one lane permutation of a 16-entry table held in one register: the eight-lane lookup
 // (code_lookup_8_lanes.h) needs two permutations and a blend per eight codes, all but one on the same execution port
 // of Intel's cores; here one permutation serves sixteen codes, and since vpermps over 16 lanes reads only an index's
-// low 4 bits, a code in a byte's low nibble needs no mask either. Also: sixteen floats rounded to fp16/bf16 values in
-// registers (for building a table in one step), and the fixed-order sum of the lanes.
+// low 4 bits, a code in a byte's low nibble needs no mask either. Sixteen floats rounded to fp16/bf16 values in
+// registers (rounded_to's bits), int8 widened to floats, and the fixed-order sum of a register's lanes.
+//
+// One-token products over an (in, out) weight (a row of codes per input) take passes of up to 256 outputs
+// (for_each_wide_pass_in_16_lanes): a pass visits every row, and a wider pass reads more of each row per visit, several
+// adjacent cache lines, which the hardware prefetcher follows (eetq's int8 rows, 64 bytes per pass at 64 outputs:
+// oft generate 30.5 -> 45-47 tokens/s at 256).
 //
 // Which lanes a product takes is a choice of its caller (ProductLanes): the widest the CPU runs, or eight, so tests
 // pin each path whatever CPU runs them.
@@ -30,6 +36,36 @@ constexpr __mmask16 kAll16Lanes = 0xffff;
 // Sixteen bytes widened to one 32-bit lane each.
 __attribute__((target("avx512f"))) inline __m512i bytes_in_16_lanes(const uint8_t* bytes) {
   return _mm512_maskz_cvtepu8_epi32(kAll16Lanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
+}
+
+// Sixteen int8 values as floats.
+__attribute__((target("avx512f"))) inline __m512 signed_bytes_as_floats_in_16_lanes(const int8_t* bytes) {
+  const __m512i wide =
+      _mm512_maskz_cvtepi8_epi32(kAll16Lanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
+  return _mm512_maskz_cvtepi32_ps(kAll16Lanes, wide);
+}
+
+// The widest of 256, 128 and 64 outputs per pass that divides out_features (a multiple of 64) and still gives every
+// intra-op thread a pass.
+inline int64_t wide_pass_columns(int64_t out_features) {
+  for (const int64_t columns : {256, 128})
+    if (out_features % columns == 0 && out_features / columns >= at::get_num_threads()) return columns;
+  return 64;
+}
+
+// for_each_pass_in_8_lanes over passes of wide_pass_columns(out_features) outputs: calls pass(kind, width, n0) with
+// kind the dtype's std::integral_constant and width std::integral_constant<int, columns>, for the sixteen-lane
+// passes of a plugin's one-token product (whose rounding needs what run_in_8_lanes checks, AVX2 and F16C, too).
+template <typename Pass>
+void for_each_wide_pass_in_16_lanes(c10::ScalarType dtype, int64_t out_features, const Pass& pass) {
+  const auto passes_of = [&](auto width) {
+    for_each_pass_in_8_lanes(dtype, out_features, width.value, [&](auto kind, int64_t n0) { pass(kind, width, n0); });
+  };
+  switch (wide_pass_columns(out_features)) {
+    case 256: return passes_of(std::integral_constant<int, 256>{});
+    case 128: return passes_of(std::integral_constant<int, 128>{});
+    default: return passes_of(std::integral_constant<int, 64>{});
+  }
 }
 
 // Whether a product asked for `lanes` takes its sixteen-lane path on this CPU.
