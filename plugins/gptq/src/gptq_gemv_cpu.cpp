@@ -8,6 +8,7 @@
 #include "gptq_dequant_cpu.h"
 #include "gptq_dequant_math.h"
 #include "oft/sdk/prefetch.h"
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::gptq {
@@ -62,6 +63,40 @@ __attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const GemvOpe
   }
   for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(p.y + n0 + 8 * r, acc[r]);
 }
+
+// Outputs [n0, n0 + kColumns) with sixteen outputs per register (AVX-512F): each output's sum takes the same steps
+// in the same order as gemv_columns_8_lanes, so the same bits.
+template <c10::ScalarType kRoundTo, int kColumns>
+__attribute__((target("avx512f"))) void gemv_columns_16_lanes(const GemvOperands& p, int64_t n0) {
+  constexpr int kRegisters = kColumns / 16;
+  constexpr __mmask16 kAll = sdk::kAll16Lanes;
+  const __m512i mask = _mm512_set1_epi32(static_cast<int>(math::code_mask(p.bits)));
+  __m512 acc[kRegisters];
+  for (int r = 0; r < kRegisters; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < p.in; ++k) {
+    const math::FieldPosition at_k = math::field_position(k, p.bits);
+    const uint32_t* lo = p.words + at_k.row * p.n_out + n0;
+    if (at_k.shift < static_cast<uint32_t>(p.bits) && k + kPrefetchInputs < p.in)
+      sdk::prefetch_bytes(p.words + math::field_position(k + kPrefetchInputs, p.bits).row * p.n_out + n0,
+                          kColumns * int64_t{sizeof(uint32_t)});
+    const int64_t group = int64_t{p.g_idx[k]} * p.n_out + n0;
+    const __m128i by = _mm_cvtsi32_si128(static_cast<int>(at_k.shift));
+    const bool across = math::straddles(at_k.shift, p.bits);
+    const __m128i up = _mm_cvtsi32_si128(static_cast<int>(32 - at_k.shift));
+    const __m512 xk = _mm512_set1_ps(p.x[k]);
+#pragma GCC unroll 16
+    for (int r = 0; r < kRegisters; ++r) {
+      __m512i fields = _mm512_maskz_srl_epi32(kAll, _mm512_loadu_si512(lo + 16 * r), by);
+      if (across)
+        fields = _mm512_or_si512(fields, _mm512_maskz_sll_epi32(kAll, _mm512_loadu_si512(lo + p.n_out + 16 * r), up));
+      const __m512 codes = _mm512_maskz_cvtepi32_ps(kAll, _mm512_and_si512(fields, mask));
+      const __m512 value = _mm512_mul_ps(_mm512_sub_ps(codes, _mm512_loadu_ps(p.zeros + group + 16 * r)),
+                                         _mm512_loadu_ps(p.scales + group + 16 * r));
+      acc[r] = _mm512_fmadd_ps(sdk::rounded_to_16_lanes<kRoundTo>(value), xk, acc[r]);
+    }
+  }
+  for (int r = 0; r < kRegisters; ++r) _mm512_storeu_ps(p.y + n0 + 16 * r, acc[r]);
+}
 #endif
 
 }  // namespace
@@ -72,7 +107,7 @@ bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarTyp
 }
 
 at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
-                    const at::Tensor& g_idx, int bits, c10::ScalarType round_to) {
+                    const at::Tensor& g_idx, int bits, c10::ScalarType round_to, sdk::ProductLanes lanes) {
   const int64_t n_out = qweight.size(1), in = g_idx.size(0);
   if (!gemv_applies(1, bits, n_out, round_to) || x.numel() != in || x.scalar_type() != at::kFloat)
     throw std::invalid_argument("gptq: the one-token product does not apply to " + std::to_string(bits) +
@@ -88,8 +123,15 @@ at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Te
                        .in = in,
                        .n_out = n_out,
                        .bits = bits};
-  sdk::for_each_pass_in_8_lanes(round_to, n_out, kGemvColumns,
-                                [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
+  if (sdk::takes_16_lanes(lanes))
+    sdk::for_each_wide_pass_in_16_lanes(round_to, n_out, [&](auto dtype, auto width, int64_t n0) {
+      gemv_columns_16_lanes<decltype(dtype)::value, decltype(width)::value>(p, n0);
+    });
+  else
+    sdk::for_each_pass_in_8_lanes(round_to, n_out, kGemvColumns,
+                                  [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
+#else
+  (void)lanes;
 #endif
   return y;
 }

@@ -1,13 +1,16 @@
 #pragma once
 // y = x · Wᵀ for one token (decoding) straight from GPTQ's packed words, on x86 CPUs with AVX2, F16C and FMA: each
 // weight is decoded and rounded to the scales dtype in registers exactly as the dequantization does
-// (gptq_dequant_cpu.h), then multiplied with x and added into the outputs' sums, 64 outputs at a time. Nothing is
+// (gptq_dequant_cpu.h), then multiplied with x and added into the outputs' sums, 64 outputs at a time (up to 256 in
+// sixteen lanes where the CPU has AVX-512F: the same bits). Nothing is
 // written for W: the tiled forward writes each tile of W^T (4 bytes per weight) and its GEMV reads it back, which
 // at one token costs more than the decoding. The outputs differ from the tiled forward's only in summation order.
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
+
+#include "oft/sdk/products_in_16_lanes.h"
 
 namespace oft::gptq {
 
@@ -23,6 +26,7 @@ bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarTyp
 // with W^T's values those of dequantize_cpu(..., round_to), summed in input order by fused multiply-adds; gemv_applies
 // must hold.
 at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros, const at::Tensor& scales,
-                    const at::Tensor& g_idx, int bits, c10::ScalarType round_to);
+                    const at::Tensor& g_idx, int bits, c10::ScalarType round_to,
+                    sdk::ProductLanes lanes = sdk::ProductLanes::kWidest);
 
 }  // namespace oft::gptq

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
@@ -40,11 +41,37 @@ TEST(GptqGemv, EqualsTheProductWithTheDequantizedWeight) {
         // The reference sums in double: an fp32 one depends on the CPU's GEMV kernel (AVX2 vs AVX-512 orders
         // differ by about 1e-6 here), while the product's own fp32 sums are the same on every CPU that runs it.
         const at::Tensor expected = at::mv(w_t.t().to(at::kDouble), x.to(at::kDouble)).to(at::kFloat);
-        EXPECT_TRUE(oft::test::close(gemv_cpu(x, qweight, zeros, scales, g_idx, bits, dtype), expected, 1e-5,
-                                     "one-token product vs x · dequantized W^T"));
+        const at::Tensor eight = gemv_cpu(x, qweight, zeros, scales, g_idx, bits, dtype, sdk::ProductLanes::kEight);
+        EXPECT_TRUE(oft::test::close(eight, expected, 1e-5, "one-token product vs x · dequantized W^T"));
+        if (sdk::takes_16_lanes(sdk::ProductLanes::kWidest)) {
+          EXPECT_TRUE(
+              at::equal(gemv_cpu(x, qweight, zeros, scales, g_idx, bits, dtype, sdk::ProductLanes::kWidest), eight))
+              << "16 lanes vs 8";
+        }
       }
     }
   }
+}
+
+TEST(GptqGemv, SixteenLanesGiveTheEightLanesBitsInPassesOfEveryWidth) {
+  if (!cpu_takes_it() || !sdk::takes_16_lanes(sdk::ProductLanes::kWidest))
+    GTEST_SKIP() << "this CPU lacks AVX-512F: the sixteen-lane product does not run here";
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  for (const int bits : {3, 4})
+    for (const int64_t out : {int64_t{192}, int64_t{384}, int64_t{512}}) {  // passes of 64, 128 and 256 outputs
+      SCOPED_TRACE(std::to_string(bits) + " bits, " + std::to_string(out) + " outputs in passes of " +
+                   std::to_string(sdk::wide_pass_columns(out)));
+      at::manual_seed(bits);
+      const at::Tensor qweight = pack_rows(at::randint(0, 1 << bits, {kIn, out}, at::kInt), bits).contiguous();
+      const at::Tensor zeros = at::randint(0, 1 << bits, {2, out}).to(at::kFloat);
+      const at::Tensor scales = (at::rand({2, out}) * 0.1).to(at::kHalf).to(at::kFloat);
+      const at::Tensor g_idx = at::randint(0, 2, {kIn}, at::kInt);
+      const at::Tensor x = at::randn({kIn});
+      EXPECT_TRUE(at::equal(gemv_cpu(x, qweight, zeros, scales, g_idx, bits, at::kHalf, sdk::ProductLanes::kWidest),
+                            gemv_cpu(x, qweight, zeros, scales, g_idx, bits, at::kHalf, sdk::ProductLanes::kEight)));
+    }
+  at::set_num_threads(threads);
 }
 
 TEST(GptqGemv, AppliesToOneTokenOfWholePassesOnly) {
