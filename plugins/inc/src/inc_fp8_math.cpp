@@ -75,7 +75,8 @@ bool one_token_product_applies(int64_t tokens, const at::Tensor& codes, const at
          scale.numel() > 0 && scale.abs().max().item<float>() <= kFp8GemvMaxScale;
 }
 
-at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale) {
+at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale,
+                             sdk::ProductLanes lanes) {
   const int64_t rows = codes.size(0), cols = codes.size(1), ld = codes.stride(0);
   if (!one_token_product_applies(1, codes, scale) || x.numel() != rows || x.scalar_type() != at::kFloat ||
       !x.is_contiguous())
@@ -84,7 +85,7 @@ at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const
   const at::Tensor s = scale.to(at::kFloat).expand({cols}).contiguous();
   at::Tensor y = at::empty({cols}, x.options());
   fp8_gemv(static_cast<const uint8_t*>(codes.const_data_ptr()), ld, rows, cols, s.const_data_ptr<float>(),
-           x.const_data_ptr<float>(), how, y.mutable_data_ptr<float>());
+           x.const_data_ptr<float>(), how, y.mutable_data_ptr<float>(), lanes);
   return y;
 }
 

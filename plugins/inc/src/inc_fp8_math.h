@@ -11,6 +11,8 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
+#include "oft/sdk/products_in_16_lanes.h"
+
 namespace oft::inc {
 
 inline constexpr double kWeightBackoff = 0.5;
@@ -41,7 +43,8 @@ void dequantize_weight_into(const at::Tensor& codes, const at::Tensor& scale, co
 // (inc_fp8_rows.h) without writing W. Applies where one_token_product_applies: one token, out a multiple of
 // kGemvColumns, a CPU with AVX2, F16C and FMA, codes with contiguous rows, scales of at most kFp8GemvMaxScale.
 bool one_token_product_applies(int64_t tokens, const at::Tensor& codes, const at::Tensor& scale);
-at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale);
+at::Tensor one_token_product(const at::Tensor& x, const at::Tensor& codes, const at::Tensor& scale,
+                             sdk::ProductLanes lanes = sdk::ProductLanes::kWidest);
 // x quantized to FP8 with the 0-d input scale and dequantized into `out` (the hp dtype). The gradient is
 // INC's on CPU: it passes straight through the rounding but is itself rounded to the FP8 dtype on the way
 // (autograd's backward of the FP8 -> fp32 cast), and is zero where the clamp saturates.

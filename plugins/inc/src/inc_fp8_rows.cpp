@@ -9,6 +9,7 @@
 #include <c10/util/Float8_e5m2.h>
 
 #include "oft/sdk/prefetch.h"
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::inc {
@@ -134,6 +135,41 @@ __attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const uint8_t
   }
   for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(y + 8 * r, acc[r]);
 }
+
+// rounded_product_to in sixteen lanes.
+template <c10::ScalarType kRoundTo>
+__attribute__((target("avx512f"))) inline __m512 rounded_product_to_16_lanes(__m512 v) {
+  if constexpr (kRoundTo != c10::kBFloat16) {
+    return sdk::rounded_to_16_lanes<kRoundTo>(v);
+  } else {
+    const __m512i bits = _mm512_castps_si512(v);
+    const __m512i odd = _mm512_and_si512(_mm512_maskz_srli_epi32(sdk::kAll16Lanes, bits, 16), _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+    return _mm512_castsi512_ps(_mm512_and_si512(rounded, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+  }
+}
+
+// Outputs [0, kColumns) of a pass with sixteen outputs per register (AVX-512F): each output's sum takes the same
+// steps in the same order as gemv_columns_8_lanes, so the same bits.
+template <c10::ScalarType kFp8, c10::ScalarType kRoundTo, int kColumns>
+__attribute__((target("avx512f"))) void gemv_columns_16_lanes(const uint8_t* codes, int64_t ld, int64_t rows,
+                                                              const float* scales, const float* x, float* y) {
+  constexpr int kRegisters = kColumns / 16;
+  __m512 acc[kRegisters];
+  for (int r = 0; r < kRegisters; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < rows; ++k) {
+    const uint8_t* row = codes + k * ld;
+    if (k + kPrefetchRows < rows) sdk::prefetch_bytes(row + kPrefetchRows * ld, kColumns);
+    const __m512 xk = _mm512_set1_ps(x[k]);
+#pragma GCC unroll 16
+    for (int r = 0; r < kRegisters; ++r) {
+      const __m512 decoded = _mm512_maskz_cvtph_ps(sdk::kAll16Lanes, fp8_16_as_half_bits<kFp8>(row + 16 * r));
+      const __m512 value = _mm512_mul_ps(decoded, _mm512_loadu_ps(scales + 16 * r));
+      acc[r] = _mm512_fmadd_ps(rounded_product_to_16_lanes<kRoundTo>(value), xk, acc[r]);
+    }
+  }
+  for (int r = 0; r < kRegisters; ++r) _mm512_storeu_ps(y + 16 * r, acc[r]);
+}
 #endif
 
 }  // namespace
@@ -144,7 +180,7 @@ bool fp8_gemv_applies(const Fp8Rows& how) {
 }
 
 void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales, const float* x,
-              const Fp8Rows& how, float* y) {
+              const Fp8Rows& how, float* y, sdk::ProductLanes lanes) {
   if (!fp8_gemv_applies(how) || cols % kGemvColumns != 0)
     throw std::logic_error("inc: fp8_gemv called where fp8_gemv_applies does not hold");
 #ifdef OFT_SDK_X86_ROUNDING
@@ -157,17 +193,31 @@ void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, cons
       throw std::logic_error("inc: fp8_gemv called with a scale above kFp8GemvMaxScale or NaN");
     s *= lack;
   }
+  const bool e4m3 = how.fp8 == c10::kFloat8_e4m3fn;
+  if (sdk::takes_16_lanes(lanes)) {
+    const auto columns = [&]<c10::ScalarType kFp8>(auto round_to, auto width, int64_t n0) {
+      gemv_columns_16_lanes<kFp8, decltype(round_to)::value, decltype(width)::value>(codes + n0, ld, rows,
+                                                                                     folded.data() + n0, x, y + n0);
+    };
+    sdk::for_each_wide_pass_in_16_lanes(how.round_to, cols, [&](auto round_to, auto width, int64_t n0) {
+      if (e4m3)
+        columns.template operator()<c10::kFloat8_e4m3fn>(round_to, width, n0);
+      else
+        columns.template operator()<c10::kFloat8_e5m2>(round_to, width, n0);
+    });
+    return;
+  }
   const auto columns = [&]<c10::ScalarType kFp8>(auto round_to, int64_t n0) {
     gemv_columns_8_lanes<kFp8, decltype(round_to)::value>(codes + n0, ld, rows, folded.data() + n0, x, y + n0);
   };
   sdk::for_each_pass_in_8_lanes(how.round_to, cols, kGemvColumns, [&](auto round_to, int64_t n0) {
-    if (how.fp8 == c10::kFloat8_e4m3fn)
+    if (e4m3)
       columns.template operator()<c10::kFloat8_e4m3fn>(round_to, n0);
     else
       columns.template operator()<c10::kFloat8_e5m2>(round_to, n0);
   });
 #else
-  (void)codes, (void)ld, (void)rows, (void)scales, (void)x, (void)y;
+  (void)codes, (void)ld, (void)rows, (void)scales, (void)x, (void)y, (void)lanes;
 #endif
 }
 

@@ -9,6 +9,7 @@
 
 #include <c10/core/ScalarType.h>
 
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::inc {
@@ -26,7 +27,8 @@ void dequantize_fp8_rows(const uint8_t* codes, int64_t ld, int64_t rows, int64_t
 
 // One token straight from the codes (decoding), on x86 CPUs with AVX2, F16C and FMA: each weight dequantized as above
 // in registers, multiplied with x and added into its output's sum, kGemvColumns outputs per pass over the rows
-// (eight registers of eight sums), the passes in parallel. Nothing is written for W.
+// (eight registers of eight sums; where the CPU has AVX-512F, up to 256 outputs per pass in sixteen lanes, the same
+// bits), the passes in parallel. Nothing is written for W.
 constexpr int64_t kGemvColumns = 64;
 // Whether fp8_gemv runs for `how`: the fastest path on a CPU with AVX2, F16C and FMA.
 bool fp8_gemv_applies(const Fp8Rows& how);
@@ -37,7 +39,7 @@ constexpr float kFp8GemvMaxScale = std::numeric_limits<float>::max() / 256;
 // kGemvColumns, summed in k order (fused multiply-adds), k in [0, rows). fp8_gemv_applies(how) must hold and every
 // |scales[n]| be at most kFp8GemvMaxScale.
 void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, const float* scales, const float* x,
-              const Fp8Rows& how, float* y);
+              const Fp8Rows& how, float* y, sdk::ProductLanes lanes = sdk::ProductLanes::kWidest);
 
 // Every FP8 byte's float value (LibTorch's conversion), the table both paths agree with.
 const std::array<float, 256>& fp8_values(c10::ScalarType fp8);

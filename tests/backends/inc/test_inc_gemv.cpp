@@ -1,11 +1,13 @@
 // The one-token product straight from the FP8 codes (inc_fp8_math.h, inc_fp8_rows.h) against x · W^T with W^T from
 // the CPU dequantization (INC's rounded values), for both FP8 formats, every scale dtype and scalar or per-channel
-// scales; where it applies; and the forward takes it for exactly one token.
+// scales, on each x86 path (eight lanes, and sixteen where the CPU has AVX-512F: the same bits); where it applies; and
+// the forward takes it for exactly one token.
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
@@ -37,10 +39,34 @@ TEST(IncGemv, EqualsTheProductWithTheDequantizedWeight) {
         ASSERT_TRUE(one_token_product_applies(1, codes, scale));
         // Against sums in double: fp32 ones depend on the CPU's GEMV kernel.
         const at::Tensor w_t = dequantize_weight_float(codes, scale);
-        EXPECT_TRUE(oft::test::close(one_token_product(x, codes, scale),
-                                     at::mv(w_t.t().to(at::kDouble), x.to(at::kDouble)).to(at::kFloat), 1e-5,
+        const at::Tensor eight = one_token_product(x, codes, scale, sdk::ProductLanes::kEight);
+        EXPECT_TRUE(oft::test::close(eight, at::mv(w_t.t().to(at::kDouble), x.to(at::kDouble)).to(at::kFloat), 1e-5,
                                      "one-token product vs x · dequantized W^T"));
+        if (sdk::takes_16_lanes(sdk::ProductLanes::kWidest)) {
+          EXPECT_TRUE(at::equal(one_token_product(x, codes, scale, sdk::ProductLanes::kWidest), eight))
+              << "16 lanes vs 8";
+        }
       }
+}
+
+TEST(IncGemv, SixteenLanesGiveTheEightLanesBitsInPassesOfEveryWidth) {
+  if (!cpu_takes_it() || !sdk::takes_16_lanes(sdk::ProductLanes::kWidest))
+    GTEST_SKIP() << "this CPU lacks AVX-512F: the sixteen-lane product does not run here";
+  at::manual_seed(34);
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  for (const at::ScalarType fp8 : {at::kFloat8_e4m3fn, at::kFloat8_e5m2})
+    for (const int64_t out : {int64_t{192}, int64_t{384}, int64_t{512}}) {  // passes of 64, 128 and 256 outputs
+      SCOPED_TRACE(std::string(c10::toString(fp8)) + ", " + std::to_string(out) + " outputs in passes of " +
+                   std::to_string(sdk::wide_pass_columns(out)));
+      const at::Tensor w = at::randn({out, kIn});
+      const at::Tensor scale = weight_scale(w.to(at::kBFloat16), fp8, at::kBFloat16, true, false);
+      const at::Tensor codes = quantize_weight(w, scale, fp8);
+      const at::Tensor x = at::randn({kIn});
+      EXPECT_TRUE(at::equal(one_token_product(x, codes, scale, sdk::ProductLanes::kWidest),
+                            one_token_product(x, codes, scale, sdk::ProductLanes::kEight)));
+    }
+  at::set_num_threads(threads);
 }
 
 TEST(IncGemv, AppliesToOneTokenOfWholePassesOnly) {
