@@ -8,6 +8,7 @@
 
 #include "oft/sdk/code_lookup_8_lanes.h"
 #include "oft/sdk/prefetch.h"
+#include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
 namespace oft::awq {
@@ -54,6 +55,38 @@ __attribute__((target("avx2,f16c,fma"))) void gemv_columns_8_lanes(const GemvOpe
     }
   }
   for (int r = 0; r < kRegisters; ++r) _mm256_storeu_ps(p.y + n0 + 8 * r, acc[r]);
+}
+
+// Outputs [n0, n0 + kColumns) with sixteen outputs (two words) per register (AVX-512F): each output's sum takes the
+// same steps in the same order as gemv_columns_8_lanes, so the same bits.
+template <c10::ScalarType kRoundTo, int kColumns>
+__attribute__((target("avx512f"))) void gemv_columns_16_lanes(const GemvOperands& p, int64_t n0) {
+  constexpr int kRegisters = kColumns / 16;
+  constexpr __mmask16 kAll = sdk::kAll16Lanes;
+  const __m512i shifts = _mm512_setr_epi32(0, 16, 4, 20, 8, 24, 12, 28, 0, 16, 4, 20, 8, 24, 12, 28);
+  const __m512i word_of_lane = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i nibble = _mm512_set1_epi32(0xF);
+  const int64_t words_per_row = p.n_out / 8;
+  __m512 acc[kRegisters];
+  for (int r = 0; r < kRegisters; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < p.in; ++k) {
+    const uint32_t* row = p.words + k * words_per_row + n0 / 8;
+    if (k + kGemvPrefetchRows < p.in)
+      sdk::prefetch_bytes(row + kGemvPrefetchRows * words_per_row, kColumns / 8 * int64_t{sizeof(uint32_t)});
+    const int64_t group = k / p.group_size * p.n_out + n0;
+    const __m512 xk = _mm512_set1_ps(p.x[k]);
+#pragma GCC unroll 16
+    for (int r = 0; r < kRegisters; ++r) {
+      const __m512i two_words = _mm512_zextsi128_si512(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + 2 * r)));
+      const __m512i words = _mm512_maskz_permutexvar_epi32(kAll, word_of_lane, two_words);
+      const __m512i fields = _mm512_and_si512(_mm512_maskz_srlv_epi32(kAll, words, shifts), nibble);
+      const __m512 value = _mm512_mul_ps(
+          _mm512_sub_ps(_mm512_maskz_cvtepi32_ps(kAll, fields), _mm512_loadu_ps(p.zeros + group + 16 * r)),
+          _mm512_loadu_ps(p.scales + group + 16 * r));
+      acc[r] = _mm512_fmadd_ps(sdk::rounded_to_16_lanes<kRoundTo>(value), xk, acc[r]);
+    }
+  }
+  for (int r = 0; r < kRegisters; ++r) _mm512_storeu_ps(p.y + n0 + 16 * r, acc[r]);
 }
 
 struct GemvLayoutOperands {
@@ -116,7 +149,8 @@ bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarTyp
 }
 
 at::Tensor gemv_gemm4_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros,
-                          const at::Tensor& scales, int64_t group_size, c10::ScalarType round_to) {
+                          const at::Tensor& scales, int64_t group_size, c10::ScalarType round_to,
+                          sdk::ProductLanes lanes) {
   const int64_t in = qweight.size(0), n_out = scales.size(1);
   if (!gemv_applies(1, 4, n_out, round_to) || x.numel() != in || x.scalar_type() != at::kFloat)
     throw std::invalid_argument("awq: the one-token product does not apply to 4-bit weights of " +
@@ -131,8 +165,15 @@ at::Tensor gemv_gemm4_cpu(const at::Tensor& x, const at::Tensor& qweight, const 
                        .in = in,
                        .n_out = n_out,
                        .group_size = group_size};
-  sdk::for_each_pass_in_8_lanes(round_to, n_out, kGemvColumns,
-                                [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
+  if (sdk::takes_16_lanes(lanes))
+    sdk::for_each_wide_pass_in_16_lanes(round_to, n_out, [&](auto dtype, auto width, int64_t n0) {
+      gemv_columns_16_lanes<decltype(dtype)::value, decltype(width)::value>(p, n0);
+    });
+  else
+    sdk::for_each_pass_in_8_lanes(round_to, n_out, kGemvColumns,
+                                  [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
+#else
+  (void)lanes;
 #endif
   return y;
 }

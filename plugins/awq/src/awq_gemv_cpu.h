@@ -2,13 +2,15 @@
 // y = x · Wᵀ for one token (decoding) straight from AWQ's 4-bit packed words (both layouts), on x86 CPUs with AVX2,
 // F16C and FMA: each weight is decoded and rounded to the scales dtype in registers exactly as the dequantization does
 // (awq_dequant_cpu.h), then multiplied with x and added into the outputs' sums, 64 outputs (eight words) at a
-// time. Nothing is written for W: the tiled forward writes each tile of W^T (4 bytes per weight) and its GEMV reads
-// it back, which at one token costs more than the decoding. The outputs differ from the tiled forward's only in
-// summation order.
+// time (gemm layout: up to 256 in sixteen lanes where the CPU has AVX-512F, the same bits). Nothing is written for W:
+// the tiled forward writes each tile of W^T (4 bytes per weight) and its GEMV reads it back, which at one token costs
+// more than the decoding. The outputs differ from the tiled forward's only in summation order.
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
+
+#include "oft/sdk/products_in_16_lanes.h"
 
 namespace oft::awq {
 
@@ -23,7 +25,8 @@ bool gemv_applies(int64_t tokens, int bits, int64_t out_features, c10::ScalarTyp
 // contiguous on the CPU. Returns y float (out) = Σ_k x[k] · W^T[k, n] with W^T's values those of
 // dequantize_gemm_cpu(..., round_to), summed in input order by fused multiply-adds; gemv_applies must hold.
 at::Tensor gemv_gemm4_cpu(const at::Tensor& x, const at::Tensor& qweight, const at::Tensor& zeros,
-                          const at::Tensor& scales, int64_t group_size, c10::ScalarType round_to);
+                          const at::Tensor& scales, int64_t group_size, c10::ScalarType round_to,
+                          sdk::ProductLanes lanes = sdk::ProductLanes::kWidest);
 
 // The same for the 4-bit gemv layout (nibble i of word c of row n is W[n, 8c + i]): each output is a dot product
 // along its packed row, kGemvLayoutRows rows side by side so that they share x's loads.

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 
@@ -38,9 +39,33 @@ TEST(AwqGemv, EqualsTheProductWithTheDequantizedWeight) {
     const at::Tensor scales = (at::rand({groups, kOut}) * 0.1).to(dtype).to(at::kFloat);
     const at::Tensor x = at::randn({kIn});
     const at::Tensor w_t = dequantize_gemm_cpu(qweight, zeros, scales, 4, group_size, dtype);
-    EXPECT_TRUE(oft::test::close(gemv_gemm4_cpu(x, qweight, zeros, scales, group_size, dtype), reference(w_t.t(), x),
-                                 1e-5, "one-token product vs x · dequantized W^T"));
+    const at::Tensor eight = gemv_gemm4_cpu(x, qweight, zeros, scales, group_size, dtype, sdk::ProductLanes::kEight);
+    EXPECT_TRUE(oft::test::close(eight, reference(w_t.t(), x), 1e-5, "one-token product vs x · dequantized W^T"));
+    if (sdk::takes_16_lanes(sdk::ProductLanes::kWidest)) {
+      EXPECT_TRUE(
+          at::equal(gemv_gemm4_cpu(x, qweight, zeros, scales, group_size, dtype, sdk::ProductLanes::kWidest), eight))
+          << "16 lanes vs 8";
+    }
   }
+}
+
+TEST(AwqGemv, SixteenLanesGiveTheEightLanesBitsInPassesOfEveryWidth) {
+  if (!cpu_takes_it() || !sdk::takes_16_lanes(sdk::ProductLanes::kWidest))
+    GTEST_SKIP() << "this CPU lacks AVX-512F: the sixteen-lane product does not run here";
+  at::manual_seed(12);
+  const int64_t group_size = 128, groups = kIn / group_size;
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  for (const int64_t out : {int64_t{192}, int64_t{384}, int64_t{512}}) {  // passes of 64, 128 and 256 outputs
+    SCOPED_TRACE(std::to_string(out) + " outputs in passes of " + std::to_string(sdk::wide_pass_columns(out)));
+    const at::Tensor qweight = pack_gemm(at::randint(0, 16, {kIn, out}, at::kLong), 4).contiguous();
+    const at::Tensor zeros = at::randint(0, 16, {groups, out}).to(at::kFloat);
+    const at::Tensor scales = (at::rand({groups, out}) * 0.1).to(at::kHalf).to(at::kFloat);
+    const at::Tensor x = at::randn({kIn});
+    EXPECT_TRUE(at::equal(gemv_gemm4_cpu(x, qweight, zeros, scales, group_size, at::kHalf, sdk::ProductLanes::kWidest),
+                          gemv_gemm4_cpu(x, qweight, zeros, scales, group_size, at::kHalf, sdk::ProductLanes::kEight)));
+  }
+  at::set_num_threads(threads);
 }
 
 TEST(AwqGemv, GemvLayoutEqualsTheProductWithTheDequantizedWeight) {
