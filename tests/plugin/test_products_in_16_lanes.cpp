@@ -15,7 +15,6 @@
 namespace oft::sdk {
 namespace {
 
-#ifdef OFT_SDK_X86_ROUNDING
 TEST(WidePassColumns, WidestThatDividesTheOutputsAndGivesEveryThreadAPass) {
   const int threads = at::get_num_threads();
   at::set_num_threads(2);
@@ -30,6 +29,7 @@ TEST(WidePassColumns, WidestThatDividesTheOutputsAndGivesEveryThreadAPass) {
   at::set_num_threads(threads);
 }
 
+#ifdef OFT_SDK_X86_ROUNDING
 using Lanes16 = std::array<float, 16>;
 
 __attribute__((target("avx512f"))) Lanes16 stored(__m512 v) {

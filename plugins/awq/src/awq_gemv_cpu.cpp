@@ -165,13 +165,12 @@ at::Tensor gemv_gemm4_cpu(const at::Tensor& x, const at::Tensor& qweight, const 
                        .in = in,
                        .n_out = n_out,
                        .group_size = group_size};
-  if (sdk::takes_16_lanes(lanes))
-    sdk::for_each_wide_pass_in_16_lanes(round_to, n_out, [&](auto dtype, auto width, int64_t n0) {
-      gemv_columns_16_lanes<decltype(dtype)::value, decltype(width)::value>(p, n0);
-    });
-  else
-    sdk::for_each_pass_in_8_lanes(round_to, n_out, kGemvColumns,
-                                  [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
+  sdk::for_each_one_token_pass(
+      round_to, n_out, lanes, kGemvColumns,
+      [&](auto dtype, auto width, int64_t n0) {
+        gemv_columns_16_lanes<decltype(dtype)::value, decltype(width)::value>(p, n0);
+      },
+      [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
 #else
   (void)lanes;
 #endif

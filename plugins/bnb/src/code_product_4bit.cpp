@@ -142,13 +142,7 @@ void run_rows(const Operands& p) {
 }  // namespace
 
 bool code_product_4bit_takes_16_lanes(int64_t blocksize, sdk::ProductLanes lanes) {
-#ifdef OFT_SDK_X86_ROUNDING
   return sdk::takes_16_lanes(lanes) && blocksize > 0 && blocksize % 32 == 0;
-#else
-  (void)blocksize;
-  (void)lanes;
-  return false;
-#endif
 }
 
 bool code_product_4bit_applies(int64_t tokens, int64_t in_features, int64_t blocksize, c10::ScalarType compute_dtype,

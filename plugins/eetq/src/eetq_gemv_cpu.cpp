@@ -89,13 +89,12 @@ at::Tensor gemv_cpu(const at::Tensor& x, const at::Tensor& codes, const at::Tens
                        .y = y.data_ptr<float>(),
                        .in = in,
                        .n_out = n_out};
-  if (sdk::takes_16_lanes(lanes))
-    sdk::for_each_wide_pass_in_16_lanes(scales.scalar_type(), n_out, [&](auto dtype, auto width, int64_t n0) {
-      gemv_columns_16_lanes<decltype(dtype)::value, decltype(width)::value>(p, n0);
-    });
-  else
-    sdk::for_each_pass_in_8_lanes(scales.scalar_type(), n_out, kGemvColumns,
-                                  [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
+  sdk::for_each_one_token_pass(
+      scales.scalar_type(), n_out, lanes, kGemvColumns,
+      [&](auto dtype, auto width, int64_t n0) {
+        gemv_columns_16_lanes<decltype(dtype)::value, decltype(width)::value>(p, n0);
+      },
+      [&](auto dtype, int64_t n0) { gemv_columns_8_lanes<decltype(dtype)::value>(p, n0); });
 #else
   (void)lanes;
 #endif

@@ -2,7 +2,8 @@
 // y = x · Wᵀ for one token (decoding) straight from the int8 codes, on x86 CPUs with AVX2, F16C and FMA: each weight is
 // converted, scaled and rounded to the scales dtype in registers exactly as the dequantization does
 // (eetq_quantizer.h), then multiplied with x and added into the outputs' sums, 64 outputs (one cache line of a
-// row of codes) at a time, in eight or, where the CPU has AVX-512F, sixteen lanes (the same bits). Nothing is written
+// row of codes) at a time in eight lanes, or where the CPU has AVX-512F up to 256 (four cache lines) in sixteen lanes
+// (the same bits). Nothing is written
 // for W: the tiled forward writes each tile of W^T (4 bytes per weight) and its GEMV reads it back, which at one token
 // costs more than the conversion. The outputs differ from the tiled forward's only in summation order.
 #include <cstdint>
@@ -14,7 +15,8 @@
 
 namespace oft::eetq {
 
-// Outputs per pass: eight registers of eight sums (four of sixteen).
+// Outputs per pass of the eight-lane product: eight registers of eight sums (the sixteen-lane one takes 64 to 256,
+// sdk::wide_pass_columns).
 constexpr int64_t kGemvColumns = 64;
 
 // Whether gemv_cpu applies: one token, out_features a multiple of kGemvColumns, scales of fp32, fp16 or bf16, and

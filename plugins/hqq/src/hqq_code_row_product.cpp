@@ -209,20 +209,18 @@ bool byte_packing(const std::string& packing) {
 }  // namespace
 
 bool code_row_product_takes_16_lanes(const CodeRowWeights& w, sdk::ProductLanes lanes) {
-#ifdef OFT_SDK_X86_ROUNDING
   return sdk::takes_16_lanes(lanes) && w.packing != "8bit_u8" && w.packed.dim() == 2 && w.packed.size(1) % 16 == 0;
-#else
-  (void)w;
-  (void)lanes;
-  return false;
-#endif
+}
+
+int64_t code_row_product_max_tokens(const CodeRowWeights& w, sdk::ProductLanes lanes) {
+  if (!code_row_product_takes_16_lanes(w, lanes)) return kCodeRowProductMaxTokens;
+  if (w.packing == "4bit_u8") return kCodeRowProductMaxTokens16Lanes4Bit;
+  return w.packing == "2bit_u8" ? kCodeRowProductMaxTokens16Lanes2Bit : kCodeRowProductMaxTokens16Lanes1Bit;
 }
 
 bool code_row_product_applies(int64_t tokens, const CodeRowWeights& w, sdk::ProductLanes lanes) {
-  const int64_t limit =
-      code_row_product_takes_16_lanes(w, lanes) ? kCodeRowProductMaxTokens16Lanes : kCodeRowProductMaxTokens;
-  if (tokens < 1 || tokens > limit || !byte_packing(w.packing) || w.dtypes.difference != w.dtypes.product ||
-      !sdk::runs_in_8_lanes(w.dtypes.product))
+  if (tokens < 1 || tokens > code_row_product_max_tokens(w, lanes) || !byte_packing(w.packing) ||
+      w.dtypes.difference != w.dtypes.product || !sdk::runs_in_8_lanes(w.dtypes.product))
     return false;
   const int64_t cols = w.packed.size(1);
   const int64_t code_rows = w.out_features * (w.in_features / cols);

@@ -193,29 +193,21 @@ void fp8_gemv(const uint8_t* codes, int64_t ld, int64_t rows, int64_t cols, cons
       throw std::logic_error("inc: fp8_gemv called with a scale above kFp8GemvMaxScale or NaN");
     s *= lack;
   }
-  const bool e4m3 = how.fp8 == c10::kFloat8_e4m3fn;
-  if (sdk::takes_16_lanes(lanes)) {
-    const auto columns = [&]<c10::ScalarType kFp8>(auto round_to, auto width, int64_t n0) {
-      gemv_columns_16_lanes<kFp8, decltype(round_to)::value, decltype(width)::value>(codes + n0, ld, rows,
-                                                                                     folded.data() + n0, x, y + n0);
-    };
-    sdk::for_each_wide_pass_in_16_lanes(how.round_to, cols, [&](auto round_to, auto width, int64_t n0) {
-      if (e4m3)
-        columns.template operator()<c10::kFloat8_e4m3fn>(round_to, width, n0);
-      else
-        columns.template operator()<c10::kFloat8_e5m2>(round_to, width, n0);
-    });
-    return;
-  }
-  const auto columns = [&]<c10::ScalarType kFp8>(auto round_to, int64_t n0) {
-    gemv_columns_8_lanes<kFp8, decltype(round_to)::value>(codes + n0, ld, rows, folded.data() + n0, x, y + n0);
+  const auto passes = [&]<c10::ScalarType kFp8>() {
+    sdk::for_each_one_token_pass(
+        how.round_to, cols, lanes, kGemvColumns,
+        [&](auto round_to, auto width, int64_t n0) {
+          gemv_columns_16_lanes<kFp8, decltype(round_to)::value, decltype(width)::value>(codes + n0, ld, rows,
+                                                                                         folded.data() + n0, x, y + n0);
+        },
+        [&](auto round_to, int64_t n0) {
+          gemv_columns_8_lanes<kFp8, decltype(round_to)::value>(codes + n0, ld, rows, folded.data() + n0, x, y + n0);
+        });
   };
-  sdk::for_each_pass_in_8_lanes(how.round_to, cols, kGemvColumns, [&](auto round_to, int64_t n0) {
-    if (e4m3)
-      columns.template operator()<c10::kFloat8_e4m3fn>(round_to, n0);
-    else
-      columns.template operator()<c10::kFloat8_e5m2>(round_to, n0);
-  });
+  if (how.fp8 == c10::kFloat8_e4m3fn)
+    passes.template operator()<c10::kFloat8_e4m3fn>();
+  else
+    passes.template operator()<c10::kFloat8_e5m2>();
 #else
   (void)codes, (void)ld, (void)rows, (void)scales, (void)x, (void)y, (void)lanes;
 #endif

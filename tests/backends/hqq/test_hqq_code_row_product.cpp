@@ -65,7 +65,8 @@ bool cpu_takes_it() {
 std::vector<std::pair<sdk::ProductLanes, int64_t>> paths_here(const PackedLayer& layer) {
   std::vector<std::pair<sdk::ProductLanes, int64_t>> paths{{sdk::ProductLanes::kEight, kCodeRowProductMaxTokens}};
   if (code_row_product_takes_16_lanes(layer.weights(at::kFloat), sdk::ProductLanes::kWidest))
-    paths.emplace_back(sdk::ProductLanes::kWidest, kCodeRowProductMaxTokens16Lanes);
+    paths.emplace_back(sdk::ProductLanes::kWidest,
+                       code_row_product_max_tokens(layer.weights(at::kFloat), sdk::ProductLanes::kWidest));
   return paths;
 }
 
@@ -76,18 +77,24 @@ TEST(HqqCodeRowProduct, EqualsTheProductWithTheDequantizedWeight) {
   at::manual_seed(31);
   for (const std::string packing : kBytePackings)
     for (const at::ScalarType dtype : {at::kHalf, at::kBFloat16, at::kFloat})
-      for (const int64_t cols : {int64_t{64}, int64_t{16}, int64_t{8}}) {  // 16 lanes: pairs, one step, not at all
-        const PackedLayer layer = random_layer(packing, dtype, 16, 128, cols);
+      // 16 lanes: pairs of 16 codes, pairs and one more, one, none
+      for (const int64_t cols : {int64_t{64}, int64_t{48}, int64_t{16}, int64_t{8}}) {
+        const PackedLayer layer = random_layer(packing, dtype, 16, 192, cols);
         for (const auto& [lanes, limit] : paths_here(layer))
           for (const int64_t tokens : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{7}, limit}) {
             SCOPED_TRACE(packing + " " + c10::toString(dtype) + ", code rows of " + std::to_string(cols) + ", " +
                          std::to_string(tokens) + " tokens, " + name_of(lanes));
             const at::Tensor x = at::randn({tokens, layer.in});
-            // fp32 sums of 128 products (scales from 1e-6 to 200) in another order than the GEMV's: a few ulp of
-            // the largest output.
-            EXPECT_TRUE(oft::test::close(code_row_product(x, layer.weights(dtype), lanes),
-                                         at::matmul(x, layer.weight(dtype).t()), 4e-6,
-                                         "code row product vs x · dequantized W^T"));
+            const at::Tensor w = layer.weight(dtype).to(at::kDouble);
+            // fp32 sums of 192 products (scales from 1e-6 to 200) against exact ones: within a few ulp of the
+            // largest sum of the products' magnitudes (sums with much cancellation lose more relative to
+            // themselves, in any summation order).
+            const at::Tensor error = (code_row_product(x, layer.weights(dtype), lanes).to(at::kDouble) -
+                                      at::matmul(x.to(at::kDouble), w.t()))
+                                         .abs()
+                                         .max();
+            const at::Tensor magnitude = at::matmul(x.to(at::kDouble).abs(), w.abs().t()).max();
+            EXPECT_LE(error.item<double>(), 4e-6 * magnitude.item<double>()) << "code row product vs x · W^T";
           }
       }
 }
@@ -107,6 +114,16 @@ TEST(HqqCodeRowProduct, AppliesToFewTokensOfBytePackingsWithOneStepDtype) {
   const PackedLayer short_rows = random_layer("4bit_u8", at::kHalf, 16, 128, 8);
   EXPECT_FALSE(code_row_product_takes_16_lanes(short_rows.weights(at::kHalf), sdk::ProductLanes::kWidest));
   EXPECT_FALSE(code_row_product_applies(kCodeRowProductMaxTokens + 1, short_rows.weights(at::kHalf)));
+  // Sixteen lanes: a limit per code width.
+  if (sdk::takes_16_lanes(sdk::ProductLanes::kWidest)) {
+    const auto limit_of = [](const std::string& packing) {
+      return code_row_product_max_tokens(random_layer(packing, at::kHalf).weights(at::kHalf),
+                                         sdk::ProductLanes::kWidest);
+    };
+    EXPECT_EQ(limit_of("4bit_u8"), kCodeRowProductMaxTokens16Lanes4Bit);
+    EXPECT_EQ(limit_of("2bit_u8"), kCodeRowProductMaxTokens16Lanes2Bit);
+    EXPECT_EQ(limit_of("1bit_u8"), kCodeRowProductMaxTokens16Lanes1Bit);
+  }
   EXPECT_FALSE(code_row_product_takes_16_lanes(layer.weights(at::kHalf), sdk::ProductLanes::kEight));
   // fp16 zero and scale with fp32 compute: the steps round to fp32 both; with an fp32 scale, fp16 then fp32.
   EXPECT_TRUE(code_row_product_applies(1, layer.weights(at::kFloat)));
@@ -149,10 +166,8 @@ TEST(HqqCodeRowProduct, ForwardTakesItUpToTheTokenLimit) {
   const auto by_code_rows = [&](const at::Tensor& x2d) {
     return (code_row_product(x2d.to(at::kFloat), weights) + state.bias.to(at::kFloat)).to(x2d.scalar_type());
   };
-  const int64_t limit = code_row_product_takes_16_lanes(weights, sdk::ProductLanes::kWidest)
-                            ? kCodeRowProductMaxTokens16Lanes
-                            : kCodeRowProductMaxTokens;               // the forward takes the widest path
-  const at::Tensor x = at::randn({2, limit / 2, 256}).to(at::kHalf);  // the limit, two sequences
+  const int64_t limit = code_row_product_max_tokens(weights, sdk::ProductLanes::kWidest);  // the widest path
+  const at::Tensor x = at::randn({2, limit / 2, 256}).to(at::kHalf);                       // the limit, two sequences
   EXPECT_TRUE(at::equal(layer.forward(x), by_code_rows(x.reshape({limit, -1})).view({2, limit / 2, -1})));
   // One token more: the tiled product, which code_row_product refuses.
   const at::Tensor longer = at::randn({limit + 1, 256});
@@ -165,12 +180,13 @@ TEST(HqqCodeRowProduct, ForwardTakesItUpToTheTokenLimit) {
 TEST(HqqCodeRowProduct, RefusesWhatDoesNotApply) {
   const PackedLayer layer = random_layer("4bit_u8", at::kHalf);
   try {
-    code_row_product(at::randn({kCodeRowProductMaxTokens16Lanes + 1, layer.in}), layer.weights(at::kHalf));
+    code_row_product(at::randn({kCodeRowProductMaxTokens16Lanes4Bit + 1, layer.in}), layer.weights(at::kHalf));
     ADD_FAILURE() << "no error";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("does not apply to " + std::to_string(kCodeRowProductMaxTokens16Lanes + 1) +
-                                         " tokens of a 4bit_u8 layer with Half steps"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("does not apply to " + std::to_string(kCodeRowProductMaxTokens16Lanes4Bit + 1) +
+                                   " tokens of a 4bit_u8 layer with Half steps"),
+        std::string::npos)
         << e.what();
   }
 }

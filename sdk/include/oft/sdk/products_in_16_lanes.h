@@ -28,7 +28,27 @@ inline bool cpu_has_avx512f() {
   static const bool has = __builtin_cpu_supports("avx512f");
   return has;
 }
+#endif
 
+// Whether a product asked for `lanes` takes its sixteen-lane path on this CPU (never where the SDK has no x86 paths).
+inline bool takes_16_lanes(ProductLanes lanes) {
+#ifdef OFT_SDK_X86_ROUNDING
+  return lanes == ProductLanes::kWidest && cpu_has_avx512f();
+#else
+  (void)lanes;
+  return false;
+#endif
+}
+
+// The widest of 256, 128 and 64 outputs per pass that divides out_features (a multiple of 64) and still gives every
+// intra-op thread a pass.
+inline int64_t wide_pass_columns(int64_t out_features) {
+  for (const int64_t columns : {256, 128})
+    if (out_features % columns == 0 && out_features / columns >= at::get_num_threads()) return columns;
+  return 64;
+}
+
+#ifdef OFT_SDK_X86_ROUNDING
 // GCC 12 warns that the plain AVX-512 intrinsics' undefined pass-through operand "may be used uninitialized"
 // (GCC bug 105593); their zero-masking forms with every lane selected are the same instructions without it.
 constexpr __mmask16 kAll16Lanes = 0xffff;
@@ -43,14 +63,6 @@ __attribute__((target("avx512f"))) inline __m512 signed_bytes_as_floats_in_16_la
   const __m512i wide =
       _mm512_maskz_cvtepi8_epi32(kAll16Lanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes)));
   return _mm512_maskz_cvtepi32_ps(kAll16Lanes, wide);
-}
-
-// The widest of 256, 128 and 64 outputs per pass that divides out_features (a multiple of 64) and still gives every
-// intra-op thread a pass.
-inline int64_t wide_pass_columns(int64_t out_features) {
-  for (const int64_t columns : {256, 128})
-    if (out_features % columns == 0 && out_features / columns >= at::get_num_threads()) return columns;
-  return 64;
 }
 
 // for_each_pass_in_8_lanes over passes of wide_pass_columns(out_features) outputs: calls pass(kind, width, n0) with
@@ -68,8 +80,17 @@ void for_each_wide_pass_in_16_lanes(c10::ScalarType dtype, int64_t out_features,
   }
 }
 
-// Whether a product asked for `lanes` takes its sixteen-lane path on this CPU.
-inline bool takes_16_lanes(ProductLanes lanes) { return lanes == ProductLanes::kWidest && cpu_has_avx512f(); }
+// A one-token product over an (in, out) weight with both paths: where takes_16_lanes(lanes),
+// for_each_wide_pass_in_16_lanes(dtype, out_features, pass_16_lanes); else for_each_pass_in_8_lanes over passes of
+// `columns_8_lanes` outputs with pass_8_lanes(kind, n0).
+template <typename Pass16, typename Pass8>
+void for_each_one_token_pass(c10::ScalarType dtype, int64_t out_features, ProductLanes lanes, int64_t columns_8_lanes,
+                             const Pass16& pass_16_lanes, const Pass8& pass_8_lanes) {
+  if (takes_16_lanes(lanes))
+    for_each_wide_pass_in_16_lanes(dtype, out_features, pass_16_lanes);
+  else
+    for_each_pass_in_8_lanes(dtype, out_features, columns_8_lanes, pass_8_lanes);
+}
 
 // Sixteen floats rounded to kDtype's values (kFloat: unchanged) in registers: rounded_to's bits.
 template <c10::ScalarType kDtype>
