@@ -9,6 +9,7 @@
 #include "codes.h"
 #include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
+#include "oft/sdk/token_groups.h"
 
 namespace oft::bnb {
 namespace {
@@ -115,26 +116,13 @@ void row(const Operands& p, int64_t n, int64_t t0) {
     row_in_8_lanes<kDtype, kTokens>(p, n, t0);
 }
 
-// Tokens [t0, t0 + count) of row n, count < kTokens: the kernel for exactly count tokens.
-template <c10::ScalarType kDtype, bool kSixteenLanes, int kTokens>
-void last_tokens(const Operands& p, int64_t n, int64_t t0, int64_t count) {
-  if constexpr (kTokens > 1) {
-    if (count == kTokens - 1)
-      row<kDtype, kSixteenLanes, kTokens - 1>(p, n, t0);
-    else
-      last_tokens<kDtype, kSixteenLanes, kTokens - 1>(p, n, t0, count);
-  }
-}
-
 template <c10::ScalarType kDtype, bool kSixteenLanes>
 void run_rows(const Operands& p) {
   // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
   at::parallel_for(0, p.out_features, kRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      int64_t t = 0;
-      for (; t + kTokensPerPass <= p.tokens; t += kTokensPerPass) row<kDtype, kSixteenLanes, kTokensPerPass>(p, n, t);
-      if (t < p.tokens) last_tokens<kDtype, kSixteenLanes, kTokensPerPass>(p, n, t, p.tokens - t);
-    }
+    for (int64_t n = begin; n < end; ++n)
+      sdk::for_each_token_group<kTokensPerPass>(
+          p.tokens, [&](auto tokens, int64_t t) { row<kDtype, kSixteenLanes, decltype(tokens)::value>(p, n, t); });
   });
 }
 #endif

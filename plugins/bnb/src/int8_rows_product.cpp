@@ -8,6 +8,7 @@
 
 #include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
+#include "oft/sdk/token_groups.h"
 
 namespace oft::bnb {
 namespace {
@@ -85,26 +86,13 @@ void weight_row(const Int8Operands& p, int64_t j, int64_t r0) {
     weight_row_in_8_lanes<kTokens>(p, j, r0);
 }
 
-template <bool kSixteenLanes, int kTokens>
-void last_activation_rows(const Int8Operands& p, int64_t j, int64_t r0, int64_t count) {
-  if constexpr (kTokens > 1) {
-    if (count == kTokens - 1)
-      weight_row<kSixteenLanes, kTokens - 1>(p, j, r0);
-    else
-      last_activation_rows<kSixteenLanes, kTokens - 1>(p, j, r0, count);
-  }
-}
-
 template <bool kSixteenLanes>
 void weight_rows(const Int8Operands& p) {
   // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
   at::parallel_for(0, p.n, kWeightRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t j = begin; j < end; ++j) {
-      int64_t r = 0;
-      for (; r + kActivationRowsPerPass <= p.rows; r += kActivationRowsPerPass)
-        weight_row<kSixteenLanes, kActivationRowsPerPass>(p, j, r);
-      if (r < p.rows) last_activation_rows<kSixteenLanes, kActivationRowsPerPass>(p, j, r, p.rows - r);
-    }
+    for (int64_t j = begin; j < end; ++j)
+      sdk::for_each_token_group<kActivationRowsPerPass>(
+          p.rows, [&](auto rows, int64_t r) { weight_row<kSixteenLanes, decltype(rows)::value>(p, j, r); });
   });
 }
 #endif

@@ -10,6 +10,7 @@
 #include "hqq_packing.h"
 #include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
+#include "oft/sdk/token_groups.h"
 
 namespace oft::hqq {
 namespace {
@@ -168,28 +169,16 @@ void outputs(const Operands& p, int64_t m, int64_t t0, Planes planes) {
     outputs_in_8_lanes<kDtype, kBits, kTokens>(p, m, t0, planes);
 }
 
-// Tokens [t0, t0 + count) of output row m, count < kTokens: the kernel for exactly count tokens.
-template <c10::ScalarType kDtype, int kBits, bool kSixteenLanes, int kTokens, typename Planes>
-void last_tokens(const Operands& p, int64_t m, int64_t t0, int64_t count, Planes planes) {
-  if constexpr (kTokens > 1) {
-    if (count == kTokens - 1)
-      outputs<kDtype, kBits, kSixteenLanes, kTokens - 1>(p, m, t0, planes);
-    else
-      last_tokens<kDtype, kBits, kSixteenLanes, kTokens - 1>(p, m, t0, count, planes);
-  }
-}
-
 template <c10::ScalarType kDtype, int kBits, bool kSixteenLanes>
 void run_rows(const Operands& p) {
   constexpr auto kPlanes = std::make_integer_sequence<int, 8 / kBits>{};
   constexpr int kTokens = kTokensPerPass<kBits>;
   // Workers touch only raw memory (no ATen calls), so they need none of the caller's thread-local state.
   at::parallel_for(0, p.outputs_per_plane, kRowsPerTask, [&](int64_t begin, int64_t end) {
-    for (int64_t m = begin; m < end; ++m) {
-      int64_t t = 0;
-      for (; t + kTokens <= p.tokens; t += kTokens) outputs<kDtype, kBits, kSixteenLanes, kTokens>(p, m, t, kPlanes);
-      if (t < p.tokens) last_tokens<kDtype, kBits, kSixteenLanes, kTokens>(p, m, t, p.tokens - t, kPlanes);
-    }
+    for (int64_t m = begin; m < end; ++m)
+      sdk::for_each_token_group<kTokens>(p.tokens, [&](auto tokens, int64_t t) {
+        outputs<kDtype, kBits, kSixteenLanes, decltype(tokens)::value>(p, m, t, kPlanes);
+      });
   });
 }
 
