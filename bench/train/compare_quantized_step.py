@@ -3,7 +3,7 @@
 same CPU, the same checkpoint and the same rows (in another order), in one run.
 
     .venv/bin/python bench/train/compare_quantized_step.py [--method bnb-nf4|bnb-int8] [--steps 8] [--threads 2]
-        [--hidden 2048] [--layers 4] [--work DIR]
+        [--dtype fp32|bf16] [--hidden 2048] [--layers 4] [--work DIR]
 
 Makes a random LLaMA (hidden --hidden, --layers layers, 16 heads / 4 KV heads, intermediate 2.75x hidden, vocab
 32000, fp32) with transformers, quantizes its linear layers with `oft quantize --method`, and trains OFT (block 32,
@@ -37,7 +37,7 @@ import torch
 from transformers import AutoModelForCausalLM
 from peft import OFTConfig, get_peft_model
 model_dir, rows_file, steps, batch, targets = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, sys.argv[7]))
 model = get_peft_model(model, OFTConfig(target_modules=targets.split(","), oft_block_size=32, r=0))
 model.train()
 rows = torch.tensor([json.loads(line)["input_ids"] for line in open(rows_file)])
@@ -83,14 +83,16 @@ with open(rows_file, "w") as f:
 """
 
 
-def make_model(work: Path, hidden: int, layers: int, method: str, oft: Path) -> Path:
+def make_model(work: Path, hidden: int, layers: int, method: str, dtype: str, oft: Path) -> Path:
     """The quantized model folder, and train.jsonl beside it. In child processes: a child forked from a process
-    holding the dense model would count its pages in its own peak memory."""
+    holding the dense model would count its pages in its own peak memory. NF4 layers compute in --dtype (their
+    bnb_4bit_compute_dtype), as bitsandbytes' do."""
     subprocess.run([sys.executable, "-c", MAKE_MODEL, str(work / "dense"), str(hidden), str(layers),
                     str(work / "train.jsonl"), str(ROWS), str(TOKENS)], check=True, capture_output=True)
-    quantized = work / method
-    subprocess.run([str(oft), "quantize", "--model", str(work / "dense"), "--method", method, "--out", str(quantized)],
-                   check=True, capture_output=True)
+    quantized = work / f"{method}-{dtype}"
+    options = {"bnb_4bit_compute_dtype": {"fp32": "float32", "bf16": "bfloat16"}[dtype]} if method == "bnb-nf4" else {}
+    subprocess.run([str(oft), "quantize", "--model", str(work / "dense"), "--method", method, "--out", str(quantized),
+                    "--options", json.dumps(options)], check=True, capture_output=True)
     return quantized
 
 
@@ -99,6 +101,8 @@ def main() -> None:
     parser.add_argument("--method", default="bnb-nf4", choices=["bnb-nf4", "bnb-int8"])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"],
+                        help="the non-quantized weights' and the computation's dtype (adapters stay fp32)")
     parser.add_argument("--hidden", type=int, default=2048)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--work", type=Path, help="folder for the model and runs (default: a temporary one)")
@@ -107,19 +111,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
-        model = make_model(work, args.hidden, args.layers, args.method, oft)
+        model = make_model(work, args.hidden, args.layers, args.method, args.dtype, oft)
         train = {"model": str(model), "task": "causal_lm", "data": {"train": "train.jsonl", "max_length": TOKENS},
                  "oft": {"target_modules": TARGETS, "oft_block_size": 32}, "optimizer": {"lr": 1e-3},
-                 "batch_size": BATCH, "steps": args.steps, "seed": 0, "output_dir": str(work / "oft-run")}
+                 "batch_size": BATCH, "steps": args.steps, "seed": 0, "output_dir": str(work / "oft-run"),
+                 "dtype": args.dtype}
         (work / "train.json").write_text(json.dumps(train))
         shutil.rmtree(work / "oft-run", ignore_errors=True)  # else it resumes a finished run
         _, oft_gib = run([str(oft), "train", "--config", "train.json"], args.threads, work)
         oft_step = json.loads((work / "oft-run" / "metrics.json").read_text())["train_seconds"] / args.steps
         output, peft_gib = run([sys.executable, "-c", PEFT_STEP, str(ROOT / "tests" / "golden"), str(model),
-                                str(work / "train.jsonl"), str(args.steps), str(BATCH), ",".join(TARGETS)],
+                                str(work / "train.jsonl"), str(args.steps), str(BATCH), ",".join(TARGETS),
+                                {"fp32": "float32", "bf16": "bfloat16"}[args.dtype]],
                                args.threads, work)
         peft_step = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])["seconds_per_step"]
-    print(f"| {args.method}, hidden {args.hidden}, {args.layers} layers | oft | PEFT + bitsandbytes | oft / PEFT |")
+    print(f"| {args.method}, {args.dtype}, hidden {args.hidden}, {args.layers} layers | oft | PEFT + bitsandbytes | oft / PEFT |")
     print("|---|---|---|---|")
     print(f"| seconds per step | {oft_step:.2f} | {peft_step:.2f} | {oft_step / peft_step:.2f} |")
     print(f"| peak resident memory, GiB | {oft_gib:.2f} | {peft_gib:.2f} | {oft_gib / peft_gib:.2f} |")

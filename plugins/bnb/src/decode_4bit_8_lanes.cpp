@@ -1,7 +1,5 @@
 #include "decode_4bit_8_lanes.h"
 
-#include <type_traits>
-
 #include "oft/sdk/code_lookup_8_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
@@ -9,20 +7,6 @@ namespace oft::bnb {
 namespace {
 
 #ifdef OFT_SDK_X86_ROUNDING
-// Eight weights (values of T) stored as T: exact conversions, the values being T's already.
-template <typename T>
-__attribute__((target("avx2,f16c"))) inline void store_8(T* out, __m256 weights) {
-  if constexpr (std::is_same_v<T, float>) {
-    _mm256_storeu_ps(out, weights);
-  } else if constexpr (std::is_same_v<T, c10::Half>) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_cvtps_ph(weights, _MM_FROUND_TO_NEAREST_INT));
-  } else {
-    const __m256i high_halves = _mm256_srli_epi32(_mm256_castps_si256(weights), 16);  // the low halves are zero
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
-                     _mm_packus_epi32(_mm256_castsi256_si128(high_halves), _mm256_extracti128_si256(high_halves, 1)));
-  }
-}
-
 template <typename T>
 __attribute__((target("avx2,f16c"))) void decode_bytes(const uint8_t* packed, int64_t bytes, const float* weights,
                                                        T* out) {
@@ -36,7 +20,7 @@ __attribute__((target("avx2,f16c"))) void decode_bytes(const uint8_t* packed, in
     for (int half = 0; half < 2; ++half) {
       const __m256i lanes = _mm256_srlv_epi32(
           _mm256_cvtepu8_epi32(_mm_shuffle_epi8(eight, half == 0 ? first_four : last_four)), nibble_shift);
-      store_8(out + 2 * i + 8 * half, sdk::code_values_in_8_lanes<4, 0>(low, high, lanes));
+      sdk::store_in_8_lanes(out + 2 * i + 8 * half, sdk::code_values_in_8_lanes<4, 0>(low, high, lanes));
     }
   }
 }

@@ -21,6 +21,7 @@
 
 #include "cuda_ops.h"
 #include "int8_rows_product.h"
+#include "int8_training_weight.h"
 #include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tiled_dequantized_linear.h"
 #include "oft/sdk/transient_weight_buffer.h"
@@ -133,8 +134,8 @@ at::Tensor dequantized_forward(const at::Tensor& x, const at::Tensor& cb, const 
   return sdk::linear_recomputing_weight(x, bias.defined() ? bias.to(x.scalar_type()) : bias, owner,
                                         [cb, scb, dtype = x.scalar_type()] {
                                           at::Tensor w = sdk::weight_buffer(cb.sizes(), dtype);
-                                          w.copy_(cb);
-                                          return w.mul_(at::mul(scb.unsqueeze(1), 1.0 / 127.0));
+                                          dequantize_int8_for_training_into(cb, scb, w);
+                                          return w;
                                         });
 }
 

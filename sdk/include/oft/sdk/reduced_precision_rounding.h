@@ -85,6 +85,21 @@ __attribute__((target("avx2,f16c"))) inline __m256 rounded_to(__m256 v) {
   else
     return v;
 }
+// Eight floats that hold T's values (rounded_to<T's dtype> gave them) stored as T (float, c10::Half or
+// c10::BFloat16): exact, so any conversion does; bf16 keeps each float's high half.
+template <typename T>
+__attribute__((target("avx2,f16c"))) inline void store_in_8_lanes(T* out, __m256 values) {
+  if constexpr (std::is_same_v<T, float>) {
+    _mm256_storeu_ps(out, values);
+  } else if constexpr (std::is_same_v<T, c10::Half>) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_cvtps_ph(values, _MM_FROUND_TO_NEAREST_INT));
+  } else {
+    static_assert(std::is_same_v<T, c10::BFloat16>, "store_in_8_lanes: expected float, c10::Half or c10::BFloat16");
+    const __m256i high_halves = _mm256_srli_epi32(_mm256_castps_si256(values), 16);  // the low halves are zero
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                     _mm_packus_epi32(_mm256_castsi256_si128(high_halves), _mm256_extracti128_si256(high_halves, 1)));
+  }
+}
 __attribute__((target("avx,f16c"))) inline void round_to_half_f16c(float* values, int64_t count) {
   int64_t i = 0;
   for (; i + 8 <= count; i += 8) _mm256_storeu_ps(values + i, rounded_to_half(_mm256_loadu_ps(values + i)));
