@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "oft/adapter/cpu_rotation.h"
 #include "oft/adapter/rotation_math.h"
 #include "oft/device/rotation_kernels.h"
 
@@ -68,7 +69,10 @@ at::Tensor OFTRotationImpl::forward(const at::Tensor& x) {
   if (const RotationKernels* kernels = rotation_kernels(x.device().type());
       kernels != nullptr && kernels->rotate_rows != nullptr)
     return kernels->rotate_rows(x, effective_blocks());
-  return math::rotate_rows(x.to(weight.scalar_type()), effective_blocks());
+  const at::Tensor blocks = effective_blocks();
+  // On the CPU, one pass over x each way where the CPU and dtypes allow; in x's dtype, as a device kernel.
+  if (cpu_rotation_fits(x, blocks)) return cpu_rotate_rows(x, blocks);
+  return math::rotate_rows(x.to(weight.scalar_type()), blocks);
 }
 
 at::Tensor OFTRotationImpl::dense() {
