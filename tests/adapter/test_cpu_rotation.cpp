@@ -58,7 +58,7 @@ TEST(CpuRotation, AgreesWithLibTorchsOperatorsForwardAndBackward) {
   at::manual_seed(7);
   for (const int64_t b : {8, 16, 24, 32, 48, 64})
     for (const bool shared : {false, true})
-      for (const int64_t tokens : {1, 3, 4, 5, 37})
+      for (const int64_t tokens : {1, 3, 4, 5, 37, 300})  // 300: dR sums over several chunks of tokens
         for (const auto dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
           const int64_t features = 3 * b;
           const at::Tensor x = at::randn({tokens, features}).to(dtype);
@@ -85,6 +85,45 @@ TEST(CpuRotation, AgreesWithLibTorchsOperatorsForwardAndBackward) {
         }
 }
 
+TEST(CpuRotation, GradientsOfOneInputOnlyAndOfNoTokens) {
+  at::manual_seed(9);
+  const at::Tensor x = at::randn({6, 64}).to(at::kBFloat16), blocks = at::randn({2, 32, 32}), g = at::randn({6, 64});
+  if (!cpu_rotation_fits(x, blocks)) GTEST_SKIP() << "this CPU lacks AVX2, FMA or F16C: the kernel does not run";
+  const Result want = reference(x, blocks, g);
+  // Frozen blocks (an adapter that is not trained): dx only.
+  const at::Tensor x_only = x.clone().requires_grad_(true);
+  (cpu_rotate_rows(x_only, blocks).to(at::kFloat) * g).sum().backward();
+  EXPECT_LT(relative_difference(x_only.grad(), want.dx), 8e-3);
+  // An input that needs no gradient (a first layer's): dR only.
+  const at::Tensor blocks_only = blocks.clone().requires_grad_(true);
+  (cpu_rotate_rows(x, blocks_only).to(at::kFloat) * g).sum().backward();
+  EXPECT_LT(relative_difference(blocks_only.grad(), want.dblocks), 1e-5);
+  // No tokens: an empty output and a zero dR.
+  const at::Tensor none = at::zeros({0, 64}, at::kBFloat16), trained = blocks.clone().requires_grad_(true);
+  const at::Tensor y = cpu_rotate_rows(none, trained);
+  EXPECT_EQ(y.sizes(), none.sizes());
+  y.to(at::kFloat).sum().backward();
+  EXPECT_TRUE(at::equal(trained.grad(), at::zeros_like(blocks)));
+}
+
+TEST(CpuRotation, ABackwardWithAGraphIsDifferentiable) {
+  // create_graph: the backward runs LibTorch's operators, so a gradient of the gradient is the math path's.
+  at::manual_seed(10);
+  const at::Tensor x = at::randn({5, 64}), blocks = at::randn({2, 32, 32}), g = at::randn({5, 64});
+  if (!cpu_rotation_fits(x, blocks)) GTEST_SKIP() << "this CPU lacks AVX2, FMA or F16C: the kernel does not run";
+  const auto second_order = [&](const auto& rotate) {
+    const at::Tensor xx = x.clone().requires_grad_(true), bb = blocks.clone().requires_grad_(true);
+    const at::Tensor dx = torch::autograd::grad({(rotate(xx, bb) * g).sum()}, {xx}, {}, true, true)[0];
+    dx.pow(2).sum().backward();
+    return bb.grad();
+  };
+  const at::Tensor want =
+      second_order([](const at::Tensor& a, const at::Tensor& b) { return math::rotate_rows(a, b); });
+  const at::Tensor got = second_order([](const at::Tensor& a, const at::Tensor& b) { return cpu_rotate_rows(a, b); });
+  ASSERT_TRUE(got.defined());
+  EXPECT_LT(relative_difference(got, want), 1e-5);
+}
+
 TEST(CpuRotation, KeepsLeadingDimensionsAndTakesStridedRows) {
   at::manual_seed(8);
   const at::Tensor x = at::randn({2, 5, 64}).transpose(0, 1);  // (5, 2, 64), not contiguous
@@ -102,6 +141,7 @@ TEST(CpuRotation, RefusesWhatTheKernelDoesNotTake) {
   EXPECT_FALSE(cpu_rotation_fits(x, at::randn({4, 8, 8}).to(at::kBFloat16)));     // blocks not fp32
   EXPECT_FALSE(cpu_rotation_fits(x, at::randn({3, 8, 8})));                       // 3 blocks for 32 features
   EXPECT_FALSE(cpu_rotation_fits(at::randn({2, 30}), at::randn({1, 8, 8})));      // features not a multiple of b
+  EXPECT_FALSE(cpu_rotation_fits(at::randn({2, 0}), at::randn({1, 8, 8})));       // no features
   EXPECT_THROW(cpu_rotate_rows(x, at::randn({8, 4, 4})), std::invalid_argument);  // and says so
 }
 

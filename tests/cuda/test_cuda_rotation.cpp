@@ -184,7 +184,7 @@ TEST(CudaRotation, OftRotationModuleMatchesTheCpu) {
   auto [cpu, gpu] = cpu_and_gpu_rotation(spec, 3);
   const at::Tensor x = at::randn({4, 16, spec.features}).to(at::kBFloat16);
 
-  const at::Tensor y_cpu = cpu->forward(x);  // fp32 (the weight's dtype)
+  const at::Tensor y_cpu = cpu->forward(x);
   const at::Tensor y_gpu = gpu->forward(x.to(kCuda));
   EXPECT_EQ(y_gpu.scalar_type(), at::kBFloat16);
   EXPECT_TRUE(computed_by(y_gpu, "RotateRows") && computed_by(y_gpu, "CayleyNeumann")) << "the kernels did not run";

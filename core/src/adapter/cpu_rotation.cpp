@@ -6,10 +6,13 @@
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <ATen/ops/einsum.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/grad_mode.h>
 
+#include "oft/adapter/rotation_math.h"
 #include "oft/sdk/products_in_16_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 
@@ -254,6 +257,21 @@ at::Tensor block_gradients(const at::Tensor& x, const at::Tensor& dy, int64_t b,
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// The backward by LibTorch's operators, for a backward that is itself differentiated (create_graph): the kernels'
+// results carry no graph.
+variable_list differentiable_gradients(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& blocks,
+                                       const at::Tensor& dy) {
+  const int64_t b = blocks.size(-1), count = x.size(1) / b;
+  at::Tensor dx, dblocks;
+  if (ctx->needs_input_grad(0)) dx = math::rotate_rows(dy.to(at::kFloat), blocks.transpose(-2, -1)).to(x.scalar_type());
+  if (ctx->needs_input_grad(1)) {
+    dblocks =
+        at::einsum("tki,tkj->kij", {x.to(at::kFloat).view({-1, count, b}), dy.to(at::kFloat).view({-1, count, b})});
+    if (blocks.size(0) == 1) dblocks = dblocks.sum(0, /*keepdim=*/true);
+  }
+  return {dx, dblocks, at::Tensor()};
+}
+
 // x (tokens, features) contiguous, blocks (features / b or 1, b, b) fp32 contiguous -> x . blockdiag(blocks) in
 // x's dtype.
 class CpuRotateRows : public torch::autograd::Function<CpuRotateRows> {
@@ -274,6 +292,7 @@ class CpuRotateRows : public torch::autograd::Function<CpuRotateRows> {
     const auto lanes = ctx->saved_data["eight_lanes"].toBool() ? sdk::ProductLanes::kEight : sdk::ProductLanes::kWidest;
     if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
     const at::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
+    if (torch::GradMode::is_enabled()) return differentiable_gradients(ctx, x, blocks, dy);
     at::Tensor dx, dblocks;
     if (ctx->needs_input_grad(0)) {
       dx = at::empty_like(dy);
@@ -297,7 +316,7 @@ bool cpu_rotation_fits(const at::Tensor& x, const at::Tensor& blocks) {
   if (dtype != at::kFloat && dtype != at::kHalf && dtype != at::kBFloat16) return false;
   if (blocks.scalar_type() != at::kFloat || blocks.dim() != 3 || x.dim() < 1) return false;
   const int64_t b = blocks.size(-1), features = x.size(-1);
-  return b > 0 && b % 8 == 0 && blocks.size(1) == b && features % b == 0 &&
+  return b > 0 && b % 8 == 0 && blocks.size(1) == b && features > 0 && features % b == 0 &&
          (blocks.size(0) == 1 || blocks.size(0) * b == features) && cpu_has_the_kernels();
 #else
   (void)x;

@@ -39,10 +39,10 @@ void dequantize_int8_for_training_into(const at::Tensor& cb, const at::Tensor& s
         "bitsandbytes 8-bit: expected int8 (out, in) codes, one SCB per row and an output "
         "of the codes' sizes");
   // The rows' scales as MatMul8bitFp computes them (float32, the scalar rounded to float32 first).
-  const at::Tensor row_scales = at::mul(scb.to(at::kFloat), 1.0 / 127.0).contiguous();
+  const at::Tensor row_scales = at::mul(scb.to(at::kFloat), 1.0 / 127.0).reshape({-1}).contiguous();
 #ifdef OFT_SDK_X86_ROUNDING
-  const bool rows_in_memory =
-      cb.device().is_cpu() && out.device().is_cpu() && cb.is_contiguous() && out.is_contiguous();
+  const bool rows_in_memory = cb.device().is_cpu() && out.device().is_cpu() && scb.device().is_cpu() &&
+                              cb.is_contiguous() && out.is_contiguous();
   if (rows_in_memory && sdk::run_in_8_lanes(out.scalar_type(), path, [&](auto dtype) {
         constexpr c10::ScalarType kDtype = decltype(dtype)::value;
         using T = c10::impl::ScalarTypeToCPPTypeT<kDtype>;

@@ -44,8 +44,9 @@ class OFT_CORE_API OFTRotationImpl : public torch::nn::Module {
   at::Tensor blocks();
   // The blocks a forward uses: blocks() with multiplicative dropout in training.
   at::Tensor effective_blocks();
-  // x (..., d) -> x . R, with multiplicative dropout in training, computed and returned in the weight's dtype (callers
-  // cast back once, after the last adapter, as PEFT does).
+  // x (..., d) -> x . R, with multiplicative dropout in training, computed in at least fp32: returned in x's dtype
+  // where a kernel runs (CUDA's, or the CPU's, oft/adapter/cpu_rotation.h), else in the weight's (callers cast back
+  // once, after the last adapter, as PEFT does).
   at::Tensor forward(const at::Tensor& x);
   // The dense (d, d) block-diagonal R, as PEFT's get_weight().
   at::Tensor dense();

@@ -95,7 +95,8 @@ __attribute__((target("avx2,f16c"))) inline void store_in_8_lanes(T* out, __m256
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm256_cvtps_ph(values, _MM_FROUND_TO_NEAREST_INT));
   } else {
     static_assert(std::is_same_v<T, c10::BFloat16>, "store_in_8_lanes: expected float, c10::Half or c10::BFloat16");
-    const __m256i high_halves = _mm256_srli_epi32(_mm256_castps_si256(values), 16);  // the low halves are zero
+    // The high halves: the whole value after rounding (a NaN keeps its quiet bit, which is in the high half).
+    const __m256i high_halves = _mm256_srli_epi32(_mm256_castps_si256(values), 16);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
                      _mm_packus_epi32(_mm256_castsi256_si128(high_halves), _mm256_extracti128_si256(high_halves, 1)));
   }
