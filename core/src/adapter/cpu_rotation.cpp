@@ -30,22 +30,10 @@ constexpr int64_t kGradientChunkValues = 8192;
 
 bool cpu_has_the_kernels() { return sdk::cpu_has_avx2() && sdk::cpu_has_f16c() && sdk::cpu_has_fma(); }
 
-template <typename T>
-__attribute__((target("avx2,fma,f16c"))) inline __m256 load_8(const T* values) {
-  if constexpr (std::is_same_v<T, float>) {
-    return _mm256_loadu_ps(values);
-  } else if constexpr (std::is_same_v<T, c10::Half>) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(values)));
-  } else {
-    const __m256i halves = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(values)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(halves, 16));  // a bf16 is a float's high half
-  }
-}
-
 // count (a multiple of 8) values of T as floats.
 template <typename T>
 __attribute__((target("avx2,fma,f16c"))) inline void to_floats(const T* values, int64_t count, float* out) {
-  for (int64_t i = 0; i < count; i += 8) _mm256_storeu_ps(out + i, load_8(values + i));
+  for (int64_t i = 0; i < count; i += 8) _mm256_storeu_ps(out + i, sdk::load_in_8_lanes(values + i));
 }
 
 // The second register of a row of 16 columns (zero where rows hold 8), and storing a row of 8 or 16.

@@ -133,15 +133,7 @@ struct RowsInOneLane {
 // (a 2^16 x 8 codebook is then 1 MiB, where its fp32 copy would be 2 MiB, more than a core's L2 cache).
 template <c10::ScalarType kDtype>
 __attribute__((target("avx2,f16c"))) inline __m256 codeword_in_8_lanes(const void* books, int64_t at) {
-  if constexpr (kDtype == c10::kFloat) {
-    return _mm256_loadu_ps(static_cast<const float*>(books) + at);
-  } else {
-    const __m128i stored = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(books) + at));
-    if constexpr (kDtype == c10::kHalf)
-      return _mm256_cvtph_ps(stored);
-    else
-      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(stored), 16));
-  }
+  return sdk::load_in_8_lanes(static_cast<const c10::impl::ScalarTypeToCPPTypeT<kDtype>*>(books) + at);
 }
 
 // rows_in_4_lanes<2, ...> (input groups of 8) with the eight lanes in one register, codebooks stored as kDtype:

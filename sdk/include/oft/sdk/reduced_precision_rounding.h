@@ -85,6 +85,22 @@ __attribute__((target("avx2,f16c"))) inline __m256 rounded_to(__m256 v) {
   else
     return v;
 }
+// Eight values stored as T (float, c10::Half or c10::BFloat16) widened to floats: exact.
+template <typename T>
+__attribute__((target("avx2,f16c"))) inline __m256 load_in_8_lanes(const T* values) {
+  if constexpr (std::is_same_v<T, float>) {
+    return _mm256_loadu_ps(values);
+  } else {
+    const __m128i stored = _mm_loadu_si128(reinterpret_cast<const __m128i*>(values));
+    if constexpr (std::is_same_v<T, c10::Half>) {
+      return _mm256_cvtph_ps(stored);
+    } else {
+      static_assert(std::is_same_v<T, c10::BFloat16>, "load_in_8_lanes: expected float, c10::Half or c10::BFloat16");
+      return _mm256_castsi256_ps(
+          _mm256_slli_epi32(_mm256_cvtepu16_epi32(stored), 16));  // a bf16 is a float's high half
+    }
+  }
+}
 // Eight floats that hold T's values (rounded_to<T's dtype> gave them) stored as T (float, c10::Half or
 // c10::BFloat16): exact, so any conversion does; bf16 keeps each float's high half.
 template <typename T>
