@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 BATCH, TOKENS, ROWS = 4, 128, 16
+# --dtype as torch (and bnb_4bit_compute_dtype) names it
+TORCH_DTYPE = {"fp32": "float32", "bf16": "bfloat16"}
 
 PEFT_STEP = r"""
 import sys
@@ -90,7 +92,7 @@ def make_model(work: Path, hidden: int, layers: int, method: str, dtype: str, of
     subprocess.run([sys.executable, "-c", MAKE_MODEL, str(work / "dense"), str(hidden), str(layers),
                     str(work / "train.jsonl"), str(ROWS), str(TOKENS)], check=True, capture_output=True)
     quantized = work / f"{method}-{dtype}"
-    options = {"bnb_4bit_compute_dtype": {"fp32": "float32", "bf16": "bfloat16"}[dtype]} if method == "bnb-nf4" else {}
+    options = {"bnb_4bit_compute_dtype": TORCH_DTYPE[dtype]} if method == "bnb-nf4" else {}
     subprocess.run([str(oft), "quantize", "--model", str(work / "dense"), "--method", method, "--out", str(quantized),
                     "--options", json.dumps(options)], check=True, capture_output=True)
     return quantized
@@ -122,7 +124,7 @@ def main() -> None:
         oft_step = json.loads((work / "oft-run" / "metrics.json").read_text())["train_seconds"] / args.steps
         output, peft_gib = run([sys.executable, "-c", PEFT_STEP, str(ROOT / "tests" / "golden"), str(model),
                                 str(work / "train.jsonl"), str(args.steps), str(BATCH), ",".join(TARGETS),
-                                {"fp32": "float32", "bf16": "bfloat16"}[args.dtype]],
+                                TORCH_DTYPE[args.dtype]],
                                args.threads, work)
         peft_step = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])["seconds_per_step"]
     print(f"| {args.method}, {args.dtype}, hidden {args.hidden}, {args.layers} layers | oft | PEFT + bitsandbytes | oft / PEFT |")
