@@ -17,5 +17,7 @@ cd "$repo/build"
 # 19.8 s and 21.7 s busy-waiting, 11.4 s and 12.7 s passive).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 ctest --output-on-failure -j2 "$@"
+# Every test again as on a CPU with AVX2 but no AVX-512, and on one without AVX2 (scripts/test-cpu-capabilities.sh).
+bash "$repo/scripts/test-cpu-capabilities.sh" -- "$@"
 # The core, plugin-host and bnb/gptq suites again under ASan + UBSan (build/asan); OFT_SKIP_SANITIZE=1 skips it.
 bash "$repo/scripts/sanitize.sh"

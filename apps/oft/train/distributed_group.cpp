@@ -1,6 +1,7 @@
 #include "distributed_group.h"
 
 #include <dlfcn.h>
+#include <signal.h>
 
 #include <condition_variable>
 #include <cstdlib>
@@ -106,6 +107,10 @@ DataParallelGroup::DataParallelGroup(const WorkerPlace& place, const Distributed
   if (backend == "nccl") collective_device_ = compute_device;
   logger()->info("rank {} of {}: joining the run at {}:{} ({}, timeout {} s)", place.rank, place.world_size,
                  place.master_addr, place.master_port, backend, options.timeout.count() / 1000.0);
+  // A write to the socket of a peer that died raises SIGPIPE, whose default action ends this rank with no word;
+  // ignored, the write fails with EPIPE, which Gloo and the store throw, and the run names the lost rank. (Python,
+  // where torch.distributed usually runs, ignores SIGPIPE at start-up.)
+  signal(SIGPIPE, SIG_IGN);
   c10d_ = std::make_unique<C10d>();
   try {
     c10d::TCPStoreOptions store_options;

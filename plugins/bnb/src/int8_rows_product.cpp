@@ -111,8 +111,7 @@ bool int8_rows_product_applies(int64_t rows, int64_t columns) {
 
 bool int8_rows_product_takes_16_lanes(sdk::ProductLanes lanes) {
 #ifdef OFT_SDK_X86_ROUNDING
-  static const bool has_bw = __builtin_cpu_supports("avx512bw");
-  return sdk::takes_16_lanes(lanes) && has_bw;
+  return sdk::takes_16_lanes(lanes) && sdk::cpu_has_avx512bw();
 #else
   (void)lanes;
   return false;

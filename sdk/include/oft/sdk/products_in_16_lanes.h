@@ -23,13 +23,6 @@ enum class ProductLanes {
   kEight,   // the AVX2 path even where AVX-512F is there
 };
 
-#ifdef OFT_SDK_X86_ROUNDING
-inline bool cpu_has_avx512f() {
-  static const bool has = __builtin_cpu_supports("avx512f");
-  return has;
-}
-#endif
-
 // Whether a product asked for `lanes` takes its sixteen-lane path on this CPU (never where the SDK has no x86 paths).
 inline bool takes_16_lanes(ProductLanes lanes) {
 #ifdef OFT_SDK_X86_ROUNDING

@@ -20,6 +20,7 @@
 #include <immintrin.h>
 #endif
 
+#include "oft/sdk/cpu_features.h"
 #include "oft/sdk/simd4.h"
 
 namespace oft::sdk {
@@ -127,18 +128,6 @@ __attribute__((target("avx2"))) inline void round_to_bfloat16_avx2(float* values
   int64_t i = 0;
   for (; i + 8 <= count; i += 8) _mm256_storeu_ps(values + i, rounded_to_bfloat16(_mm256_loadu_ps(values + i)));
   for (; i < count; ++i) values[i] = RoundToBFloat16{}(simd4::Floats{values[i], 0, 0, 0})[0];
-}
-inline bool cpu_has_f16c() {
-  static const bool has = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-  return has;
-}
-inline bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has;
-}
-inline bool cpu_has_fma() {
-  static const bool has = __builtin_cpu_supports("fma");
-  return has;
 }
 #endif
 
