@@ -12,6 +12,7 @@
 
 #include "oft/adapter/cpu_rotation.h"
 #include "oft/adapter/rotation_math.h"
+#include "test_support.h"
 
 namespace oft {
 namespace {
@@ -48,12 +49,6 @@ std::vector<sdk::ProductLanes> paths_here() {
   return paths;
 }
 
-// Largest |a - b| relative to the largest |b|.
-double relative_difference(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>() /
-         b.to(at::kDouble).abs().max().item<double>();
-}
-
 TEST(CpuRotation, AgreesWithLibTorchsOperatorsForwardAndBackward) {
   at::manual_seed(7);
   for (const int64_t b : {8, 16, 24, 32, 48, 64})
@@ -78,9 +73,9 @@ TEST(CpuRotation, AgreesWithLibTorchsOperatorsForwardAndBackward) {
             ASSERT_EQ(got.dx.scalar_type(), dtype) << where;
             // The sums differ only in order (fp32); rounded to fp16/bf16 that can flip one last-place rounding.
             const double rounding = dtype == at::kFloat ? 1e-6 : dtype == at::kHalf ? 1e-3 : 8e-3;
-            EXPECT_LT(relative_difference(got.y, want.y), rounding) << where;
-            EXPECT_LT(relative_difference(got.dx, want.dx), rounding) << where;
-            EXPECT_LT(relative_difference(got.dblocks, want.dblocks), 1e-5) << where;
+            EXPECT_LT(test::relative_error(got.y, want.y), rounding) << where;
+            EXPECT_LT(test::relative_error(got.dx, want.dx), rounding) << where;
+            EXPECT_LT(test::relative_error(got.dblocks, want.dblocks), 1e-5) << where;
           }
         }
 }
@@ -93,11 +88,11 @@ TEST(CpuRotation, GradientsOfOneInputOnlyAndOfNoTokens) {
   // Frozen blocks (an adapter that is not trained): dx only.
   const at::Tensor x_only = x.clone().requires_grad_(true);
   (cpu_rotate_rows(x_only, blocks).to(at::kFloat) * g).sum().backward();
-  EXPECT_LT(relative_difference(x_only.grad(), want.dx), 8e-3);
+  EXPECT_LT(test::relative_error(x_only.grad(), want.dx), 8e-3);
   // An input that needs no gradient (a first layer's): dR only.
   const at::Tensor blocks_only = blocks.clone().requires_grad_(true);
   (cpu_rotate_rows(x, blocks_only).to(at::kFloat) * g).sum().backward();
-  EXPECT_LT(relative_difference(blocks_only.grad(), want.dblocks), 1e-5);
+  EXPECT_LT(test::relative_error(blocks_only.grad(), want.dblocks), 1e-5);
   // No tokens: an empty output and a zero dR.
   const at::Tensor none = at::zeros({0, 64}, at::kBFloat16), trained = blocks.clone().requires_grad_(true);
   const at::Tensor y = cpu_rotate_rows(none, trained);
@@ -121,7 +116,7 @@ TEST(CpuRotation, ABackwardWithAGraphIsDifferentiable) {
       second_order([](const at::Tensor& a, const at::Tensor& b) { return math::rotate_rows(a, b); });
   const at::Tensor got = second_order([](const at::Tensor& a, const at::Tensor& b) { return cpu_rotate_rows(a, b); });
   ASSERT_TRUE(got.defined());
-  EXPECT_LT(relative_difference(got, want), 1e-5);
+  EXPECT_LT(test::relative_error(got, want), 1e-5);
 }
 
 TEST(CpuRotation, KeepsLeadingDimensionsAndTakesStridedRows) {
@@ -131,7 +126,7 @@ TEST(CpuRotation, KeepsLeadingDimensionsAndTakesStridedRows) {
   if (!cpu_rotation_fits(x, blocks)) GTEST_SKIP() << "this CPU lacks AVX2, FMA or F16C: the kernel does not run";
   const at::Tensor y = cpu_rotate_rows(x, blocks);
   EXPECT_EQ(y.sizes(), x.sizes());
-  EXPECT_LT(relative_difference(y, math::rotate_rows(x, blocks)), 1e-6);
+  EXPECT_LT(test::relative_error(y, math::rotate_rows(x, blocks)), 1e-6);
 }
 
 TEST(CpuRotation, RefusesWhatTheKernelDoesNotTake) {

@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "oft/adapter/cpu_cayley_neumann.h"
 #include "oft/adapter/cpu_rotation.h"
 #include "oft/adapter/rotation_math.h"
 #include "oft/device/rotation_kernels.h"
@@ -43,6 +44,9 @@ at::Tensor OFTRotationImpl::compute_blocks() {
     if (!spec_.use_cayley_neumann && kernels->cayley_exact != nullptr)
       return kernels->cayley_exact(weight, spec_.block_size);
   }
+  // On the CPU, the series as one autograd node (cpu_cayley_neumann.h).
+  if (spec_.use_cayley_neumann && cpu_cayley_neumann_fits(weight, spec_.block_size, spec_.num_cayley_neumann_terms))
+    return cpu_cayley_neumann(weight, spec_.block_size, spec_.num_cayley_neumann_terms);
   auto q = math::skew_symmetric(weight, spec_.block_size);
   return spec_.use_cayley_neumann ? math::cayley_neumann(q, spec_.num_cayley_neumann_terms) : math::cayley_exact(q);
 }

@@ -1,8 +1,8 @@
 #pragma once
 // Device kernels for the OFT rotation, registered per device type by a device library: liboft_cuda
 // registers CUDA's when prepare_device loads it. OFTRotation uses them for weights and inputs on that
-// device; without them it uses rotation_math's LibTorch operators (on the CPU, cpu_rotation.h's kernels for the
-// input rotation where they fit).
+// device; without them it uses rotation_math's LibTorch operators (on the CPU, cpu_cayley_neumann.h's node for the
+// series and cpu_rotation.h's kernels for the input rotation where they fit).
 #include <cstdint>
 
 #include <ATen/core/Tensor.h>
