@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "host.h"
 #include "oft/log.h"
+#include "oft/sdk/cpu_features.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"oft: Orthogonal Fine-Tuning (PEFT-compatible) for LibTorch"};
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] {
     const std::string chosen = !level.empty() ? level : host.log_level().value_or("info");
     oft::logger()->set_level(spdlog::level::from_str(chosen));
+    // A bad OFT_CPU_CAPABILITY fails every command before it works, not at a kernel's first choice (or never).
+    oft::sdk::cpu_capability_allowed();
   });
   oft::app::add_demo_command(app, host);
   oft::app::add_plugins_command(app, host);

@@ -30,9 +30,9 @@ struct Outcome {
   std::string output;
 };
 
-// `oft <args>` with stdout and stderr together.
-Outcome oft(const std::string& args) {
-  const std::string command = "OMP_NUM_THREADS=1 " + std::string(OFT_BINARY) + " " + args + " 2>&1";
+// `oft <args>` with stdout and stderr together; `environment`: more VAR=value words.
+Outcome oft(const std::string& args, const std::string& environment = "") {
+  const std::string command = "OMP_NUM_THREADS=1 " + environment + " " + std::string(OFT_BINARY) + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (!pipe) return {-1, "popen failed"};
   std::string output;
@@ -142,6 +142,10 @@ TEST_F(DeviceDtypeCommands, BadNamesAreClearErrors) {
   const Outcome flag = oft("--host-config " + cache.string() + " plugins");
   EXPECT_NE(flag.rc, 0);
   EXPECT_NE(flag.output.find("'eval_weight_cache' must be true or false"), std::string::npos) << flag.output;
+  const Outcome capability = oft("plugins", "OFT_CPU_CAPABILITY=avx3");
+  EXPECT_EQ(capability.rc, 1);
+  EXPECT_NE(capability.output.find("OFT_CPU_CAPABILITY is 'avx3'; expected default, avx2 or avx512"), std::string::npos)
+      << capability.output;
 }
 
 TEST_F(DeviceDtypeCommands, ACudaDeviceWithoutOneIsAClearError) {
