@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
 
 #include <ATen/ATen.h>
 #include <torch/torch.h>
@@ -81,6 +82,22 @@ TEST(CpuCayleyNeumann, AnInPlaceRewriteOfTheParameterLeavesAPendingBackwardValid
   }
   const at::Tensor got = torch::autograd::grad({(r * g).sum()}, {vec})[0];
   EXPECT_LE(test::relative_error(got, expected), 1e-5);
+}
+
+TEST(CpuCayleyNeumann, AGradientOfTheGradientAfterAnInPlaceRewriteIsRefused) {
+  const int64_t b = 4, terms = 4;
+  const at::Tensor vec = (at::randn({2, b * (b - 1) / 2}) * 0.1).requires_grad_(true);
+  const at::Tensor r = cpu_cayley_neumann(vec, b, terms);
+  {
+    torch::NoGradGuard no_grad;
+    vec.mul_(0.5);
+  }
+  try {
+    torch::autograd::grad({r.sum()}, {vec}, {}, true, /*create_graph=*/true);
+    FAIL() << "a graph was built from values the forward did not use";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("modified in place"), std::string::npos) << e.what();
+  }
 }
 
 TEST(CpuCayleyNeumann, RefusesWhatItDoesNotTake) {

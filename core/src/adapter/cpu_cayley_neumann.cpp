@@ -96,13 +96,14 @@ class CpuCayleyNeumann : public torch::autograd::Function<CpuCayleyNeumann> {
       power = at::bmm(power, q);
       r.add_(power, coefficient(k, num_terms));
     }
-    // Q itself for the backward, not as a saved variable of vec: COFT rewrites vec in place at every use, which
-    // must not invalidate a pending backward (LibTorch's operators save Q too). vec is kept for a backward that is
+    // Q for the backward rather than vec: COFT rewrites vec in place at every use, which must not invalidate a
+    // pending backward (LibTorch's operators save Q too). vec itself, and its version, only for a backward that is
     // differentiated again.
-    ctx->saved_data["q"] = q;
+    ctx->save_for_backward({q});
+    ctx->saved_data["vec"] = vec;
+    ctx->saved_data["vec_version"] = static_cast<int64_t>(vec._version());
     ctx->saved_data["block_size"] = b;
     ctx->saved_data["num_terms"] = num_terms;
-    ctx->save_for_backward({vec});
     return r;
   }
 
@@ -112,11 +113,14 @@ class CpuCayleyNeumann : public torch::autograd::Function<CpuCayleyNeumann> {
     const int64_t num_terms = ctx->saved_data["num_terms"].toInt();
     const at::Tensor g = grads[0].to(at::kFloat);
     if (torch::GradMode::is_enabled()) {
-      const at::Tensor vec = ctx->get_saved_variables()[0];
+      const at::Tensor vec = ctx->saved_data["vec"].toTensor();
+      TORCH_CHECK(static_cast<int64_t>(vec._version()) == ctx->saved_data["vec_version"].toInt(),
+                  "the OFT parameter was modified in place after its Cayley-Neumann rotation was computed; a "
+                  "gradient of its gradient needs the values of that forward");
       const at::Tensor dq = series_gradient(math::skew_symmetric(vec, b), g, num_terms);
       return {math::skew_to_vector(dq - dq.transpose(-2, -1)), at::Tensor(), at::Tensor()};
     }
-    const at::Tensor q = ctx->saved_data["q"].toTensor();
+    const at::Tensor q = ctx->get_saved_variables()[0];
     return {skew_vector_gradients(series_gradient(q, g, num_terms).contiguous()), at::Tensor(), at::Tensor()};
   }
 };
