@@ -101,7 +101,8 @@ class CpuCayleyNeumann : public torch::autograd::Function<CpuCayleyNeumann> {
     // differentiated again.
     ctx->save_for_backward({q});
     ctx->saved_data["vec"] = vec;
-    ctx->saved_data["vec_version"] = static_cast<int64_t>(vec._version());
+    // Inference tensors (eval under InferenceMode) keep no version, and no graph is built from them.
+    ctx->saved_data["vec_version"] = vec.is_inference() ? int64_t{-1} : static_cast<int64_t>(vec._version());
     ctx->saved_data["block_size"] = b;
     ctx->saved_data["num_terms"] = num_terms;
     return r;
@@ -114,7 +115,8 @@ class CpuCayleyNeumann : public torch::autograd::Function<CpuCayleyNeumann> {
     const at::Tensor g = grads[0].to(at::kFloat);
     if (torch::GradMode::is_enabled()) {
       const at::Tensor vec = ctx->saved_data["vec"].toTensor();
-      TORCH_CHECK(static_cast<int64_t>(vec._version()) == ctx->saved_data["vec_version"].toInt(),
+      const int64_t version = ctx->saved_data["vec_version"].toInt();
+      TORCH_CHECK(version < 0 || static_cast<int64_t>(vec._version()) == version,
                   "the OFT parameter was modified in place after its Cayley-Neumann rotation was computed; a "
                   "gradient of its gradient needs the values of that forward");
       const at::Tensor dq = series_gradient(math::skew_symmetric(vec, b), g, num_terms);
