@@ -4,8 +4,10 @@
 // are b x b, row-major, fp32; "element e" is (i, j) = (e / b, e % b). Free of CUDA and LibTorch headers.
 #if defined(__CUDACC__)
 #define OFT_HOST_DEVICE __host__ __device__ inline
+#define OFT_UNROLL _Pragma("unroll")
 #else
 #define OFT_HOST_DEVICE inline
+#define OFT_UNROLL
 #endif
 
 namespace oft::cuda::arith {
@@ -136,18 +138,60 @@ OFT_HOST_DEVICE void cayley_grad_right(int e, const float* t, const float* s, in
   d[e] = -0.5f * sum;
 }
 
-// y[j] of the row vector x (length b) times the block R: sum_i x[i] R[i][j].
-OFT_HOST_DEVICE float row_times_block(const float* x, const float* r, int j, int b) {
-  float sum = 0.0f;
-  for (int i = 0; i < b; ++i) sum += x[i] * r[i * b + j];
-  return sum;
+// The rotation of activations works on shared-memory tiles whose rows are padded to whole groups of four
+// floats (R likewise, pw x pw with zeros beyond b), so that every read takes four floats at once; a tile row
+// is four floats longer still, so that the rows one warp reads at once start in different banks.
+OFT_HOST_DEVICE int padded_width(int b) { return (b + 3) / 4 * 4; }
+OFT_HOST_DEVICE int tile_stride(int b) { return padded_width(b) + 4; }
+
+struct Four {
+  float v[4];
+};
+
+// Four consecutive floats, 16-byte aligned: one vector load on the GPU.
+OFT_HOST_DEVICE Four load_four(const float* p) {
+#if defined(__CUDACC__)
+  const float4 f = *reinterpret_cast<const float4*>(p);
+  return {{f.x, f.y, f.z, f.w}};
+#else
+  return {{p[0], p[1], p[2], p[3]}};
+#endif
 }
 
-// Element (i, j) of X^T . Y over `rows` token rows of two (rows x b) tiles: one tile's share of dR.
-OFT_HOST_DEVICE float tile_xty_entry(const float* x, const float* y, int rows, int i, int j, int b) {
-  float sum = 0.0f;
-  for (int t = 0; t < rows; ++t) sum += x[t * b + i] * y[t * b + j];
-  return sum;
+// out[q][c] += sum over i < pw, in order, of x[q * row_step + i] * r[i * pw + col + c], for q < kRows and
+// c < 4: one thread's kRows x 4 outputs of y = x . R. Each pass over i reads 4 + kRows groups of four floats
+// for 16 kRows products, so shared memory keeps up with the arithmetic.
+template <int kRows>
+OFT_HOST_DEVICE void add_rows_times_block(const float* x, int row_step, const float* r, int pw, int col,
+                                          float (&out)[kRows][4]) {
+  for (int i = 0; i < pw; i += 4) {
+    Four rows_of_r[4];
+    OFT_UNROLL
+    for (int p = 0; p < 4; ++p) rows_of_r[p] = load_four(r + (i + p) * pw + col);
+    OFT_UNROLL
+    for (int q = 0; q < kRows; ++q) {
+      const Four xq = load_four(x + q * row_step + i);
+      OFT_UNROLL
+      for (int c = 0; c < 4; ++c) {
+        OFT_UNROLL
+        for (int p = 0; p < 4; ++p) out[q][c] += xq.v[p] * rows_of_r[p].v[c];
+      }
+    }
+  }
+}
+
+// out[p][c] += sum over the tile rows t = first, first + step, ... < rows of x[t * stride + row + p] *
+// dy[t * stride + col + c]: one thread's 4 x 4 share of dR = X^T dY over its rows of one tile.
+OFT_HOST_DEVICE void add_tile_xty(const float* x, const float* dy, int stride, int first, int step, int rows, int row,
+                                  int col, float (&out)[4][4]) {
+  for (int t = first; t < rows; t += step) {
+    const Four a = load_four(x + t * stride + row), g = load_four(dy + t * stride + col);
+    OFT_UNROLL
+    for (int p = 0; p < 4; ++p) {
+      OFT_UNROLL
+      for (int c = 0; c < 4; ++c) out[p][c] += a.v[p] * g.v[c];
+    }
+  }
 }
 
 }  // namespace oft::cuda::arith

@@ -25,7 +25,7 @@ cudaError_t rotate_grad_typed(const void* x, const void* dy, int64_t tokens, int
                               float* grad_blocks, cudaStream_t stream) {
   const LaunchShape shape = rotate_grad_shape(tokens, features, b);
   rotate_grad_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
-      static_cast<const T*>(x), static_cast<const T*>(dy), tokens, features, b, shared_block, tile_rows_for(b),
+      static_cast<const T*>(x), static_cast<const T*>(dy), tokens, features, b, shared_block, grad_tile_rows_for(b),
       grad_blocks);
   return cudaGetLastError();
 }

@@ -2,7 +2,8 @@
 // The OFT rotation kernels and their launch shapes: Cayley-Neumann and exact Cayley rotations of all blocks
 // (one CUDA block per OFT block, the matrices in shared memory) and the one-pass block rotation of activations
 // with its gradients. All arithmetic is fp32 and lives in rotation_arith.h; this file maps elements to
-// threads. Simple on purpose: one memory pass over the activations is what matters. rotation_kernels.cu
+// threads. The activation kernels make one memory pass and keep several outputs per thread in registers,
+// since one output per thread is bound by shared-memory reads (two per product). rotation_kernels.cu
 // launches them; tests/cuda/test_kernel_emulation.cpp runs them on the CPU (cuda_emulation.h), so every
 // kernel here must be used there (they are file-local: -Wunused-function says when one is not).
 #include <cuda_bf16.h>
@@ -20,12 +21,10 @@ namespace oft::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-// Elements of a b x b block one thread owns (b <= 64) in rotate_grad_kernel, which therefore must be launched
-// with exactly kThreads threads (rotate_grad_shape does).
-constexpr int kOwnedPerThread = kMaxKernelBlockSize * kMaxKernelBlockSize / kThreads;
-static_assert(kOwnedPerThread * kThreads == kMaxKernelBlockSize * kMaxKernelBlockSize);
-// Token rows of x in shared memory per tile: about 4096 elements whatever b is.
-constexpr int kTileElements = 4096;
+// Output rows per thread in rotate_kernel (each thread kRowsPerThread x 4 outputs).
+constexpr int kRowsPerThread = 8;
+// Dynamic shared memory a kernel may use without opting in, in floats.
+constexpr int kDefaultSharedFloats = 48 * 1024 / sizeof(float);
 
 __device__ inline float to_float(float v) { return v; }
 __device__ inline float to_float(__half v) { return __half2float(v); }
@@ -138,44 +137,66 @@ __global__ void cayley_backward_kernel(const float* rotation, const float* grad,
     arith::skew_grad_vector(e, d, b, grad_vec + static_cast<size_t>(blockIdx.x) * (b * (b - 1) / 2));
 }
 
-// Grid: x = OFT block k, y strides over token tiles. Each CUDA block holds R_k (or R_k^T) and one tile.
+// Grid: x = OFT block k, y strides over token tiles. Each CUDA block holds R_k (or R_k^T) and one tile of x
+// in shared memory, both padded (arith::padded_width); each thread computes kRowsPerThread rows x 4 columns
+// of y from registers, which reads shared memory a quarter as often as one output per thread would.
 template <class T>
 __global__ void rotate_kernel(const T* x, const float* blocks, int64_t tokens, int features, int b, bool shared_block,
                               bool transpose, int tile_rows, T* y) {
   OFT_DYNAMIC_SHARED(float, shared);
-  const int bb = b * b;
+  const int pw = arith::padded_width(b), stride = arith::tile_stride(b), column_groups = pw / 4;
   float* r = shared;
-  float* xs = r + bb;
+  float* xs = r + pw * pw;
   const int k = blockIdx.x;
-  const float* block = blocks + (shared_block ? 0 : static_cast<size_t>(k) * bb);
-  for (int e = threadIdx.x; e < bb; e += blockDim.x) r[e] = transpose ? block[(e % b) * b + e / b] : block[e];
+  const float* block = blocks + (shared_block ? 0 : static_cast<size_t>(k) * b * b);
+  for (int e = threadIdx.x; e < pw * pw; e += blockDim.x) {
+    const int i = e / pw, j = e % pw;
+    r[e] = i < b && j < b ? (transpose ? block[j * b + i] : block[i * b + j]) : 0.0f;
+  }
+  // The tile's columns past b are never loaded: zero, so that they add nothing (garbage could be NaN).
+  const int pad = stride - b;
+  for (int e = threadIdx.x; e < tile_rows * pad; e += blockDim.x) xs[(e / pad) * stride + b + e % pad] = 0.0f;
+  // A thread's rows are row, row + row_groups, ...: the rows one warp reads at once are neighbours, in
+  // different banks (rows kRowsPerThread apart would share them).
+  const int row_groups = tile_rows / kRowsPerThread;
+  const int col = static_cast<int>(threadIdx.x) % column_groups * 4;
+  const int row = static_cast<int>(threadIdx.x) / column_groups;
   const int64_t tiles = (tokens + tile_rows - 1) / tile_rows;
   for (int64_t tile = blockIdx.y; tile < tiles; tile += gridDim.y) {
     const int64_t first = tile * tile_rows;
     const int rows = static_cast<int>(min(static_cast<int64_t>(tile_rows), tokens - first));
     const size_t base = static_cast<size_t>(first) * features + static_cast<size_t>(k) * b;
     for (int e = threadIdx.x; e < rows * b; e += blockDim.x)
-      xs[e] = to_float(x[base + static_cast<size_t>(e / b) * features + e % b]);
+      xs[(e / b) * stride + e % b] = to_float(x[base + static_cast<size_t>(e / b) * features + e % b]);
     __syncthreads();
-    for (int e = threadIdx.x; e < rows * b; e += blockDim.x)
-      y[base + static_cast<size_t>(e / b) * features + e % b] =
-          from_float<T>(arith::row_times_block(xs + (e / b) * b, r, e % b, b));
+    if (row < min(rows, row_groups)) {  // rows past the tile's end are computed from stale values, not stored
+      float out[kRowsPerThread][4] = {};
+      arith::add_rows_times_block(xs + row * stride, row_groups * stride, r, pw, col, out);
+      for (int q = 0; q < kRowsPerThread && row + q * row_groups < rows; ++q) {
+        T* dst = y + base + static_cast<size_t>(row + q * row_groups) * features + col;
+        for (int c = 0; c < 4 && col + c < b; ++c) dst[c] = from_float<T>(out[q][c]);
+      }
+    }
     __syncthreads();  // xs is refilled by the next tile
   }
 }
 
-// Grid: x = OFT block k, y = token splits. Each thread sums its elements of x_k^T dy_k over its tiles
-// in registers, then adds them to the fp32 gradient once.
+// Grid: x = OFT block k, y = token splits. dR_k = X_k^T dY_k in 4 x 4 cells, one per thread; the threads
+// that share a cell split the tile's rows among them. Each thread sums over its tiles in registers; the
+// splits' sums then meet in shared memory and each element is added to the fp32 gradient once.
+// Launched with exactly kThreads threads (rotate_grad_shape).
 template <class T>
 __global__ void rotate_grad_kernel(const T* x, const T* dy, int64_t tokens, int features, int b, bool shared_block,
                                    int tile_rows, float* grad_blocks) {
   OFT_DYNAMIC_SHARED(float, shared);
-  const int bb = b * b;
+  const int pw = arith::padded_width(b), stride = arith::tile_stride(b), groups = pw / 4, cells = groups * groups;
+  const int splits = kThreads / cells;  // at least 1: cells <= (64 / 4)^2 = kThreads
   float* xs = shared;
-  float* gs = xs + tile_rows * b;
+  float* gs = xs + tile_rows * stride;
   const int k = blockIdx.x;
-  float sums[kOwnedPerThread];
-  for (int o = 0; o < kOwnedPerThread; ++o) sums[o] = 0.0f;
+  const int cell = static_cast<int>(threadIdx.x) % cells, split = static_cast<int>(threadIdx.x) / cells;
+  const int row = cell / groups * 4, col = cell % groups * 4;
+  float sums[4][4] = {};
   const int64_t tiles = (tokens + tile_rows - 1) / tile_rows;
   for (int64_t tile = blockIdx.y; tile < tiles; tile += gridDim.y) {
     const int64_t first = tile * tile_rows;
@@ -183,24 +204,39 @@ __global__ void rotate_grad_kernel(const T* x, const T* dy, int64_t tokens, int 
     const size_t base = static_cast<size_t>(first) * features + static_cast<size_t>(k) * b;
     for (int e = threadIdx.x; e < rows * b; e += blockDim.x) {
       const size_t at = base + static_cast<size_t>(e / b) * features + e % b;
-      xs[e] = to_float(x[at]);
-      gs[e] = to_float(dy[at]);
+      xs[(e / b) * stride + e % b] = to_float(x[at]);
+      gs[(e / b) * stride + e % b] = to_float(dy[at]);
     }
     __syncthreads();
-    for (int o = 0; o < kOwnedPerThread; ++o) {
-      const int e = threadIdx.x + o * blockDim.x;
-      if (e < bb) sums[o] += arith::tile_xty_entry(xs, gs, rows, e / b, e % b, b);
-    }
+    // Columns past b hold stale values: they reach only cells' entries past b, which are never added.
+    if (split < splits) arith::add_tile_xty(xs, gs, stride, split, splits, rows, row, col, sums);
     __syncthreads();
   }
-  float* grad = grad_blocks + (shared_block ? 0 : static_cast<size_t>(k) * bb);
-  for (int o = 0; o < kOwnedPerThread; ++o) {
-    const int e = threadIdx.x + o * blockDim.x;
-    if (e < bb) atomicAdd(grad + e, sums[o]);
+  float* partial = shared;  // (splits, pw, pw), over the spent tiles
+  if (split < splits)
+    for (int p = 0; p < 4; ++p)
+      for (int c = 0; c < 4; ++c) partial[(split * pw + row + p) * pw + col + c] = sums[p][c];
+  __syncthreads();
+  float* grad = grad_blocks + (shared_block ? 0 : static_cast<size_t>(k) * b * b);
+  for (int e = threadIdx.x; e < b * b; e += blockDim.x) {
+    const int i = e / b, j = e % b;
+    float total = 0.0f;
+    for (int s = 0; s < splits; ++s) total += partial[(s * pw + i) * pw + j];
+    atomicAdd(grad + e, total);
   }
 }
 
-inline int tile_rows_for(int b) { return std::max(1, kTileElements / b); }
+// Token rows of rotate_kernel's tile: kRowsPerThread per group of threads that covers the padded width, as
+// many groups as there are threads for, at most 64, and within the default shared memory with R beside it.
+inline int tile_rows_for(int b) {
+  const int pw = arith::padded_width(b);
+  const int by_threads = kThreads / (pw / 4);
+  const int by_shared = (kDefaultSharedFloats - pw * pw) / (arith::tile_stride(b) * kRowsPerThread);
+  return kRowsPerThread * std::min({by_threads, by_shared, 64});
+}
+
+// Token rows of rotate_grad_kernel's two tiles (x and dY): at most 512, within the default shared memory.
+inline int grad_tile_rows_for(int b) { return std::min(512, kDefaultSharedFloats / (2 * arith::tile_stride(b))); }
 
 // Token tiles per grid column: enough CUDA blocks to fill the GPU, within the grid's y limit.
 inline unsigned grid_rows(int64_t tiles, int64_t oft_blocks, int64_t wanted_ctas) {
@@ -233,17 +269,21 @@ inline LaunchShape cayley_backward_shape(int64_t blocks, int b) {
 
 // Every tile gets its own CUDA block (up to the grid limit): one pass, no reduction.
 inline LaunchShape rotate_shape(int64_t tokens, int features, int b) {
-  const int tile_rows = tile_rows_for(b);
+  const int tile_rows = tile_rows_for(b), pw = arith::padded_width(b);
   const int64_t tiles = (tokens + tile_rows - 1) / tile_rows;
-  return {dim3(features / b, grid_rows(tiles, 1, tiles)), kThreads, sizeof(float) * (b * b + tile_rows * b)};
+  return {dim3(features / b, grid_rows(tiles, 1, tiles)), kThreads,
+          sizeof(float) * (pw * pw + tile_rows * arith::tile_stride(b))};
 }
 
-// Fewer token splits than tiles: each split reduces several tiles in registers before its atomics.
+// Fewer token splits than tiles: each split reduces several tiles in registers before its atomics. Shared
+// memory: the two tiles, later the splits' partial sums.
 inline LaunchShape rotate_grad_shape(int64_t tokens, int features, int b) {
-  const int tile_rows = tile_rows_for(b);
+  const int tile_rows = grad_tile_rows_for(b), pw = arith::padded_width(b);
   const int64_t tiles = (tokens + tile_rows - 1) / tile_rows;
   const int oft_blocks = features / b;
-  return {dim3(oft_blocks, grid_rows(tiles, oft_blocks, 2048)), kThreads, sizeof(float) * 2 * tile_rows * b};
+  const int splits = kThreads / ((pw / 4) * (pw / 4));
+  const int floats = std::max(2 * tile_rows * arith::tile_stride(b), splits * pw * pw);
+  return {dim3(oft_blocks, grid_rows(tiles, oft_blocks, 2048)), kThreads, sizeof(float) * floats};
 }
 
 }  // namespace

@@ -122,8 +122,8 @@ struct RotateCase {
 std::string describe(const RotateCase& c) {
   return std::string(c10::toString(c.dtype)) + ", b = " + std::to_string(c.b) + ", " + std::to_string(c.oft_blocks) +
          " blocks" + (c.shared ? " (shared)" : "") + ", " + std::to_string(c.tokens) + " tokens in tiles of " +
-         std::to_string(kernels::tile_rows_for(c.b)) +
-         (c.grid_rows ? ", " + std::to_string(c.grid_rows) + " grid rows" : "");
+         std::to_string(kernels::tile_rows_for(c.b)) + " (dR: " + std::to_string(kernels::grad_tile_rows_for(c.b)) +
+         ")" + (c.grid_rows ? ", " + std::to_string(c.grid_rows) + " grid rows" : "");
 }
 
 // y = x . blockdiag(R), and with transpose x . blockdiag(R^T) (the dx of the backward). Random R, not
@@ -176,23 +176,25 @@ void check_rotate_grad(const RotateCase& c) {
       using T = decltype(element);
       emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 2}, kernels::rotate_grad_kernel<T>,
                   static_cast<const T*>(x.data_ptr()), static_cast<const T*>(dy.data_ptr()), c.tokens, features, c.b,
-                  c.shared, kernels::tile_rows_for(c.b), f32(grad));
+                  c.shared, kernels::grad_tile_rows_for(c.b), f32(grad));
     });
     EXPECT_TRUE(close(grad, expected, 1e-4, "dR"));
   }
 }
 
-// Tiles of 256 (b = 16), 64 (b = 64) and 1365 (b = 3) token rows, the last one partial.
+// Tiles of 512 (b = 16, b = 3) and 120 (b = 64) token rows for y, 307, 512 and 90 for dR, the last one
+// partial; b = 3 and 30 are padded to whole groups of four columns.
 std::vector<RotateCase> rotate_cases() {
   std::vector<RotateCase> cases;
   for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16})
     for (const bool shared : {false, true}) cases.push_back({dtype, 16, 3, 600, shared, 0});
   for (const bool shared : {false, true}) {
-    cases.push_back({at::kFloat, 64, 2, 150, shared, 0});
-    cases.push_back({at::kFloat, 64, 2, 150, shared, 2});  // block row 0 takes tiles 0 and 2
-    cases.push_back({at::kFloat, 3, 4, 3000, shared, 1});  // one block row takes all three tiles
+    cases.push_back({at::kFloat, 64, 2, 300, shared, 0});
+    cases.push_back({at::kFloat, 64, 2, 300, shared, 2});  // block row 0 takes tiles 0 and 2
+    cases.push_back({at::kFloat, 3, 4, 3000, shared, 1});  // one block row takes all the tiles
   }
-  cases.push_back({at::kBFloat16, 64, 2, 150, false, 2});
+  cases.push_back({at::kBFloat16, 64, 2, 300, false, 2});
+  cases.push_back({at::kFloat, 30, 2, 1000, false, 0});
   return cases;
 }
 
@@ -220,7 +222,7 @@ TEST(KernelEmulation, RotateGradKernelMatchesAutograd) {
 // at CUDA's limit of 65535, beyond which its blocks loop over tiles too.
 TEST(KernelEmulation, LargeInputsLoopOverTiles) {
   const int b = 64, features = 64 * b;
-  const int64_t tiles = (9000 + kernels::tile_rows_for(b) - 1) / kernels::tile_rows_for(b);
+  const int64_t tiles = (9000 + kernels::grad_tile_rows_for(b) - 1) / kernels::grad_tile_rows_for(b);
   EXPECT_LT(kernels::rotate_grad_shape(9000, features, b).grid.y, tiles);
   EXPECT_EQ(kernels::rotate_shape(int64_t{70000} * kernels::tile_rows_for(b), features, b).grid.y, 65535u);
 }

@@ -1,5 +1,6 @@
 // The CUDA rotation kernels' arithmetic (core/cuda/rotation_arith.h) run on the CPU, phase by phase in
 // the kernels' order, against rotation_math's LibTorch results and autograd. Runs without a GPU.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -117,12 +118,13 @@ void check_cayley(int b, double scale) {
   EXPECT_TRUE(close(tensor(dv, {blocks, m}), ref.vec_grad, 1e-5, "skew vector gradient"));
 }
 
-// y = x . blockdiag(R) by row_times_block, and dR by tile_xty_entry over two token tiles, as the kernels
-// tile them; against rotate_rows and its autograd.
+// y = x . blockdiag(R) by add_rows_times_block (8 rows a call, two rows apart), and dR by add_tile_xty over
+// two token tiles split in three, as the kernels tile them: on padded copies (padded_width, tile_stride) with
+// zeros in the padding; against rotate_rows and its autograd.
 void check_rotate(int b, bool shared) {
   SCOPED_TRACE("b = " + std::to_string(b) + (shared ? ", shared block" : ""));
-  const int oft_blocks = 4, features = oft_blocks * b, tokens = 7, tile_rows = 4;
-  const int stored = shared ? 1 : oft_blocks;
+  const int oft_blocks = 4, features = oft_blocks * b, tokens = 16, tile_rows = 10, splits = 3;
+  const int stored = shared ? 1 : oft_blocks, pw = arith::padded_width(b), stride = arith::tile_stride(b);
   at::manual_seed(b + (shared ? 100 : 0));
   const at::Tensor x = at::randn({tokens, features});
   const at::Tensor dy = at::randn({tokens, features});
@@ -132,20 +134,37 @@ void check_rotate(int b, bool shared) {
 
   const std::vector<float> xv = values(x), gv = values(dy), rv = values(blocks.detach());
   std::vector<float> y(tokens * features), d(stored * b * b, 0.0f);
-  for (int k = 0; k < oft_blocks; ++k) {
-    const float* r = rv.data() + (shared ? 0 : k * b * b);
+  // Rows t of block k, padded: (tokens, stride) with zeros past b.
+  const auto padded_rows = [&](const std::vector<float>& v, int k) {
+    std::vector<float> p(tokens * stride, 0.0f);
     for (int t = 0; t < tokens; ++t)
-      for (int j = 0; j < b; ++j)
-        y[t * features + k * b + j] = arith::row_times_block(xv.data() + t * features + k * b, r, j, b);
+      for (int i = 0; i < b; ++i) p[t * stride + i] = v[t * features + k * b + i];
+    return p;
+  };
+  for (int k = 0; k < oft_blocks; ++k) {
+    std::vector<float> r(pw * pw, 0.0f);
+    for (int i = 0; i < b; ++i)
+      for (int j = 0; j < b; ++j) r[i * pw + j] = rv[(shared ? 0 : k * b * b) + i * b + j];
+    const std::vector<float> xs = padded_rows(xv, k), gs = padded_rows(gv, k);
+    for (int row = 0; row < 2; ++row)
+      for (int col = 0; col < pw; col += 4) {
+        float out[8][4] = {};
+        arith::add_rows_times_block(xs.data() + row * stride, 2 * stride, r.data(), pw, col, out);
+        for (int q = 0; q < 8; ++q)
+          for (int c = 0; c < 4 && col + c < b; ++c) y[(row + 2 * q) * features + k * b + col + c] = out[q][c];
+      }
     for (int first = 0; first < tokens; first += tile_rows) {
       const int rows = std::min(tile_rows, tokens - first);
-      std::vector<float> xs(rows * b), gs(rows * b);
-      for (int e = 0; e < rows * b; ++e) {
-        xs[e] = xv[(first + e / b) * features + k * b + e % b];
-        gs[e] = gv[(first + e / b) * features + k * b + e % b];
-      }
-      for (int e = 0; e < b * b; ++e)
-        d[(shared ? 0 : k * b * b) + e] += arith::tile_xty_entry(xs.data(), gs.data(), rows, e / b, e % b, b);
+      for (int row = 0; row < pw; row += 4)
+        for (int col = 0; col < pw; col += 4)
+          for (int split = 0; split < splits; ++split) {
+            float out[4][4] = {};
+            arith::add_tile_xty(xs.data() + first * stride, gs.data() + first * stride, stride, split, splits, rows,
+                                row, col, out);
+            for (int p = 0; p < 4 && row + p < b; ++p)
+              for (int c = 0; c < 4 && col + c < b; ++c)
+                d[(shared ? 0 : k * b * b) + (row + p) * b + col + c] += out[p][c];
+          }
     }
   }
   EXPECT_TRUE(close(tensor(y, {tokens, features}), expected.detach(), 1e-5, "rotated rows"));

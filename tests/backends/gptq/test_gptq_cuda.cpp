@@ -38,7 +38,11 @@ class GptqCuda : public ::testing::Test {
     Pair p;
     p.cpu = host_->formats->quantize(format, "layer", weight, bias, options, at::randn({256, in}));
     const std::string config = host_->formats->get(format)->quantization_config(options);
-    p.gpu = host_->formats->load("layer", host_->formats->save("layer", *p.cpu), {in, out, true}, config);
+    // load keeps the tensors it is given and Module::to moves them in place: without copies, moving the GPU
+    // layer would move the CPU layer's tensors with it.
+    sdk::TensorMap saved = host_->formats->save("layer", *p.cpu);
+    for (auto& item : saved) item.second = item.second.clone();
+    p.gpu = host_->formats->load("layer", saved, {in, out, true}, config);
     p.gpu->module()->to(at::Device(at::kCUDA));
     return p;
   }
