@@ -6,6 +6,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "dequant_math.h"
@@ -75,14 +76,34 @@ __device__ inline float gemv_weight(float table_value, float absmax) {
   return rounded_to<T>(math::dequantize_4bit_value(table_value, absmax));
 }
 
-// Adds weights w_hi, w_lo of inputs k, k+1 times each token's x into acc (tokens <= kMaxTokens, unrolled so
-// that acc stays in registers).
-template <typename T, int kMaxTokens>
-__device__ inline void accumulate_pair(float (&acc)[kMaxTokens], const T* x, int64_t in, int tokens, int64_t k,
-                                       float w_hi, float w_lo) {
+// Elements of T in one 16-byte load.
+template <typename T>
+constexpr int kPerLoad = 16 / static_cast<int>(sizeof(T));
+
+// A 16-bit element from its bits, as float32.
+__device__ inline float float_of_bits(uint16_t bits, const __half*) {
+  __half_raw raw;
+  raw.x = bits;
+  return __half2float(__half(raw));
+}
+__device__ inline float float_of_bits(uint16_t bits, const __nv_bfloat16*) {
+  __nv_bfloat16_raw raw;
+  raw.x = bits;
+  return __bfloat162float(__nv_bfloat16(raw));
+}
+
+// kPerLoad<T> consecutive elements from 16-byte aligned p, as float32.
+template <typename T>
+__device__ inline void load_run(const T* p, float* out) {
+  const uint4 bits = *reinterpret_cast<const uint4*>(p);
+  if constexpr (std::is_same_v<T, float>) {
+    memcpy(out, &bits, sizeof(bits));
+  } else {
+    uint16_t halves[8];
+    memcpy(halves, &bits, sizeof(bits));
 #pragma unroll
-  for (int t = 0; t < kMaxTokens; ++t)
-    if (t < tokens) acc[t] += w_hi * load(x + t * in + k) + w_lo * load(x + t * in + k + 1);
+    for (int i = 0; i < 8; ++i) out[i] = float_of_bits(halves[i], p);
+  }
 }
 
 template <typename T, int kMaxTokens>
@@ -99,19 +120,29 @@ __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out
   for (int t = 0; t < kMaxTokens; ++t) acc[t] = 0.0f;
   const int64_t base = row * in;  // the row's first element in the flattened weight
   if (vectorized) {
-    // 32 codes (16 bytes) per lane and step; they share one absmax, as blocksizes are multiples of 32.
+    // 32 codes (16 bytes) per lane and step; they share one absmax, as blocksizes are multiples of 32. The
+    // 32 weights stay in registers while each token's 32 inputs come in 16-byte loads.
     const uint4* chunks = reinterpret_cast<const uint4*>(packed + base / 2);
     for (int64_t c = lane; c < in / 32; c += 32) {
       const uint4 v = chunks[c];
       const uint32_t words[4] = {v.x, v.y, v.z, v.w};
       const int64_t k0 = c * 32;
       const float scale = absmax[(base + k0) / blocksize];
+      float w[32];
 #pragma unroll
       for (int j = 0; j < 16; ++j) {
         const uint32_t bits = math::byte_of(words[j / 4], j % 4);
-        accumulate_pair<T, kMaxTokens>(acc, x, in, tokens, k0 + 2 * j,
-                                       gemv_weight<T>(table[math::high_code(bits)], scale),
-                                       gemv_weight<T>(table[math::low_code(bits)], scale));
+        w[2 * j] = gemv_weight<T>(table[math::high_code(bits)], scale);
+        w[2 * j + 1] = gemv_weight<T>(table[math::low_code(bits)], scale);
+      }
+#pragma unroll
+      for (int t = 0; t < kMaxTokens; ++t) {
+        if (t >= tokens) break;
+        float xs[32];
+#pragma unroll
+        for (int i = 0; i < 32; i += kPerLoad<T>) load_run(x + t * in + k0 + i, xs + i);
+#pragma unroll
+        for (int j = 0; j < 16; ++j) acc[t] += w[2 * j] * xs[2 * j] + w[2 * j + 1] * xs[2 * j + 1];
       }
     }
   } else {

@@ -23,7 +23,8 @@ cudaError_t dequantize_int8(const int8_t* cb, const float* scb, int64_t rows, in
 
 // y (tokens, out) = x (tokens, in) . W^T + bias, W (out, in) the 4-bit weight dequantized to `dtype`, never
 // stored: one warp per output row, fp32 accumulation; x and y in `dtype`; bias float32 or null; 1 <= tokens <= 16.
-// `vectorized`: in % 32 == 0 and `packed` 16-byte aligned (each lane then reads 32 codes at once).
+// `vectorized`: in % 32 == 0 and `packed` and `x` 16-byte aligned (each lane then reads 32 codes and each
+// token's 32 inputs in 16-byte loads).
 cudaError_t gemv_4bit(const void* x, int64_t tokens, int64_t in, int64_t out, const uint8_t* packed,
                       const float* absmax, bool nf4, int64_t blocksize, const float* bias, bool vectorized, Dtype dtype,
                       void* y, cudaStream_t stream);

@@ -149,8 +149,9 @@ void check_gemv(at::ScalarType dtype, int64_t tokens, int64_t in, bool with_bias
   at::Tensor expected = reference_gemv(x, q, out, blocksize);
   if (with_bias) expected = expected + bias;
   expected = expected.to(dtype).to(at::kFloat);
-  // The launcher's condition for 16-byte loads of the packed codes.
-  ASSERT_TRUE(!vectorized || reinterpret_cast<std::uintptr_t>(q.packed.data_ptr()) % 16 == 0);
+  // The launcher's condition for 16-byte loads of the packed codes and the inputs.
+  ASSERT_TRUE(!vectorized || (reinterpret_cast<std::uintptr_t>(q.packed.data_ptr()) % 16 == 0 &&
+                              reinterpret_cast<std::uintptr_t>(x.data_ptr()) % 16 == 0));
 
   for (const emu::Order order : emu::kAllOrders) {
     SCOPED_TRACE(emu::describe(order));
