@@ -19,6 +19,8 @@
 #     --python PY     the Python with torch and PEFT (default python3; LibTorch comes from its torch)
 #     --prefix DIR    where the kit unpacks its packages (default /tmp/oftdeps)
 #     --no-compile    leave out PEFT under torch.compile (run last, in the time left; compiling takes a while)
+#     --stages LIST   run only these stages (comma-separated names, e.g. configure,build,ctest_gpu,oft_linear_oft:
+#                     a short second run when little device time is left); the others are left out of results.json
 #     --dry-run-cpu   here, on the CPU: builds nothing, runs every stage on the existing build/ with
 #                     .venv/bin/python at tiny sizes (about a minute), and writes the same JSON shape
 # Exit status: 0 when every stage ran (goals may still fail: read results.json), 1 otherwise.
@@ -29,6 +31,7 @@ log() { printf '[gpu-check] %s\n' "$*"; }
 die() { printf '[gpu-check] error: %s\n' "$*" >&2; exit 2; }
 
 out="" send="" kit=.cache/device-kit budget=530 skip_build=0 compile=1 dry=0 gpu_python=python3 prefix=/tmp/oftdeps
+stages=""
 while (($#)); do
   case "$1" in
     --out) out=$2; shift ;;
@@ -39,6 +42,7 @@ while (($#)); do
     --python) gpu_python=$2; shift ;;
     --prefix) prefix=$2; shift ;;
     --no-compile) compile=0 ;;
+    --stages) stages=",$2,"; shift ;;
     --dry-run-cpu) dry=1 ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -116,6 +120,10 @@ reserve=15
 stage() {
   local name=$1 max=$2 stdout=""
   shift 2
+  if [ -n "$stages" ] && [[ $stages != *",$name,"* ]]; then
+    log "$name: not selected (--stages)"
+    return 0
+  fi
   if [ "$1" = --stdout ]; then stdout=$2; shift 2; fi
   local left=$((deadline - reserve - $(date +%s))) rc t0 dt limit
   limit=$((max < left ? max : left))

@@ -4,6 +4,11 @@
 #if defined(__CUDACC__)
 // The launch's dynamic shared memory, as an array of `type`.
 #define OFT_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
-#elif !defined(OFT_DYNAMIC_SHARED)
+// At most `threads` per block and at least `blocks` resident per multiprocessor: caps the registers.
+#define OFT_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
+#else
+#define OFT_LAUNCH_BOUNDS(threads, blocks)
+#if !defined(OFT_DYNAMIC_SHARED)
 #error "kernel code outside nvcc needs tests/cuda/cuda_emulation.h included first"
+#endif
 #endif

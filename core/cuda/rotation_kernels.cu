@@ -14,9 +14,10 @@ template <class T>
 cudaError_t rotate_typed(const void* x, const float* blocks, int64_t tokens, int features, int b, bool shared_block,
                          bool transpose, void* y, cudaStream_t stream) {
   const LaunchShape shape = rotate_shape(tokens, features, b);
-  rotate_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(static_cast<const T*>(x), blocks, tokens,
-                                                                              features, b, shared_block, transpose,
-                                                                              tile_rows_for(b), static_cast<T*>(y));
+  const bool vectorized = vector_access_fits(sizeof(T), b, features, x, y);
+  rotate_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
+      static_cast<const T*>(x), blocks, tokens, features, b, shared_block, transpose, tile_rows_for(b), vectorized,
+      static_cast<T*>(y));
   return cudaGetLastError();
 }
 
@@ -26,7 +27,7 @@ cudaError_t rotate_grad_typed(const void* x, const void* dy, int64_t tokens, int
   const LaunchShape shape = rotate_grad_shape(tokens, features, b);
   rotate_grad_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
       static_cast<const T*>(x), static_cast<const T*>(dy), tokens, features, b, shared_block, grad_tile_rows_for(b),
-      grad_blocks);
+      vector_access_fits(sizeof(T), b, features, x, dy), grad_blocks);
   return cudaGetLastError();
 }
 

@@ -140,19 +140,23 @@ void check_rotate(const RotateCase& c, bool transpose) {
   kernels::LaunchShape shape = kernels::rotate_shape(c.tokens, features, c.b);
   if (c.grid_rows) shape.grid.y = c.grid_rows;
   at::Tensor first;
-  for (const emu::Order order : emu::kAllOrders) {
-    SCOPED_TRACE(emu::describe(order));
-    const at::Tensor y = unwritten({c.tokens, features}, c.dtype);
-    with_element_type(c.dtype, [&](auto element) {
-      using T = decltype(element);
-      emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 1}, kernels::rotate_kernel<T>,
-                  static_cast<const T*>(x.data_ptr()), f32(blocks), c.tokens, features, c.b, c.shared, transpose,
-                  kernels::tile_rows_for(c.b), static_cast<T*>(y.data_ptr()));
-    });
-    EXPECT_TRUE(close(y.to(at::kFloat), expected, output_tolerance(c.dtype), "y"));
-    if (!first.defined()) first = y;
-    EXPECT_TRUE(at::equal(y, first)) << "the result depends on the threads' order";
-  }
+  for (const bool vectorized : {false, true})
+    for (const emu::Order order : emu::kAllOrders) {
+      const at::Tensor y = unwritten({c.tokens, features}, c.dtype);
+      if (vectorized &&
+          !kernels::vector_access_fits(static_cast<int>(x.element_size()), c.b, features, x.data_ptr(), y.data_ptr()))
+        continue;
+      SCOPED_TRACE(std::string(emu::describe(order)) + (vectorized ? ", 16-byte accesses" : ""));
+      with_element_type(c.dtype, [&](auto element) {
+        using T = decltype(element);
+        emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 1}, kernels::rotate_kernel<T>,
+                    static_cast<const T*>(x.data_ptr()), f32(blocks), c.tokens, features, c.b, c.shared, transpose,
+                    kernels::tile_rows_for(c.b), vectorized, static_cast<T*>(y.data_ptr()));
+      });
+      EXPECT_TRUE(close(y.to(at::kFloat), expected, output_tolerance(c.dtype), "y"));
+      if (!first.defined()) first = y;
+      EXPECT_TRUE(at::equal(y, first)) << "the result depends on the threads' order or the access width";
+    }
 }
 
 // dR = sum over tokens of x_k^T dy_k, accumulated in fp32 from the dtype's inputs; the blocks' atomics
@@ -169,17 +173,21 @@ void check_rotate_grad(const RotateCase& c) {
 
   kernels::LaunchShape shape = kernels::rotate_grad_shape(c.tokens, features, c.b);
   if (c.grid_rows) shape.grid.y = c.grid_rows;
-  for (const emu::Order order : emu::kAllOrders) {
-    SCOPED_TRACE(emu::describe(order));
-    const at::Tensor grad = at::zeros_like(blocks);  // launch_rotate_grad's contract: zeroed
-    with_element_type(c.dtype, [&](auto element) {
-      using T = decltype(element);
-      emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 2}, kernels::rotate_grad_kernel<T>,
-                  static_cast<const T*>(x.data_ptr()), static_cast<const T*>(dy.data_ptr()), c.tokens, features, c.b,
-                  c.shared, kernels::grad_tile_rows_for(c.b), f32(grad));
-    });
-    EXPECT_TRUE(close(grad, expected, 1e-4, "dR"));
-  }
+  const bool fits =
+      kernels::vector_access_fits(static_cast<int>(x.element_size()), c.b, features, x.data_ptr(), dy.data_ptr());
+  for (const bool vectorized : {false, true})
+    for (const emu::Order order : emu::kAllOrders) {
+      if (vectorized && !fits) continue;
+      SCOPED_TRACE(std::string(emu::describe(order)) + (vectorized ? ", 16-byte accesses" : ""));
+      const at::Tensor grad = at::zeros_like(blocks);  // launch_rotate_grad's contract: zeroed
+      with_element_type(c.dtype, [&](auto element) {
+        using T = decltype(element);
+        emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 2}, kernels::rotate_grad_kernel<T>,
+                    static_cast<const T*>(x.data_ptr()), static_cast<const T*>(dy.data_ptr()), c.tokens, features, c.b,
+                    c.shared, kernels::grad_tile_rows_for(c.b), vectorized, f32(grad));
+      });
+      EXPECT_TRUE(close(grad, expected, 1e-4, "dR"));
+    }
 }
 
 // Tiles of 512 (b = 16, b = 3) and 120 (b = 64) token rows for y, 307, 512 and 90 for dR, the last one
