@@ -1,22 +1,22 @@
 // One training step of a LLaMA-shaped model with OFT adapters, the definitions of
 // bench/gpu/peft_llama_step.py (issue 12's second goal): random weights from --config (no checkpoint),
 // bf16 base (--dtype), fp32 adapters (OFT's default for half-precision bases), AdamW over the adapters,
-// a batch of --batch x --seq random token ids, causal-LM loss (logits in fp32, shifted labels, as
-// transformers computes it). One step = zero_grad, forward, loss, backward, optimizer step, timed as a
-// whole. For each target set (q_proj,v_proj and all-linear, block --block) it reports the median step
-// time, tokens/s and the allocator's peak memory (weights included). Prints one JSON object.
+// a batch of --batch x --seq random token ids, causal-LM loss (oft::models::causal_lm_loss: logits in fp32,
+// shifted labels, as transformers computes it). One step = zero_grad, forward, loss, backward, optimizer step, timed as
+// a whole. For each target set (q_proj,v_proj and all-linear, block --block) it reports the median step time, tokens/s
+// and the allocator's peak memory (weights included). Prints one JSON object.
 //   bench_gpu_llama_step --config bench/gpu/configs/llama-1.1b.json [--device cuda] [--dtype bf16]
 //                        [--batch 8] [--seq 1024] [--block 32] [--steps 5] [--small]
 //   (--small: batch 2 x 32 tokens, for the CPU smoke run with configs/llama-tiny.json)
 #include <fstream>
 
-#include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/ops/randint.h>
 #include <torch/optim/adamw.h>
 
 #include "bench_args.h"
 #include "gpu_bench_common.h"
 #include "oft/device/device.h"
+#include "oft/hf/causal_lm_loss.h"
 #include "oft/hf/pretrained.h"
 #include "oft/tuner/oft_model.h"
 
@@ -47,12 +47,9 @@ void bench_targets(const std::string& label, const oft::ModuleSelector& targets,
   at::manual_seed(0);
   const at::Tensor ids =
       at::randint(vocab, {shape.batch, shape.seq}, at::TensorOptions().device(device).dtype(at::kLong));
-  const at::Tensor labels = ids.narrow(1, 1, shape.seq - 1).reshape({-1});
   auto step = [&] {
     optimizer.zero_grad();
-    const at::Tensor logits = pretrained.forward(ids, at::Tensor());
-    const at::Tensor shifted = logits.narrow(1, 0, shape.seq - 1).reshape({-1, vocab}).to(at::kFloat);
-    at::cross_entropy_loss(shifted, labels).backward();
+    oft::models::causal_lm_loss(pretrained.forward(ids, at::Tensor()), ids).backward();
     optimizer.step();
   };
   oft::bench::synchronize(device);

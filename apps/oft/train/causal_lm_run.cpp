@@ -7,6 +7,7 @@
 
 #include "causal_lm_data.h"
 #include "oft/errors.h"
+#include "oft/hf/causal_lm_loss.h"
 #include "oft/hf/pretrained.h"
 #include "oft/log.h"
 #include "oft/tuner/oft_model.h"
@@ -23,10 +24,7 @@ at::Tensor lm_loss(const models::Pretrained& model, const CausalLmData& data, co
                    c10::Device device, int64_t reduction = at::Reduction::Mean) {
   const at::Tensor logits = model.forward(data.input_ids.index_select(0, rows).to(device),
                                           data.attention_mask.index_select(0, rows).to(device));
-  const int64_t vocab = logits.size(-1);
-  const at::Tensor predicted = logits.slice(1, 0, -1).reshape({-1, vocab});
-  const at::Tensor targets = data.labels.index_select(0, rows).slice(1, 1).reshape({-1}).to(device);
-  return at::cross_entropy_loss(predicted.to(at::kFloat), targets, {}, reduction, -100);
+  return models::causal_lm_loss(logits, data.labels.index_select(0, rows).to(device), reduction);
 }
 
 // The number of targets the mean loss averages over.
