@@ -2,6 +2,8 @@
 // The per-element arithmetic of liboft_cuda's rotation kernels, shared by the kernels (as __device__
 // code) and a CPU test (plain C++), so the CPU suite checks the exact sums the GPU computes. Matrices
 // are b x b, row-major, fp32; "element e" is (i, j) = (e / b, e % b). Free of CUDA and LibTorch headers.
+#include "oft/adapter/neumann_series.h"
+
 #if defined(__CUDACC__)
 #define OFT_HOST_DEVICE __host__ __device__ inline
 #define OFT_UNROLL _Pragma("unroll")
@@ -22,17 +24,6 @@ OFT_HOST_DEVICE float skew_entry(const float* v, int i, int j, int b) {
   return 0.0f;
 }
 
-// PEFT's (>= 0.18) Cayley-Neumann series with N terms: R = I + sum_{k=1}^{K} c_k Q^k with c_k = 2, except
-// that for N >= 3 the last power has c_K = 1 and K = max(N - 1, 3) (PEFT always adds Q^2 with 2 and then
-// one more power, so N = 3 and N = 4 coincide). N = 2: I + 2Q.
-OFT_HOST_DEVICE int neumann_highest_power(int num_terms) {
-  return num_terms <= 2 ? 1 : (num_terms < 4 ? 3 : num_terms - 1);
-}
-
-OFT_HOST_DEVICE float neumann_coefficient(int k, int num_terms) {
-  return (num_terms >= 3 && k == neumann_highest_power(num_terms)) ? 1.0f : 2.0f;
-}
-
 // (X . Y)[i][j], or (X . (sign Y))[i][j].
 OFT_HOST_DEVICE float matmul_entry(const float* x, const float* y, int i, int j, int b, float sign = 1.0f) {
   float sum = 0.0f;
@@ -46,7 +37,7 @@ OFT_HOST_DEVICE void neumann_init(int e, const float* v, int b, int num_terms, f
   const float qe = skew_entry(v, i, j, b);
   q[e] = qe;
   p[e] = qe;
-  r[e] = (i == j ? 1.0f : 0.0f) + neumann_coefficient(1, num_terms) * qe;
+  r[e] = (i == j ? 1.0f : 0.0f) + neumann::coefficient(1, num_terms) * qe;
 }
 
 // Forward, one phase per k = 2..K: next = P . Q (= Q^k), R += c_k Q^k. Reads p and q (all elements).
@@ -66,7 +57,7 @@ OFT_HOST_DEVICE void neumann_grad_init(int e, const float* v, const float* g, in
   q[e] = qe;
   a[e] = -qe;  // Q^T = -Q
   s[e] = g[e];
-  d[e] = neumann_coefficient(1, num_terms) * g[e];
+  d[e] = neumann::coefficient(1, num_terms) * g[e];
 }
 
 // Backward, one phase per k = 1..K-1: S_{k+1} = -Q S_k + G A_k, A_{k+1} = A_k (-Q), D += c_{k+1} S_{k+1}.

@@ -188,8 +188,8 @@ __global__ void neumann_forward_kernel(const float* vec, int b, int num_terms, f
   float* r = out + static_cast<size_t>(blockIdx.x) * bb;
   for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_init(e, v, b, num_terms, q, p, r);
   __syncthreads();
-  for (int k = 2; k <= arith::neumann_highest_power(num_terms); ++k) {
-    const float c = arith::neumann_coefficient(k, num_terms);
+  for (int k = 2; k <= neumann::highest_power(num_terms); ++k) {
+    const float c = neumann::coefficient(k, num_terms);
     for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_step(e, q, p, next, r, b, c);
     __syncthreads();
     float* swap = p;
@@ -213,8 +213,8 @@ __global__ void neumann_backward_kernel(const float* vec, const float* grad, int
   float* d = scratch + static_cast<size_t>(blockIdx.x) * bb;
   for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_grad_init(e, v, g, b, num_terms, q, a, s, d);
   __syncthreads();
-  for (int k = 1; k < arith::neumann_highest_power(num_terms); ++k) {
-    const float c = arith::neumann_coefficient(k + 1, num_terms);
+  for (int k = 1; k < neumann::highest_power(num_terms); ++k) {
+    const float c = neumann::coefficient(k + 1, num_terms);
     for (int e = threadIdx.x; e < bb; e += blockDim.x) arith::neumann_grad_step(e, q, g, a, s, a_next, s_next, d, b, c);
     __syncthreads();
     float* swap = a;

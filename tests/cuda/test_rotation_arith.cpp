@@ -33,9 +33,9 @@ std::vector<float> neumann_forward(const float* v, int b, int num_terms) {
   const int bb = b * b;
   std::vector<float> q(bb), p(bb), next(bb), r(bb);
   for (int e = 0; e < bb; ++e) arith::neumann_init(e, v, b, num_terms, q.data(), p.data(), r.data());
-  for (int k = 2; k <= arith::neumann_highest_power(num_terms); ++k) {
+  for (int k = 2; k <= oft::neumann::highest_power(num_terms); ++k) {
     for (int e = 0; e < bb; ++e)
-      arith::neumann_step(e, q.data(), p.data(), next.data(), r.data(), b, arith::neumann_coefficient(k, num_terms));
+      arith::neumann_step(e, q.data(), p.data(), next.data(), r.data(), b, oft::neumann::coefficient(k, num_terms));
     std::swap(p, next);
   }
   return r;
@@ -46,10 +46,10 @@ std::vector<float> neumann_backward(const float* v, const float* g, int b, int n
   const int bb = b * b;
   std::vector<float> q(bb), a(bb), s(bb), a_next(bb), s_next(bb), d(bb), dv(b * (b - 1) / 2);
   for (int e = 0; e < bb; ++e) arith::neumann_grad_init(e, v, g, b, num_terms, q.data(), a.data(), s.data(), d.data());
-  for (int k = 1; k < arith::neumann_highest_power(num_terms); ++k) {
+  for (int k = 1; k < oft::neumann::highest_power(num_terms); ++k) {
     for (int e = 0; e < bb; ++e)
       arith::neumann_grad_step(e, q.data(), g, a.data(), s.data(), a_next.data(), s_next.data(), d.data(), b,
-                               arith::neumann_coefficient(k + 1, num_terms));
+                               oft::neumann::coefficient(k + 1, num_terms));
     std::swap(a, a_next);
     std::swap(s, s_next);
   }

@@ -10,6 +10,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "oft/adapter/neumann_series.h"
 #include "oft/adapter/rotation_math.h"
 
 namespace oft {
@@ -20,12 +21,6 @@ using torch::autograd::variable_list;
 
 // Blocks per parallel task when the skew matrices are filled or read back (each block is b^2 floats).
 constexpr int64_t kBlocksPerTask = 8;
-
-// PEFT's coefficient of Q^k in a series of num_terms terms: 1, 2, ..., 2, 1 (two terms give I + 2Q).
-double coefficient(int64_t k, int64_t num_terms) { return k == 0 || (k == num_terms - 1 && num_terms > 2) ? 1.0 : 2.0; }
-
-// The terms PEFT's series of num_terms sums: three are I + 2Q + 2Q^2 + Q^3, the four-term series (PEFT >= 0.18).
-int64_t terms_summed(int64_t num_terms) { return num_terms == 3 ? 4 : num_terms; }
 
 // (blocks, b, b) skew-symmetric Q from (blocks, b(b-1)/2) vectors in PEFT's order (the upper triangle row by row),
 // as math::skew_symmetric, in one pass.
@@ -67,20 +62,22 @@ at::Tensor skew_vector_gradients(const at::Tensor& dq) {
   return dvec;
 }
 
-// R = sum_k c_k Q^k. Its gradient, with P_k = Q^k and G = dR: D_{N-1} = c_{N-1} G, then for k = N-2 down to 1
-// dQ += P_k^T D_{k+1} and D_k = c_k G + D_{k+1} Q^T, and finally dQ += D_1 (P_1 is Q itself). Out-of-place
-// operators only, so that the same code builds a graph when the backward is differentiated again.
-at::Tensor series_gradient(const at::Tensor& q, const at::Tensor& g, int64_t num_terms) {
-  if (num_terms == 2) return g * coefficient(1, num_terms);
-  std::vector<at::Tensor> powers{q};  // P_1 .. P_{N-2}
-  for (int64_t k = 2; k <= num_terms - 2; ++k) powers.push_back(at::bmm(powers.back(), q));
+// R = sum_k c_k Q^k up to the highest power K (neumann_series.h). Its gradient, with P_k = Q^k and G = dR:
+// D_K = c_K G, then for k = K-1 down to 1 dQ += P_k^T D_{k+1} and D_k = c_k G + D_{k+1} Q^T, and finally
+// dQ += D_1 (P_1 is Q itself). Out-of-place operators only, so that the same code builds a graph when the
+// backward is differentiated again.
+at::Tensor series_gradient(const at::Tensor& q, const at::Tensor& g, int num_terms) {
+  const int highest = neumann::highest_power(num_terms);
+  if (highest == 1) return g * neumann::coefficient(1, num_terms);
+  std::vector<at::Tensor> powers{q};  // P_1 .. P_{K-1}
+  for (int k = 2; k <= highest - 1; ++k) powers.push_back(at::bmm(powers.back(), q));
   const at::Tensor qt = q.transpose(-2, -1);
-  at::Tensor d = g * coefficient(num_terms - 1, num_terms);
+  at::Tensor d = g * neumann::coefficient(highest, num_terms);
   at::Tensor dq;
-  for (int64_t k = num_terms - 2; k >= 1; --k) {
+  for (int k = highest - 1; k >= 1; --k) {
     const at::Tensor pt = powers[k - 1].transpose(-2, -1);
     dq = dq.defined() ? at::baddbmm(dq, pt, d) : at::bmm(pt, d);
-    d = at::baddbmm(g, d, qt, /*beta=*/coefficient(k, num_terms));
+    d = at::baddbmm(g, d, qt, /*beta=*/neumann::coefficient(k, num_terms));
   }
   return dq + d;
 }
@@ -88,13 +85,14 @@ at::Tensor series_gradient(const at::Tensor& q, const at::Tensor& g, int64_t num
 class CpuCayleyNeumann : public torch::autograd::Function<CpuCayleyNeumann> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& vec, int64_t b, int64_t num_terms) {
+    const int terms = static_cast<int>(num_terms);
     const at::Tensor q = skew_matrices(vec, b);
-    at::Tensor r = q * coefficient(1, num_terms);
-    r.diagonal(0, -2, -1).add_(coefficient(0, num_terms));
+    at::Tensor r = q * neumann::coefficient(1, terms);
+    r.diagonal(0, -2, -1).add_(neumann::coefficient(0, terms));
     at::Tensor power = q;
-    for (int64_t k = 2; k < num_terms; ++k) {
+    for (int k = 2; k <= neumann::highest_power(terms); ++k) {
       power = at::bmm(power, q);
-      r.add_(power, coefficient(k, num_terms));
+      r.add_(power, neumann::coefficient(k, terms));
     }
     // Q for the backward rather than vec: COFT rewrites vec in place at every use, which must not invalidate a
     // pending backward (LibTorch's operators save Q too). vec itself, and its version, only for a backward that is
@@ -111,7 +109,7 @@ class CpuCayleyNeumann : public torch::autograd::Function<CpuCayleyNeumann> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
     const int64_t b = ctx->saved_data["block_size"].toInt();
-    const int64_t num_terms = ctx->saved_data["num_terms"].toInt();
+    const int num_terms = static_cast<int>(ctx->saved_data["num_terms"].toInt());
     const at::Tensor g = grads[0].to(at::kFloat);
     if (torch::GradMode::is_enabled()) {
       const at::Tensor vec = ctx->saved_data["vec"].toTensor();
@@ -139,7 +137,7 @@ at::Tensor cpu_cayley_neumann(const at::Tensor& vec, int64_t block_size, int64_t
     throw std::invalid_argument(
         "cpu_cayley_neumann: expected (blocks, b(b-1)/2) fp32 skew vectors on the CPU, b >= 2 "
         "and at least two terms (cpu_cayley_neumann_fits)");
-  return CpuCayleyNeumann::apply(vec.contiguous(), block_size, terms_summed(num_terms));
+  return CpuCayleyNeumann::apply(vec.contiguous(), block_size, num_terms);
 }
 
 }  // namespace oft

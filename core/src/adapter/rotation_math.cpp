@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include "oft/adapter/neumann_series.h"
 #include "oft/errors.h"
 
 namespace oft::math {
@@ -45,17 +46,14 @@ at::Tensor cayley_neumann(const at::Tensor& skew, int64_t num_terms) {
   if (num_terms < 2)
     throw UsageError("num_cayley_neumann_terms must be >= 2, got " + std::to_string(num_terms) +
                      " (PEFT would silently use the identity)");
-  auto r = identity_blocks(skew.size(0), skew.size(-1), skew.options()) + 2.0 * skew;
-  if (num_terms == 2) return r;
-  auto power = at::bmm(skew, skew);
-  r = r + 2.0 * power;
-  for (int64_t k = 3; k < num_terms - 1; ++k) {
+  const int terms = static_cast<int>(num_terms);
+  auto r = identity_blocks(skew.size(0), skew.size(-1), skew.options()) + neumann::coefficient(1, terms) * skew;
+  auto power = skew;
+  for (int k = 2; k <= neumann::highest_power(terms); ++k) {
     power = at::bmm(power, skew);
-    r = r + 2.0 * power;
+    r = r + neumann::coefficient(k, terms) * power;
   }
-  // The last power gets coefficient 1 (PEFT >= 0.18), so N = 3 and N = 4 coincide.
-  power = at::bmm(power, skew);
-  return r + power;
+  return r;
 }
 
 at::Tensor coft_project(const at::Tensor& vec, int64_t block_size, double eps) {
