@@ -159,9 +159,8 @@ run env 60 --stdout "$out/env.json" "$python" scripts/gpu-check/environment.py -
 # --- build ----------------------------------------------------------------------------------------
 # Only the programs the checks run (a full build would not leave time for them): the plugin scanner, oft's
 # CUDA library, the plugins that have a CUDA companion library (oft_<plugin>_cuda) and those
-# companions, the GPU bench programs, and the test programs that give their tests the label gpu or are
-# named for CUDA or GPUs. Not the `oft` program (a fifth of the build): nothing here runs it, and a test
-# that does depends on it, which brings it in.
+# companions, the GPU bench programs, the `oft` program (the train_steps stage runs it), and the test
+# programs that give their tests the label gpu or are named for CUDA or GPUs.
 needed_targets() {
   local all cuda_plugins labelled
   all=$(ninja -C "$build" -t targets all 2>/dev/null |
@@ -171,7 +170,7 @@ needed_targets() {
   labelled=$(grep -rhoE --include=CMakeLists.txt --include='*.cmake' \
                'gtest_discover_tests\([A-Za-z0-9_]+[^)]*LABELS[^)]*gpu' tests plugins 2>/dev/null |
              sed -E 's/^gtest_discover_tests\(([A-Za-z0-9_]+).*/\1/' | paste -sd'|')
-  grep -E "^(oft-plugin-scan|bench_gpu_[a-z0-9_]+|oft_cuda[a-z0-9_]*|oft_[a-z0-9_]+_cuda${cuda_plugins:+|oft_backend_($cuda_plugins)}|test_[a-z0-9_]*(cuda|gpu)[a-z0-9_]*${labelled:+|$labelled})\$" <<<"$all"
+  grep -E "^(oft|oft-plugin-scan|bench_gpu_[a-z0-9_]+|oft_cuda[a-z0-9_]*|oft_[a-z0-9_]+_cuda${cuda_plugins:+|oft_backend_($cuda_plugins)}|test_[a-z0-9_]*(cuda|gpu)[a-z0-9_]*${labelled:+|$labelled})\$" <<<"$all"
 }
 if ((!dry && !skip_build)); then
   if [ -f "$kit/build-on-device.sh" ]; then
@@ -226,6 +225,15 @@ run llama_step_peft 150 --stdout "$out/bench/llama_step.peft.json" \
 run nf4_oft 60 --stdout "$out/bench/quantized_linear.oft.json" \
   "$bin/bench_gpu_quantized_linear" --method bnb-nf4 --options '{"bnb_4bit_compute_dtype": "bfloat16"}' \
   --device "$device" --dtype bf16 --tokens "$quantized_tokens" "${size[@]}"
+# Issue 15: `oft train` in one process and data-parallel over every GPU of the machine (NCCL; Gloo on the CPU of
+# the dry run), on the tiny LLaMA of the golden data: the data-parallel path's overhead per step.
+ranks=1
+((dry)) || ranks=$("$python" -c 'import torch; print(max(1, torch.cuda.device_count()))' 2>/dev/null || echo 1)
+train_steps_size=()
+((dry)) && train_steps_size=(--short 4 --long 12)
+run train_steps 90 --stdout "$out/bench/train_steps.oft.json" \
+  "$python" scripts/gpu-check/train_steps.py --oft "$bin/oft" --model tests/golden/data/models/hf/llama_sharded \
+  --device "$device" --ranks "$ranks" "${train_steps_size[@]}"
 # Our kernels under compute-sanitizer (scripts/gpu-check/sanitize-kernels.sh): out-of-bounds accesses and
 # shared-memory races, which the CPU emulation cannot show. Before the compile stage, which only gives context.
 if ((!dry)); then
