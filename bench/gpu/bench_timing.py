@@ -4,6 +4,7 @@ warm-up calls first; the median; one {"name", "value", "unit", "samples"} dict p
 
 from __future__ import annotations
 
+import ctypes
 import statistics
 import time
 
@@ -38,6 +39,21 @@ def measure(fn, device: torch.device, warmup: int = 3, min_samples: int = 10, bu
         if len(samples) >= min_samples and time.perf_counter() - start >= budget_s:
             break
     return statistics.median(samples), len(samples)
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def heap_in_use_gib() -> float:
+    """Bytes of the C heap in use (glibc's mallinfo2), as gpu_bench_common.h's heap_in_use_gib: torch's CPU
+    allocator takes tensors from malloc without caching them."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _Mallinfo2
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**30
 
 
 def measurement(name: str, value: float, unit: str, samples: int = 0) -> dict:

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <iostream>
+#include <malloc.h>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,6 +105,14 @@ inline std::optional<double> peak_memory_gib(const c10::Device& device) {
 inline void reset_peak_memory(const c10::Device&) {}
 inline std::optional<double> peak_memory_gib(const c10::Device&) { return std::nullopt; }
 #endif
+
+// Bytes of the C heap in use (glibc's mallinfo2: small blocks plus mmapped ones). LibTorch's CPU allocator takes
+// tensors' memory from malloc without caching it, so the difference across a forward is what that forward keeps
+// alive (the CPU's stand-in for the CUDA allocator's peak; bench/gpu/bench_timing.py reads the same counters).
+inline double heap_in_use_gib() {
+  const struct mallinfo2 info = mallinfo2();
+  return static_cast<double>(info.uordblks + info.hblkhd) / (1024.0 * 1024.0 * 1024.0);
+}
 
 // One measurement as every GPU bench program and Python peer reports it.
 inline nlohmann::json measurement(const std::string& name, double value, const std::string& unit, int samples = 0) {

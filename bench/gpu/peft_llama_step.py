@@ -24,7 +24,7 @@ import warnings
 
 import torch
 
-from bench_timing import DTYPES, measure, measurement, versions
+from bench_timing import DTYPES, heap_in_use_gib, measure, measurement, versions
 
 ADAPTERS = ("oft_qv", "oft_all_linear", "lora_qv", "lora_all_linear")
 
@@ -67,6 +67,13 @@ def bench_adapter(name: str, base, a, device: torch.device, out: dict) -> None:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**30
         out["measurements"].append(measurement(prefix + "peak_memory", peak, "GiB"))
+    if device.type == "cpu":  # what a forward and the loss keep for the backward, on the C heap
+        optimizer.zero_grad(set_to_none=True)
+        before = heap_in_use_gib()
+        loss = model(input_ids=ids, labels=ids, use_cache=False).loss
+        out["measurements"].append(measurement(prefix + "forward_held_memory", heap_in_use_gib() - before, "GiB"))
+        loss.backward()
+        del loss
     out.setdefault("trainable_parameters", {})[name] = sum(p.numel() for p in trainable)
     print(f"[peft_llama_step] {name}: {median_ms:.1f} ms/step ({samples} steps)", file=sys.stderr)
     del optimizer

@@ -7,7 +7,8 @@
 Runs build/bin/bench_gpu_llama_step (oft) and bench/gpu/peft_llama_step.py (PEFT, plus LoRA r=16 as a second
 reference) with --device cpu and the same shape, random weights and step definition (zero_grad, forward,
 causal-LM loss, backward, AdamW over the adapters), each target set in its own process so that each
-process's peak resident memory (wait4's ru_maxrss: libraries, weights, activations) belongs to one adapter.
+process's peak resident memory (wait4's ru_maxrss: libraries, weights, activations) belongs to one adapter,
+and the memory one forward and its loss keep for the backward (glibc's heap in use after them minus before).
 Needs PEFT and transformers in the interpreter (scripts/setup.sh --peers). Times are medians of --steps
 steps after 2 warm-up steps, in each of --rounds rounds, and the table has the median over the rounds; only the
 ratios within one run mean anything.
@@ -70,31 +71,36 @@ def main() -> None:
     for label, oft_targets, peft_oft, peft_lora in TARGET_SETS:
         times: dict[str, list[float]] = {"oft": [], "peft": [], "lora": []}
         peak_gib: dict[str, float] = {"oft": 0.0, "peft": 0.0}
+        held_gib: dict[str, float] = {}
         for round_index in range(args.rounds):
             print(f"[compare_llama_step] {label}, round {round_index + 1} of {args.rounds}", file=sys.stderr, flush=True)
             oft, rss = run_measured([oft_bench, *shape, "--targets", oft_targets], args.threads)
             times["oft"].append(value(oft, f"llama_step.{oft_targets}.oft_step"))
             peak_gib["oft"] = max(peak_gib["oft"], rss)
+            held_gib["oft"] = value(oft, f"llama_step.{oft_targets}.oft_forward_held_memory")
             peft, rss = run_measured([*peft_bench, *shape, "--only", peft_oft], args.threads)
             times["peft"].append(value(peft, f"llama_step.{peft_oft}.step"))
             peak_gib["peft"] = max(peak_gib["peft"], rss)
+            held_gib["peft"] = value(peft, f"llama_step.{peft_oft}.forward_held_memory")
             lora, _ = run_measured([*peft_bench, *shape, "--only", peft_lora], args.threads)
             times["lora"].append(value(lora, f"llama_step.{peft_lora}.step"))
         if oft["trainable_parameters"][oft_targets] != peft["trainable_parameters"][peft_oft]:
             sys.exit(f"{label}: oft trains {oft['trainable_parameters'][oft_targets]} parameters, "
                      f"PEFT {peft['trainable_parameters'][peft_oft]}")
         median = {name: statistics.median(samples) for name, samples in times.items()}
-        rows.append((label, median["oft"], median["peft"], median["lora"], peak_gib["oft"], peak_gib["peft"]))
+        rows.append((label, median["oft"], median["peft"], median["lora"], peak_gib["oft"], peak_gib["peft"],
+                     held_gib["oft"], held_gib["peft"]))
 
     versions = peft["versions"]
     print(f"LLaMA-shaped training step on the CPU, {args.dtype}, batch {args.batch} x {args.seq} tokens, "
           f"block {args.block}, {args.threads} threads; {Path(args.config).name}; PEFT {versions.get('peft')}, "
           f"transformers {versions.get('transformers')}, torch {versions.get('torch')}")
     print(f"{'OFT on':<15}{'oft ms':>9}{'PEFT ms':>9}{'oft/PEFT':>10}{'LoRA ms':>9}{'oft/LoRA':>10}"
-          f"{'oft GiB':>9}{'PEFT GiB':>10}")
-    for label, oft_ms, peft_ms, lora_ms, oft_rss, peft_rss in rows:
+          f"{'oft GiB':>9}{'PEFT GiB':>10}{'oft held':>10}{'PEFT held':>11}")
+    for label, oft_ms, peft_ms, lora_ms, oft_rss, peft_rss, oft_held, peft_held in rows:
         print(f"{label:<15}{oft_ms:>9.1f}{peft_ms:>9.1f}{oft_ms / peft_ms:>10.3f}{lora_ms:>9.1f}{oft_ms / lora_ms:>10.3f}"
-              f"{oft_rss:>9.2f}{peft_rss:>10.2f}")
+              f"{oft_rss:>9.2f}{peft_rss:>10.2f}{oft_held:>10.3f}{peft_held:>11.3f}")
+    print("GiB: each process's peak resident memory; held: the C heap a forward and the loss keep for the backward")
 
 
 if __name__ == "__main__":

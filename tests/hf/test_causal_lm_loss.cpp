@@ -40,6 +40,33 @@ TEST(CausalLmLoss, MatchesTheSlicedLogitsDefinitionWithIgnoredLabels) {
   }
 }
 
+TEST(CausalLmLoss, ChunksOfRowsGiveTheSameLossAndGradientBitForBit) {
+  at::manual_seed(1);
+  const at::Tensor logits = at::randn({2, 9, 13}).to(at::kBFloat16).requires_grad_();
+  at::Tensor labels = at::randint(13, {2, 9}, at::kLong);
+  labels.index_put_({1, 2}, -100);
+  const at::Tensor whole = causal_lm_loss(logits, labels, at::Reduction::Mean, 18);
+  const at::Tensor whole_grad = torch::autograd::grad({whole}, {logits})[0];
+  for (const int64_t rows : {1, 4, 7, 17}) {
+    SCOPED_TRACE(std::to_string(rows) + " rows per chunk");
+    const at::Tensor chunked = causal_lm_loss(logits, labels, at::Reduction::Mean, rows);
+    EXPECT_TRUE(at::equal(chunked, whole));
+    EXPECT_TRUE(at::equal(torch::autograd::grad({chunked}, {logits})[0], whole_grad));
+  }
+}
+
+TEST(CausalLmLoss, ABatchWithoutTargetsHasANanMeanAndNoGradientAsCrossEntropy) {
+  const at::Tensor logits = at::randn({1, 4, 5}).requires_grad_();
+  const at::Tensor labels = at::full({1, 4}, -100, at::kLong);
+  const at::Tensor ours = causal_lm_loss(logits, labels);
+  const at::Tensor expected = sliced_definition(logits, labels, at::Reduction::Mean);
+  EXPECT_TRUE(std::isnan(ours.item<double>()));
+  EXPECT_TRUE(std::isnan(expected.item<double>()));
+  const at::Tensor grad = torch::autograd::grad({ours}, {logits})[0];
+  EXPECT_TRUE(at::equal(grad, torch::autograd::grad({expected}, {logits})[0]));
+  EXPECT_TRUE(at::equal(grad, at::zeros_like(grad)));
+}
+
 TEST(CausalLmLoss, MismatchedShapesAreNamed) {
   try {
     causal_lm_loss(at::zeros({2, 5, 4}), at::zeros({2, 4}, at::kLong));

@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "oft/errors.h"
+#include "oft/hf/rms_norm.h"
 
 namespace oft::models {
 namespace {
@@ -51,12 +52,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps_, c10::Device device) : eps(eps
   weight.fill_(1.0);
 }
 
-at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
-  const auto dtype = x.scalar_type();
-  at::Tensor h = x.to(at::kFloat);
-  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
-  return weight * h.to(dtype);
-}
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) { return rms_norm(x, weight, eps); }
 
 torch::nn::Embedding make_embedding(int64_t count, int64_t dim, c10::Device device, std::optional<int64_t> padding_idx,
                                     at::Tensor shared) {
@@ -103,18 +99,26 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                      double scale) {
   const int64_t batch = q.size(0), heads = q.size(1), length = q.size(2), dim = q.size(3);
   const int64_t kv_heads = k.size(1);
-  at::Tensor key = k, value = v;
-  if (kv_heads != heads) {
-    const int64_t groups = heads / kv_heads;
-    auto repeat = [&](const at::Tensor& t) {
-      return t.unsqueeze(2).expand({batch, kv_heads, groups, t.size(2), dim}).reshape({batch, heads, t.size(2), dim});
-    };
-    key = repeat(k);
-    value = repeat(v);
+  at::Tensor out;
+  if (mask.allowed.defined()) {
+    // A mask takes the operator off its fused kernels; with grouped-query attention it then needs every query
+    // head's own copy of the keys and values, as transformers gives it.
+    at::Tensor key = k, value = v;
+    if (kv_heads != heads) {
+      const int64_t groups = heads / kv_heads;
+      auto repeat = [&](const at::Tensor& t) {
+        return t.unsqueeze(2).expand({batch, kv_heads, groups, t.size(2), dim}).reshape({batch, heads, t.size(2), dim});
+      };
+      key = repeat(k);
+      value = repeat(v);
+    }
+    out = at::scaled_dot_product_attention(q, key, value, mask.allowed, 0.0, mask.causal, scale);
+  } else {
+    // Causal or unmasked: the fused kernels read each key/value head for its group of query heads themselves
+    // (enable_gqa), so no copy H / KV times the size of k and v is made and kept for the backward.
+    out = at::scaled_dot_product_attention(q, k, v, std::nullopt, 0.0, mask.causal, scale,
+                                           /*enable_gqa=*/kv_heads != heads);
   }
-  const std::optional<at::Tensor> attn_mask =
-      mask.allowed.defined() ? std::optional<at::Tensor>(mask.allowed) : std::nullopt;
-  at::Tensor out = at::scaled_dot_product_attention(q, key, value, attn_mask, 0.0, mask.causal, scale);
   return out.transpose(1, 2).reshape({batch, length, heads * dim});
 }
 

@@ -30,7 +30,8 @@ class OFT_CORE_API LayerNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(LayerNorm);
 
-// LLaMA's RMSNorm: x / sqrt(mean(x^2) + eps) computed in float32, cast back, then scaled by weight.
+// LLaMA's RMSNorm: x / sqrt(mean(x^2) + eps) computed in float32, cast back, then scaled by weight
+// (models::rms_norm, whose backward keeps x and one float per row).
 class OFT_CORE_API RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t dim, double eps, c10::Device device);

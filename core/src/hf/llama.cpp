@@ -10,6 +10,7 @@
 #include "hf/cached_decoding.h"
 #include "hf/layers.h"
 #include "oft/errors.h"
+#include "oft/hf/gated_activation.h"
 #include "oft/nn/adaptable_module.h"
 
 namespace oft::models::detail {
@@ -209,7 +210,7 @@ struct LlamaForCausalLM : AdaptableModule, CachedDecoding {
       if (cache) std::tie(k, v) = extend_cache(*cache, index, k, v);
       h = h + a.o_proj(attention(q, k, v, mask4d, scale));
       x = l.post_attention_layernorm(h);
-      h = h + l.mlp->down_proj(activation(c.act, l.mlp->gate_proj(x)) * l.mlp->up_proj(x));
+      h = h + l.mlp->down_proj(gated_activation(c.act, l.mlp->gate_proj(x), l.mlp->up_proj(x)));
       ++index;
     }
     return lm_head(model->norm(h));

@@ -1,0 +1,50 @@
+#include "oft/hf/gated_activation.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "hf/layers.h"
+
+namespace oft::models {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// d activation(name, x) / dx applied to grad, by the operator autograd itself uses for that activation.
+at::Tensor activation_backward(const std::string& name, const at::Tensor& grad, const at::Tensor& x) {
+  if (name == "gelu") return at::gelu_backward(grad, x);
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh") return at::gelu_backward(grad, x, "tanh");
+  if (name == "relu") return at::threshold_backward(grad, x, 0);
+  return at::silu_backward(grad, x);  // silu, swish: models::activation has rejected every other name
+}
+
+class GatedActivationFunction : public torch::autograd::Function<GatedActivationFunction> {
+ public:
+  // The name last: needs_input_grad counts tensor inputs only.
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate, const at::Tensor& up,
+                            const std::string& name) {
+    ctx->saved_data["activation"] = name;
+    ctx->save_for_backward({gate, up});
+    return activation(name, gate) * up;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &gate = saved[0], &up = saved[1];
+    const std::string name = ctx->saved_data["activation"].toStringRef();
+    const at::Tensor& dy = grads[0];
+    at::Tensor dgate, dup;
+    if (ctx->needs_input_grad(0)) dgate = activation_backward(name, (dy * up).to(gate.scalar_type()), gate);
+    if (ctx->needs_input_grad(1)) dup = (dy * activation(name, gate)).to(up.scalar_type());
+    return {dgate, dup, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor gated_activation(const std::string& name, const at::Tensor& gate, const at::Tensor& up) {
+  return GatedActivationFunction::apply(gate, up, name);
+}
+
+}  // namespace oft::models
