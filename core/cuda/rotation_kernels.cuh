@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "cuda_compat.h"
+#include "oft/sdk/cuda/float16_bits.cuh"
 #include "rotation_arith.h"
 #include "rotation_launch.h"
 
@@ -47,19 +48,8 @@ __device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
 
-// Raw bits of a 16-bit float, and back to float32.
-__device__ inline uint16_t bits_of(__half v) { return __half_raw(v).x; }
-__device__ inline uint16_t bits_of(__nv_bfloat16 v) { return __nv_bfloat16_raw(v).x; }
-__device__ inline float float_of_bits(uint16_t bits, const __half*) {
-  __half_raw raw;
-  raw.x = bits;
-  return __half2float(__half(raw));
-}
-__device__ inline float float_of_bits(uint16_t bits, const __nv_bfloat16*) {
-  __nv_bfloat16_raw raw;
-  raw.x = bits;
-  return __bfloat162float(__nv_bfloat16(raw));
-}
+using sdk::cuda::bits_of;
+using sdk::cuda::float_of_bits;
 
 // 16 and 8 bytes at aligned addresses, as one access on the GPU.
 __device__ inline uint4 load16(const void* p) {

@@ -85,7 +85,7 @@ endif()
 # LibTorch's headers or flags: nvcc on the ATen headers is very slow, so kernels take raw pointers,
 # sizes and a cudaStream_t, and .cpp wrappers (g++) take at::Tensor, check it and launch. The directory's
 # C++ options (warnings, sanitizers) apply to the .cpp files only; nvcc gets its own.
-# INCLUDE_DIRECTORIES apply to the .cu and the .cpp files alike.
+# INCLUDE_DIRECTORIES apply to the .cu and the .cpp files alike; the .cu files also see the SDK's headers.
 function(oft_add_cuda_module)
   cmake_parse_arguments(arg "" "TARGET;OUTPUT_NAME" "SOURCES;LINK;INCLUDE_DIRECTORIES" ${ARGN})
   if(NOT OFT_CUDA_ENABLED)
@@ -111,7 +111,9 @@ function(oft_add_cuda_module)
     if(CMAKE_CXX_COMPILER_LAUNCHER)
       set_target_properties(${arg_TARGET}_device_code PROPERTIES CUDA_COMPILER_LAUNCHER "${CMAKE_CXX_COMPILER_LAUNCHER}")
     endif()
-    target_include_directories(${arg_TARGET}_device_code PRIVATE ${arg_INCLUDE_DIRECTORIES})
+    # The SDK's headers (device-code helpers under oft/sdk/cuda/), in-tree or installed.
+    target_include_directories(${arg_TARGET}_device_code PRIVATE ${arg_INCLUDE_DIRECTORIES}
+                               $<TARGET_PROPERTY:oft::sdk,INTERFACE_INCLUDE_DIRECTORIES>)
     target_sources(${arg_TARGET} PRIVATE $<TARGET_OBJECTS:${arg_TARGET}_device_code>)
   endif()
   target_include_directories(${arg_TARGET} PRIVATE ${arg_INCLUDE_DIRECTORIES})

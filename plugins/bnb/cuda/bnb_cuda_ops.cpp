@@ -87,7 +87,8 @@ at::Tensor dequantize_int8(const at::Tensor& cb, const at::Tensor& scb, c10::Sca
   return out;
 }
 
-at::Tensor gemv_4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& absmax, bool nf4,
+at::Tensor gemv_4bit(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& absmax,
+                     const at::Tensor& nested_absmax, const at::Tensor& quant_map, float offset, bool nf4,
                      int64_t blocksize, int64_t out_features, const at::Tensor& bias) {
   constexpr const char* what = "bitsandbytes 4-bit GEMV (CUDA)";
   if (x.dim() != 2 || x.size(0) < 1 || x.size(0) > kMaxGemvTokens)
@@ -97,14 +98,26 @@ at::Tensor gemv_4bit(const at::Tensor& x, const at::Tensor& packed, const at::Te
   const int64_t tokens = x.size(0), in = x.size(1), n = out_features * in;
   const at::Tensor input = flat(x, x.scalar_type(), tokens * in, packed.device(), "x", what);
   const at::Tensor bytes = flat(packed, at::kByte, (n + 1) / 2, packed.device(), "weight", what);
-  const at::Tensor scales = flat(absmax, at::kFloat, (n + blocksize - 1) / blocksize, packed.device(), "absmax", what);
+  const int64_t blocks = (n + blocksize - 1) / blocksize;
+  cuda::BlockScales scales;
+  at::Tensor absmax_values, codes, nested, map;  // alive until the launch
+  if (nested_absmax.defined()) {
+    codes = flat(absmax, at::kByte, blocks, packed.device(), "absmax codes", what);
+    nested = flat(nested_absmax, at::kFloat, (blocks + math::kNestedBlocksize - 1) / math::kNestedBlocksize,
+                  packed.device(), "nested_absmax", what);
+    map = flat(quant_map, at::kFloat, 256, packed.device(), "nested_quant_map", what);
+    scales = {nullptr, codes.data_ptr<uint8_t>(), map.data_ptr<float>(), nested.data_ptr<float>(), offset};
+  } else {
+    absmax_values = flat(absmax, at::kFloat, blocks, packed.device(), "absmax", what);
+    scales.absmax = absmax_values.data_ptr<float>();
+  }
   const at::Tensor b = bias.defined() ? flat(bias, at::kFloat, out_features, packed.device(), "bias", what) : bias;
   at::Tensor y = at::empty({tokens, out_features}, x.options());
   const bool vectorized = in % 32 == 0 && reinterpret_cast<std::uintptr_t>(bytes.data_ptr()) % 16 == 0 &&
                           reinterpret_cast<std::uintptr_t>(input.data_ptr()) % 16 == 0;
-  check(cuda::gemv_4bit(input.data_ptr(), tokens, in, out_features, bytes.data_ptr<uint8_t>(), scales.data_ptr<float>(),
-                        nf4, blocksize, b.defined() ? b.data_ptr<float>() : nullptr, vectorized,
-                        kernel_dtype(x.scalar_type(), what), y.data_ptr(), stream_of(packed.device())),
+  check(cuda::gemv_4bit(input.data_ptr(), tokens, in, out_features, bytes.data_ptr<uint8_t>(), scales, nf4, blocksize,
+                        b.defined() ? b.data_ptr<float>() : nullptr, vectorized, kernel_dtype(x.scalar_type(), what),
+                        y.data_ptr(), stream_of(packed.device())),
         what);
   return y;
 }

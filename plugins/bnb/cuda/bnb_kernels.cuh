@@ -9,7 +9,9 @@
 #include <cstring>
 #include <type_traits>
 
+#include "bnb_kernels.h"
 #include "dequant_math.h"
+#include "oft/sdk/cuda/float16_bits.cuh"
 
 namespace oft::bnb::cuda {
 namespace {
@@ -80,17 +82,7 @@ __device__ inline float gemv_weight(float table_value, float absmax) {
 template <typename T>
 constexpr int kPerLoad = 16 / static_cast<int>(sizeof(T));
 
-// A 16-bit element from its bits, as float32.
-__device__ inline float float_of_bits(uint16_t bits, const __half*) {
-  __half_raw raw;
-  raw.x = bits;
-  return __half2float(__half(raw));
-}
-__device__ inline float float_of_bits(uint16_t bits, const __nv_bfloat16*) {
-  __nv_bfloat16_raw raw;
-  raw.x = bits;
-  return __bfloat162float(__nv_bfloat16(raw));
-}
+using sdk::cuda::float_of_bits;
 
 // kPerLoad<T> consecutive elements from 16-byte aligned p, as float32.
 template <typename T>
@@ -106,9 +98,16 @@ __device__ inline void load_run(const T* p, float* out) {
   }
 }
 
+// Block b's absmax, as the CPU path has it (dequantize_absmax for nested codes).
+__device__ inline float block_scale(const BlockScales& scales, int64_t b) {
+  if (scales.absmax) return scales.absmax[b];
+  return math::nested_absmax_value(scales.map[scales.codes[b]], scales.nested_absmax[b / math::kNestedBlocksize],
+                                   scales.offset);
+}
+
 template <typename T, int kMaxTokens>
 __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out_features, const uint8_t* packed,
-                                 const float* absmax, bool nf4, int64_t blocksize, const float* bias, bool vectorized,
+                                 BlockScales scales, bool nf4, int64_t blocksize, const float* bias, bool vectorized,
                                  T* y) {
   __shared__ float table[16];
   fill_table(table, nf4);
@@ -127,7 +126,7 @@ __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out
       const uint4 v = chunks[c];
       const uint32_t words[4] = {v.x, v.y, v.z, v.w};
       const int64_t k0 = c * 32;
-      const float scale = absmax[(base + k0) / blocksize];
+      const float scale = block_scale(scales, (base + k0) / blocksize);
       float w[32];
 #pragma unroll
       for (int j = 0; j < 16; ++j) {
@@ -148,7 +147,7 @@ __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out
   } else {
     for (int64_t k = lane; k < in; k += 32) {
       const int64_t e = base + k;
-      const float w = gemv_weight<T>(table[math::code_at(packed, e)], absmax[e / blocksize]);
+      const float w = gemv_weight<T>(table[math::code_at(packed, e)], block_scale(scales, e / blocksize));
 #pragma unroll
       for (int t = 0; t < kMaxTokens; ++t)
         if (t < tokens) acc[t] += w * load(x + t * in + k);

@@ -110,9 +110,11 @@ double output_tolerance(at::ScalarType dtype) {
   return 1e-5;
 }
 
-// The GEMV kernel on x (tokens, in) in x's dtype, through the token bound the launcher picks.
+// The GEMV kernel on x (tokens, in) in x's dtype, through the token bound the launcher picks; the blocks' absmax
+// from `scales`, by default q's float32 values.
 at::Tensor run_gemv(const at::Tensor& x, const Packed4bit& q, int64_t out, int64_t blocksize, const at::Tensor& bias,
-                    emu::Order order) {
+                    emu::Order order, kernels::BlockScales scales = {}) {
+  if (!scales.codes) scales.absmax = q.absmax.data_ptr<float>();
   const int64_t tokens = x.size(0), in = x.size(1);
   const at::Tensor y = unwritten({tokens, out}, x.scalar_type());
   const kernels::LaunchShape shape = kernels::gemv_shape(out);
@@ -121,8 +123,8 @@ at::Tensor run_gemv(const at::Tensor& x, const Packed4bit& q, int64_t out, int64
     kernels::with_token_bound(tokens, [&](auto bound) {
       emu::launch(shape.blocks, shape.threads, 0, {order, 4}, kernels::gemv_4bit_kernel<T, decltype(bound)::value>,
                   static_cast<const T*>(x.data_ptr()), static_cast<int>(tokens), in, out, q.packed.data_ptr<uint8_t>(),
-                  q.absmax.data_ptr<float>(), true, blocksize, bias.defined() ? bias.data_ptr<float>() : nullptr,
-                  in % 32 == 0, static_cast<T*>(y.data_ptr()));
+                  scales, true, blocksize, bias.defined() ? bias.data_ptr<float>() : nullptr, in % 32 == 0,
+                  static_cast<T*>(y.data_ptr()));
     });
   });
   return y;
@@ -191,6 +193,32 @@ TEST(BnbKernelEmulation, Gemv4bitMultipliesTheWeightRoundedToTheComputeDtype) {
       const at::Tensor y = run_gemv(x, q, out, blocksize, at::Tensor(), emu::Order::kForward);
       EXPECT_TRUE(at::equal(y, reference_gemv(x, q, out, blocksize).to(dtype)));
     }
+}
+
+// Double quantization: the kernel decodes each block's absmax from its 8-bit code where it reads it, to the value the
+// CPU path's dequantize_absmax gives, so the outputs equal those of the kernel given the decoded values. 300 x 75
+// (element by element) and 40 x 512 (16-byte loads) at block size 64: 352 and 320 blocks, two nested blocks of 256.
+TEST(BnbKernelEmulation, Gemv4bitDecodesNestedAbsmaxCodesAsTheCpuPath) {
+  for (const auto& [out, in] : {std::pair<int64_t, int64_t>{300, 75}, {40, 512}}) {
+    SCOPED_TRACE(std::to_string(out) + " x " + std::to_string(in));
+    at::manual_seed(out);
+    const int64_t blocksize = 64;
+    const Packed4bit q = quantize_4bit(at::randn({out, in}), QuantType::NF4, blocksize);
+    const NestedAbsmax nested = quantize_absmax(q.absmax);
+    const at::Tensor decoded = dequantize_absmax(nested.codes, nested.nested_absmax, nested.quant_map, nested.offset);
+    const Packed4bit decoded_q{q.packed, decoded.contiguous()};
+    const at::Tensor x = at::randn({3, in}).to(at::kBFloat16);
+    const at::Tensor expected = run_gemv(x, decoded_q, out, blocksize, at::Tensor(), emu::Order::kForward);
+    kernels::BlockScales codes;
+    codes.codes = nested.codes.data_ptr<uint8_t>();
+    codes.map = nested.quant_map.data_ptr<float>();
+    codes.nested_absmax = nested.nested_absmax.data_ptr<float>();
+    codes.offset = nested.offset;
+    for (const emu::Order order : emu::kAllOrders) {
+      SCOPED_TRACE(emu::describe(order));
+      EXPECT_TRUE(at::equal(run_gemv(x, q, out, blocksize, at::Tensor(), order, codes), expected));
+    }
+  }
 }
 
 }  // namespace
