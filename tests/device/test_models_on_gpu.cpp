@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/optim/adamw.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "oft/device/device.h"
 #include "oft/errors.h"
 #include "oft/hf/pretrained.h"
+#include "oft/hf/rms_norm.h"
 #include "oft/tuner/oft_model.h"
 #include "test_support.h"
 
@@ -67,6 +69,26 @@ TEST(ModelsOnGpu, EvalWeightCacheOnABf16BaseMatchesTheCpu) {
   // bf16 keeps 8 significant bits; both paths round one GEMM's inputs to it.
   EXPECT_TRUE(test::close(cached.cpu().to(at::kFloat), reference, 2e-2, "cached bf16 on cuda vs fp32 cpu"));
   EXPECT_TRUE(test::close(uncached.cpu().to(at::kFloat), reference, 2e-2, "uncached bf16 on cuda vs fp32 cpu"));
+}
+
+// The GPU normalizes with LibTorch's fused kernels, the CPU with the operators one by one: the same values within
+// one bf16 rounding, and the same gradient.
+TEST(ModelsOnGpu, RmsNormOnTheGpuMatchesTheCpu) {
+  REQUIRE_CUDA();
+  at::manual_seed(7);
+  const at::Tensor x = (3 * at::randn({4, 9, 2048}) + 1).to(at::kBFloat16);
+  const at::Tensor weight = (1 + 0.1 * at::randn({2048})).to(at::kBFloat16);
+  const at::Tensor dy = at::randn({4, 9, 2048}).to(at::kBFloat16);
+  auto run = [&](const c10::Device& device) {
+    const at::Tensor input = x.to(device).requires_grad_();
+    const at::Tensor y = models::rms_norm(input, weight.to(device), 1e-5);
+    const at::Tensor dx = torch::autograd::grad({y}, {input}, {dy.to(device)})[0];
+    return std::make_pair(y.to(at::kCPU, at::kFloat), dx.to(at::kCPU, at::kFloat));
+  };
+  const auto [cpu_y, cpu_dx] = run(at::kCPU);
+  const auto [gpu_y, gpu_dx] = run(kCuda);
+  EXPECT_TRUE(test::close(gpu_y, cpu_y, 1.6e-2, "y"));
+  EXPECT_TRUE(test::close(gpu_dx, cpu_dx, 1.6e-2, "dx"));
 }
 
 TEST(ModelsOnGpu, MergeAndUnmergeOnTheGpu) {
