@@ -8,7 +8,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include "cuda_gated.h"
 #include "cuda_rotation.h"
+#include "oft/device/gated_activation_kernels.h"
 #include "oft/device/rotation_kernels.h"
 
 namespace {
@@ -47,6 +49,10 @@ int oft_cuda_prepare(int index, char* message, size_t size) {
     kernels.cayley_exact = &oft::cuda::cayley_exact;
     kernels.rotate_rows = &oft::cuda::rotate_rows;
     oft::register_rotation_kernels(c10::DeviceType::CUDA, kernels);
+    oft::GatedActivationKernels gated;
+    gated.silu_mul = &oft::cuda::silu_mul;
+    gated.silu_mul_backward = &oft::cuda::silu_mul_backward;
+    oft::register_gated_activation_kernels(c10::DeviceType::CUDA, gated);
     return true;
   }();
   return registered ? 0 : 1;

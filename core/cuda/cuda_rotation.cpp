@@ -4,16 +4,10 @@
 // take rotation_math's operators.
 #include "cuda_rotation.h"
 
-#include <array>
-#include <atomic>
-#include <stdexcept>
-#include <string>
-
 #include <ATen/ATen.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "launch_support.h"
 #include "oft/adapter/rotation_math.h"
 #include "rotation_launch.h"
 
@@ -22,33 +16,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-void check_launch(cudaError_t err, const char* kernel) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("liboft_cuda: ") + kernel + " failed: " + cudaGetErrorString(err));
-}
-
-bool kernel_dtype(at::ScalarType type) { return type == at::kFloat || type == at::kHalf || type == at::kBFloat16; }
-
-ElementType element_type(at::ScalarType type) {
-  if (type == at::kHalf) return ElementType::kFloat16;
-  if (type == at::kBFloat16) return ElementType::kBFloat16;
-  return ElementType::kFloat32;
-}
-
-cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
-
-// Asked once per device: whether the kernels were built for its architecture.
-bool kernels_run_on(const at::Device& device) {
-  static std::array<std::atomic<signed char>, 64> known{};  // per device index: 0 not asked yet, 1 yes, -1 no
-  const int index = device.index();
-  if (index < 0 || index >= static_cast<int>(known.size())) return false;
-  if (known[index].load(std::memory_order_relaxed) == 0) {
-    const c10::cuda::CUDAGuard guard(device);
-    known[index].store(kernels_run_on_current_device() ? 1 : -1, std::memory_order_relaxed);
-  }
-  return known[index].load(std::memory_order_relaxed) > 0;
-}
 
 // vec (blocks, b(b-1)/2) fp32 contiguous CUDA -> (blocks, b, b) fp32.
 class CayleyNeumann : public torch::autograd::Function<CayleyNeumann> {

@@ -29,27 +29,10 @@ constexpr int kRowsPerThread = 8;
 // Dynamic shared memory a kernel may use without opting in, in floats.
 constexpr int kDefaultSharedFloats = 48 * 1024 / sizeof(float);
 
-__device__ inline float to_float(float v) { return v; }
-__device__ inline float to_float(__half v) { return __half2float(v); }
-__device__ inline float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <class T>
-__device__ inline T from_float(float v);
-template <>
-__device__ inline float from_float<float>(float v) {
-  return v;
-}
-template <>
-__device__ inline __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ inline __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-
 using sdk::cuda::bits_of;
 using sdk::cuda::float_of_bits;
+using sdk::cuda::from_float;
+using sdk::cuda::to_float;
 
 // 16 and 8 bytes at aligned addresses, as one access on the GPU.
 __device__ inline uint4 load16(const void* p) {

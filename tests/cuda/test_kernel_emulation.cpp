@@ -1,7 +1,8 @@
 // liboft_cuda's rotation kernels, their own source (core/cuda/rotation_kernels.cuh) with their launchers'
-// shapes, run on the CPU by the CUDA emulation against rotation_math's LibTorch results and autograd, as
-// test_cuda_rotation.cpp checks them on a GPU. Every launch runs with each block's threads in forward,
-// reverse and shuffled order between barriers: a missing __syncthreads changes the result. Runs without a GPU.
+// shapes, and its gated MLP product (gated_kernels.cuh), run on the CPU by the CUDA emulation against rotation_math's
+// LibTorch results and autograd, as test_cuda_rotation.cpp checks them on a GPU. Every launch runs with each block's
+// threads in forward, reverse and shuffled order between barriers: a missing __syncthreads changes the result. Runs
+// without a GPU.
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -19,6 +20,7 @@
 // The emulation first: the kernel header compiles against it.
 #include "cuda_emulation.h"
 
+#include "gated_kernels.cuh"
 #include "rotation_kernels.cuh"
 
 namespace emu = oft::test::emulation;
@@ -246,6 +248,42 @@ TEST(KernelEmulation, SharedMemoryFitsEveryBlockSize) {
     EXPECT_LE(kernels::cayley_backward_shape(1, b).shared_bytes, emu::kDefaultSharedBytes);
     EXPECT_LE(kernels::rotate_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
     EXPECT_LE(kernels::rotate_grad_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
+  }
+}
+
+// silu(gate) * up and its backward against LibTorch's operators on the CPU (silu, its result rounded, the product;
+// silu_backward of dy * up rounded, dy * silu rounded): the same roundings, but the CPU's exp may differ from
+// CUDA's in its last bit, so within one rounding of the dtype. The launcher's grid, and one block that loops.
+TEST(KernelEmulation, SiluMulAndItsBackwardMatchTheOperators) {
+  const int64_t n = 1000;
+  for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+    at::manual_seed(11);
+    const at::Tensor gate = (4 * at::randn({n})).to(dtype), up = at::randn({n}).to(dtype);
+    const at::Tensor dy = at::randn({n}).to(dtype);
+    const at::Tensor expected = at::silu(gate) * up;
+    const at::Tensor expected_dgate = at::silu_backward(dy * up, gate), expected_dup = dy * at::silu(gate);
+    const double tolerance = dtype == at::kFloat ? 1e-6 : (dtype == at::kHalf ? 1e-3 : 8e-3);
+    for (const unsigned blocks : {kernels::elementwise_blocks(n), 1u}) {
+      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(blocks) + " blocks");
+      const at::Tensor out = unwritten({n}, dtype), dgate = unwritten({n}, dtype), dup = unwritten({n}, dtype);
+      const at::Tensor dgate_alone = unwritten({n}, dtype);
+      with_element_type(dtype, [&](auto element) {
+        using T = decltype(element);
+        const auto* g = static_cast<const T*>(gate.data_ptr());
+        const auto* u = static_cast<const T*>(up.data_ptr());
+        const auto* d = static_cast<const T*>(dy.data_ptr());
+        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_kernel<T>, g, u, n,
+                    static_cast<T*>(out.data_ptr()));
+        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_backward_kernel<T>, d, g, u, n,
+                    static_cast<T*>(dgate.data_ptr()), static_cast<T*>(dup.data_ptr()));
+        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_backward_kernel<T>, d, g, u, n,
+                    static_cast<T*>(dgate_alone.data_ptr()), static_cast<T*>(nullptr));
+      });
+      EXPECT_TRUE(close(out.to(at::kFloat), expected.to(at::kFloat), tolerance, "silu(gate) * up"));
+      EXPECT_TRUE(close(dgate.to(at::kFloat), expected_dgate.to(at::kFloat), tolerance, "d gate"));
+      EXPECT_TRUE(close(dup.to(at::kFloat), expected_dup.to(at::kFloat), tolerance, "d up"));
+      EXPECT_TRUE(at::equal(dgate_alone, dgate)) << "d gate without d up";
+    }
   }
 }
 

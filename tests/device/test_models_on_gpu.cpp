@@ -15,6 +15,7 @@
 #include "oft/adapter/oft_linear.h"
 #include "oft/device/device.h"
 #include "oft/errors.h"
+#include "oft/hf/gated_activation.h"
 #include "oft/hf/pretrained.h"
 #include "oft/hf/rms_norm.h"
 #include "oft/tuner/oft_model.h"
@@ -89,6 +90,26 @@ TEST(ModelsOnGpu, RmsNormOnTheGpuMatchesTheCpu) {
   const auto [gpu_y, gpu_dx] = run(kCuda);
   EXPECT_TRUE(test::close(gpu_y, cpu_y, 1.6e-2, "y"));
   EXPECT_TRUE(test::close(gpu_dx, cpu_dx, 1.6e-2, "dx"));
+}
+
+// silu(gate) * up: liboft_cuda's one-pass kernels on the GPU, the operators one by one on the CPU.
+TEST(ModelsOnGpu, GatedSiluOnTheGpuMatchesTheCpu) {
+  REQUIRE_CUDA();
+  at::manual_seed(8);
+  const at::Tensor gate = (3 * at::randn({4, 9, 704})).to(at::kBFloat16), up = at::randn({4, 9, 704}).to(at::kBFloat16);
+  const at::Tensor dy = at::randn({4, 9, 704}).to(at::kBFloat16);
+  auto run = [&](const c10::Device& device) {
+    const at::Tensor g = gate.to(device).requires_grad_(), u = up.to(device).requires_grad_();
+    const at::Tensor y = models::gated_activation("silu", g, u);
+    const auto grads = torch::autograd::grad({y}, {g, u}, {dy.to(device)});
+    return std::vector<at::Tensor>{y.to(at::kCPU, at::kFloat), grads[0].to(at::kCPU, at::kFloat),
+                                   grads[1].to(at::kCPU, at::kFloat)};
+  };
+  const auto cpu = run(at::kCPU);
+  const auto gpu = run(kCuda);
+  EXPECT_TRUE(test::close(gpu[0], cpu[0], 1e-2, "y"));
+  EXPECT_TRUE(test::close(gpu[1], cpu[1], 1e-2, "d gate"));
+  EXPECT_TRUE(test::close(gpu[2], cpu[2], 1e-2, "d up"));
 }
 
 TEST(ModelsOnGpu, MergeAndUnmergeOnTheGpu) {

@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "hf/layers.h"
+#include "oft/device/gated_activation_kernels.h"
 
 namespace oft::models {
 namespace {
@@ -19,6 +20,13 @@ at::Tensor activation_backward(const std::string& name, const at::Tensor& grad, 
   return at::silu_backward(grad, x);  // silu, swish: models::activation has rejected every other name
 }
 
+// The device's fused silu(gate) * up kernels (liboft_cuda's on CUDA), or nullptr: the operators one by one.
+const GatedActivationKernels* fused_silu(const std::string& name, const at::Tensor& gate) {
+  if (name != "silu" && name != "swish") return nullptr;
+  const GatedActivationKernels* kernels = gated_activation_kernels(gate.device().type());
+  return kernels && kernels->silu_mul && kernels->silu_mul_backward ? kernels : nullptr;
+}
+
 class GatedActivationFunction : public torch::autograd::Function<GatedActivationFunction> {
  public:
   // The name last: needs_input_grad counts tensor inputs only.
@@ -26,6 +34,7 @@ class GatedActivationFunction : public torch::autograd::Function<GatedActivation
                             const std::string& name) {
     ctx->saved_data["activation"] = name;
     ctx->save_for_backward({gate, up});
+    if (const auto* kernels = fused_silu(name, gate)) return kernels->silu_mul(gate, up);
     return activation(name, gate) * up;
   }
 
@@ -34,6 +43,10 @@ class GatedActivationFunction : public torch::autograd::Function<GatedActivation
     const at::Tensor &gate = saved[0], &up = saved[1];
     const std::string name = ctx->saved_data["activation"].toStringRef();
     const at::Tensor& dy = grads[0];
+    if (const auto* kernels = fused_silu(name, gate)) {
+      auto [dgate, dup] = kernels->silu_mul_backward(dy, gate, up, ctx->needs_input_grad(0), ctx->needs_input_grad(1));
+      return {dgate, dup, at::Tensor()};
+    }
     at::Tensor dgate, dup;
     if (ctx->needs_input_grad(0)) dgate = activation_backward(name, (dy * up).to(gate.scalar_type()), gate);
     if (ctx->needs_input_grad(1)) dup = (dy * activation(name, gate)).to(up.scalar_type());

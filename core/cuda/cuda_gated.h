@@ -1,0 +1,13 @@
+#pragma once
+// The CUDA GatedActivationKernels (oft/device/gated_activation_kernels.h) that liboft_cuda registers.
+#include <tuple>
+
+#include <ATen/core/Tensor.h>
+
+namespace oft::cuda {
+
+at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up);
+std::tuple<at::Tensor, at::Tensor> silu_mul_backward(const at::Tensor& dy, const at::Tensor& gate, const at::Tensor& up,
+                                                     bool want_gate, bool want_up);
+
+}  // namespace oft::cuda

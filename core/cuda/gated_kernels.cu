@@ -1,0 +1,43 @@
+// Host launchers of the gated MLP product's kernels (gated_kernels.cuh).
+#include <cuda_runtime.h>
+
+#include "gated_kernels.cuh"
+#include "gated_launch.h"
+
+namespace oft::cuda {
+namespace {
+
+// f(T{}) for the element type.
+template <class F>
+cudaError_t with_element(ElementType type, F&& f) {
+  if (type == ElementType::kFloat16) return f(__half{});
+  if (type == ElementType::kBFloat16) return f(__nv_bfloat16{});
+  return f(float{});
+}
+
+}  // namespace
+
+cudaError_t launch_silu_mul(ElementType type, const void* gate, const void* up, int64_t n, void* out,
+                            cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return with_element(type, [&](auto element) {
+    using T = decltype(element);
+    silu_mul_kernel<T><<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(
+        static_cast<const T*>(gate), static_cast<const T*>(up), n, static_cast<T*>(out));
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_silu_mul_backward(ElementType type, const void* dy, const void* gate, const void* up, int64_t n,
+                                     void* dgate, void* dup, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return with_element(type, [&](auto element) {
+    using T = decltype(element);
+    silu_mul_backward_kernel<T><<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(
+        static_cast<const T*>(dy), static_cast<const T*>(gate), static_cast<const T*>(up), n, static_cast<T*>(dgate),
+        static_cast<T*>(dup));
+    return cudaGetLastError();
+  });
+}
+
+}  // namespace oft::cuda
