@@ -8,9 +8,9 @@
 
 #include <cuda_runtime_api.h>
 
-#include "cuda_gated.h"
+#include "cuda_model_kernels.h"
 #include "cuda_rotation.h"
-#include "oft/device/gated_activation_kernels.h"
+#include "oft/device/model_kernels.h"
 #include "oft/device/rotation_kernels.h"
 
 namespace {
@@ -49,10 +49,12 @@ int oft_cuda_prepare(int index, char* message, size_t size) {
     kernels.cayley_exact = &oft::cuda::cayley_exact;
     kernels.rotate_rows = &oft::cuda::rotate_rows;
     oft::register_rotation_kernels(c10::DeviceType::CUDA, kernels);
-    oft::GatedActivationKernels gated;
-    gated.silu_mul = &oft::cuda::silu_mul;
-    gated.silu_mul_backward = &oft::cuda::silu_mul_backward;
-    oft::register_gated_activation_kernels(c10::DeviceType::CUDA, gated);
+    oft::ModelKernels model;
+    model.silu_mul = &oft::cuda::silu_mul;
+    model.silu_mul_backward = &oft::cuda::silu_mul_backward;
+    model.rotary = &oft::cuda::rotary;
+    model.rotary_backward = &oft::cuda::rotary_backward;
+    oft::register_model_kernels(c10::DeviceType::CUDA, model);
     return true;
   }();
   return registered ? 0 : 1;

@@ -1,5 +1,5 @@
 // liboft_cuda's rotation kernels, their own source (core/cuda/rotation_kernels.cuh) with their launchers'
-// shapes, and its gated MLP product (gated_kernels.cuh), run on the CPU by the CUDA emulation against rotation_math's
+// shapes, and its gated MLP product (model_kernels.cuh), run on the CPU by the CUDA emulation against rotation_math's
 // LibTorch results and autograd, as test_cuda_rotation.cpp checks them on a GPU. Every launch runs with each block's
 // threads in forward, reverse and shuffled order between barriers: a missing __syncthreads changes the result. Runs
 // without a GPU.
@@ -20,7 +20,7 @@
 // The emulation first: the kernel header compiles against it.
 #include "cuda_emulation.h"
 
-#include "gated_kernels.cuh"
+#include "model_kernels.cuh"
 #include "rotation_kernels.cuh"
 
 namespace emu = oft::test::emulation;
@@ -283,6 +283,50 @@ TEST(KernelEmulation, SiluMulAndItsBackwardMatchTheOperators) {
       EXPECT_TRUE(close(dgate.to(at::kFloat), expected_dgate.to(at::kFloat), tolerance, "d gate"));
       EXPECT_TRUE(close(dup.to(at::kFloat), expected_dup.to(at::kFloat), tolerance, "d up"));
       EXPECT_TRUE(at::equal(dgate_alone, dgate)) << "d gate without d up";
+    }
+  }
+}
+
+at::Tensor rotate_half(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// The rotary embedding of x (batch, length, heads, dim) and its input gradient against the operators and autograd
+// on the CPU: every product of two 16-bit values is exact in fp32 and each step rounds where the operators round,
+// so fp16 and bf16 are bit for bit; fp32 within its rounding (nvcc may fuse a product and the sum).
+TEST(KernelEmulation, RotaryEmbeddingAndItsBackwardMatchTheOperators) {
+  const int64_t batch = 2, length = 5, heads = 3, dim = 8, n = batch * length * heads * dim;
+  for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
+    at::manual_seed(12);
+    const at::Tensor angles = 10 * at::rand({length, dim});
+    const at::Tensor cos = angles.cos().to(dtype), sin = angles.sin().to(dtype);
+    const at::Tensor x = (3 * at::randn({batch, length, heads, dim})).to(dtype).requires_grad_();
+    const at::Tensor dy = at::randn({batch, length, heads, dim}).to(dtype);
+    const at::Tensor expected = x * cos.unsqueeze(1) + rotate_half(x) * sin.unsqueeze(1);
+    const at::Tensor expected_dx = torch::autograd::grad({expected}, {x}, {dy})[0];
+    for (const unsigned blocks : {kernels::elementwise_blocks(n), 1u}) {
+      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(blocks) + " blocks");
+      const at::Tensor y = unwritten({batch, length, heads, dim}, dtype),
+                       dx = unwritten({batch, length, heads, dim}, dtype);
+      with_element_type(dtype, [&](auto element) {
+        using T = decltype(element);
+        const auto* c = static_cast<const T*>(cos.data_ptr());
+        const auto* s = static_cast<const T*>(sin.data_ptr());
+        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::rotary_kernel<T>,
+                    static_cast<const T*>(x.data_ptr()), c, s, n, heads, length, dim, false,
+                    static_cast<T*>(y.data_ptr()));
+        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::rotary_kernel<T>,
+                    static_cast<const T*>(dy.data_ptr()), c, s, n, heads, length, dim, true,
+                    static_cast<T*>(dx.data_ptr()));
+      });
+      if (dtype == at::kFloat) {
+        EXPECT_TRUE(close(y, expected.detach(), 1e-6, "rotary embedding"));
+        EXPECT_TRUE(close(dx, expected_dx, 1e-6, "its input gradient"));
+      } else {
+        EXPECT_TRUE(at::equal(y, expected.detach()));
+        EXPECT_TRUE(at::equal(dx, expected_dx));
+      }
     }
   }
 }

@@ -18,6 +18,7 @@
 #include "oft/hf/gated_activation.h"
 #include "oft/hf/pretrained.h"
 #include "oft/hf/rms_norm.h"
+#include "oft/hf/rotary_embedding.h"
 #include "oft/tuner/oft_model.h"
 #include "test_support.h"
 
@@ -110,6 +111,27 @@ TEST(ModelsOnGpu, GatedSiluOnTheGpuMatchesTheCpu) {
   EXPECT_TRUE(test::close(gpu[0], cpu[0], 1e-2, "y"));
   EXPECT_TRUE(test::close(gpu[1], cpu[1], 1e-2, "d gate"));
   EXPECT_TRUE(test::close(gpu[2], cpu[2], 1e-2, "d up"));
+}
+
+// The rotary embedding: liboft_cuda's one-pass kernels on the GPU, the operators on the CPU. Products of bf16 values
+// are exact in fp32 and both round each step alike: bit for bit.
+TEST(ModelsOnGpu, RotaryEmbeddingOnTheGpuEqualsTheCpu) {
+  REQUIRE_CUDA();
+  at::manual_seed(9);
+  const at::Tensor angles = 10 * at::rand({7, 64});
+  const at::Tensor cos = angles.cos().to(at::kBFloat16), sin = angles.sin().to(at::kBFloat16);
+  const at::Tensor x = (3 * at::randn({2, 7, 4, 64})).to(at::kBFloat16);
+  const at::Tensor dy = at::randn({2, 7, 4, 64}).to(at::kBFloat16);
+  auto run = [&](const c10::Device& device) {
+    const at::Tensor input = x.to(device).requires_grad_();
+    const at::Tensor y = models::rotary_embedding(input, cos.to(device), sin.to(device));
+    const at::Tensor dx = torch::autograd::grad({y}, {input}, {dy.to(device)})[0];
+    return std::make_pair(y.cpu(), dx.cpu());
+  };
+  const auto [cpu_y, cpu_dx] = run(at::kCPU);
+  const auto [gpu_y, gpu_dx] = run(kCuda);
+  EXPECT_TRUE(at::equal(gpu_y, cpu_y));
+  EXPECT_TRUE(at::equal(gpu_dx, cpu_dx));
 }
 
 TEST(ModelsOnGpu, MergeAndUnmergeOnTheGpu) {

@@ -4,7 +4,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "hf/layers.h"
-#include "oft/device/gated_activation_kernels.h"
+#include "oft/device/model_kernels.h"
 
 namespace oft::models {
 namespace {
@@ -21,9 +21,9 @@ at::Tensor activation_backward(const std::string& name, const at::Tensor& grad, 
 }
 
 // The device's fused silu(gate) * up kernels (liboft_cuda's on CUDA), or nullptr: the operators one by one.
-const GatedActivationKernels* fused_silu(const std::string& name, const at::Tensor& gate) {
+const ModelKernels* fused_silu(const std::string& name, const at::Tensor& gate) {
   if (name != "silu" && name != "swish") return nullptr;
-  const GatedActivationKernels* kernels = gated_activation_kernels(gate.device().type());
+  const ModelKernels* kernels = model_kernels(gate.device().type());
   return kernels && kernels->silu_mul && kernels->silu_mul_backward ? kernels : nullptr;
 }
 

@@ -11,6 +11,7 @@
 #include "hf/layers.h"
 #include "oft/errors.h"
 #include "oft/hf/gated_activation.h"
+#include "oft/hf/rotary_embedding.h"
 #include "oft/nn/adaptable_module.h"
 
 namespace oft::models::detail {
@@ -154,11 +155,6 @@ struct LlamaModel : AdaptableModule {
   }
 };
 
-at::Tensor rotate_half(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
 struct LlamaForCausalLM : AdaptableModule, CachedDecoding {
   LlamaConfig config;
   std::shared_ptr<LlamaModel> model;
@@ -196,16 +192,19 @@ struct LlamaForCausalLM : AdaptableModule, CachedDecoding {
     const at::Tensor freqs = at::outer(positions, c.inv_freq(ids.device()));
     const at::Tensor angles = at::cat({freqs, freqs}, -1);
     const at::Tensor cos = angles.cos().to(h.scalar_type()), sin = angles.sin().to(h.scalar_type());
-    auto rope = [&](const at::Tensor& x) { return x * cos + rotate_half(x) * sin; };
     const double scale = std::pow(static_cast<double>(dim), -0.5);
     auto heads = [&](const at::Tensor& x, int64_t n) { return x.view({batch, length, n, dim}).transpose(1, 2); };
+    // Rotated while (batch, seq, heads, dim), the projection's own layout, then seen as (batch, heads, seq, dim).
+    auto rotated_heads = [&](const at::Tensor& x, int64_t n) {
+      return rotary_embedding(x.view({batch, length, n, dim}), cos, sin).transpose(1, 2);
+    };
     size_t index = 0;
     for (const auto& module : *model->layers) {
       auto& l = *module->as<LlamaDecoderLayer>();
       auto& a = *l.self_attn;
       at::Tensor x = l.input_layernorm(h);
-      const at::Tensor q = rope(heads(a.q_proj(x), c.heads));
-      at::Tensor k = rope(heads(a.k_proj(x), c.kv_heads));
+      const at::Tensor q = rotated_heads(a.q_proj(x), c.heads);
+      at::Tensor k = rotated_heads(a.k_proj(x), c.kv_heads);
       at::Tensor v = heads(a.v_proj(x), c.kv_heads);
       if (cache) std::tie(k, v) = extend_cache(*cache, index, k, v);
       h = h + a.o_proj(attention(q, k, v, mask4d, scale));

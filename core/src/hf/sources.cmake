@@ -10,6 +10,7 @@ target_sources(oft_core PRIVATE src/hf/generation.cpp)
 target_sources(oft_core PRIVATE src/hf/causal_lm_loss.cpp)
 target_sources(oft_core PRIVATE src/hf/rms_norm.cpp)
 target_sources(oft_core PRIVATE src/hf/gated_activation.cpp)
+target_sources(oft_core PRIVATE src/hf/rotary_embedding.cpp)
 target_sources(oft_core PRIVATE src/hf/tokenizer.cpp)
 set_source_files_properties(src/hf/tokenizer.cpp PROPERTIES SKIP_PRECOMPILE_HEADERS ON)  # torch-free
 target_sources(oft_core PRIVATE src/hf/input_scale_groups.cpp)

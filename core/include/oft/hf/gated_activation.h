@@ -13,7 +13,7 @@ namespace oft::models {
 // activation(name, gate) * up (names as models::activation: gelu, gelu_new / gelu_pytorch_tanh, relu,
 // silu / swish), differentiable in gate and up. Values and gradients are those of the two operators: the
 // backward recomputes act(gate) and calls the activation's own backward operator. silu on a device with
-// registered kernels (oft/device/gated_activation_kernels.h: liboft_cuda's) takes them, one pass each way.
+// registered kernels (oft/device/model_kernels.h: liboft_cuda's) takes them, one pass each way.
 OFT_CORE_API at::Tensor gated_activation(const std::string& name, const at::Tensor& gate, const at::Tensor& up);
 
 }  // namespace oft::models

@@ -1,5 +1,5 @@
 #pragma once
-// The CUDA GatedActivationKernels (oft/device/gated_activation_kernels.h) that liboft_cuda registers.
+// The CUDA ModelKernels (oft/device/model_kernels.h) that liboft_cuda registers.
 #include <tuple>
 
 #include <ATen/core/Tensor.h>
@@ -9,5 +9,8 @@ namespace oft::cuda {
 at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up);
 std::tuple<at::Tensor, at::Tensor> silu_mul_backward(const at::Tensor& dy, const at::Tensor& gate, const at::Tensor& up,
                                                      bool want_gate, bool want_up);
+
+at::Tensor rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
+at::Tensor rotary_backward(const at::Tensor& dy, const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace oft::cuda

@@ -1,8 +1,8 @@
-// Host launchers of the gated MLP product's kernels (gated_kernels.cuh).
+// Host launchers of the models' elementwise kernels (model_kernels.cuh).
 #include <cuda_runtime.h>
 
-#include "gated_kernels.cuh"
-#include "gated_launch.h"
+#include "model_kernels.cuh"
+#include "model_launch.h"
 
 namespace oft::cuda {
 namespace {
@@ -36,6 +36,18 @@ cudaError_t launch_silu_mul_backward(ElementType type, const void* dy, const voi
     silu_mul_backward_kernel<T><<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(
         static_cast<const T*>(dy), static_cast<const T*>(gate), static_cast<const T*>(up), n, static_cast<T*>(dgate),
         static_cast<T*>(dup));
+    return cudaGetLastError();
+  });
+}
+
+cudaError_t launch_rotary(ElementType type, const void* v, const void* cos, const void* sin, int64_t n, int64_t heads,
+                          int64_t length, int64_t dim, bool backward, void* out, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  return with_element(type, [&](auto element) {
+    using T = decltype(element);
+    rotary_kernel<T><<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(
+        static_cast<const T*>(v), static_cast<const T*>(cos), static_cast<const T*>(sin), n, heads, length, dim,
+        backward, static_cast<T*>(out));
     return cudaGetLastError();
   });
 }
