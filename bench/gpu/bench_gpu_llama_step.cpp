@@ -47,11 +47,12 @@ void bench_targets(const std::string& label, const oft::ModuleSelector& targets,
   at::manual_seed(0);
   const at::Tensor ids =
       at::randint(vocab, {shape.batch, shape.seq}, at::TensorOptions().device(device).dtype(at::kLong));
+  // No reference to the logits outlives the loss's statement (the loss keeps what its backward needs), as in the
+  // Python peer.
+  auto forward_loss = [&] { return oft::models::causal_lm_loss(pretrained.forward(ids, at::Tensor()), ids); };
   auto step = [&] {
     optimizer.zero_grad();
-    // No reference to the logits outlives this statement (the loss keeps what its backward needs), as in the
-    // Python peer.
-    const at::Tensor loss = oft::models::causal_lm_loss(pretrained.forward(ids, at::Tensor()), ids);
+    const at::Tensor loss = forward_loss();
     loss.backward();
     optimizer.step();
   };
@@ -67,7 +68,7 @@ void bench_targets(const std::string& label, const oft::ModuleSelector& targets,
   if (device.is_cpu()) {  // what a forward and the loss keep for the backward, on the C heap
     optimizer.zero_grad();
     const double before = oft::bench::heap_in_use_gib();
-    const at::Tensor loss = oft::models::causal_lm_loss(pretrained.forward(ids, at::Tensor()), ids);
+    const at::Tensor loss = forward_loss();
     out["measurements"].push_back(
         measurement(prefix + "oft_forward_held_memory", oft::bench::heap_in_use_gib() - before, "GiB"));
     loss.backward();
