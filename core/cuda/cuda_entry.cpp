@@ -50,8 +50,10 @@ int oft_cuda_prepare(int index, char* message, size_t size) {
     kernels.rotate_rows = &oft::cuda::rotate_rows;
     oft::register_rotation_kernels(c10::DeviceType::CUDA, kernels);
     oft::ModelKernels model;
+    model.silu_mul_takes = &oft::cuda::silu_mul_takes;
     model.silu_mul = &oft::cuda::silu_mul;
     model.silu_mul_backward = &oft::cuda::silu_mul_backward;
+    model.rotary_takes = &oft::cuda::rotary_takes;
     model.rotary = &oft::cuda::rotary;
     model.rotary_backward = &oft::cuda::rotary_backward;
     oft::register_model_kernels(c10::DeviceType::CUDA, model);

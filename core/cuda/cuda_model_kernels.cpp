@@ -1,7 +1,10 @@
-// LibTorch side of the models' elementwise kernels: checks, contiguous inputs, results in the inputs' dtype,
-// launches on the current stream. Inputs the kernels do not take (other dtypes, shapes that differ, a GPU older
-// than the built architectures) take LibTorch's operators.
+// LibTorch side of the models' elementwise kernels: what they take, contiguous inputs, results in the inputs'
+// dtype, launches on the current stream. The models ask silu_mul_takes / rotary_takes first and take LibTorch's
+// operators for anything else (other dtypes, shapes that differ, a GPU older than the built architectures).
 #include "cuda_model_kernels.h"
+
+#include <stdexcept>
+#include <string>
 
 #include <ATen/ATen.h>
 
@@ -11,25 +14,27 @@
 namespace oft::cuda {
 namespace {
 
+// Same device, dtype and shape, a dtype the kernels have, a GPU they were built for.
 bool fits(const at::Tensor& a, const at::Tensor& b) {
   return a.is_cuda() && b.device() == a.device() && a.scalar_type() == b.scalar_type() && a.sizes() == b.sizes() &&
          kernel_dtype(a.scalar_type()) && kernels_run_on(a.device());
 }
 
+void require(bool taken, const char* what) {
+  if (!taken) throw std::invalid_argument(std::string("liboft_cuda: ") + what + ": tensors the kernel does not take");
+}
+
+}  // namespace
+
 // The rotary embedding's rows of x (batch, length, heads, dim) with cos, sin (length, dim) of x's dtype.
-bool rotary_fits(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+bool rotary_takes(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   return x.is_cuda() && x.dim() == 4 && x.size(3) % 2 == 0 && kernel_dtype(x.scalar_type()) && cos.dim() == 2 &&
          cos.size(0) == x.size(1) && cos.size(1) == x.size(3) && cos.sizes() == sin.sizes() &&
          cos.scalar_type() == x.scalar_type() && sin.scalar_type() == x.scalar_type() && cos.device() == x.device() &&
          sin.device() == x.device() && kernels_run_on(x.device());
 }
 
-// rotate_half and its transpose along the last dimension.
-at::Tensor rotate_half(const at::Tensor& v, bool transpose) {
-  const int64_t half = v.size(-1) / 2;
-  const at::Tensor first = v.narrow(-1, 0, half), second = v.narrow(-1, half, half);
-  return transpose ? at::cat({second, -first}, -1) : at::cat({-second, first}, -1);
-}
+namespace {
 
 at::Tensor launch_rotary_on(const at::Tensor& v, const at::Tensor& cos, const at::Tensor& sin, bool backward) {
   const c10::cuda::CUDAGuard guard(v.device());
@@ -45,23 +50,19 @@ at::Tensor launch_rotary_on(const at::Tensor& v, const at::Tensor& cos, const at
 }  // namespace
 
 at::Tensor rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  if (!rotary_fits(x, cos, sin)) {
-    const at::Tensor c = cos.unsqueeze(1), s = sin.unsqueeze(1);
-    return x * c + rotate_half(x, false) * s;
-  }
+  require(rotary_takes(x, cos, sin), "rotary embedding");
   return launch_rotary_on(x, cos, sin, false);
 }
 
 at::Tensor rotary_backward(const at::Tensor& dy, const at::Tensor& cos, const at::Tensor& sin) {
-  if (!rotary_fits(dy, cos, sin)) {
-    const at::Tensor c = cos.unsqueeze(1), s = sin.unsqueeze(1);
-    return dy * c + rotate_half(dy * s, true);
-  }
+  require(rotary_takes(dy, cos, sin), "rotary embedding backward");
   return launch_rotary_on(dy, cos, sin, true);
 }
 
+bool silu_mul_takes(const at::Tensor& gate, const at::Tensor& up) { return fits(gate, up); }
+
 at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up) {
-  if (!fits(gate, up)) return at::silu(gate) * up;
+  require(fits(gate, up), "silu(gate) * up");
   const c10::cuda::CUDAGuard guard(gate.device());
   const at::Tensor g = gate.contiguous(), u = up.contiguous();
   at::Tensor out = at::empty_like(g);
@@ -73,12 +74,7 @@ at::Tensor silu_mul(const at::Tensor& gate, const at::Tensor& up) {
 
 std::tuple<at::Tensor, at::Tensor> silu_mul_backward(const at::Tensor& dy, const at::Tensor& gate, const at::Tensor& up,
                                                      bool want_gate, bool want_up) {
-  if (!fits(gate, up) || !fits(dy, gate)) {
-    at::Tensor dgate, dup;
-    if (want_gate) dgate = at::silu_backward((dy * up).to(gate.scalar_type()), gate);
-    if (want_up) dup = (dy * at::silu(gate)).to(up.scalar_type());
-    return {dgate, dup};
-  }
+  require(fits(gate, up) && fits(dy, gate), "silu(gate) * up backward");
   const c10::cuda::CUDAGuard guard(gate.device());
   const at::Tensor d = dy.contiguous(), g = gate.contiguous(), u = up.contiguous();
   at::Tensor dgate = want_gate ? at::empty_like(g) : at::Tensor();

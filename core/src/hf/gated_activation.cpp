@@ -20,11 +20,12 @@ at::Tensor activation_backward(const std::string& name, const at::Tensor& grad, 
   return at::silu_backward(grad, x);  // silu, swish: models::activation has rejected every other name
 }
 
-// The device's fused silu(gate) * up kernels (liboft_cuda's on CUDA), or nullptr: the operators one by one.
-const ModelKernels* fused_silu(const std::string& name, const at::Tensor& gate) {
+// The device's fused silu(gate) * up kernels (liboft_cuda's on CUDA) when they take gate and up, or nullptr: the
+// operators one by one.
+const ModelKernels* fused_silu(const std::string& name, const at::Tensor& gate, const at::Tensor& up) {
   if (name != "silu" && name != "swish") return nullptr;
   const ModelKernels* kernels = model_kernels(gate.device().type());
-  return kernels && kernels->silu_mul && kernels->silu_mul_backward ? kernels : nullptr;
+  return kernels && kernels->silu_mul_takes && kernels->silu_mul_takes(gate, up) ? kernels : nullptr;
 }
 
 class GatedActivationFunction : public torch::autograd::Function<GatedActivationFunction> {
@@ -34,7 +35,7 @@ class GatedActivationFunction : public torch::autograd::Function<GatedActivation
                             const std::string& name) {
     ctx->saved_data["activation"] = name;
     ctx->save_for_backward({gate, up});
-    if (const auto* kernels = fused_silu(name, gate)) return kernels->silu_mul(gate, up);
+    if (const auto* kernels = fused_silu(name, gate, up)) return kernels->silu_mul(gate, up);
     return activation(name, gate) * up;
   }
 
@@ -43,7 +44,7 @@ class GatedActivationFunction : public torch::autograd::Function<GatedActivation
     const at::Tensor &gate = saved[0], &up = saved[1];
     const std::string name = ctx->saved_data["activation"].toStringRef();
     const at::Tensor& dy = grads[0];
-    if (const auto* kernels = fused_silu(name, gate)) {
+    if (const auto* kernels = fused_silu(name, gate, up)) {
       auto [dgate, dup] = kernels->silu_mul_backward(dy, gate, up, ctx->needs_input_grad(0), ctx->needs_input_grad(1));
       return {dgate, dup, at::Tensor()};
     }

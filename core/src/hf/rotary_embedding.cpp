@@ -16,16 +16,11 @@ at::Tensor rotate_half(const at::Tensor& x) {
   return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
 }
 
-// The device's kernels when they take these tensors (a 16-bit or fp32 x of four dimensions, angles of its dtype
-// that no gradient flows to), or nullptr.
+// The device's kernels when they take these tensors and no gradient flows to the angles, or nullptr.
 const ModelKernels* kernels_for(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   const ModelKernels* kernels = model_kernels(x.device().type());
-  if (!kernels || !kernels->rotary || !kernels->rotary_backward) return nullptr;
-  const auto dtype = x.scalar_type();
-  const bool fits = x.dim() == 4 && (dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16) &&
-                    cos.scalar_type() == dtype && sin.scalar_type() == dtype && !cos.requires_grad() &&
-                    !sin.requires_grad();
-  return fits ? kernels : nullptr;
+  if (!kernels || !kernels->rotary_takes || cos.requires_grad() || sin.requires_grad()) return nullptr;
+  return kernels->rotary_takes(x, cos, sin) ? kernels : nullptr;
 }
 
 class RotaryFunction : public torch::autograd::Function<RotaryFunction> {
