@@ -215,6 +215,9 @@ bin=$build/bin
 [ -x "$bin/bench_gpu_oft_linear" ] || log "no $bin/bench_gpu_oft_linear: build it (cmake --build build --target bench_gpu_oft_linear)"
 run oft_linear_oft 90 --stdout "$out/bench/oft_linear.oft.json" \
   "$bin/bench_gpu_oft_linear" --device "$device" --dtype bf16 --tokens "$linear_tokens" "${size[@]}"
+# The same with the CUDA-core rotation kernels (no tensor cores), for the comparison in one run.
+run oft_linear_cuda_cores 60 --stdout "$out/bench/oft_linear.oft_cuda_cores.json" \
+  "$bin/bench_gpu_oft_linear" --device "$device" --dtype bf16 --tokens "$linear_tokens" --cuda-cores "${size[@]}"
 run oft_linear_peft 120 --stdout "$out/bench/oft_linear.peft.json" \
   "$python" bench/gpu/peft_oft_linear_gpu.py --device "$device" --dtype bf16 --tokens "$linear_tokens" "${size[@]}"
 run llama_step_oft 120 --stdout "$out/bench/llama_step.oft.json" \

@@ -6,8 +6,11 @@
 //   oft_fwdbwd    base frozen, adapter trainable: y = oft(x); y.backward(g)  (input and adapter gradients)
 // for in = out = --features, block --block, each of --tokens. Prints one JSON object (times in ms).
 //   bench_gpu_oft_linear [--device cuda] [--dtype bf16] [--tokens 8192,2048] [--features 4096] [--block 32]
-//                        [--budget-s 1] [--small]     (--small: 64 tokens x 256 features x block 16, for CPU smoke
-//                        runs)
+//                        [--budget-s 1] [--small] [--cuda-cores]
+//   --small: 64 tokens x 256 features x block 16, for CPU smoke runs; --cuda-cores: the rotation kernels without
+//   the tensor cores (OFT_CUDA_TENSOR_CORES=0), reported as impl "oft_cuda_cores", to compare the two in one run.
+
+#include <cstdlib>
 
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/modules/linear.h>
@@ -81,8 +84,12 @@ void bench_tokens(int64_t tokens, int64_t features, int64_t block, const c10::De
 int main(int argc, char** argv) {
   return oft::bench::run_report("oft_linear", [&](nlohmann::json& out) {
     const oft::bench::Args args(argc, argv, {"--device", "--dtype", "--tokens", "--features", "--block", "--budget-s"},
-                                {"--small"});
+                                {"--small", "--cuda-cores"});
     const bool small = args.has("--small");
+    if (args.has("--cuda-cores")) {
+      setenv("OFT_CUDA_TENSOR_CORES", "0", /*overwrite=*/1);  // before liboft_cuda reads it
+      out["impl"] = "oft_cuda_cores";
+    }
     const c10::Device device = oft::bench::with_index(oft::parse_device(args.get("--device", "cuda")));
     const c10::ScalarType dtype = oft::parse_dtype(args.get("--dtype", "bf16"));
     oft::prepare_device(device);

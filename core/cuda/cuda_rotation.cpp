@@ -104,8 +104,8 @@ class RotateRows : public torch::autograd::Function<RotateRows> {
       dblocks = at::zeros_like(blocks);
       const int b = static_cast<int>(blocks.size(-1));
       check_launch(launch_rotate_grad(element_type(x.scalar_type()), x.data_ptr(), dy.data_ptr(), x.size(0),
-                                      static_cast<int>(x.size(1)), b, blocks.size(0) == 1, dblocks.data_ptr<float>(),
-                                      current_stream()),
+                                      static_cast<int>(x.size(1)), b, blocks.size(0) == 1,
+                                      tensor_cores_run_on(x.device()), dblocks.data_ptr<float>(), current_stream()),
                    "block rotation backward (dR)");
     }
     return {dx, dblocks};
@@ -115,7 +115,7 @@ class RotateRows : public torch::autograd::Function<RotateRows> {
   static void launch(const at::Tensor& x, const at::Tensor& blocks, bool transpose, at::Tensor& y) {
     check_launch(launch_rotate(element_type(x.scalar_type()), x.data_ptr(), blocks.data_ptr<float>(), x.size(0),
                                static_cast<int>(x.size(1)), static_cast<int>(blocks.size(-1)), blocks.size(0) == 1,
-                               transpose, y.data_ptr(), current_stream()),
+                               transpose, tensor_cores_run_on(x.device()), y.data_ptr(), current_stream()),
                  transpose ? "block rotation backward (dx)" : "block rotation");
   }
 };

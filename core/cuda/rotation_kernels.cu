@@ -2,7 +2,9 @@
 // on the given stream with the kernel's LaunchShape.
 #include <cuda_runtime.h>
 
-#include "rotation_kernels.cuh"
+#include <type_traits>
+
+#include "rotation_mma_kernels.cuh"
 
 namespace oft::cuda {
 namespace {
@@ -10,9 +12,32 @@ namespace {
 // Without an opt-in, a kernel may use this much dynamic shared memory.
 constexpr size_t kDefaultSharedBytes = 48 * 1024;
 
+template <class T, int kB>
+cudaError_t rotate_mma(const void* x, const float* blocks, int64_t tokens, int features, bool shared_block,
+                       bool transpose, void* y, cudaStream_t stream) {
+  const LaunchShape shape = rotate_mma_shape(tokens, features, kB);
+  rotate_mma_kernel<T, kB><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
+      static_cast<const T*>(x), blocks, tokens, features, shared_block, transpose, static_cast<T*>(y));
+  return cudaGetLastError();
+}
+
+template <class T, int kB>
+cudaError_t rotate_grad_mma(const void* x, const void* dy, int64_t tokens, int features, bool shared_block,
+                            float* grad_blocks, cudaStream_t stream) {
+  const LaunchShape shape = rotate_grad_mma_shape(tokens, features, kB);
+  rotate_grad_mma_kernel<T, kB><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
+      static_cast<const T*>(x), static_cast<const T*>(dy), tokens, features, shared_block, grad_blocks);
+  return cudaGetLastError();
+}
+
 template <class T>
 cudaError_t rotate_typed(const void* x, const float* blocks, int64_t tokens, int features, int b, bool shared_block,
-                         bool transpose, void* y, cudaStream_t stream) {
+                         bool transpose, bool tensor_cores, void* y, cudaStream_t stream) {
+  if constexpr (!std::is_same_v<T, float>) {
+    if (tensor_cores && mma_rotation_fits(sizeof(T), b, features, x, y))
+      return b == 32 ? rotate_mma<T, 32>(x, blocks, tokens, features, shared_block, transpose, y, stream)
+                     : rotate_mma<T, 64>(x, blocks, tokens, features, shared_block, transpose, y, stream);
+  }
   const LaunchShape shape = rotate_shape(tokens, features, b);
   const bool vectorized = vector_access_fits(sizeof(T), b, features, x, y);
   rotate_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
@@ -23,7 +48,12 @@ cudaError_t rotate_typed(const void* x, const float* blocks, int64_t tokens, int
 
 template <class T>
 cudaError_t rotate_grad_typed(const void* x, const void* dy, int64_t tokens, int features, int b, bool shared_block,
-                              float* grad_blocks, cudaStream_t stream) {
+                              bool tensor_cores, float* grad_blocks, cudaStream_t stream) {
+  if constexpr (!std::is_same_v<T, float>) {
+    if (tensor_cores && mma_rotation_fits(sizeof(T), b, features, x, dy))
+      return b == 32 ? rotate_grad_mma<T, 32>(x, dy, tokens, features, shared_block, grad_blocks, stream)
+                     : rotate_grad_mma<T, 64>(x, dy, tokens, features, shared_block, grad_blocks, stream);
+  }
   const LaunchShape shape = rotate_grad_shape(tokens, features, b);
   rotate_grad_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
       static_cast<const T*>(x), static_cast<const T*>(dy), tokens, features, b, shared_block, grad_tile_rows_for(b),
@@ -32,6 +62,15 @@ cudaError_t rotate_grad_typed(const void* x, const void* dy, int64_t tokens, int
 }
 
 }  // namespace
+
+bool tensor_cores_run_on_current_device() {
+  cudaFuncAttributes attributes{};
+  if (cudaFuncGetAttributes(&attributes, rotate_mma_kernel<__nv_bfloat16, 32>) != cudaSuccess) {
+    cudaGetLastError();  // as below
+    return false;
+  }
+  return attributes.binaryVersion >= 80;  // the image this device runs has the mma.sync instructions
+}
 
 bool kernels_run_on_current_device() {
   cudaFuncAttributes attributes{};
@@ -78,29 +117,31 @@ cudaError_t launch_cayley_backward(const float* rotation, const float* grad, int
 }
 
 cudaError_t launch_rotate(ElementType type, const void* x, const float* blocks, int64_t tokens, int features, int b,
-                          bool shared_block, bool transpose, void* y, cudaStream_t stream) {
+                          bool shared_block, bool transpose, bool tensor_cores, void* y, cudaStream_t stream) {
   if (tokens == 0 || features == 0) return cudaSuccess;
   switch (type) {
     case ElementType::kFloat32:
-      return rotate_typed<float>(x, blocks, tokens, features, b, shared_block, transpose, y, stream);
+      return rotate_typed<float>(x, blocks, tokens, features, b, shared_block, transpose, tensor_cores, y, stream);
     case ElementType::kFloat16:
-      return rotate_typed<__half>(x, blocks, tokens, features, b, shared_block, transpose, y, stream);
+      return rotate_typed<__half>(x, blocks, tokens, features, b, shared_block, transpose, tensor_cores, y, stream);
     case ElementType::kBFloat16:
-      return rotate_typed<__nv_bfloat16>(x, blocks, tokens, features, b, shared_block, transpose, y, stream);
+      return rotate_typed<__nv_bfloat16>(x, blocks, tokens, features, b, shared_block, transpose, tensor_cores, y,
+                                         stream);
   }
   return cudaErrorInvalidValue;
 }
 
 cudaError_t launch_rotate_grad(ElementType type, const void* x, const void* dy, int64_t tokens, int features, int b,
-                               bool shared_block, float* grad_blocks, cudaStream_t stream) {
+                               bool shared_block, bool tensor_cores, float* grad_blocks, cudaStream_t stream) {
   if (tokens == 0 || features == 0) return cudaSuccess;
   switch (type) {
     case ElementType::kFloat32:
-      return rotate_grad_typed<float>(x, dy, tokens, features, b, shared_block, grad_blocks, stream);
+      return rotate_grad_typed<float>(x, dy, tokens, features, b, shared_block, tensor_cores, grad_blocks, stream);
     case ElementType::kFloat16:
-      return rotate_grad_typed<__half>(x, dy, tokens, features, b, shared_block, grad_blocks, stream);
+      return rotate_grad_typed<__half>(x, dy, tokens, features, b, shared_block, tensor_cores, grad_blocks, stream);
     case ElementType::kBFloat16:
-      return rotate_grad_typed<__nv_bfloat16>(x, dy, tokens, features, b, shared_block, grad_blocks, stream);
+      return rotate_grad_typed<__nv_bfloat16>(x, dy, tokens, features, b, shared_block, tensor_cores, grad_blocks,
+                                              stream);
   }
   return cudaErrorInvalidValue;
 }

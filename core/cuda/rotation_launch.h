@@ -15,6 +15,8 @@ enum class ElementType { kFloat32, kFloat16, kBFloat16 };
 // Whether the current device can run these kernels: liboft_cuda holds them only for the architectures it
 // was built for (OFT_CUDA_ARCHITECTURES), so an older GPU has no image of them.
 bool kernels_run_on_current_device();
+// Whether the current device runs the tensor-core forms of the activation rotations (sm_80 and later images).
+bool tensor_cores_run_on_current_device();
 
 // vec (blocks, b(b-1)/2) -> out (blocks, b, b): PEFT's Cayley-Neumann series with num_terms >= 2.
 cudaError_t launch_neumann_forward(const float* vec, int64_t blocks, int b, int num_terms, float* out,
@@ -28,11 +30,12 @@ cudaError_t launch_cayley_forward(const float* vec, int64_t blocks, int b, float
 cudaError_t launch_cayley_backward(const float* rotation, const float* grad, int64_t blocks, int b, float* grad_vec,
                                    cudaStream_t stream);
 // y (tokens, features) = x . blockdiag(R) (R^T with transpose), R (features / b or 1 shared, b, b) fp32;
-// x and y of `type`, arithmetic in fp32.
+// x and y of `type`, arithmetic in fp32; on the tensor cores where `tensor_cores` and the shapes allow
+// (tensor_cores_run_on_current_device says whether the device may).
 cudaError_t launch_rotate(ElementType type, const void* x, const float* blocks, int64_t tokens, int features, int b,
-                          bool shared_block, bool transpose, void* y, cudaStream_t stream);
+                          bool shared_block, bool transpose, bool tensor_cores, void* y, cudaStream_t stream);
 // grad_blocks (zeroed, fp32) += per block sum over tokens of x_k^T dy_k (all blocks into one when shared).
 cudaError_t launch_rotate_grad(ElementType type, const void* x, const void* dy, int64_t tokens, int features, int b,
-                               bool shared_block, float* grad_blocks, cudaStream_t stream);
+                               bool shared_block, bool tensor_cores, float* grad_blocks, cudaStream_t stream);
 
 }  // namespace oft::cuda

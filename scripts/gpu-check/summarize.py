@@ -159,7 +159,8 @@ def ratio_of(values: Values, pair) -> float | None:
 
 def goal(values: Values, gid: str, text: str, num: tuple, den: tuple, op: str, limit: float, peers=None) -> dict:
     """num / den (each (bench, impl, measurement name)) compared with limit by op ("<=" or ">=");
-    peers: {"peft_ratio": (num, den), ...}, PEFT's own ratios on the same definition, for context."""
+    peers: {"peft_ratio": (num, den), ...}, PEFT's own ratios on the same definition (and cuda_cores_ratio, ours
+    without the tensor cores), for context."""
     g = {"id": gid, "goal": text, "comparison": op, "limit": limit, "unit": "x",
          "numerator": "/".join(num), "denominator": "/".join(den)}
     a, b = values.get(*num), values.get(*den)
@@ -189,12 +190,14 @@ def goals(values: Values, a) -> list[dict]:
              {"peft_ratio": (lin("peft", L, "peft_fwd"), lin("peft", L, "bare_fwd"))}),
         goal(values, "linear_fwdbwd_large", f"OFT Linear forward+backward, {L} tokens: <= 1.25x bare",
              lin("oft", L, "oft_fwdbwd"), lin("oft", L, "bare_fwdbwd"), "<=", 1.25,
-             {"peft_ratio": (lin("peft", L, "peft_fwdbwd"), lin("peft", L, "bare_fwdbwd")),
+             {"cuda_cores_ratio": (lin("oft_cuda_cores", L, "oft_fwdbwd"), lin("oft_cuda_cores", L, "bare_fwdbwd")),
+              "peft_ratio": (lin("peft", L, "peft_fwdbwd"), lin("peft", L, "bare_fwdbwd")),
               "peft_compile_ratio": (lin("peft_compile", L, "peft_compile_fwdbwd"),
                                      lin("peft_compile", L, "bare_fwdbwd"))}),
         goal(values, "linear_fwdbwd_small", f"OFT Linear forward+backward, {S} tokens: <= 1.6x bare",
              lin("oft", S, "oft_fwdbwd"), lin("oft", S, "bare_fwdbwd"), "<=", 1.6,
-             {"peft_ratio": (lin("peft", S, "peft_fwdbwd"), lin("peft", S, "bare_fwdbwd")),
+             {"cuda_cores_ratio": (lin("oft_cuda_cores", S, "oft_fwdbwd"), lin("oft_cuda_cores", S, "bare_fwdbwd")),
+              "peft_ratio": (lin("peft", S, "peft_fwdbwd"), lin("peft", S, "bare_fwdbwd")),
               "peft_compile_ratio": (lin("peft_compile", S, "peft_compile_fwdbwd"),
                                      lin("peft_compile", S, "bare_fwdbwd"))}),
         goal(values, "llama_qv_speed", "LLaMA-shaped training step, OFT q_proj,v_proj: >= 1.3x PEFT OFT's tokens/s",
@@ -290,6 +293,7 @@ def main() -> int:
         ratio = "   -  " if g["ratio"] is None else f"{g['ratio']:6.3f}"
         peft = f"  (PEFT {g['peft_ratio']:.2f}x)" if "peft_ratio" in g else ""
         peft += f" (PEFT compiled {g['peft_compile_ratio']:.2f}x)" if "peft_compile_ratio" in g else ""
+        peft += f" (oft on CUDA cores {g['cuda_cores_ratio']:.2f}x)" if "cuda_cores_ratio" in g else ""
         print(f"[gpu-check]   {g['status']:7s} {ratio} {g['comparison']} {g['limit']:<5} {g['goal']}{peft}")
     for c in checks:
         print(f"[gpu-check]   {c['status']:7s} {c['check']} (oft {c['oft']}, PEFT {c['peft']})")

@@ -62,7 +62,7 @@ class Stack {
   void* base_;
 };
 
-enum class State { kReady, kAtBarrier, kAtShuffle, kExited };
+enum class State { kReady, kAtBarrier, kAtShuffle, kAtExchange, kExited };
 
 constexpr unsigned kWarpSize = 32;
 
@@ -75,6 +75,9 @@ struct Fiber {
   unsigned shuffle_mask = 0;  // at a shuffle: its arguments, then its result
   unsigned shuffle_source = 0;
   uint64_t shuffle_value = 0;
+  const void* exchange_mine = nullptr;  // at a warp exchange: its arguments
+  void* exchange_all = nullptr;
+  size_t exchange_bytes = 0;
   void* fake_stack = nullptr;  // ASan's, while switched out
   Stack stack;
 };
@@ -180,6 +183,25 @@ bool complete_shuffles(Launch& l) {
   return any;
 }
 
+// Completes the exchanges of the warps whose 32 lanes have all arrived with the same size; false if none could.
+bool complete_exchanges(Launch& l) {
+  bool any = false;
+  for (size_t first = 0; first + kWarpSize <= l.fibers.size(); first += kWarpSize) {
+    const auto lane = [&](size_t i) -> Fiber& { return *l.fibers[first + i]; };
+    bool arrived = true;
+    for (size_t i = 0; i < kWarpSize && arrived; ++i)
+      arrived = lane(i).state == State::kAtExchange && lane(i).exchange_bytes == lane(0).exchange_bytes;
+    if (!arrived) continue;
+    const size_t bytes = lane(0).exchange_bytes;
+    for (size_t i = 0; i < kWarpSize; ++i)
+      for (size_t j = 0; j < kWarpSize; ++j)
+        std::memcpy(static_cast<unsigned char*>(lane(i).exchange_all) + j * bytes, lane(j).exchange_mine, bytes);
+    for (size_t i = 0; i < kWarpSize; ++i) lane(i).state = State::kReady;
+    any = true;
+  }
+  return any;
+}
+
 // Runs the block's fibers, each until its next barrier, shuffle or end, round after round.
 void run_block(Launch& l, size_t shared_bytes, const Options& options, std::mt19937& rng) {
   l.shared.reset(new unsigned char[std::max<size_t>(shared_bytes, 1)]);  // exactly the launch's bytes, for ASan
@@ -202,14 +224,16 @@ void run_block(Launch& l, size_t shared_bytes, const Options& options, std::mt19
       resume(l, f);
       if (l.error) std::rethrow_exception(l.error);  // the other fibers are dropped where they stand
     }
-    if (complete_shuffles(l)) continue;
+    const bool shuffled = complete_shuffles(l);
+    if (complete_exchanges(l) || shuffled) continue;
     // Every thread waits or has exited: the barrier opens if all that wait are at it.
     const auto at = [&](State s) {
       return std::count_if(l.fibers.begin(), l.fibers.end(), [s](const auto& f) { return f->state == s; });
     };
-    if (at(State::kAtShuffle) > 0)
+    if (at(State::kAtShuffle) > 0 || at(State::kAtExchange) > 0)
       throw std::runtime_error("emulated block " + str(l.block_index) +
-                               ": a warp shuffle whose lanes do not all arrive (diverged, exited or at a barrier)");
+                               ": a warp shuffle or warp-wide instruction whose lanes do not all arrive (diverged, "
+                               "exited or at a barrier)");
     if (at(State::kAtBarrier) == 0) break;
     for (auto& f : l.fibers)
       if (f->state == State::kAtBarrier) f->state = State::kReady;
@@ -278,5 +302,18 @@ uint64_t shuffle_xor(unsigned mask, uint64_t value, int lane_mask, int width) {
   suspend(*current, f);
   return f.shuffle_value;
 }
+
+void exchange_warp(const void* mine, void* all, size_t bytes) {
+  Fiber& f = *current->running;
+  if (current->fibers.size() % kWarpSize != 0)
+    throw std::runtime_error("emulated warp-wide instruction in a block of partial warps");
+  f.exchange_mine = mine;
+  f.exchange_all = all;
+  f.exchange_bytes = bytes;
+  f.state = State::kAtExchange;
+  suspend(*current, f);
+}
+
+unsigned lane() { return current->running->lane; }
 
 }  // namespace oft::test::emulation

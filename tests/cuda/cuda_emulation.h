@@ -54,6 +54,11 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, const Options& options, 
 void* dynamic_shared_memory();
 void sync_block();
 uint64_t shuffle_xor(unsigned mask, uint64_t value, int lane_mask, int width);
+// A whole warp's values at once: every lane gives `bytes` at `mine` and gets all 32 lanes' in `all` (lane i's at
+// all + i * bytes), once every lane has arrived. What a warp-wide instruction such as mma.sync sees.
+void exchange_warp(const void* mine, void* all, size_t bytes);
+// The running thread's lane in its warp.
+unsigned lane();
 
 }  // namespace oft::test::emulation
 
@@ -81,6 +86,41 @@ T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
   bits = oft::test::emulation::shuffle_xor(mask, bits, lane_mask, width);
   std::memcpy(&value, &bits, sizeof(T));
   return value;
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16} with core/cuda/warp_mma.cuh's fragments (PTX ISA layout): this
+// lane's D += A . B, its four sums in fp32 from the exact products, k in order.
+template <class T>
+void emulated_mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  static_assert(std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>);
+  struct Fragments {
+    uint32_t a[4], b[2];
+  };
+  Fragments mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}}, all[32];
+  oft::test::emulation::exchange_warp(&mine, all, sizeof(Fragments));
+  const auto value = [](uint32_t word, int k) {
+    const uint16_t bits = static_cast<uint16_t>(word >> (16 * (k % 2)));
+    if constexpr (std::is_same_v<T, __half>) {
+      __half_raw raw;
+      raw.x = bits;
+      return __half2float(__half(raw));
+    } else {
+      __nv_bfloat16_raw raw;
+      raw.x = bits;
+      return __bfloat162float(__nv_bfloat16(raw));
+    }
+  };
+  // A[m][k] and B[k][n] from the lanes that hold them.
+  const auto a_at = [&](int m, int k) { return value(all[m % 8 * 4 + k % 8 / 2].a[m / 8 + 2 * (k / 8)], k); };
+  const auto b_at = [&](int k, int n) { return value(all[n * 4 + k % 8 / 2].b[k / 8], k); };
+  const int g = static_cast<int>(oft::test::emulation::lane()) / 4,
+            t = static_cast<int>(oft::test::emulation::lane()) % 4;
+  for (int i = 0; i < 4; ++i) {
+    const int m = g + 8 * (i / 2), n = 2 * t + i % 2;
+    float sum = d[i];
+    for (int k = 0; k < 16; ++k) sum += a_at(m, k) * b_at(k, n);
+    d[i] = sum;
+  }
 }
 
 // CUDA's device min/max overloads, for one argument type.

@@ -107,6 +107,52 @@ TEST(CudaEmulation, AShuffleWithoutAllItsLanesFails) {
   EXPECT_THROW(emu::launch(1, 32, 0, {}, shuffle_after_exit), std::runtime_error);
 }
 
+// One warp's mma.sync m16n8k16: each lane packs its A and B fragments from row-major matrices by PTX's table
+// (warp_mma.cuh) and writes its four sums back by it; the warp's D must be the matrix product (small integers: every
+// sum is exact in any order).
+__global__ void warp_product(const float* a, const float* b, float* d) {
+  const unsigned lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const auto bits = [](float v) { return static_cast<uint32_t>(__nv_bfloat16_raw(__float2bfloat16_rn(v)).x); };
+  const auto pair = [&](float low, float high) { return bits(low) | bits(high) << 16; };
+  const auto at = [&](unsigned m, unsigned k) { return a[m * 16 + k]; };
+  const auto bt = [&](unsigned k, unsigned n) { return b[k * 8 + n]; };
+  const uint32_t fa[4] = {pair(at(g, 2 * t), at(g, 2 * t + 1)), pair(at(g + 8, 2 * t), at(g + 8, 2 * t + 1)),
+                          pair(at(g, 2 * t + 8), at(g, 2 * t + 9)), pair(at(g + 8, 2 * t + 8), at(g + 8, 2 * t + 9))};
+  const uint32_t fb[2] = {pair(bt(2 * t, g), bt(2 * t + 1, g)), pair(bt(2 * t + 8, g), bt(2 * t + 9, g))};
+  float sums[4] = {1.0f, 1.0f, 1.0f, 1.0f};  // C = 1 everywhere: D = A B + C
+  emulated_mma_m16n8k16<__nv_bfloat16>(sums, fa, fb);
+  d[g * 8 + 2 * t] = sums[0];
+  d[g * 8 + 2 * t + 1] = sums[1];
+  d[(g + 8) * 8 + 2 * t] = sums[2];
+  d[(g + 8) * 8 + 2 * t + 1] = sums[3];
+}
+
+TEST(CudaEmulation, WarpMatrixProductFollowsPtxFragmentLayout) {
+  std::vector<float> a(16 * 16), b(16 * 8), d(16 * 8);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6);
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(static_cast<int>(i * 5 % 11) - 5);
+  for (const emu::Order order : emu::kAllOrders) {
+    emu::launch(1, 32, 0, {order, 9}, warp_product, a.data(), b.data(), d.data());
+    for (int m = 0; m < 16; ++m)
+      for (int n = 0; n < 8; ++n) {
+        float expected = 1.0f;
+        for (int k = 0; k < 16; ++k) expected += a[m * 16 + k] * b[k * 8 + n];
+        ASSERT_EQ(d[m * 8 + n], expected) << "D[" << m << "][" << n << "]";
+      }
+  }
+}
+
+__global__ void mma_after_exit() {
+  if (threadIdx.x == 3) return;
+  float sums[4] = {};
+  const uint32_t fa[4] = {}, fb[2] = {};
+  emulated_mma_m16n8k16<__half>(sums, fa, fb);
+}
+
+TEST(CudaEmulation, AWarpInstructionWithoutAllItsLanesFails) {
+  EXPECT_THROW(emu::launch(1, 32, 0, {}, mma_after_exit), std::runtime_error);
+}
+
 // A static __shared__ array is one per block: written by some threads, read by all after the barrier.
 __global__ void static_shared(float* out) {
   __shared__ float table[4];

@@ -111,10 +111,12 @@ TEST_P(CudaRotate, ForwardAndBackwardMatchTheCpu) {
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaRotate, ::testing::Values(at::kFloat, at::kBFloat16, at::kHalf));
 
 // 4096 features in blocks of 64 and 9000 tokens: more token tiles than the dR kernel's splits, so each split
-// reduces several tiles (its grid-stride loop), and the dx/y kernels see thousands of tiles.
+// reduces several tiles (its grid-stride loop), and the dx/y kernels see thousands of tiles; in bf16 the
+// tensor-core kernels (blocks of 32 and 64) loop likewise.
 TEST(CudaRotation, ManyTilesPerSplitMatchTheCpu) {
   REQUIRE_CUDA_KERNELS(kernels);
   for (const bool shared : {false, true}) check_rotate(*kernels, at::kFloat, 64, shared, 64, 3000);
+  for (const int b : {32, 64}) check_rotate(*kernels, at::kBFloat16, b, false, 4096 / b, 3000);
 }
 
 // The kernel for `num_terms` (0: exact Cayley) against rotation_math and autograd on the CPU.

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -21,7 +22,7 @@
 #include "cuda_emulation.h"
 
 #include "model_kernels.cuh"
-#include "rotation_kernels.cuh"
+#include "rotation_mma_kernels.cuh"
 
 namespace emu = oft::test::emulation;
 namespace kernels = oft::cuda;
@@ -227,6 +228,105 @@ TEST(KernelEmulation, RotateGradKernelMatchesAutograd) {
   for (const RotateCase& c : rotate_cases()) check_rotate_grad(c);
 }
 
+// The tensor-core kernels (emulated mma.sync) against the same references. The forward's products are those of fp32
+// arithmetic (R in three pieces), so its outputs are as close to the exact ones as the fp32 reference's (R in two
+// pieces would round otherwise than the exact product about every 500th output in bf16, one piece most of them).
+void check_rotate_mma(at::ScalarType dtype, int b, bool shared, int64_t tokens, unsigned grid_rows, bool transpose) {
+  const int oft_blocks = 3, features = oft_blocks * b;
+  SCOPED_TRACE(std::string(c10::toString(dtype)) + ", b = " + std::to_string(b) + (shared ? " (shared)" : "") + ", " +
+               std::to_string(tokens) + " tokens" + (grid_rows ? ", " + std::to_string(grid_rows) + " grid rows" : "") +
+               (transpose ? ", transposed" : ""));
+  at::manual_seed(b + shared + 5);
+  const at::Tensor x = at::randn({tokens, features}).to(dtype);
+  const at::Tensor blocks = at::randn({shared ? 1 : oft_blocks, b, b});
+  const at::Tensor applied = transpose ? blocks.transpose(1, 2).contiguous() : blocks;
+  const at::Tensor expected = oft::math::rotate_rows(x.to(at::kFloat), applied).to(dtype).to(at::kFloat);
+  ASSERT_TRUE(kernels::mma_rotation_fits(static_cast<int>(x.element_size()), b, features, x.data_ptr(), x.data_ptr()));
+  kernels::LaunchShape shape = kernels::rotate_mma_shape(tokens, features, b);
+  if (grid_rows) shape.grid.y = grid_rows;
+  at::Tensor first;
+  for (const emu::Order order : emu::kAllOrders) {
+    SCOPED_TRACE(emu::describe(order));
+    const at::Tensor y = unwritten({tokens, features}, dtype);
+    with_element_type(dtype, [&](auto element) {
+      using T = decltype(element);
+      if constexpr (!std::is_same_v<T, float>) {
+        const auto kernel = b == 32 ? kernels::rotate_mma_kernel<T, 32> : kernels::rotate_mma_kernel<T, 64>;
+        emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 3}, kernel,
+                    static_cast<const T*>(x.data_ptr()), f32(blocks), tokens, features, shared, transpose,
+                    static_cast<T*>(y.data_ptr()));
+      }
+    });
+    const at::Tensor out = y.to(at::kFloat);
+    EXPECT_TRUE(close(out, expected, output_tolerance(dtype), "y"));
+    // As close to the exact products (fp64, rounded once) as the fp32 reference is: each rounds otherwise than the
+    // exact value only where its fp32 sum straddles a rounding boundary.
+    const at::Tensor exact =
+        oft::math::rotate_rows(x.to(at::kDouble), applied.to(at::kDouble)).to(dtype).to(at::kFloat);
+    EXPECT_LE(out.ne(exact).sum().item<int64_t>(), 2 * expected.ne(exact).sum().item<int64_t>() + out.numel() / 2000)
+        << "outputs rounded otherwise than the exact products";
+    if (!first.defined()) first = y;
+    EXPECT_TRUE(at::equal(y, first)) << "the result depends on the threads' order";
+  }
+}
+
+void check_rotate_grad_mma(at::ScalarType dtype, int b, bool shared, int64_t tokens, unsigned grid_rows) {
+  const int oft_blocks = 3, features = oft_blocks * b;
+  SCOPED_TRACE(std::string(c10::toString(dtype)) + ", b = " + std::to_string(b) + (shared ? " (shared)" : "") + ", " +
+               std::to_string(tokens) + " tokens" + (grid_rows ? ", " + std::to_string(grid_rows) + " grid rows" : ""));
+  at::manual_seed(b + shared + 7);
+  const at::Tensor x = at::randn({tokens, features}).to(dtype);
+  const at::Tensor dy = at::randn({tokens, features}).to(dtype);
+  const at::Tensor blocks = at::randn({shared ? 1 : oft_blocks, b, b}).requires_grad_();
+  const at::Tensor y = oft::math::rotate_rows(x.to(at::kFloat), blocks);
+  const at::Tensor expected = torch::autograd::grad({y}, {blocks}, {dy.to(at::kFloat)})[0];
+  kernels::LaunchShape shape = kernels::rotate_grad_mma_shape(tokens, features, b);
+  if (grid_rows) shape.grid.y = grid_rows;
+  for (const emu::Order order : emu::kAllOrders) {
+    SCOPED_TRACE(emu::describe(order));
+    const at::Tensor grad = at::zeros_like(blocks);
+    with_element_type(dtype, [&](auto element) {
+      using T = decltype(element);
+      if constexpr (!std::is_same_v<T, float>) {
+        const auto kernel = b == 32 ? kernels::rotate_grad_mma_kernel<T, 32> : kernels::rotate_grad_mma_kernel<T, 64>;
+        emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 4}, kernel,
+                    static_cast<const T*>(x.data_ptr()), static_cast<const T*>(dy.data_ptr()), tokens, features, shared,
+                    f32(grad));
+      }
+    });
+    EXPECT_TRUE(close(grad, expected, 1e-5, "dR"));
+  }
+}
+
+// 300 tokens: a partial chunk of 16 rows and a partial tile; one grid row makes a block loop over everything.
+TEST(KernelEmulation, TensorCoreRotateKernelMatchesRotateRows) {
+  for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf})
+    for (const int b : {32, 64})
+      for (const bool shared : {false, true})
+        for (const bool transpose : {false, true}) check_rotate_mma(dtype, b, shared, 300, 0, transpose);
+  check_rotate_mma(at::kBFloat16, 32, false, 300, 1, false);
+  check_rotate_mma(at::kHalf, 64, false, 300, 1, true);
+}
+
+TEST(KernelEmulation, TensorCoreRotateGradKernelMatchesAutograd) {
+  for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf})
+    for (const int b : {32, 64})
+      for (const bool shared : {false, true}) check_rotate_grad_mma(dtype, b, shared, 300, 0);
+  check_rotate_grad_mma(at::kBFloat16, 32, false, 300, 1);
+  check_rotate_grad_mma(at::kHalf, 64, true, 300, 1);
+}
+
+// The tensor-core kernels take 16-bit elements in blocks of 32 or 64 with 16-byte aligned rows, and nothing else.
+TEST(KernelEmulation, TensorCoreKernelsTakeOnlyTheirShapes) {
+  alignas(16) static uint16_t data[2 * 64 * 3];
+  EXPECT_TRUE(kernels::mma_rotation_fits(2, 32, 96, data, data));
+  EXPECT_TRUE(kernels::mma_rotation_fits(2, 64, 128, data, data));
+  EXPECT_FALSE(kernels::mma_rotation_fits(4, 32, 96, data, data));      // fp32
+  EXPECT_FALSE(kernels::mma_rotation_fits(2, 16, 96, data, data));      // block of 16
+  EXPECT_FALSE(kernels::mma_rotation_fits(2, 48, 96, data, data));      // block of 48
+  EXPECT_FALSE(kernels::mma_rotation_fits(2, 32, 96, data + 1, data));  // unaligned rows
+}
+
 // The grids the cases above shrink by hand are what the launchers give large inputs (too large to emulate
 // here): 64 blocks of 64 and 9000 tokens take fewer dR splits than tiles, and the forward's grid rows stop
 // at CUDA's limit of 65535, beyond which its blocks loop over tiles too.
@@ -248,6 +348,10 @@ TEST(KernelEmulation, SharedMemoryFitsEveryBlockSize) {
     EXPECT_LE(kernels::cayley_backward_shape(1, b).shared_bytes, emu::kDefaultSharedBytes);
     EXPECT_LE(kernels::rotate_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
     EXPECT_LE(kernels::rotate_grad_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
+  }
+  for (const int b : {32, 64}) {
+    EXPECT_LE(kernels::rotate_mma_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
+    EXPECT_LE(kernels::rotate_grad_mma_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
   }
 }
 

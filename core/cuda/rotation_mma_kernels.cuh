@@ -1,0 +1,270 @@
+#pragma once
+// Tensor-core forms of rotate_kernel and rotate_grad_kernel (rotation_kernels.cuh) for bf16 and fp16 activations in
+// OFT blocks of 32 or 64, on sm_80 and later. The CUDA-core kernels compute 2 x 32 fp32 products per element and
+// direction; at H200 speeds that arithmetic alone takes as long as moving the activations, so those kernels cannot
+// reach the memory floor. Here the products run on the tensor cores (warp_mma.cuh) with the values of fp32 arithmetic:
+//  - y = x . R (and dx = dY . R^T): R is split into three pieces in x's dtype, R = hi + mid + lo; for bf16 the pieces
+//    hold all 24 bits of R's fp32 significand, for fp16 33 bits (a piece below fp16's smallest subnormal, 2^-24, is
+//    lost: far below the output's rounding). The products x * piece are exact in fp32 and summed in fp32.
+//  - dR = X^T dY: the products of two bf16 (fp16) values are exact in fp32 and summed in fp32.
+// Only the order of the fp32 sums differs from the CUDA-core kernels. tests/cuda/test_kernel_emulation.cpp runs both
+// kernels on the CPU with an emulated mma.sync (cuda_emulation.h).
+#include <cstdint>
+
+#include "rotation_kernels.cuh"
+#include "warp_mma.cuh"
+
+namespace oft::cuda {
+namespace {
+
+constexpr int kRPieces = 3;
+constexpr int kWarps = kThreads / 32;
+
+// Whether these kernels take the activations: 16-bit elements, blocks of 32 or 64, 16-byte aligned rows.
+inline bool mma_rotation_fits(int element_bytes, int b, int features, const void* a, const void* c) {
+  return element_bytes == 2 && (b == 32 || b == 64) && vector_access_fits(element_bytes, b, features, a, c);
+}
+
+// Piece `piece` (0 hi, 1 mid, 2 lo) of v in T: each piece is the rounding of what the ones before it leave.
+template <class T>
+__device__ inline T r_piece(float v, int piece) {
+  T part = from_float<T>(v);
+  for (int p = 0; p < piece; ++p) {
+    v -= to_float(part);  // exact: part is v rounded
+    part = from_float<T>(v);
+  }
+  return part;
+}
+
+// The mma's k and n are free to permute as long as A and B agree: the forward gives a lane's fragments columns it
+// moves in one 16-byte access. Column of x (row of R) that k-step `step` of 16 gives its logical k: a lane's four k
+// (2t, 2t+1, 2t+8, 2t+9) of k-steps 2s and 2s+1 are the 8 consecutive columns 32s + 8t ... 32s + 8t + 7.
+__device__ inline int input_column(int step, int k) {
+  const int t = k % 8 / 2, position = k % 2 + (k >= 8 ? 2 : 0);
+  return step / 2 * 32 + t * 8 + step % 2 * 4 + position;
+}
+// Column of y (and of R) that n-tile `tile` of 8 gives its logical n: a lane's outputs (2t, 2t+1) of n-tiles 4s ...
+// 4s + 3 are the 8 consecutive columns 32s + 8t ... 32s + 8t + 7.
+__device__ inline int output_column(int tile, int n) { return tile / 4 * 32 + n / 2 * 8 + tile % 4 * 2 + n % 2; }
+
+// B fragments of R's pieces, per (piece, k-step, n-tile) the 32 lanes' two registers: what each warp reads per mma.
+template <class T, int kB>
+__device__ inline void build_r_fragments(const float* block, bool transpose, uint2* fragments) {
+  constexpr int kSteps = kB / 16, kTiles = kB / 8;
+  for (int e = threadIdx.x; e < kRPieces * kSteps * kTiles * 32; e += blockDim.x) {
+    const int lane = e % 32, tile = e / 32 % kTiles, step = e / (32 * kTiles) % kSteps;
+    const int piece = e / (32 * kTiles * kSteps);
+    const int n = output_column(tile, lane / 4), t = lane % 4;
+    uint32_t regs[2];
+    for (int r = 0; r < 2; ++r) {
+      T v[2];
+      for (int h = 0; h < 2; ++h) {
+        const int k = input_column(step, 2 * t + 8 * r + h);
+        v[h] = r_piece<T>(transpose ? block[n * kB + k] : block[k * kB + n], piece);
+      }
+      regs[r] = pack_pair(v[0], v[1]);
+    }
+    fragments[e] = uint2{regs[0], regs[1]};
+  }
+}
+
+// Rows of 16 tokens a warp loads before its products: four 16-byte loads per lane in flight.
+template <int kB>
+constexpr int kChunksPerPass = 64 / kB;
+
+// Grid: x = OFT block k, y strides over groups of kWarps * kChunksPerPass chunks of 16 token rows. Each warp loads
+// its chunks' rows straight into A fragments (lane g, t: rows g and g + 8, columns 8t ... 8t + 7 of each 32) and
+// stores y from its sums the same way; R's fragments sit in shared memory.
+template <class T, int kB>
+__global__ void OFT_LAUNCH_BOUNDS(kThreads, 2)
+    rotate_mma_kernel(const T* x, const float* blocks, int64_t tokens, int features, bool shared_block, bool transpose,
+                      T* y) {
+  constexpr int kSteps = kB / 16, kTiles = kB / 8, kGroups = kB / 32, kChunks = kChunksPerPass<kB>;
+  OFT_DYNAMIC_SHARED(float, shared);
+  uint2* fragments = reinterpret_cast<uint2*>(shared);
+  const int k = blockIdx.x;
+  build_r_fragments<T, kB>(blocks + (shared_block ? 0 : static_cast<size_t>(k) * kB * kB), transpose, fragments);
+  __syncthreads();
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int g = lane / 4, t = lane % 4;
+  const int64_t chunks = (tokens + 15) / 16, step_over = static_cast<int64_t>(gridDim.y) * kWarps * kChunks;
+  const size_t column = static_cast<size_t>(k) * kB + 8 * t;
+  for (int64_t first = (static_cast<int64_t>(blockIdx.y) * kWarps + warp) * kChunks; first < chunks;
+       first += step_over) {
+    uint4 in[kChunks][2][kGroups];  // [chunk][row g, g + 8][32 columns]
+    OFT_UNROLL
+    for (int u = 0; u < kChunks; ++u) {
+      OFT_UNROLL
+      for (int h = 0; h < 2; ++h) {
+        const int64_t row = (first + u) * 16 + g + 8 * h;
+        OFT_UNROLL
+        for (int s = 0; s < kGroups; ++s)
+          in[u][h][s] = row < tokens ? load16(x + static_cast<size_t>(row) * features + column + 32 * s) : uint4{};
+      }
+    }
+    OFT_UNROLL
+    for (int u = 0; u < kChunks; ++u) {
+      OFT_UNROLL
+      for (int out_group = 0; out_group < kGroups; ++out_group) {
+        float sums[4][4] = {};
+        OFT_UNROLL
+        for (int step = 0; step < kSteps; ++step) {
+          const uint4& low = in[u][0][step / 2];
+          const uint4& high = in[u][1][step / 2];
+          const bool second = step % 2 == 1;
+          const uint32_t a[4] = {second ? low.z : low.x, second ? high.z : high.x, second ? low.w : low.y,
+                                 second ? high.w : high.y};
+          OFT_UNROLL
+          for (int piece = 0; piece < kRPieces; ++piece) {
+            OFT_UNROLL
+            for (int j = 0; j < 4; ++j) {
+              const uint2 f = fragments[((piece * kSteps + step) * kTiles + out_group * 4 + j) * 32 + lane];
+              const uint32_t b[2] = {f.x, f.y};
+              mma_m16n8k16<T>(sums[j], a, b);
+            }
+          }
+        }
+        OFT_UNROLL
+        for (int h = 0; h < 2; ++h) {
+          const int64_t row = (first + u) * 16 + g + 8 * h;
+          if (row >= tokens) continue;
+          uint32_t words[4];
+          OFT_UNROLL
+          for (int j = 0; j < 4; ++j)
+            words[j] = pack_pair(from_float<T>(sums[j][2 * h]), from_float<T>(sums[j][2 * h + 1]));
+          store16(y + static_cast<size_t>(row) * features + column + 32 * out_group,
+                  uint4{words[0], words[1], words[2], words[3]});
+        }
+      }
+    }
+  }
+}
+
+// Token rows of rotate_grad_mma_kernel's tiles: 8 KiB of x and 8 KiB of dY, four 16-byte loads per thread.
+template <int kB>
+constexpr int kGradTileRows = 4096 / kB;
+// Tile row pitch in elements: 16 bytes past the row, so that the rows one warp reads start in different banks.
+template <int kB>
+constexpr int kGradTileStride = kB + 8;
+
+// Grid: x = OFT block k, y = token splits. dR_k = X_k^T dY_k with the tokens as the mma's k: a lane's four k of
+// each 16 rows are the rows t, t + 4, t + 8, t + 12 (in different banks). Each warp owns a 32 x 32 quarter of dR
+// (b = 64) or all of it (b = 32) and every kWarps / quarters-th 16 rows of a tile; the tiles come through shared
+// memory, the next one loaded into registers while the current one is multiplied. The warps' sums meet in
+// shared memory and each element is added to the fp32 gradient once per CUDA block.
+template <class T, int kB>
+__global__ void OFT_LAUNCH_BOUNDS(kThreads, 2)
+    rotate_grad_mma_kernel(const T* x, const T* dy, int64_t tokens, int features, bool shared_block,
+                           float* grad_blocks) {
+  constexpr int kRows = kGradTileRows<kB>, kStride = kGradTileStride<kB>, kPerRow = kB / 8;
+  constexpr int kQuarters = (kB / 32) * (kB / 32), kWarpsPerQuarter = kWarps / kQuarters;
+  constexpr int kVectors = 2 * kRows * kPerRow / kThreads;  // per thread and tile: 4
+  OFT_DYNAMIC_SHARED(float, shared);
+  T* xs = reinterpret_cast<T*>(shared);
+  T* gs = xs + kRows * kStride;
+  const int k = blockIdx.x;
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int g = lane / 4, t = lane % 4;
+  const int quarter = warp % kQuarters, row_base = quarter / (kB / 32) * 32, col_base = quarter % (kB / 32) * 32;
+  const int64_t tiles = (tokens + kRows - 1) / kRows;
+  const size_t column = static_cast<size_t>(k) * kB;
+  // Vector v of a tile: x's (v < kRows * kPerRow) or dY's, row-major, 8 elements each; zero past the last token.
+  const auto fetch = [&](int64_t tile, uint4(&next)[kVectors]) {
+    OFT_UNROLL
+    for (int i = 0; i < kVectors; ++i) {
+      const int v = static_cast<int>(threadIdx.x) + i * kThreads, w = v % (kRows * kPerRow);
+      const int64_t row = tile * kRows + w / kPerRow;
+      const T* source = v < kRows * kPerRow ? x : dy;
+      next[i] =
+          row < tokens ? load16(source + static_cast<size_t>(row) * features + column + w % kPerRow * 8) : uint4{};
+    }
+  };
+  float sums[2][4][4] = {};  // [m-tile][n-tile] of the warp's quarter
+  uint4 next[kVectors];
+  int64_t tile = blockIdx.y;
+  if (tile < tiles) fetch(tile, next);
+  for (; tile < tiles; tile += gridDim.y) {
+    __syncthreads();  // the last tile's products are done with xs and gs
+    OFT_UNROLL
+    for (int i = 0; i < kVectors; ++i) {
+      const int v = static_cast<int>(threadIdx.x) + i * kThreads, w = v % (kRows * kPerRow);
+      store16((v < kRows * kPerRow ? xs : gs) + w / kPerRow * kStride + w % kPerRow * 8, next[i]);
+    }
+    __syncthreads();
+    if (tile + gridDim.y < tiles) fetch(tile + gridDim.y, next);
+    for (int first = warp / kQuarters * 16; first < kRows; first += kWarpsPerQuarter * 16) {
+      const T* xr = xs + (first + t) * kStride;
+      const T* gr = gs + (first + t) * kStride;
+      uint32_t a[2][4], b[4][2];
+      OFT_UNROLL
+      for (int mt = 0; mt < 2; ++mt) {
+        OFT_UNROLL
+        for (int r = 0; r < 4; ++r) {  // rows g, g + 8 of tokens (t, t + 4), then of (t + 8, t + 12)
+          const int m = row_base + 16 * mt + g + 8 * (r % 2), at = 8 * (r / 2) * kStride + m;
+          a[mt][r] = pack_pair(xr[at], xr[at + 4 * kStride]);
+        }
+      }
+      OFT_UNROLL
+      for (int nt = 0; nt < 4; ++nt) {
+        OFT_UNROLL
+        for (int r = 0; r < 2; ++r) {
+          const int at = 8 * r * kStride + col_base + 8 * nt + g;
+          b[nt][r] = pack_pair(gr[at], gr[at + 4 * kStride]);
+        }
+      }
+      OFT_UNROLL
+      for (int mt = 0; mt < 2; ++mt) {
+        OFT_UNROLL
+        for (int nt = 0; nt < 4; ++nt) mma_m16n8k16<T>(sums[mt][nt], a[mt], b[nt]);
+      }
+    }
+  }
+  __syncthreads();          // the tiles are spent: shared memory takes the warps' sums
+  float* partial = shared;  // (kWarpsPerQuarter, kB, kB)
+  float* mine = partial + warp / kQuarters * kB * kB;
+  OFT_UNROLL
+  for (int mt = 0; mt < 2; ++mt) {
+    OFT_UNROLL
+    for (int nt = 0; nt < 4; ++nt) {
+      OFT_UNROLL
+      for (int i = 0; i < 4; ++i)
+        mine[(row_base + 16 * mt + g + 8 * (i / 2)) * kB + col_base + 8 * nt + 2 * t + i % 2] = sums[mt][nt][i];
+    }
+  }
+  __syncthreads();
+  float* grad = grad_blocks + (shared_block ? 0 : static_cast<size_t>(k) * kB * kB);
+  for (int e = threadIdx.x; e < kB * kB; e += blockDim.x) {
+    float total = 0.0f;
+    for (int w = 0; w < kWarpsPerQuarter; ++w) total += partial[w * kB * kB + e];
+    atomicAdd(grad + e, total);
+  }
+}
+
+template <int kB>
+inline LaunchShape rotate_mma_shape_for(int64_t tokens, int features) {
+  const int64_t groups = ((tokens + 15) / 16 + kWarps * kChunksPerPass<kB> - 1) / (kWarps * kChunksPerPass<kB>);
+  const int64_t oft_blocks = features / kB;
+  return {dim3(static_cast<unsigned>(oft_blocks), grid_rows(groups, oft_blocks, 2048)), kThreads,
+          sizeof(uint2) * kRPieces * (kB / 16) * (kB / 8) * 32};
+}
+
+template <int kB>
+inline LaunchShape rotate_grad_mma_shape_for(int64_t tokens, int features) {
+  const int64_t tiles = (tokens + kGradTileRows<kB> - 1) / kGradTileRows<kB>;
+  const int64_t oft_blocks = features / kB;
+  const size_t tile_bytes = 2 * sizeof(uint16_t) * kGradTileRows<kB> * kGradTileStride<kB>;
+  const size_t sum_bytes = sizeof(float) * (kWarps / ((kB / 32) * (kB / 32))) * kB * kB;
+  return {dim3(static_cast<unsigned>(oft_blocks), grid_rows(tiles, oft_blocks, 2048)), kThreads,
+          std::max(tile_bytes, sum_bytes)};
+}
+
+// Launch shapes of the two kernels for blocks of b (32 or 64, mma_rotation_fits).
+inline LaunchShape rotate_mma_shape(int64_t tokens, int features, int b) {
+  return b == 32 ? rotate_mma_shape_for<32>(tokens, features) : rotate_mma_shape_for<64>(tokens, features);
+}
+inline LaunchShape rotate_grad_mma_shape(int64_t tokens, int features, int b) {
+  return b == 32 ? rotate_grad_mma_shape_for<32>(tokens, features) : rotate_grad_mma_shape_for<64>(tokens, features);
+}
+
+}  // namespace
+}  // namespace oft::cuda
