@@ -29,18 +29,19 @@ cudaError_t launch_dequantize_int8(const int8_t* cb, const float* scb, int64_t r
 
 template <typename T, int kMaxTokens>
 cudaError_t launch_gemv(const void* x, int tokens, int64_t in, int64_t out, const uint8_t* packed,
-                        const BlockScales& scales, bool nf4, int64_t blocksize, const float* bias, bool vectorized,
+                        const BlockScales& scales, bool nf4, int64_t blocksize, const void* bias, bool vectorized,
                         void* y, cudaStream_t stream) {
   if (out == 0) return cudaSuccess;
   const LaunchShape shape = gemv_shape(out);
   gemv_4bit_kernel<T, kMaxTokens><<<shape.blocks, shape.threads, 0, stream>>>(
-      static_cast<const T*>(x), tokens, in, out, packed, scales, nf4, blocksize, bias, vectorized, static_cast<T*>(y));
+      static_cast<const T*>(x), tokens, in, out, packed, scales, nf4, blocksize, static_cast<const T*>(bias),
+      vectorized, static_cast<T*>(y));
   return cudaGetLastError();
 }
 
 template <typename T>
 cudaError_t launch_gemv_for_tokens(const void* x, int64_t tokens, int64_t in, int64_t out, const uint8_t* packed,
-                                   const BlockScales& scales, bool nf4, int64_t blocksize, const float* bias,
+                                   const BlockScales& scales, bool nf4, int64_t blocksize, const void* bias,
                                    bool vectorized, void* y, cudaStream_t stream) {
   return with_token_bound(tokens, [&](auto bound) {
     return launch_gemv<T, decltype(bound)::value>(x, static_cast<int>(tokens), in, out, packed, scales, nf4, blocksize,
@@ -77,7 +78,7 @@ cudaError_t dequantize_int8(const int8_t* cb, const float* scb, int64_t rows, in
 }
 
 cudaError_t gemv_4bit(const void* x, int64_t tokens, int64_t in, int64_t out, const uint8_t* packed,
-                      const BlockScales& scales, bool nf4, int64_t blocksize, const float* bias, bool vectorized,
+                      const BlockScales& scales, bool nf4, int64_t blocksize, const void* bias, bool vectorized,
                       Dtype dtype, void* y, cudaStream_t stream) {
   switch (dtype) {
     case Dtype::Float16:

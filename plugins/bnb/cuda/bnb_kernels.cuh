@@ -107,7 +107,7 @@ __device__ inline float block_scale(const BlockScales& scales, int64_t b) {
 
 template <typename T, int kMaxTokens>
 __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out_features, const uint8_t* packed,
-                                 BlockScales scales, bool nf4, int64_t blocksize, const float* bias, bool vectorized,
+                                 BlockScales scales, bool nf4, int64_t blocksize, const T* bias, bool vectorized,
                                  T* y) {
   __shared__ float table[16];
   fill_table(table, nf4);
@@ -157,7 +157,7 @@ __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out
   for (int t = 0; t < kMaxTokens; ++t)
     for (int offset = 16; offset > 0; offset /= 2) acc[t] += __shfl_xor_sync(0xffffffffu, acc[t], offset);
   if (lane != 0) return;
-  const float b = bias ? bias[row] : 0.0f;
+  const float b = bias ? load(bias + row) : 0.0f;
 #pragma unroll
   for (int t = 0; t < kMaxTokens; ++t)
     if (t < tokens) store(acc[t] + b, y + t * out_features + row);

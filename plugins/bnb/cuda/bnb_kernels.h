@@ -32,11 +32,11 @@ struct BlockScales {
 };
 
 // y (tokens, out) = x (tokens, in) . W^T + bias, W (out, in) the 4-bit weight dequantized to `dtype`, never
-// stored: one warp per output row, fp32 accumulation; x and y in `dtype`; bias float32 or null; 1 <= tokens <= 16.
+// stored: one warp per output row, fp32 accumulation; x, y and bias (or null) in `dtype`; 1 <= tokens <= 16.
 // `vectorized`: in % 32 == 0 and `packed` and `x` 16-byte aligned (each lane then reads 32 codes and each
 // token's 32 inputs in 16-byte loads).
 cudaError_t gemv_4bit(const void* x, int64_t tokens, int64_t in, int64_t out, const uint8_t* packed,
-                      const BlockScales& scales, bool nf4, int64_t blocksize, const float* bias, bool vectorized,
+                      const BlockScales& scales, bool nf4, int64_t blocksize, const void* bias, bool vectorized,
                       Dtype dtype, void* y, cudaStream_t stream);
 
 }  // namespace oft::bnb::cuda

@@ -12,7 +12,7 @@ namespace oft::bnb {
 
 struct CudaOps {
   // Bumped when a signature below changes: the plugin refuses a companion of another version.
-  static constexpr int kVersion = 2;
+  static constexpr int kVersion = 3;
   int version;
   // dequantize_4bit / dequantize_absmax / dequantize_int8 of the CPU path, bit for bit (blockwise.h,
   // int8_math.h): dtype float32, float16 or bfloat16.
@@ -21,8 +21,9 @@ struct CudaOps {
   at::Tensor (*dequantize_absmax)(const at::Tensor& codes, const at::Tensor& nested_absmax, const at::Tensor& quant_map,
                                   float offset);
   at::Tensor (*dequantize_int8)(const at::Tensor& cb, const at::Tensor& scb, c10::ScalarType dtype);
-  // x (tokens, in) . dequantize_4bit(W, x's dtype)^T + bias in x's dtype (float32/float16/bfloat16), fp32
-  // accumulation, without materializing W; tokens in 1..kMaxGemvTokens. absmax: float32 values, or with
+  // x (tokens, in) . dequantize_4bit(W, x's dtype)^T + bias in x's dtype (float32/float16/bfloat16; bias too, as
+  // the layer holds it in the compute dtype: no conversion per call), fp32 accumulation, without materializing W;
+  // tokens in 1..kMaxGemvTokens. absmax: float32 values, or with
   // nested_absmax defined (double quantization) the 8-bit codes dequantize_absmax takes, decoded in the kernel.
   at::Tensor (*gemv_4bit)(const at::Tensor& x, const at::Tensor& packed, const at::Tensor& absmax,
                           const at::Tensor& nested_absmax, const at::Tensor& quant_map, float offset, bool nf4,

@@ -102,10 +102,10 @@ at::Tensor Linear4bit::forward(const at::Tensor& x) {
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = out_features_;
     // Nested absmax codes go to the kernel as they are: it decodes each block's where it reads it.
-    const at::Tensor y = cuda_ops().gemv_4bit(
-        x.reshape({tokens, in_features_}).to(cd), weight_, absmax_, state_.nested ? nested_absmax_ : at::Tensor(),
-        nested_quant_map_, state_.nested_offset, state_.quant_type == QuantType::NF4, state_.blocksize, out_features_,
-        bias_.defined() ? bias_.to(cd).to(at::kFloat) : bias_);
+    const at::Tensor y = cuda_ops().gemv_4bit(x.reshape({tokens, in_features_}).to(cd), weight_, absmax_,
+                                              state_.nested ? nested_absmax_ : at::Tensor(), nested_quant_map_,
+                                              state_.nested_offset, state_.quant_type == QuantType::NF4,
+                                              state_.blocksize, out_features_, bias_.defined() ? bias_.to(cd) : bias_);
     return y.view(shape).to(x.scalar_type());
   }
   // Few tokens on the CPU: straight from the codes where the code product applies (up to 8 tokens on x86 with

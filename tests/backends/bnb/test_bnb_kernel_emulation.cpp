@@ -123,8 +123,8 @@ at::Tensor run_gemv(const at::Tensor& x, const Packed4bit& q, int64_t out, int64
     kernels::with_token_bound(tokens, [&](auto bound) {
       emu::launch(shape.blocks, shape.threads, 0, {order, 4}, kernels::gemv_4bit_kernel<T, decltype(bound)::value>,
                   static_cast<const T*>(x.data_ptr()), static_cast<int>(tokens), in, out, q.packed.data_ptr<uint8_t>(),
-                  scales, true, blocksize, bias.defined() ? bias.data_ptr<float>() : nullptr, in % 32 == 0,
-                  static_cast<T*>(y.data_ptr()));
+                  scales, true, blocksize, bias.defined() ? static_cast<const T*>(bias.data_ptr()) : nullptr,
+                  in % 32 == 0, static_cast<T*>(y.data_ptr()));
     });
   });
   return y;
@@ -147,9 +147,10 @@ void check_gemv(at::ScalarType dtype, int64_t tokens, int64_t in, bool with_bias
   at::manual_seed(tokens * 100 + in);
   const Packed4bit q = quantize_4bit(at::randn({out, in}), QuantType::NF4, blocksize);
   const at::Tensor x = at::randn({tokens, in}).to(dtype);
-  const at::Tensor bias = with_bias ? at::randn({out}) : at::Tensor();
+  const at::Tensor bias =
+      with_bias ? at::randn({out}).to(dtype) : at::Tensor();  // in x's dtype, as the layer passes it
   at::Tensor expected = reference_gemv(x, q, out, blocksize);
-  if (with_bias) expected = expected + bias;
+  if (with_bias) expected = expected + bias.to(at::kFloat);
   expected = expected.to(dtype).to(at::kFloat);
   // The launcher's condition for 16-byte loads of the packed codes and the inputs.
   ASSERT_TRUE(!vectorized || (reinterpret_cast<std::uintptr_t>(q.packed.data_ptr()) % 16 == 0 &&
