@@ -4,7 +4,8 @@
 //   oft_fwd       eval, no grad: y = oft(x)  (adapter unchanged between calls, as in any eval use)
 //   bare_fwdbwd   weight and bias frozen, x.requires_grad: y = linear(x); y.backward(g)  (input gradient)
 //   oft_fwdbwd    base frozen, adapter trainable: y = oft(x); y.backward(g)  (input and adapter gradients)
-// for in = out = --features, block --block, each of --tokens. Prints one JSON object (times in ms).
+// for in = out = --features, block --block, each of --tokens. Prints one JSON object (times in ms). The two sides of
+// each ratio (bare_fwd and oft_fwd, bare_fwdbwd and oft_fwdbwd) are timed in turns (measure_interleaved).
 //   bench_gpu_oft_linear [--device cuda] [--dtype bf16] [--tokens 8192,2048] [--features 4096] [--block 32]
 //                        [--budget-s 1] [--small] [--cuda-cores]
 //   --small: 64 tokens x 256 features x block 16, for CPU smoke runs; --cuda-cores: the rotation kernels without
@@ -22,7 +23,6 @@
 
 namespace {
 
-using oft::bench::measure;
 using oft::bench::measurement;
 
 void bench_tokens(int64_t tokens, int64_t features, int64_t block, const c10::Device& device, c10::ScalarType dtype,
@@ -39,43 +39,38 @@ void bench_tokens(int64_t tokens, int64_t features, int64_t block, const c10::De
     out["measurements"].push_back(measurement(prefix + name, t.median_ms, "ms", t.samples));
   };
 
-  base->eval();
-  {
-    torch::NoGradGuard no_grad;
-    record("bare_fwd", measure(
-                           device, [&] { base->forward(x); }, timing));
-  }
-  const at::Tensor x_bare = x.detach().clone().set_requires_grad(true);
-  record("bare_fwdbwd", measure(
-                            device,
-                            [&] {
-                              x_bare.mutable_grad() = at::Tensor();
-                              base->forward(x_bare).backward(grad);
-                            },
-                            timing));
-
-  oft::OFTLinear layer(base);
+  oft::OFTLinear layer(base);  // base stays callable on its own: the bare layer
   oft::OFTConfig config;
   config.oft_block_size = block;
   config.init_weights = false;  // a random rotation: no identity shortcut anywhere
   layer->add_adapter("default", config);
+
+  // Each pair in turns (measure_interleaved): the ratio's two sides under the same clocks.
   layer->eval();
   {
     torch::NoGradGuard no_grad;
-    record("oft_fwd", measure(
-                          device, [&] { layer->forward(x); }, timing));
+    const auto t =
+        oft::bench::measure_interleaved(device, {[&] { base->forward(x); }, [&] { layer->forward(x); }}, timing);
+    record("bare_fwd", t[0]);
+    record("oft_fwd", t[1]);
   }
   layer->train();
   auto& adapter = layer->rotation("default")->weight;
+  const at::Tensor x_bare = x.detach().clone().set_requires_grad(true);
   const at::Tensor x_oft = x.detach().clone().set_requires_grad(true);
-  record("oft_fwdbwd", measure(
-                           device,
-                           [&] {
-                             x_oft.mutable_grad() = at::Tensor();
-                             adapter.mutable_grad() = at::Tensor();
-                             layer->forward(x_oft).backward(grad);
-                           },
-                           timing));
+  const auto t = oft::bench::measure_interleaved(device,
+                                                 {[&] {
+                                                    x_bare.mutable_grad() = at::Tensor();
+                                                    base->forward(x_bare).backward(grad);
+                                                  },
+                                                  [&] {
+                                                    x_oft.mutable_grad() = at::Tensor();
+                                                    adapter.mutable_grad() = at::Tensor();
+                                                    layer->forward(x_oft).backward(grad);
+                                                  }},
+                                                 timing);
+  record("bare_fwdbwd", t[0]);
+  record("oft_fwdbwd", t[1]);
   out["adapter_dtype"] = oft::dtype_name(adapter.scalar_type());
 }
 

@@ -26,19 +26,27 @@ def time_once(fn, device: torch.device) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-def measure(fn, device: torch.device, warmup: int = 3, min_samples: int = 10, budget_s: float = 1.0,
-            max_samples: int = 200) -> tuple[float, int]:
-    for _ in range(warmup):
-        fn()
+def measure_interleaved(fns, device: torch.device, warmup: int = 3, min_samples: int = 10, budget_s: float = 1.0,
+                        max_samples: int = 200) -> list[tuple[float, int]]:
+    """Each of fns timed in turns (a, b, a, b, ...) until each has min_samples and len(fns) * budget_s passed, so
+    that the two sides of a ratio see the same GPU clocks (gpu_bench_common.h's measure_interleaved)."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    samples: list[float] = []
+    samples: list[list[float]] = [[] for _ in fns]
     start = time.perf_counter()
-    while len(samples) < max_samples:
-        samples.append(time_once(fn, device))
-        if len(samples) >= min_samples and time.perf_counter() - start >= budget_s:
+    while len(samples[0]) < max_samples:
+        for fn, s in zip(fns, samples):
+            s.append(time_once(fn, device))
+        if len(samples[0]) >= min_samples and time.perf_counter() - start >= budget_s * len(fns):
             break
-    return statistics.median(samples), len(samples)
+    return [(statistics.median(s), len(s)) for s in samples]
+
+
+def measure(fn, device: torch.device, **kw) -> tuple[float, int]:
+    return measure_interleaved([fn], device, **kw)[0]
 
 
 class _Mallinfo2(ctypes.Structure):

@@ -69,17 +69,29 @@ inline double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-inline Timing measure(const c10::Device& device, const std::function<void()>& fn, const TimingOptions& options) {
-  for (int i = 0; i < options.warmup; ++i) fn();
+// Each of `fns` timed in turns (a, b, a, b, ...) until each has min_samples and fns.size() * budget_s passed: the
+// variants a ratio compares see the same GPU clocks and temperature, which drift over seconds of load (one after
+// the other, the later one would pay for the earlier one's heat).
+inline std::vector<Timing> measure_interleaved(const c10::Device& device, const std::vector<std::function<void()>>& fns,
+                                               const TimingOptions& options) {
+  for (const auto& fn : fns)
+    for (int i = 0; i < options.warmup; ++i) fn();
   synchronize(device);
-  std::vector<double> samples;
+  std::vector<std::vector<double>> samples(fns.size());
+  const double budget_s = options.budget_s * static_cast<double>(fns.size());
   const auto start = std::chrono::steady_clock::now();
-  while (static_cast<int>(samples.size()) < options.max_samples) {
-    samples.push_back(time_once(device, fn));
+  while (static_cast<int>(samples[0].size()) < options.max_samples) {
+    for (size_t i = 0; i < fns.size(); ++i) samples[i].push_back(time_once(device, fns[i]));
     const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (static_cast<int>(samples.size()) >= options.min_samples && spent >= options.budget_s) break;
+    if (static_cast<int>(samples[0].size()) >= options.min_samples && spent >= budget_s) break;
   }
-  return {median(samples), static_cast<int>(samples.size())};
+  std::vector<Timing> timings;
+  for (const auto& s : samples) timings.push_back({median(s), static_cast<int>(s.size())});
+  return timings;
+}
+
+inline Timing measure(const c10::Device& device, const std::function<void()>& fn, const TimingOptions& options) {
+  return measure_interleaved(device, {fn}, options)[0];
 }
 
 // Peak bytes held by LibTorch's caching allocator since the last reset (CUDA only; the device-generic

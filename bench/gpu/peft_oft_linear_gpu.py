@@ -12,7 +12,8 @@ otherwise (Cayley-Neumann, 5 terms); the injected layer is called directly. Time
   peft_compile_fwdbwd        the same through torch.compile(layer) (--compile, or --compile-only for just this one
                              with its bare_fwdbwd; an error in the JSON when compiling fails)
 Each: warm-up calls, then CUDA-event times (wall clock on cpu) until --budget-s passed and at least
---min-samples were taken; the median in ms. Prints one JSON object on stdout; progress on stderr.
+--min-samples were taken; the median in ms. The bare and PEFT sides of each ratio are timed in turns (a, b, a,
+b, ...), so that both see the same GPU clocks. Prints one JSON object on stdout; progress on stderr.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import warnings
 import torch
 import torch.nn as nn
 
-from bench_timing import DTYPES, measure, measurement, versions
+from bench_timing import DTYPES, measure_interleaved, measurement, versions
 
 
 class Wrap(nn.Module):
@@ -48,45 +49,41 @@ def bench_tokens(tokens: int, a, device: torch.device, dtype: torch.dtype, out: 
     prefix = f"oft_linear.t{tokens}."
     kw = dict(device=device, warmup=a.warmup, min_samples=a.min_samples, budget_s=a.budget_s)
 
-    def record(name, fn):
-        median_ms, samples = measure(fn, **kw)
-        out["measurements"].append(measurement(prefix + name, median_ms, "ms", samples))
-        print(f"[peft_oft_linear_gpu] T={tokens} {name} {median_ms:.4f} ms ({samples} samples)", file=sys.stderr)
-
-    base.eval()
-
-    def bare_fwd():
-        with torch.no_grad():
-            base(x)
-
-    if not a.compile_only:
-        record("bare_fwd", bare_fwd)
-    xb = x.detach().clone().requires_grad_(True)
-
-    def bare_fwdbwd():
-        xb.grad = None
-        base(xb).backward(g)
-
-    record("bare_fwdbwd", bare_fwdbwd)
+    def record(pairs):
+        """pairs: [(name, fn), ...], timed in turns (measure_interleaved)."""
+        timings = measure_interleaved([fn for _, fn in pairs], **kw)
+        for (name, _), (median_ms, samples) in zip(pairs, timings):
+            out["measurements"].append(measurement(prefix + name, median_ms, "ms", samples))
+            print(f"[peft_oft_linear_gpu] T={tokens} {name} {median_ms:.4f} ms ({samples} samples)", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = peft.get_peft_model(
             Wrap(base), peft.OFTConfig(target_modules=["layer"], r=0, oft_block_size=a.block, init_weights=False)
         )
-    layer = model.base_model.model.layer
+    layer = model.base_model.model.layer  # base stays callable on its own: the bare layer
     adapter = layer.oft_R["default"].weight
     out["adapter_dtype"] = str(adapter.dtype).replace("torch.", "")
+
     model.eval()
+
+    def bare_fwd():
+        with torch.no_grad():
+            base(x)
 
     def peft_fwd():
         with torch.no_grad():
             layer(x)
 
     if not a.compile_only:
-        record("peft_fwd", peft_fwd)
+        record([("bare_fwd", bare_fwd), ("peft_fwd", peft_fwd)])
     model.train()
+    xb = x.detach().clone().requires_grad_(True)
     xo = x.detach().clone().requires_grad_(True)
+
+    def bare_fwdbwd():
+        xb.grad = None
+        base(xb).backward(g)
 
     def fwdbwd(fn):
         def step():
@@ -97,10 +94,14 @@ def bench_tokens(tokens: int, a, device: torch.device, dtype: torch.dtype, out: 
         return step
 
     if not a.compile_only:
-        record("peft_fwdbwd", fwdbwd(layer))
+        record([("bare_fwdbwd", bare_fwdbwd), ("peft_fwdbwd", fwdbwd(layer))])
     if a.compile or a.compile_only:
         try:
-            record("peft_compile_fwdbwd", fwdbwd(torch.compile(layer)))
+            compiled = fwdbwd(torch.compile(layer))
+            if a.compile_only:
+                record([("bare_fwdbwd", bare_fwdbwd), ("peft_compile_fwdbwd", compiled)])
+            else:
+                record([("peft_compile_fwdbwd", compiled)])
         except Exception as e:  # noqa: BLE001 -- compiling is optional; the error goes into the JSON
             out["errors"].append(f"tokens {tokens}: torch.compile: {type(e).__name__}: {str(e)[:300]}")
 
