@@ -2,6 +2,8 @@
 // on the given stream with the kernel's LaunchShape.
 #include <cuda_runtime.h>
 
+#include <array>
+#include <atomic>
 #include <type_traits>
 
 #include "rotation_mma_kernels.cuh"
@@ -12,10 +14,23 @@ namespace {
 // Without an opt-in, a kernel may use this much dynamic shared memory.
 constexpr size_t kDefaultSharedBytes = 48 * 1024;
 
+// Multiprocessors of the current device, asked once per device.
+int multiprocessors() {
+  static std::array<std::atomic<int>, 64> known{};  // 0: not asked yet
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(known.size())) return 1;
+  if (known[device].load(std::memory_order_relaxed) == 0) {
+    int count = 0;
+    if (cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || count < 1) count = 1;
+    known[device].store(count, std::memory_order_relaxed);
+  }
+  return known[device].load(std::memory_order_relaxed);
+}
+
 template <class T, int kB>
 cudaError_t rotate_mma(const void* x, const float* blocks, int64_t tokens, int features, bool shared_block,
                        bool transpose, void* y, cudaStream_t stream) {
-  const LaunchShape shape = rotate_mma_shape(tokens, features, kB);
+  const LaunchShape shape = rotate_mma_shape(tokens, features, kB, multiprocessors());
   rotate_mma_kernel<T, kB><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
       static_cast<const T*>(x), blocks, tokens, features, shared_block, transpose, static_cast<T*>(y));
   return cudaGetLastError();
@@ -24,7 +39,7 @@ cudaError_t rotate_mma(const void* x, const float* blocks, int64_t tokens, int f
 template <class T, int kB>
 cudaError_t rotate_grad_mma(const void* x, const void* dy, int64_t tokens, int features, bool shared_block,
                             float* grad_blocks, cudaStream_t stream) {
-  const LaunchShape shape = rotate_grad_mma_shape(tokens, features, kB);
+  const LaunchShape shape = rotate_grad_mma_shape(tokens, features, kB, multiprocessors());
   rotate_grad_mma_kernel<T, kB><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
       static_cast<const T*>(x), static_cast<const T*>(dy), tokens, features, shared_block, grad_blocks);
   return cudaGetLastError();

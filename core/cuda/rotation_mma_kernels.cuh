@@ -19,21 +19,12 @@ namespace {
 
 constexpr int kRPieces = 3;
 constexpr int kWarps = kThreads / 32;
+// CUDA blocks of the kernels resident per multiprocessor (their __launch_bounds__: at most 128 registers a thread).
+constexpr int kMmaBlocksPerMultiprocessor = 2;
 
 // Whether these kernels take the activations: 16-bit elements, blocks of 32 or 64, 16-byte aligned rows.
 inline bool mma_rotation_fits(int element_bytes, int b, int features, const void* a, const void* c) {
   return element_bytes == 2 && (b == 32 || b == 64) && vector_access_fits(element_bytes, b, features, a, c);
-}
-
-// Piece `piece` (0 hi, 1 mid, 2 lo) of v in T: each piece is the rounding of what the ones before it leave.
-template <class T>
-__device__ inline T r_piece(float v, int piece) {
-  T part = from_float<T>(v);
-  for (int p = 0; p < piece; ++p) {
-    v -= to_float(part);  // exact: part is v rounded
-    part = from_float<T>(v);
-  }
-  return part;
 }
 
 // The mma's k and n are free to permute as long as A and B agree: the forward gives a lane's fragments columns it
@@ -48,23 +39,31 @@ __device__ inline int input_column(int step, int k) {
 __device__ inline int output_column(int tile, int n) { return tile / 4 * 32 + n / 2 * 8 + tile % 4 * 2 + n % 2; }
 
 // B fragments of R's pieces, per (piece, k-step, n-tile) the 32 lanes' two registers: what each warp reads per mma.
+// Each thread loads its entries' four values of R at once (the loop's trip count is known: launched with exactly
+// kThreads threads) and splits each into the pieces, each piece the rounding of what the ones before it leave.
 template <class T, int kB>
 __device__ inline void build_r_fragments(const float* block, bool transpose, uint2* fragments) {
-  constexpr int kSteps = kB / 16, kTiles = kB / 8;
-  for (int e = threadIdx.x; e < kRPieces * kSteps * kTiles * 32; e += blockDim.x) {
-    const int lane = e % 32, tile = e / 32 % kTiles, step = e / (32 * kTiles) % kSteps;
-    const int piece = e / (32 * kTiles * kSteps);
+  constexpr int kSteps = kB / 16, kTiles = kB / 8, kEntries = kSteps * kTiles * 32;
+  OFT_UNROLL
+  for (int e = static_cast<int>(threadIdx.x); e < kEntries; e += kThreads) {
+    const int lane = e % 32, tile = e / 32 % kTiles, step = e / (32 * kTiles);
     const int n = output_column(tile, lane / 4), t = lane % 4;
-    uint32_t regs[2];
-    for (int r = 0; r < 2; ++r) {
-      T v[2];
-      for (int h = 0; h < 2; ++h) {
-        const int k = input_column(step, 2 * t + 8 * r + h);
-        v[h] = r_piece<T>(transpose ? block[n * kB + k] : block[k * kB + n], piece);
-      }
-      regs[r] = pack_pair(v[0], v[1]);
+    float left[4];  // B[2t, 2t+1][g], then B[2t+8, 2t+9][g]: what the pieces so far leave of them
+    OFT_UNROLL
+    for (int i = 0; i < 4; ++i) {
+      const int k = input_column(step, 2 * t + 8 * (i / 2) + i % 2);
+      left[i] = transpose ? block[n * kB + k] : block[k * kB + n];
     }
-    fragments[e] = uint2{regs[0], regs[1]};
+    OFT_UNROLL
+    for (int piece = 0; piece < kRPieces; ++piece) {
+      T part[4];
+      OFT_UNROLL
+      for (int i = 0; i < 4; ++i) {
+        part[i] = from_float<T>(left[i]);
+        left[i] -= to_float(part[i]);  // exact: part is left rounded
+      }
+      fragments[piece * kEntries + e] = uint2{pack_pair(part[0], part[1]), pack_pair(part[2], part[3])};
+    }
   }
 }
 
@@ -74,9 +73,9 @@ constexpr int kChunksPerPass = 64 / kB;
 
 // Grid: x = OFT block k, y strides over groups of kWarps * kChunksPerPass chunks of 16 token rows. Each warp loads
 // its chunks' rows straight into A fragments (lane g, t: rows g and g + 8, columns 8t ... 8t + 7 of each 32) and
-// stores y from its sums the same way; R's fragments sit in shared memory.
+// stores y from its sums the same way; R's fragments sit in shared memory. Launched with exactly kThreads threads.
 template <class T, int kB>
-__global__ void OFT_LAUNCH_BOUNDS(kThreads, 2)
+__global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
     rotate_mma_kernel(const T* x, const float* blocks, int64_t tokens, int features, bool shared_block, bool transpose,
                       T* y) {
   constexpr int kSteps = kB / 16, kTiles = kB / 8, kGroups = kB / 32, kChunks = kChunksPerPass<kB>;
@@ -151,9 +150,10 @@ constexpr int kGradTileStride = kB + 8;
 // each 16 rows are the rows t, t + 4, t + 8, t + 12 (in different banks). Each warp owns a 32 x 32 quarter of dR
 // (b = 64) or all of it (b = 32) and every kWarps / quarters-th 16 rows of a tile; the tiles come through shared
 // memory, the next one loaded into registers while the current one is multiplied. The warps' sums meet in
-// shared memory and each element is added to the fp32 gradient once per CUDA block.
+// shared memory and each element is added to the fp32 gradient once per CUDA block. Launched with exactly kThreads
+// threads.
 template <class T, int kB>
-__global__ void OFT_LAUNCH_BOUNDS(kThreads, 2)
+__global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
     rotate_grad_mma_kernel(const T* x, const T* dy, int64_t tokens, int features, bool shared_block,
                            float* grad_blocks) {
   constexpr int kRows = kGradTileRows<kB>, kStride = kGradTileStride<kB>, kPerRow = kB / 8;
@@ -240,30 +240,36 @@ __global__ void OFT_LAUNCH_BOUNDS(kThreads, 2)
   }
 }
 
+// The grids hold about one wave of CUDA blocks, each looping over its share of the tokens: every block first
+// builds R's fragments (or ends with its atomics), which more blocks would repeat.
 template <int kB>
-inline LaunchShape rotate_mma_shape_for(int64_t tokens, int features) {
+inline LaunchShape rotate_mma_shape_for(int64_t tokens, int features, int multiprocessors) {
   const int64_t groups = ((tokens + 15) / 16 + kWarps * kChunksPerPass<kB> - 1) / (kWarps * kChunksPerPass<kB>);
   const int64_t oft_blocks = features / kB;
-  return {dim3(static_cast<unsigned>(oft_blocks), grid_rows(groups, oft_blocks, 2048)), kThreads,
-          sizeof(uint2) * kRPieces * (kB / 16) * (kB / 8) * 32};
+  return {dim3(static_cast<unsigned>(oft_blocks),
+               grid_rows(groups, oft_blocks, int64_t{multiprocessors} * kMmaBlocksPerMultiprocessor)),
+          kThreads, sizeof(uint2) * kRPieces * (kB / 16) * (kB / 8) * 32};
 }
 
 template <int kB>
-inline LaunchShape rotate_grad_mma_shape_for(int64_t tokens, int features) {
+inline LaunchShape rotate_grad_mma_shape_for(int64_t tokens, int features, int multiprocessors) {
   const int64_t tiles = (tokens + kGradTileRows<kB> - 1) / kGradTileRows<kB>;
   const int64_t oft_blocks = features / kB;
   const size_t tile_bytes = 2 * sizeof(uint16_t) * kGradTileRows<kB> * kGradTileStride<kB>;
   const size_t sum_bytes = sizeof(float) * (kWarps / ((kB / 32) * (kB / 32))) * kB * kB;
-  return {dim3(static_cast<unsigned>(oft_blocks), grid_rows(tiles, oft_blocks, 2048)), kThreads,
-          std::max(tile_bytes, sum_bytes)};
+  return {dim3(static_cast<unsigned>(oft_blocks),
+               grid_rows(tiles, oft_blocks, int64_t{multiprocessors} * kMmaBlocksPerMultiprocessor)),
+          kThreads, std::max(tile_bytes, sum_bytes)};
 }
 
-// Launch shapes of the two kernels for blocks of b (32 or 64, mma_rotation_fits).
-inline LaunchShape rotate_mma_shape(int64_t tokens, int features, int b) {
-  return b == 32 ? rotate_mma_shape_for<32>(tokens, features) : rotate_mma_shape_for<64>(tokens, features);
+// Launch shapes of the two kernels for blocks of b (32 or 64, mma_rotation_fits) on a GPU of `multiprocessors`.
+inline LaunchShape rotate_mma_shape(int64_t tokens, int features, int b, int multiprocessors) {
+  return b == 32 ? rotate_mma_shape_for<32>(tokens, features, multiprocessors)
+                 : rotate_mma_shape_for<64>(tokens, features, multiprocessors);
 }
-inline LaunchShape rotate_grad_mma_shape(int64_t tokens, int features, int b) {
-  return b == 32 ? rotate_grad_mma_shape_for<32>(tokens, features) : rotate_grad_mma_shape_for<64>(tokens, features);
+inline LaunchShape rotate_grad_mma_shape(int64_t tokens, int features, int b, int multiprocessors) {
+  return b == 32 ? rotate_grad_mma_shape_for<32>(tokens, features, multiprocessors)
+                 : rotate_grad_mma_shape_for<64>(tokens, features, multiprocessors);
 }
 
 }  // namespace

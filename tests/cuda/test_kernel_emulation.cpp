@@ -228,6 +228,9 @@ TEST(KernelEmulation, RotateGradKernelMatchesAutograd) {
   for (const RotateCase& c : rotate_cases()) check_rotate_grad(c);
 }
 
+// The tensor-core kernels' grids are sized for a GPU of this many multiprocessors (an H200's).
+constexpr int kMultiprocessors = 132;
+
 // The tensor-core kernels (emulated mma.sync) against the same references. The forward's products are those of fp32
 // arithmetic (R in three pieces), so its outputs are as close to the exact ones as the fp32 reference's (R in two
 // pieces would round otherwise than the exact product about every 500th output in bf16, one piece most of them).
@@ -242,7 +245,7 @@ void check_rotate_mma(at::ScalarType dtype, int b, bool shared, int64_t tokens, 
   const at::Tensor applied = transpose ? blocks.transpose(1, 2).contiguous() : blocks;
   const at::Tensor expected = oft::math::rotate_rows(x.to(at::kFloat), applied).to(dtype).to(at::kFloat);
   ASSERT_TRUE(kernels::mma_rotation_fits(static_cast<int>(x.element_size()), b, features, x.data_ptr(), x.data_ptr()));
-  kernels::LaunchShape shape = kernels::rotate_mma_shape(tokens, features, b);
+  kernels::LaunchShape shape = kernels::rotate_mma_shape(tokens, features, b, kMultiprocessors);
   if (grid_rows) shape.grid.y = grid_rows;
   at::Tensor first;
   for (const emu::Order order : emu::kAllOrders) {
@@ -280,7 +283,7 @@ void check_rotate_grad_mma(at::ScalarType dtype, int b, bool shared, int64_t tok
   const at::Tensor blocks = at::randn({shared ? 1 : oft_blocks, b, b}).requires_grad_();
   const at::Tensor y = oft::math::rotate_rows(x.to(at::kFloat), blocks);
   const at::Tensor expected = torch::autograd::grad({y}, {blocks}, {dy.to(at::kFloat)})[0];
-  kernels::LaunchShape shape = kernels::rotate_grad_mma_shape(tokens, features, b);
+  kernels::LaunchShape shape = kernels::rotate_grad_mma_shape(tokens, features, b, kMultiprocessors);
   if (grid_rows) shape.grid.y = grid_rows;
   for (const emu::Order order : emu::kAllOrders) {
     SCOPED_TRACE(emu::describe(order));
@@ -350,8 +353,8 @@ TEST(KernelEmulation, SharedMemoryFitsEveryBlockSize) {
     EXPECT_LE(kernels::rotate_grad_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
   }
   for (const int b : {32, 64}) {
-    EXPECT_LE(kernels::rotate_mma_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
-    EXPECT_LE(kernels::rotate_grad_mma_shape(1, b, b).shared_bytes, emu::kDefaultSharedBytes);
+    EXPECT_LE(kernels::rotate_mma_shape(1, b, b, kMultiprocessors).shared_bytes, emu::kDefaultSharedBytes);
+    EXPECT_LE(kernels::rotate_grad_mma_shape(1, b, b, kMultiprocessors).shared_bytes, emu::kDefaultSharedBytes);
   }
 }
 
