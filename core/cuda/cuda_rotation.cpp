@@ -96,6 +96,16 @@ class RotateRows : public torch::autograd::Function<RotateRows> {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
     at::Tensor dx, dblocks;
+    if (ctx->needs_input_grad(0) && ctx->needs_input_grad(1)) {  // the usual case: both from one pass
+      dx = at::empty_like(dy);
+      dblocks = at::zeros_like(blocks);
+      check_launch(launch_rotate_backward(
+                       element_type(x.scalar_type()), x.data_ptr(), dy.data_ptr(), blocks.data_ptr<float>(), x.size(0),
+                       static_cast<int>(x.size(1)), static_cast<int>(blocks.size(-1)), blocks.size(0) == 1,
+                       tensor_cores_run_on(x.device()), dx.data_ptr(), dblocks.data_ptr<float>(), current_stream()),
+                   "block rotation backward");
+      return {dx, dblocks};
+    }
     if (ctx->needs_input_grad(0)) {
       dx = at::empty_like(dy);
       launch(dy, blocks, /*transpose=*/true, dx);

@@ -36,12 +36,14 @@ cudaError_t rotate_mma(const void* x, const float* blocks, int64_t tokens, int f
   return cudaGetLastError();
 }
 
+// dR, and dx unless it is null (then blocks is not read).
 template <class T, int kB>
-cudaError_t rotate_grad_mma(const void* x, const void* dy, int64_t tokens, int features, bool shared_block,
-                            float* grad_blocks, cudaStream_t stream) {
-  const LaunchShape shape = rotate_grad_mma_shape(tokens, features, kB, multiprocessors());
-  rotate_grad_mma_kernel<T, kB><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
-      static_cast<const T*>(x), static_cast<const T*>(dy), tokens, features, shared_block, grad_blocks);
+cudaError_t rotate_backward_mma(const void* x, const void* dy, const float* blocks, int64_t tokens, int features,
+                                bool shared_block, float* grad_blocks, void* dx, cudaStream_t stream) {
+  const LaunchShape shape = rotate_backward_mma_shape(tokens, features, kB, dx != nullptr, multiprocessors());
+  rotate_backward_mma_kernel<T, kB><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
+      static_cast<const T*>(x), static_cast<const T*>(dy), blocks, tokens, features, shared_block, grad_blocks,
+      static_cast<T*>(dx));
   return cudaGetLastError();
 }
 
@@ -66,8 +68,10 @@ cudaError_t rotate_grad_typed(const void* x, const void* dy, int64_t tokens, int
                               bool tensor_cores, float* grad_blocks, cudaStream_t stream) {
   if constexpr (!std::is_same_v<T, float>) {
     if (tensor_cores && mma_rotation_fits(sizeof(T), b, features, x, dy))
-      return b == 32 ? rotate_grad_mma<T, 32>(x, dy, tokens, features, shared_block, grad_blocks, stream)
-                     : rotate_grad_mma<T, 64>(x, dy, tokens, features, shared_block, grad_blocks, stream);
+      return b == 32 ? rotate_backward_mma<T, 32>(x, dy, nullptr, tokens, features, shared_block, grad_blocks, nullptr,
+                                                  stream)
+                     : rotate_backward_mma<T, 64>(x, dy, nullptr, tokens, features, shared_block, grad_blocks, nullptr,
+                                                  stream);
   }
   const LaunchShape shape = rotate_grad_shape(tokens, features, b);
   rotate_grad_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
@@ -159,6 +163,29 @@ cudaError_t launch_rotate_grad(ElementType type, const void* x, const void* dy, 
                                               stream);
   }
   return cudaErrorInvalidValue;
+}
+
+cudaError_t launch_rotate_backward(ElementType type, const void* x, const void* dy, const float* blocks, int64_t tokens,
+                                   int features, int b, bool shared_block, bool tensor_cores, void* dx,
+                                   float* grad_blocks, cudaStream_t stream) {
+  if (tokens == 0 || features == 0) return cudaSuccess;
+  if (type != ElementType::kFloat32 && tensor_cores && mma_rotation_fits(2, b, features, x, dy) &&
+      mma_rotation_fits(2, b, features, dx, dx)) {
+    const bool bf16 = type == ElementType::kBFloat16;
+    if (b == 32)
+      return bf16 ? rotate_backward_mma<__nv_bfloat16, 32>(x, dy, blocks, tokens, features, shared_block, grad_blocks,
+                                                           dx, stream)
+                  : rotate_backward_mma<__half, 32>(x, dy, blocks, tokens, features, shared_block, grad_blocks, dx,
+                                                    stream);
+    return bf16 ? rotate_backward_mma<__nv_bfloat16, 64>(x, dy, blocks, tokens, features, shared_block, grad_blocks, dx,
+                                                         stream)
+                : rotate_backward_mma<__half, 64>(x, dy, blocks, tokens, features, shared_block, grad_blocks, dx,
+                                                  stream);
+  }
+  const cudaError_t err =
+      launch_rotate(type, dy, blocks, tokens, features, b, shared_block, /*transpose=*/true, tensor_cores, dx, stream);
+  if (err != cudaSuccess) return err;
+  return launch_rotate_grad(type, x, dy, tokens, features, b, shared_block, tensor_cores, grad_blocks, stream);
 }
 
 }  // namespace oft::cuda

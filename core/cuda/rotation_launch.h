@@ -37,5 +37,11 @@ cudaError_t launch_rotate(ElementType type, const void* x, const float* blocks, 
 // grad_blocks (zeroed, fp32) += per block sum over tokens of x_k^T dy_k (all blocks into one when shared).
 cudaError_t launch_rotate_grad(ElementType type, const void* x, const void* dy, int64_t tokens, int features, int b,
                                bool shared_block, bool tensor_cores, float* grad_blocks, cudaStream_t stream);
+// Both gradients of y = x . blockdiag(R): dx (tokens, features) of `type` = dy . blockdiag(R^T), and grad_blocks
+// (zeroed, fp32) as launch_rotate_grad adds them; from one read of x and dy on the tensor cores where they apply,
+// else the two launches above.
+cudaError_t launch_rotate_backward(ElementType type, const void* x, const void* dy, const float* blocks, int64_t tokens,
+                                   int features, int b, bool shared_block, bool tensor_cores, void* dx,
+                                   float* grad_blocks, cudaStream_t stream);
 
 }  // namespace oft::cuda

@@ -67,6 +67,42 @@ __device__ inline void build_r_fragments(const float* block, bool transpose, uin
   }
 }
 
+// sums[j] = the warp's 16 rows times n-tile 4 * out_group + j of R's fragments: rows[h][s] is the lane's 16 bytes
+// of row g + 8h, columns 32s + 8t ... 32s + 8t + 7 (the A fragments of k-steps 2s and 2s + 1).
+template <class T, int kB>
+__device__ inline void multiply_rows(const uint4 (&rows)[2][kB / 32], const uint2* fragments, int lane, int out_group,
+                                     float (&sums)[4][4]) {
+  constexpr int kSteps = kB / 16, kTiles = kB / 8;
+  OFT_UNROLL
+  for (int j = 0; j < 4; ++j) sums[j][0] = sums[j][1] = sums[j][2] = sums[j][3] = 0.0f;
+  OFT_UNROLL
+  for (int step = 0; step < kSteps; ++step) {
+    const uint4& low = rows[0][step / 2];
+    const uint4& high = rows[1][step / 2];
+    const bool second = step % 2 == 1;
+    const uint32_t a[4] = {second ? low.z : low.x, second ? high.z : high.x, second ? low.w : low.y,
+                           second ? high.w : high.y};
+    OFT_UNROLL
+    for (int piece = 0; piece < kRPieces; ++piece) {
+      OFT_UNROLL
+      for (int j = 0; j < 4; ++j) {
+        const uint2 f = fragments[((piece * kSteps + step) * kTiles + out_group * 4 + j) * 32 + lane];
+        const uint32_t b[2] = {f.x, f.y};
+        mma_m16n8k16<T>(sums[j], a, b);
+      }
+    }
+  }
+}
+
+// Row g + 8h of multiply_rows' sums, rounded to T: the lane's 8 consecutive outputs in one 16-byte store at dst.
+template <class T>
+__device__ inline void store_row(const float (&sums)[4][4], int h, T* dst) {
+  uint32_t words[4];
+  OFT_UNROLL
+  for (int j = 0; j < 4; ++j) words[j] = pack_pair(from_float<T>(sums[j][2 * h]), from_float<T>(sums[j][2 * h + 1]));
+  store16(dst, uint4{words[0], words[1], words[2], words[3]});
+}
+
 // Rows of 16 tokens a warp loads before its products: four 16-byte loads per lane in flight.
 template <int kB>
 constexpr int kChunksPerPass = 64 / kB;
@@ -78,7 +114,7 @@ template <class T, int kB>
 __global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
     rotate_mma_kernel(const T* x, const float* blocks, int64_t tokens, int features, bool shared_block, bool transpose,
                       T* y) {
-  constexpr int kSteps = kB / 16, kTiles = kB / 8, kGroups = kB / 32, kChunks = kChunksPerPass<kB>;
+  constexpr int kGroups = kB / 32, kChunks = kChunksPerPass<kB>;
   OFT_DYNAMIC_SHARED(float, shared);
   uint2* fragments = reinterpret_cast<uint2*>(shared);
   const int k = blockIdx.x;
@@ -105,67 +141,53 @@ __global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
     for (int u = 0; u < kChunks; ++u) {
       OFT_UNROLL
       for (int out_group = 0; out_group < kGroups; ++out_group) {
-        float sums[4][4] = {};
-        OFT_UNROLL
-        for (int step = 0; step < kSteps; ++step) {
-          const uint4& low = in[u][0][step / 2];
-          const uint4& high = in[u][1][step / 2];
-          const bool second = step % 2 == 1;
-          const uint32_t a[4] = {second ? low.z : low.x, second ? high.z : high.x, second ? low.w : low.y,
-                                 second ? high.w : high.y};
-          OFT_UNROLL
-          for (int piece = 0; piece < kRPieces; ++piece) {
-            OFT_UNROLL
-            for (int j = 0; j < 4; ++j) {
-              const uint2 f = fragments[((piece * kSteps + step) * kTiles + out_group * 4 + j) * 32 + lane];
-              const uint32_t b[2] = {f.x, f.y};
-              mma_m16n8k16<T>(sums[j], a, b);
-            }
-          }
-        }
+        float sums[4][4];
+        multiply_rows<T, kB>(in[u], fragments, lane, out_group, sums);
         OFT_UNROLL
         for (int h = 0; h < 2; ++h) {
           const int64_t row = (first + u) * 16 + g + 8 * h;
-          if (row >= tokens) continue;
-          uint32_t words[4];
-          OFT_UNROLL
-          for (int j = 0; j < 4; ++j)
-            words[j] = pack_pair(from_float<T>(sums[j][2 * h]), from_float<T>(sums[j][2 * h + 1]));
-          store16(y + static_cast<size_t>(row) * features + column + 32 * out_group,
-                  uint4{words[0], words[1], words[2], words[3]});
+          if (row < tokens) store_row(sums, h, y + static_cast<size_t>(row) * features + column + 32 * out_group);
         }
       }
     }
   }
 }
 
-// Token rows of rotate_grad_mma_kernel's tiles: 8 KiB of x and 8 KiB of dY, four 16-byte loads per thread.
+// Token rows of rotate_backward_mma_kernel's tiles: 8 KiB of x and 8 KiB of dY, four 16-byte loads per thread.
 template <int kB>
 constexpr int kGradTileRows = 4096 / kB;
 // Tile row pitch in elements: 16 bytes past the row, so that the rows one warp reads start in different banks.
 template <int kB>
 constexpr int kGradTileStride = kB + 8;
+template <int kB>
+constexpr size_t kFragmentBytes = sizeof(uint2) * kRPieces*(kB / 16) * (kB / 8) * 32;
 
-// Grid: x = OFT block k, y = token splits. dR_k = X_k^T dY_k with the tokens as the mma's k: a lane's four k of
-// each 16 rows are the rows t, t + 4, t + 8, t + 12 (in different banks). Each warp owns a 32 x 32 quarter of dR
-// (b = 64) or all of it (b = 32) and every kWarps / quarters-th 16 rows of a tile; the tiles come through shared
-// memory, the next one loaded into registers while the current one is multiplied. The warps' sums meet in
-// shared memory and each element is added to the fp32 gradient once per CUDA block. Launched with exactly kThreads
-// threads.
+// Grid: x = OFT block k, y = token splits. The backward of y = x . R from one read of x and dY:
+//  - dR_k = X_k^T dY_k with the tokens as the mma's k: a lane's four k of each 16 rows are the rows t, t + 4, t + 8,
+//    t + 12 (in different banks). Each warp owns a 32 x 32 quarter of dR (b = 64) or all of it (b = 32) and every
+//    kWarps / quarters-th 16 rows of a tile. The warps' sums meet in shared memory at the end and each element is
+//    added to the fp32 gradient once per CUDA block.
+//  - dx = dY . R^T (when dx is not null), as rotate_mma_kernel computes it, with dY's rows from the shared tile: each
+//    warp one of the tile's (16 rows, 32 output columns).
+// The tiles come through shared memory, the next one loaded into registers while the current one is multiplied.
+// Launched with exactly kThreads threads.
 template <class T, int kB>
 __global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
-    rotate_grad_mma_kernel(const T* x, const T* dy, int64_t tokens, int features, bool shared_block,
-                           float* grad_blocks) {
-  constexpr int kRows = kGradTileRows<kB>, kStride = kGradTileStride<kB>, kPerRow = kB / 8;
-  constexpr int kQuarters = (kB / 32) * (kB / 32), kWarpsPerQuarter = kWarps / kQuarters;
+    rotate_backward_mma_kernel(const T* x, const T* dy, const float* blocks, int64_t tokens, int features,
+                               bool shared_block, float* grad_blocks, T* dx) {
+  constexpr int kRows = kGradTileRows<kB>, kStride = kGradTileStride<kB>, kPerRow = kB / 8, kGroups = kB / 32;
+  constexpr int kQuarters = kGroups * kGroups, kWarpsPerQuarter = kWarps / kQuarters;
   constexpr int kVectors = 2 * kRows * kPerRow / kThreads;  // per thread and tile: 4
+  static_assert(kRows / 16 * kGroups == kWarps, "dx: one (16 rows, 32 columns) piece of a tile per warp");
   OFT_DYNAMIC_SHARED(float, shared);
-  T* xs = reinterpret_cast<T*>(shared);
+  uint2* fragments = reinterpret_cast<uint2*>(shared);
+  T* xs = reinterpret_cast<T*>(reinterpret_cast<unsigned char*>(shared) + (dx ? kFragmentBytes<kB> : 0));
   T* gs = xs + kRows * kStride;
   const int k = blockIdx.x;
+  if (dx) build_r_fragments<T, kB>(blocks + (shared_block ? 0 : static_cast<size_t>(k) * kB * kB), true, fragments);
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int g = lane / 4, t = lane % 4;
-  const int quarter = warp % kQuarters, row_base = quarter / (kB / 32) * 32, col_base = quarter % (kB / 32) * 32;
+  const int quarter = warp % kQuarters, row_base = quarter / kGroups * 32, col_base = quarter % kGroups * 32;
   const int64_t tiles = (tokens + kRows - 1) / kRows;
   const size_t column = static_cast<size_t>(k) * kB;
   // Vector v of a tile: x's (v < kRows * kPerRow) or dY's, row-major, 8 elements each; zero past the last token.
@@ -179,12 +201,12 @@ __global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
           row < tokens ? load16(source + static_cast<size_t>(row) * features + column + w % kPerRow * 8) : uint4{};
     }
   };
-  float sums[2][4][4] = {};  // [m-tile][n-tile] of the warp's quarter
+  float sums[2][4][4] = {};  // [m-tile][n-tile] of the warp's quarter of dR
   uint4 next[kVectors];
   int64_t tile = blockIdx.y;
   if (tile < tiles) fetch(tile, next);
   for (; tile < tiles; tile += gridDim.y) {
-    __syncthreads();  // the last tile's products are done with xs and gs
+    __syncthreads();  // the last tile's products are done with xs and gs (and the fragments are built)
     OFT_UNROLL
     for (int i = 0; i < kVectors; ++i) {
       const int v = static_cast<int>(threadIdx.x) + i * kThreads, w = v % (kRows * kPerRow);
@@ -192,6 +214,22 @@ __global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
     }
     __syncthreads();
     if (tile + gridDim.y < tiles) fetch(tile + gridDim.y, next);
+    if (dx) {
+      const int first = warp / kGroups * 16, out_group = warp % kGroups;
+      uint4 rows[2][kGroups];
+      OFT_UNROLL
+      for (int h = 0; h < 2; ++h) {
+        OFT_UNROLL
+        for (int s = 0; s < kGroups; ++s) rows[h][s] = load16(gs + (first + g + 8 * h) * kStride + 32 * s + 8 * t);
+      }
+      float out[4][4];
+      multiply_rows<T, kB>(rows, fragments, lane, out_group, out);
+      OFT_UNROLL
+      for (int h = 0; h < 2; ++h) {
+        const int64_t row = tile * kRows + first + g + 8 * h;
+        if (row < tokens) store_row(out, h, dx + static_cast<size_t>(row) * features + column + 32 * out_group + 8 * t);
+      }
+    }
     for (int first = warp / kQuarters * 16; first < kRows; first += kWarpsPerQuarter * 16) {
       const T* xr = xs + (first + t) * kStride;
       const T* gr = gs + (first + t) * kStride;
@@ -240,26 +278,24 @@ __global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
   }
 }
 
-// The grids hold about one wave of CUDA blocks, each looping over its share of the tokens: every block first
-// builds R's fragments (or ends with its atomics), which more blocks would repeat.
 template <int kB>
 inline LaunchShape rotate_mma_shape_for(int64_t tokens, int features, int multiprocessors) {
   const int64_t groups = ((tokens + 15) / 16 + kWarps * kChunksPerPass<kB> - 1) / (kWarps * kChunksPerPass<kB>);
   const int64_t oft_blocks = features / kB;
   return {dim3(static_cast<unsigned>(oft_blocks),
                grid_rows(groups, oft_blocks, int64_t{multiprocessors} * kMmaBlocksPerMultiprocessor)),
-          kThreads, sizeof(uint2) * kRPieces * (kB / 16) * (kB / 8) * 32};
+          kThreads, kFragmentBytes<kB>};
 }
 
 template <int kB>
-inline LaunchShape rotate_grad_mma_shape_for(int64_t tokens, int features, int multiprocessors) {
+inline LaunchShape rotate_backward_mma_shape_for(int64_t tokens, int features, bool with_dx, int multiprocessors) {
   const int64_t tiles = (tokens + kGradTileRows<kB> - 1) / kGradTileRows<kB>;
   const int64_t oft_blocks = features / kB;
   const size_t tile_bytes = 2 * sizeof(uint16_t) * kGradTileRows<kB> * kGradTileStride<kB>;
   const size_t sum_bytes = sizeof(float) * (kWarps / ((kB / 32) * (kB / 32))) * kB * kB;
   return {dim3(static_cast<unsigned>(oft_blocks),
                grid_rows(tiles, oft_blocks, int64_t{multiprocessors} * kMmaBlocksPerMultiprocessor)),
-          kThreads, std::max(tile_bytes, sum_bytes)};
+          kThreads, std::max((with_dx ? kFragmentBytes<kB> : 0) + tile_bytes, sum_bytes)};
 }
 
 // Launch shapes of the two kernels for blocks of b (32 or 64, mma_rotation_fits) on a GPU of `multiprocessors`.
@@ -267,9 +303,9 @@ inline LaunchShape rotate_mma_shape(int64_t tokens, int features, int b, int mul
   return b == 32 ? rotate_mma_shape_for<32>(tokens, features, multiprocessors)
                  : rotate_mma_shape_for<64>(tokens, features, multiprocessors);
 }
-inline LaunchShape rotate_grad_mma_shape(int64_t tokens, int features, int b, int multiprocessors) {
-  return b == 32 ? rotate_grad_mma_shape_for<32>(tokens, features, multiprocessors)
-                 : rotate_grad_mma_shape_for<64>(tokens, features, multiprocessors);
+inline LaunchShape rotate_backward_mma_shape(int64_t tokens, int features, int b, bool with_dx, int multiprocessors) {
+  return b == 32 ? rotate_backward_mma_shape_for<32>(tokens, features, with_dx, multiprocessors)
+                 : rotate_backward_mma_shape_for<64>(tokens, features, with_dx, multiprocessors);
 }
 
 }  // namespace

@@ -98,6 +98,10 @@ void check_rotate(const oft::RotationKernels& kernels, at::ScalarType dtype, int
   EXPECT_TRUE(close(grads[0].cpu().to(at::kFloat), grads_ref[0].to(dtype).to(at::kFloat), tol, "dx"));
   // dR accumulates in fp32 from the same inputs: only the summation order differs.
   EXPECT_TRUE(close(grads[1].cpu(), grads_ref[1], 1e-4, "dR"));
+  // dR alone (x needs no gradient): the backward's other launch.
+  const at::Tensor y_of_frozen_x = kernels.rotate_rows(x.to(kCuda), blocks_gpu);
+  const auto dr_alone = torch::autograd::grad({y_of_frozen_x}, {blocks_gpu}, {dy.to(kCuda)});
+  EXPECT_TRUE(close(dr_alone[0].cpu(), grads_ref[1], 1e-4, "dR alone"));
 }
 
 class CudaRotate : public ::testing::TestWithParam<at::ScalarType> {};

@@ -234,6 +234,19 @@ constexpr int kMultiprocessors = 132;
 // The tensor-core kernels (emulated mma.sync) against the same references. The forward's products are those of fp32
 // arithmetic (R in three pieces), so its outputs are as close to the exact ones as the fp32 reference's (R in two
 // pieces would round otherwise than the exact product about every 500th output in bf16, one piece most of them).
+// y = x . blockdiag(applied) from a tensor-core kernel (in x's dtype): within the rounding of the dtype of the fp32
+// reference, and as close to the exact products (fp64, rounded once) as that reference is: each rounds otherwise
+// than the exact value only where its fp32 sum straddles a rounding boundary.
+void expect_rounded_as_fp32(const at::Tensor& y, const at::Tensor& x, const at::Tensor& applied) {
+  const at::ScalarType dtype = x.scalar_type();
+  const at::Tensor out = y.to(at::kFloat);
+  const at::Tensor fp32 = oft::math::rotate_rows(x.to(at::kFloat), applied).to(dtype).to(at::kFloat);
+  const at::Tensor exact = oft::math::rotate_rows(x.to(at::kDouble), applied.to(at::kDouble)).to(dtype).to(at::kFloat);
+  EXPECT_TRUE(close(out, fp32, output_tolerance(dtype), "rotated rows"));
+  EXPECT_LE(out.ne(exact).sum().item<int64_t>(), 2 * fp32.ne(exact).sum().item<int64_t>() + out.numel() / 2000)
+      << "outputs rounded otherwise than the exact products";
+}
+
 void check_rotate_mma(at::ScalarType dtype, int b, bool shared, int64_t tokens, unsigned grid_rows, bool transpose) {
   const int oft_blocks = 3, features = oft_blocks * b;
   SCOPED_TRACE(std::string(c10::toString(dtype)) + ", b = " + std::to_string(b) + (shared ? " (shared)" : "") + ", " +
@@ -243,7 +256,6 @@ void check_rotate_mma(at::ScalarType dtype, int b, bool shared, int64_t tokens, 
   const at::Tensor x = at::randn({tokens, features}).to(dtype);
   const at::Tensor blocks = at::randn({shared ? 1 : oft_blocks, b, b});
   const at::Tensor applied = transpose ? blocks.transpose(1, 2).contiguous() : blocks;
-  const at::Tensor expected = oft::math::rotate_rows(x.to(at::kFloat), applied).to(dtype).to(at::kFloat);
   ASSERT_TRUE(kernels::mma_rotation_fits(static_cast<int>(x.element_size()), b, features, x.data_ptr(), x.data_ptr()));
   kernels::LaunchShape shape = kernels::rotate_mma_shape(tokens, features, b, kMultiprocessors);
   if (grid_rows) shape.grid.y = grid_rows;
@@ -260,44 +272,48 @@ void check_rotate_mma(at::ScalarType dtype, int b, bool shared, int64_t tokens, 
                     static_cast<T*>(y.data_ptr()));
       }
     });
-    const at::Tensor out = y.to(at::kFloat);
-    EXPECT_TRUE(close(out, expected, output_tolerance(dtype), "y"));
-    // As close to the exact products (fp64, rounded once) as the fp32 reference is: each rounds otherwise than the
-    // exact value only where its fp32 sum straddles a rounding boundary.
-    const at::Tensor exact =
-        oft::math::rotate_rows(x.to(at::kDouble), applied.to(at::kDouble)).to(dtype).to(at::kFloat);
-    EXPECT_LE(out.ne(exact).sum().item<int64_t>(), 2 * expected.ne(exact).sum().item<int64_t>() + out.numel() / 2000)
-        << "outputs rounded otherwise than the exact products";
+    expect_rounded_as_fp32(y, x, applied);
     if (!first.defined()) first = y;
     EXPECT_TRUE(at::equal(y, first)) << "the result depends on the threads' order";
   }
 }
 
-void check_rotate_grad_mma(at::ScalarType dtype, int b, bool shared, int64_t tokens, unsigned grid_rows) {
+// The backward kernel: dR (against autograd, summed in fp32 from exact products) and, unless dR alone, dx = dY R^T.
+void check_rotate_backward_mma(at::ScalarType dtype, int b, bool shared, int64_t tokens, unsigned grid_rows,
+                               bool with_dx) {
   const int oft_blocks = 3, features = oft_blocks * b;
   SCOPED_TRACE(std::string(c10::toString(dtype)) + ", b = " + std::to_string(b) + (shared ? " (shared)" : "") + ", " +
-               std::to_string(tokens) + " tokens" + (grid_rows ? ", " + std::to_string(grid_rows) + " grid rows" : ""));
+               std::to_string(tokens) + " tokens" + (grid_rows ? ", " + std::to_string(grid_rows) + " grid rows" : "") +
+               (with_dx ? ", dx and dR" : ", dR only"));
   at::manual_seed(b + shared + 7);
   const at::Tensor x = at::randn({tokens, features}).to(dtype);
   const at::Tensor dy = at::randn({tokens, features}).to(dtype);
   const at::Tensor blocks = at::randn({shared ? 1 : oft_blocks, b, b}).requires_grad_();
   const at::Tensor y = oft::math::rotate_rows(x.to(at::kFloat), blocks);
   const at::Tensor expected = torch::autograd::grad({y}, {blocks}, {dy.to(at::kFloat)})[0];
-  kernels::LaunchShape shape = kernels::rotate_grad_mma_shape(tokens, features, b, kMultiprocessors);
+  kernels::LaunchShape shape = kernels::rotate_backward_mma_shape(tokens, features, b, with_dx, kMultiprocessors);
   if (grid_rows) shape.grid.y = grid_rows;
+  at::Tensor first_dx;
   for (const emu::Order order : emu::kAllOrders) {
     SCOPED_TRACE(emu::describe(order));
     const at::Tensor grad = at::zeros_like(blocks);
+    const at::Tensor dx = unwritten({tokens, features}, dtype);
     with_element_type(dtype, [&](auto element) {
       using T = decltype(element);
       if constexpr (!std::is_same_v<T, float>) {
-        const auto kernel = b == 32 ? kernels::rotate_grad_mma_kernel<T, 32> : kernels::rotate_grad_mma_kernel<T, 64>;
+        const auto kernel =
+            b == 32 ? kernels::rotate_backward_mma_kernel<T, 32> : kernels::rotate_backward_mma_kernel<T, 64>;
         emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 4}, kernel,
-                    static_cast<const T*>(x.data_ptr()), static_cast<const T*>(dy.data_ptr()), tokens, features, shared,
-                    f32(grad));
+                    static_cast<const T*>(x.data_ptr()), static_cast<const T*>(dy.data_ptr()),
+                    with_dx ? f32(blocks) : nullptr, tokens, features, shared, f32(grad),
+                    with_dx ? static_cast<T*>(dx.data_ptr()) : nullptr);
       }
     });
     EXPECT_TRUE(close(grad, expected, 1e-5, "dR"));
+    if (!with_dx) continue;
+    expect_rounded_as_fp32(dx, dy, blocks.detach().transpose(1, 2).contiguous());
+    if (!first_dx.defined()) first_dx = dx;
+    EXPECT_TRUE(at::equal(dx, first_dx)) << "dx depends on the threads' order";
   }
 }
 
@@ -311,12 +327,13 @@ TEST(KernelEmulation, TensorCoreRotateKernelMatchesRotateRows) {
   check_rotate_mma(at::kHalf, 64, false, 300, 1, true);
 }
 
-TEST(KernelEmulation, TensorCoreRotateGradKernelMatchesAutograd) {
+TEST(KernelEmulation, TensorCoreBackwardKernelMatchesAutograd) {
   for (const at::ScalarType dtype : {at::kBFloat16, at::kHalf})
     for (const int b : {32, 64})
-      for (const bool shared : {false, true}) check_rotate_grad_mma(dtype, b, shared, 300, 0);
-  check_rotate_grad_mma(at::kBFloat16, 32, false, 300, 1);
-  check_rotate_grad_mma(at::kHalf, 64, true, 300, 1);
+      for (const bool shared : {false, true})
+        for (const bool with_dx : {true, false}) check_rotate_backward_mma(dtype, b, shared, 300, 0, with_dx);
+  check_rotate_backward_mma(at::kBFloat16, 32, false, 300, 1, true);
+  check_rotate_backward_mma(at::kHalf, 64, true, 300, 1, true);
 }
 
 // The tensor-core kernels take 16-bit elements in blocks of 32 or 64 with 16-byte aligned rows, and nothing else.
@@ -354,7 +371,9 @@ TEST(KernelEmulation, SharedMemoryFitsEveryBlockSize) {
   }
   for (const int b : {32, 64}) {
     EXPECT_LE(kernels::rotate_mma_shape(1, b, b, kMultiprocessors).shared_bytes, emu::kDefaultSharedBytes);
-    EXPECT_LE(kernels::rotate_grad_mma_shape(1, b, b, kMultiprocessors).shared_bytes, emu::kDefaultSharedBytes);
+    for (const bool with_dx : {false, true})
+      EXPECT_LE(kernels::rotate_backward_mma_shape(1, b, b, with_dx, kMultiprocessors).shared_bytes,
+                emu::kDefaultSharedBytes);
   }
 }
 
