@@ -243,6 +243,13 @@ if ((!dry)); then
   run kernels_memcheck 75 bash scripts/gpu-check/sanitize-kernels.sh memcheck "$bin"
   run kernels_racecheck 75 bash scripts/gpu-check/sanitize-kernels.sh racecheck "$bin"
 fi
+# Where the q_proj,v_proj step's GPU time goes, ours and PEFT's, per kernel (Nsight Systems, when the machine has it;
+# profile/*_cuda_gpu_kern_sum.csv in the archive).
+if ((!dry)) && { command -v nsys >/dev/null || [ -x /usr/local/cuda/bin/nsys ]; }; then
+  run llama_step_profile 150 bash scripts/gpu-check/profile-step.sh "$out/profile" "$bin" "$python" "$llama_config"
+else
+  ((dry)) || log "no nsys on this machine: the per-kernel profile of the LLaMA step is left out"
+fi
 # PEFT under torch.compile last: compiling takes up to a minute per size, so it gets what time is left.
 if ((compile)); then
   run oft_linear_peft_compile 150 --stdout "$out/bench/oft_linear.peft_compile.json" \
