@@ -11,7 +11,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <type_traits>
 
+#include "cuda_compat.h"
 #include "oft/sdk/cuda/float16_bits.cuh"
 
 namespace oft::cuda {
@@ -24,6 +28,7 @@ constexpr int kElementwiseThreads = 256;
 // Enough blocks to fill any GPU; the threads loop over the rest.
 constexpr int64_t kMaxElementwiseBlocks = 8192;
 
+// For n threads' worth of work (elements, or 16-byte vectors of them).
 inline unsigned elementwise_blocks(int64_t n) {
   return static_cast<unsigned>(std::min(kMaxElementwiseBlocks, (n + kElementwiseThreads - 1) / kElementwiseThreads));
 }
@@ -42,20 +47,156 @@ __device__ inline float rounded(float v) {
   return to_float(from_float<T>(v));
 }
 
+// Elements of T in one 16-byte access: the kernels move 16 bytes at a time where every pointer and count allows
+// (elementwise_vectors), so that each thread has several loads in flight; one element a thread left the GPU
+// waiting on memory.
 template <class T>
-__global__ void silu_mul_kernel(const T* gate, const T* up, int64_t n, T* out) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x)
-    out[i] = from_float<T>(rounded<T>(silu_value(to_float(gate[i]))) * to_float(up[i]));
+constexpr int kPerAccess = 16 / static_cast<int>(sizeof(T));
+
+__device__ inline float float_of_word(uint32_t w) {
+#if defined(__CUDACC__)
+  return __uint_as_float(w);
+#else
+  float f;
+  std::memcpy(&f, &w, sizeof(f));
+  return f;
+#endif
+}
+
+__device__ inline uint32_t word_of_float(float f) {
+#if defined(__CUDACC__)
+  return __float_as_uint(f);
+#else
+  uint32_t w;
+  std::memcpy(&w, &f, sizeof(w));
+  return w;
+#endif
+}
+
+// 16 bytes of T at p (16-byte aligned) as floats, and back.
+template <class T>
+__device__ inline void load_vector(const T* p, float (&v)[kPerAccess<T>]) {
+#if defined(__CUDACC__)
+  const uint4 bits = *reinterpret_cast<const uint4*>(p);
+#else
+  uint4 bits;
+  std::memcpy(&bits, p, sizeof(bits));
+#endif
+  const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
+  if constexpr (std::is_same_v<T, float>) {
+    OFT_UNROLL
+    for (int i = 0; i < 4; ++i) v[i] = float_of_word(words[i]);
+  } else {
+    OFT_UNROLL
+    for (int i = 0; i < 8; ++i)
+      v[i] = sdk::cuda::float_of_bits(static_cast<uint16_t>(words[i / 2] >> (16 * (i % 2))),
+                                      static_cast<const T*>(nullptr));
+  }
+}
+
+template <class T>
+__device__ inline void store_vector(const float (&v)[kPerAccess<T>], T* p) {
+  uint32_t words[4];
+  if constexpr (std::is_same_v<T, float>) {
+    OFT_UNROLL
+    for (int i = 0; i < 4; ++i) words[i] = word_of_float(v[i]);
+  } else {
+    OFT_UNROLL
+    for (int i = 0; i < 4; ++i)
+      words[i] = sdk::cuda::bits_of(from_float<T>(v[2 * i])) |
+                 static_cast<uint32_t>(sdk::cuda::bits_of(from_float<T>(v[2 * i + 1]))) << 16;
+  }
+  const uint4 bits{words[0], words[1], words[2], words[3]};
+#if defined(__CUDACC__)
+  *reinterpret_cast<uint4*>(p) = bits;
+#else
+  std::memcpy(static_cast<void*>(p), &bits, sizeof(bits));
+#endif
+}
+
+// Whether n elements of `element_bytes` at each of `pointers` can move 16 bytes at a time.
+inline bool elementwise_vectors(int element_bytes, int64_t n, std::initializer_list<const void*> pointers) {
+  if (n % (16 / element_bytes) != 0) return false;
+  for (const void* p : pointers)
+    if (p != nullptr && reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
+
+// Threads' elements (or 16-byte vectors of them): a grid-stride loop.
+#define OFT_GRID_STRIDE(i, count) \
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < (count); i += int64_t{gridDim.x} * blockDim.x)
+
+template <class T>
+__device__ inline float silu_mul_value(float gate, float up) {
+  return rounded<T>(silu_value(gate)) * up;
+}
+
+// out = silu(gate) * up; `vectorized`: elementwise_vectors holds for gate, up and out.
+template <class T>
+__global__ void silu_mul_kernel(const T* gate, const T* up, int64_t n, bool vectorized, T* out) {
+  constexpr int kLanes = kPerAccess<T>;
+  if (vectorized) {
+    OFT_GRID_STRIDE(v, n / kLanes) {
+      float g[kLanes], u[kLanes], o[kLanes];
+      load_vector(gate + v * kLanes, g);
+      load_vector(up + v * kLanes, u);
+      OFT_UNROLL
+      for (int j = 0; j < kLanes; ++j) o[j] = silu_mul_value<T>(g[j], u[j]);
+      store_vector(o, out + v * kLanes);
+    }
+    return;
+  }
+  OFT_GRID_STRIDE(i, n) out[i] = from_float<T>(silu_mul_value<T>(to_float(gate[i]), to_float(up[i])));
+}
+
+// d up and d gate of silu_mul for the output gradient dy at one element.
+template <class T>
+__device__ inline float silu_mul_dup(float dy, float gate) {
+  return dy * rounded<T>(silu_value(gate));
+}
+template <class T>
+__device__ inline float silu_mul_dgate(float dy, float gate, float up) {
+  return silu_gradient(rounded<T>(dy * up), gate);
 }
 
 // d gate and d up of silu_mul_kernel for the output gradient dy; either output may be null (not wanted).
 template <class T>
-__global__ void silu_mul_backward_kernel(const T* dy, const T* gate, const T* up, int64_t n, T* dgate, T* dup) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
-    const float g = to_float(dy[i]), x = to_float(gate[i]);
-    if (dup) dup[i] = from_float<T>(g * rounded<T>(silu_value(x)));
-    if (dgate) dgate[i] = from_float<T>(silu_gradient(rounded<T>(g * to_float(up[i])), x));
+__global__ void silu_mul_backward_kernel(const T* dy, const T* gate, const T* up, int64_t n, bool vectorized, T* dgate,
+                                         T* dup) {
+  constexpr int kLanes = kPerAccess<T>;
+  if (vectorized) {
+    OFT_GRID_STRIDE(v, n / kLanes) {
+      float d[kLanes], g[kLanes], u[kLanes], o[kLanes];
+      load_vector(dy + v * kLanes, d);
+      load_vector(gate + v * kLanes, g);
+      if (dup) {
+        OFT_UNROLL
+        for (int j = 0; j < kLanes; ++j) o[j] = silu_mul_dup<T>(d[j], g[j]);
+        store_vector(o, dup + v * kLanes);
+      }
+      if (dgate) {
+        load_vector(up + v * kLanes, u);
+        OFT_UNROLL
+        for (int j = 0; j < kLanes; ++j) o[j] = silu_mul_dgate<T>(d[j], g[j], u[j]);
+        store_vector(o, dgate + v * kLanes);
+      }
+    }
+    return;
   }
+  OFT_GRID_STRIDE(i, n) {
+    const float d = to_float(dy[i]), g = to_float(gate[i]);
+    if (dup) dup[i] = from_float<T>(silu_mul_dup<T>(d, g));
+    if (dgate) dgate[i] = from_float<T>(silu_mul_dgate<T>(d, g, to_float(up[i])));
+  }
+}
+
+// One output of the rotary embedding: v cos + rotate_half(v) sin from v, its partner in the other half, and the
+// angle's cos and sin (the partner angle's sin in the backward), each product and the sum rounded as the operators.
+template <class T>
+__device__ inline float rotary_value(float v, float partner, float cos, float sin, bool first_half, bool backward) {
+  const float cos_term = rounded<T>(v * cos), sin_term = rounded<T>(partner * sin);
+  // Forward: -v[partner] in the first half; backward: the transpose, - in the second half.
+  return first_half != backward ? cos_term - sin_term : cos_term + sin_term;
 }
 
 // Rotary embedding of rows of `dim` values, row r at position (r / heads) % length (x (batch, length, heads, dim)
@@ -63,23 +204,47 @@ __global__ void silu_mul_backward_kernel(const T* dy, const T* gate, const T* up
 // -v[d + dim/2] in the first half and v[d - dim/2] in the second, each product and the sum rounded to T as the
 // operators round them. With `backward`, v is the output gradient and out the input gradient: autograd's
 // dv[d] = dy[d] cos[d] + rotate_half's transpose applied to dy sin, i.e. + dy[d + dim/2] sin[d + dim/2] in the first
-// half and - dy[d - dim/2] sin[d - dim/2] in the second.
+// half and - dy[d - dim/2] sin[d - dim/2] in the second. `vectorized`: dim / 2 is a whole number of 16-byte vectors
+// and every pointer 16-byte aligned (a vector then lies in one half of one row).
 template <class T>
 __global__ void rotary_kernel(const T* v, const T* cos, const T* sin, int64_t n, int64_t heads, int64_t length,
-                              int64_t dim, bool backward, T* out) {
+                              int64_t dim, bool backward, bool vectorized, T* out) {
+  constexpr int kLanes = kPerAccess<T>;
   const int64_t half = dim / 2;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+  // Where element i's partner and angles are.
+  const auto locate = [&](int64_t i, int64_t& partner, int64_t& angle, int64_t& sin_at, bool& first_half) {
     const int64_t d = i % dim, position = (i / dim / heads) % length;
-    const bool first_half = d < half;
-    const int64_t partner = first_half ? i + half : i - half;
-    const int64_t angle = position * dim + d, partner_angle = first_half ? angle + half : angle - half;
-    const float cos_term = rounded<T>(to_float(v[i]) * to_float(cos[angle]));
-    const float sin_value = to_float(sin[backward ? partner_angle : angle]);
-    const float sin_term = rounded<T>(to_float(v[partner]) * sin_value);
-    // Forward: -v[partner] in the first half; backward: the transpose, - in the second half.
-    out[i] = from_float<T>(first_half != backward ? cos_term - sin_term : cos_term + sin_term);
+    first_half = d < half;
+    partner = first_half ? i + half : i - half;
+    angle = position * dim + d;
+    sin_at = backward ? (first_half ? angle + half : angle - half) : angle;
+  };
+  if (vectorized) {
+    OFT_GRID_STRIDE(w, n / kLanes) {
+      int64_t partner, angle, sin_at;
+      bool first_half;
+      locate(w * kLanes, partner, angle, sin_at, first_half);
+      float a[kLanes], b[kLanes], c[kLanes], s[kLanes], o[kLanes];
+      load_vector(v + w * kLanes, a);
+      load_vector(v + partner, b);
+      load_vector(cos + angle, c);
+      load_vector(sin + sin_at, s);
+      OFT_UNROLL
+      for (int j = 0; j < kLanes; ++j) o[j] = rotary_value<T>(a[j], b[j], c[j], s[j], first_half, backward);
+      store_vector(o, out + w * kLanes);
+    }
+    return;
+  }
+  OFT_GRID_STRIDE(i, n) {
+    int64_t partner, angle, sin_at;
+    bool first_half;
+    locate(i, partner, angle, sin_at, first_half);
+    out[i] = from_float<T>(rotary_value<T>(to_float(v[i]), to_float(v[partner]), to_float(cos[angle]),
+                                           to_float(sin[sin_at]), first_half, backward));
   }
 }
+
+#undef OFT_GRID_STRIDE
 
 }  // namespace
 }  // namespace oft::cuda

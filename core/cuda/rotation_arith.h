@@ -6,10 +6,15 @@
 
 #if defined(__CUDACC__)
 #define OFT_HOST_DEVICE __host__ __device__ inline
-#define OFT_UNROLL _Pragma("unroll")
 #else
 #define OFT_HOST_DEVICE inline
+#endif
+#if !defined(OFT_UNROLL)  // as cuda_compat.h defines it
+#if defined(__CUDACC__)
+#define OFT_UNROLL _Pragma("unroll")
+#else
 #define OFT_UNROLL
+#endif
 #endif
 
 namespace oft::cuda::arith {

@@ -389,27 +389,33 @@ TEST(KernelEmulation, SiluMulAndItsBackwardMatchTheOperators) {
     const at::Tensor expected = at::silu(gate) * up;
     const at::Tensor expected_dgate = at::silu_backward(dy * up, gate), expected_dup = dy * at::silu(gate);
     const double tolerance = dtype == at::kFloat ? 1e-6 : (dtype == at::kHalf ? 1e-3 : 8e-3);
-    for (const unsigned blocks : {kernels::elementwise_blocks(n), 1u}) {
-      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(blocks) + " blocks");
-      const at::Tensor out = unwritten({n}, dtype), dgate = unwritten({n}, dtype), dup = unwritten({n}, dtype);
-      const at::Tensor dgate_alone = unwritten({n}, dtype);
-      with_element_type(dtype, [&](auto element) {
-        using T = decltype(element);
-        const auto* g = static_cast<const T*>(gate.data_ptr());
-        const auto* u = static_cast<const T*>(up.data_ptr());
-        const auto* d = static_cast<const T*>(dy.data_ptr());
-        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_kernel<T>, g, u, n,
-                    static_cast<T*>(out.data_ptr()));
-        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_backward_kernel<T>, d, g, u, n,
-                    static_cast<T*>(dgate.data_ptr()), static_cast<T*>(dup.data_ptr()));
-        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_backward_kernel<T>, d, g, u, n,
-                    static_cast<T*>(dgate_alone.data_ptr()), static_cast<T*>(nullptr));
-      });
-      EXPECT_TRUE(close(out.to(at::kFloat), expected.to(at::kFloat), tolerance, "silu(gate) * up"));
-      EXPECT_TRUE(close(dgate.to(at::kFloat), expected_dgate.to(at::kFloat), tolerance, "d gate"));
-      EXPECT_TRUE(close(dup.to(at::kFloat), expected_dup.to(at::kFloat), tolerance, "d up"));
-      EXPECT_TRUE(at::equal(dgate_alone, dgate)) << "d gate without d up";
-    }
+    for (const bool vectorized : {false, true})
+      for (const unsigned blocks :
+           {kernels::elementwise_blocks(vectorized ? n * static_cast<int64_t>(gate.element_size()) / 16 : n), 1u}) {
+        SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(blocks) + " blocks" +
+                     (vectorized ? ", 16-byte accesses" : ""));
+        const at::Tensor out = unwritten({n}, dtype), dgate = unwritten({n}, dtype), dup = unwritten({n}, dtype);
+        const at::Tensor dgate_alone = unwritten({n}, dtype);
+        ASSERT_TRUE(!vectorized || kernels::elementwise_vectors(static_cast<int>(gate.element_size()), n,
+                                                                {gate.data_ptr(), up.data_ptr(), dy.data_ptr(),
+                                                                 out.data_ptr(), dgate.data_ptr(), dup.data_ptr()}));
+        with_element_type(dtype, [&](auto element) {
+          using T = decltype(element);
+          const auto* g = static_cast<const T*>(gate.data_ptr());
+          const auto* u = static_cast<const T*>(up.data_ptr());
+          const auto* d = static_cast<const T*>(dy.data_ptr());
+          emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_kernel<T>, g, u, n, vectorized,
+                      static_cast<T*>(out.data_ptr()));
+          emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_backward_kernel<T>, d, g, u, n,
+                      vectorized, static_cast<T*>(dgate.data_ptr()), static_cast<T*>(dup.data_ptr()));
+          emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::silu_mul_backward_kernel<T>, d, g, u, n,
+                      vectorized, static_cast<T*>(dgate_alone.data_ptr()), static_cast<T*>(nullptr));
+        });
+        EXPECT_TRUE(close(out.to(at::kFloat), expected.to(at::kFloat), tolerance, "silu(gate) * up"));
+        EXPECT_TRUE(close(dgate.to(at::kFloat), expected_dgate.to(at::kFloat), tolerance, "d gate"));
+        EXPECT_TRUE(close(dup.to(at::kFloat), expected_dup.to(at::kFloat), tolerance, "d up"));
+        EXPECT_TRUE(at::equal(dgate_alone, dgate)) << "d gate without d up";
+      }
   }
 }
 
@@ -422,7 +428,7 @@ at::Tensor rotate_half(const at::Tensor& x) {
 // on the CPU: every product of two 16-bit values is exact in fp32 and each step rounds where the operators round,
 // so fp16 and bf16 are bit for bit; fp32 within its rounding (nvcc may fuse a product and the sum).
 TEST(KernelEmulation, RotaryEmbeddingAndItsBackwardMatchTheOperators) {
-  const int64_t batch = 2, length = 5, heads = 3, dim = 8, n = batch * length * heads * dim;
+  const int64_t batch = 2, length = 5, heads = 3, dim = 16, n = batch * length * heads * dim;
   for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
     at::manual_seed(12);
     const at::Tensor angles = 10 * at::rand({length, dim});
@@ -431,29 +437,35 @@ TEST(KernelEmulation, RotaryEmbeddingAndItsBackwardMatchTheOperators) {
     const at::Tensor dy = at::randn({batch, length, heads, dim}).to(dtype);
     const at::Tensor expected = x * cos.unsqueeze(1) + rotate_half(x) * sin.unsqueeze(1);
     const at::Tensor expected_dx = torch::autograd::grad({expected}, {x}, {dy})[0];
-    for (const unsigned blocks : {kernels::elementwise_blocks(n), 1u}) {
-      SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(blocks) + " blocks");
-      const at::Tensor y = unwritten({batch, length, heads, dim}, dtype),
-                       dx = unwritten({batch, length, heads, dim}, dtype);
-      with_element_type(dtype, [&](auto element) {
-        using T = decltype(element);
-        const auto* c = static_cast<const T*>(cos.data_ptr());
-        const auto* s = static_cast<const T*>(sin.data_ptr());
-        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::rotary_kernel<T>,
-                    static_cast<const T*>(x.data_ptr()), c, s, n, heads, length, dim, false,
-                    static_cast<T*>(y.data_ptr()));
-        emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::rotary_kernel<T>,
-                    static_cast<const T*>(dy.data_ptr()), c, s, n, heads, length, dim, true,
-                    static_cast<T*>(dx.data_ptr()));
-      });
-      if (dtype == at::kFloat) {
-        EXPECT_TRUE(close(y, expected.detach(), 1e-6, "rotary embedding"));
-        EXPECT_TRUE(close(dx, expected_dx, 1e-6, "its input gradient"));
-      } else {
-        EXPECT_TRUE(at::equal(y, expected.detach()));
-        EXPECT_TRUE(at::equal(dx, expected_dx));
+    for (const bool vectorized : {false, true})
+      for (const unsigned blocks :
+           {kernels::elementwise_blocks(vectorized ? n * static_cast<int64_t>(x.element_size()) / 16 : n), 1u}) {
+        SCOPED_TRACE(std::string(c10::toString(dtype)) + ", " + std::to_string(blocks) + " blocks" +
+                     (vectorized ? ", 16-byte accesses" : ""));
+        const at::Tensor y = unwritten({batch, length, heads, dim}, dtype),
+                         dx = unwritten({batch, length, heads, dim}, dtype);
+        ASSERT_TRUE(!vectorized || kernels::elementwise_vectors(static_cast<int>(x.element_size()), n,
+                                                                {x.data_ptr(), cos.data_ptr(), sin.data_ptr(),
+                                                                 dy.data_ptr(), y.data_ptr(), dx.data_ptr()}));
+        with_element_type(dtype, [&](auto element) {
+          using T = decltype(element);
+          const auto* c = static_cast<const T*>(cos.data_ptr());
+          const auto* s = static_cast<const T*>(sin.data_ptr());
+          emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::rotary_kernel<T>,
+                      static_cast<const T*>(x.data_ptr()), c, s, n, heads, length, dim, false, vectorized,
+                      static_cast<T*>(y.data_ptr()));
+          emu::launch(blocks, kernels::kElementwiseThreads, 0, {}, kernels::rotary_kernel<T>,
+                      static_cast<const T*>(dy.data_ptr()), c, s, n, heads, length, dim, true, vectorized,
+                      static_cast<T*>(dx.data_ptr()));
+        });
+        if (dtype == at::kFloat) {
+          EXPECT_TRUE(close(y, expected.detach(), 1e-6, "rotary embedding"));
+          EXPECT_TRUE(close(dx, expected_dx, 1e-6, "its input gradient"));
+        } else {
+          EXPECT_TRUE(at::equal(y, expected.detach()));
+          EXPECT_TRUE(at::equal(dx, expected_dx));
+        }
       }
-    }
   }
 }
 
