@@ -120,28 +120,46 @@ __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out
   const int64_t base = row * in;  // the row's first element in the flattened weight
   if (vectorized) {
     // 32 codes (16 bytes) per lane and step; they share one absmax, as blocksizes are multiples of 32. The
-    // 32 weights stay in registers while each token's 32 inputs come in 16-byte loads.
+    // 32 weights stay in registers while each token's 32 inputs come in 16-byte loads. A lane loads the codes and
+    // scales of kChunksAhead steps before it decodes any: one step at a time, each waited out its load (a 4096-wide
+    // row is 4 steps a lane).
+    constexpr int kChunksAhead = 4;
     const uint4* chunks = reinterpret_cast<const uint4*>(packed + base / 2);
-    for (int64_t c = lane; c < in / 32; c += 32) {
-      const uint4 v = chunks[c];
-      const uint32_t words[4] = {v.x, v.y, v.z, v.w};
-      const int64_t k0 = c * 32;
-      const float scale = block_scale(scales, (base + k0) / blocksize);
-      float w[32];
+    const int64_t count = in / 32;
+    for (int64_t first = lane; first < count; first += 32 * kChunksAhead) {
+      uint4 ahead[kChunksAhead];
+      float scale_ahead[kChunksAhead];
 #pragma unroll
-      for (int j = 0; j < 16; ++j) {
-        const uint32_t bits = math::byte_of(words[j / 4], j % 4);
-        w[2 * j] = gemv_weight<T>(table[math::high_code(bits)], scale);
-        w[2 * j + 1] = gemv_weight<T>(table[math::low_code(bits)], scale);
+      for (int a = 0; a < kChunksAhead; ++a) {
+        const int64_t c = first + 32 * a;
+        if (c >= count) break;
+        ahead[a] = chunks[c];
+        scale_ahead[a] = block_scale(scales, (base + c * 32) / blocksize);
       }
 #pragma unroll
-      for (int t = 0; t < kMaxTokens; ++t) {
-        if (t >= tokens) break;
-        float xs[32];
+      for (int a = 0; a < kChunksAhead; ++a) {
+        const int64_t c = first + 32 * a;
+        if (c >= count) break;
+        const uint4 v = ahead[a];
+        const uint32_t words[4] = {v.x, v.y, v.z, v.w};
+        const int64_t k0 = c * 32;
+        const float scale = scale_ahead[a];
+        float w[32];
 #pragma unroll
-        for (int i = 0; i < 32; i += kPerLoad<T>) load_run(x + t * in + k0 + i, xs + i);
+        for (int j = 0; j < 16; ++j) {
+          const uint32_t bits = math::byte_of(words[j / 4], j % 4);
+          w[2 * j] = gemv_weight<T>(table[math::high_code(bits)], scale);
+          w[2 * j + 1] = gemv_weight<T>(table[math::low_code(bits)], scale);
+        }
 #pragma unroll
-        for (int j = 0; j < 16; ++j) acc[t] += w[2 * j] * xs[2 * j] + w[2 * j + 1] * xs[2 * j + 1];
+        for (int t = 0; t < kMaxTokens; ++t) {
+          if (t >= tokens) break;
+          float xs[32];
+#pragma unroll
+          for (int i = 0; i < 32; i += kPerLoad<T>) load_run(x + t * in + k0 + i, xs + i);
+#pragma unroll
+          for (int j = 0; j < 16; ++j) acc[t] += w[2 * j] * xs[2 * j] + w[2 * j + 1] * xs[2 * j + 1];
+        }
       }
     }
   } else {
