@@ -11,7 +11,7 @@
 
 #if defined(__CUDACC__)
 // The launch's dynamic shared memory, as an array of `type`.
-#define OFT_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define OFT_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
 // At most `threads` per block and at least `blocks` resident per multiprocessor: caps the registers.
 #define OFT_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
 #else

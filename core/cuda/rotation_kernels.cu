@@ -14,17 +14,24 @@ namespace {
 // Without an opt-in, a kernel may use this much dynamic shared memory.
 constexpr size_t kDefaultSharedBytes = 48 * 1024;
 
-// Multiprocessors of the current device, asked once per device.
+// Multiprocessors of the current device, asked once per device. A failed query (cleared, so that the launch after
+// it is not blamed) gives an H100's count and is asked again next time.
 int multiprocessors() {
+  constexpr int kFallback = 132;
   static std::array<std::atomic<int>, 64> known{};  // 0: not asked yet
   int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(known.size())) return 1;
-  if (known[device].load(std::memory_order_relaxed) == 0) {
-    int count = 0;
-    if (cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || count < 1) count = 1;
-    known[device].store(count, std::memory_order_relaxed);
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(known.size())) {
+    cudaGetLastError();
+    return kFallback;
   }
-  return known[device].load(std::memory_order_relaxed);
+  if (const int count = known[device].load(std::memory_order_relaxed); count > 0) return count;
+  int count = 0;
+  if (cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || count < 1) {
+    cudaGetLastError();
+    return kFallback;
+  }
+  known[device].store(count, std::memory_order_relaxed);
+  return count;
 }
 
 template <class T, int kB>
@@ -88,7 +95,9 @@ bool tensor_cores_run_on_current_device() {
     cudaGetLastError();  // as below
     return false;
   }
-  return attributes.binaryVersion >= 80;  // the image this device runs has the mma.sync instructions
+  // The architecture the code was compiled for (__CUDA_ARCH__): binaryVersion is the device's own when the driver
+  // compiles the PTX of an older one, whose image of the kernels then holds __trap() in place of mma.sync.
+  return attributes.ptxVersion >= 80;
 }
 
 bool kernels_run_on_current_device() {

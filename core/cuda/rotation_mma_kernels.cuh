@@ -2,13 +2,17 @@
 // Tensor-core forms of rotate_kernel and rotate_grad_kernel (rotation_kernels.cuh) for bf16 and fp16 activations in
 // OFT blocks of 32 or 64, on sm_80 and later. The CUDA-core kernels compute 2 x 32 fp32 products per element and
 // direction; at H200 speeds that arithmetic alone takes as long as moving the activations, so those kernels cannot
-// reach the memory floor. Here the products run on the tensor cores (warp_mma.cuh) with the values of fp32 arithmetic:
-//  - y = x . R (and dx = dY . R^T): R is split into three pieces in x's dtype, R = hi + mid + lo; for bf16 the pieces
-//    hold all 24 bits of R's fp32 significand, for fp16 33 bits (a piece below fp16's smallest subnormal, 2^-24, is
-//    lost: far below the output's rounding). The products x * piece are exact in fp32 and summed in fp32.
-//  - dR = X^T dY: the products of two bf16 (fp16) values are exact in fp32 and summed in fp32.
-// Only the order of the fp32 sums differs from the CUDA-core kernels. tests/cuda/test_kernel_emulation.cpp runs both
-// kernels on the CPU with an emulated mma.sync (cuda_emulation.h).
+// reach the memory floor. Here the products run on the tensor cores (warp_mma.cuh):
+//  - y = x . R (and dx = dY . R^T): R is split into three pieces in x's dtype, R = hi + mid + lo. In bf16 the pieces
+//    hold all 24 bits of R's fp32 significand; in fp16 they hold R to 2^-25 absolute (pieces below 2^-14 lose bits as
+//    subnormals), far below the output's rounding for rotations, whose entries are within about [-1, 1] (an entry of
+//    65504 or more would overflow the fp16 piece: rotate_rows takes any blocks, OFT's are rotations).
+//  - dR = X^T dY: the products of two bf16 (fp16) values are exact in fp32.
+// Each mma sums 16 exact products with the tensor cores' own (truncating) alignment and starts from zero; the kernels
+// add its result to their sums in fp32. So the values are those of fp32 arithmetic in another order, up to the
+// tensor cores' rounding inside each 16-product sum. tests/cuda/test_kernel_emulation.cpp runs both kernels on the
+// CPU with an emulated mma.sync (cuda_emulation.h, which sums in order with fp32 rounding: a model of the hardware's
+// adder, not a copy).
 #include <cstdint>
 
 #include "rotation_kernels.cuh"
@@ -21,6 +25,16 @@ constexpr int kRPieces = 3;
 constexpr int kWarps = kThreads / 32;
 // CUDA blocks of the kernels resident per multiprocessor (their __launch_bounds__: at most 128 registers a thread).
 constexpr int kMmaBlocksPerMultiprocessor = 2;
+// Waves of CUDA blocks a grid holds: every block builds R's fragments (or ends with its atomics) once, which favours
+// few; the last wave's blocks run while others idle, which favours several.
+constexpr int kMmaWaves = 4;
+
+// Grid rows for `units` of work per OFT block: about kMmaWaves waves of the GPU's resident blocks in all.
+inline unsigned mma_grid_rows(int64_t units, int64_t oft_blocks, int multiprocessors) {
+  const int64_t wanted = int64_t{multiprocessors} * kMmaBlocksPerMultiprocessor * kMmaWaves;
+  return static_cast<unsigned>(
+      std::clamp<int64_t>((wanted + oft_blocks - 1) / oft_blocks, 1, std::min<int64_t>(units, 65535)));
+}
 
 // Whether these kernels take the activations: 16-bit elements, blocks of 32 or 64, 16-byte aligned rows.
 inline bool mma_rotation_fits(int element_bytes, int b, int features, const void* a, const void* c) {
@@ -88,7 +102,10 @@ __device__ inline void multiply_rows(const uint4 (&rows)[2][kB / 32], const uint
       for (int j = 0; j < 4; ++j) {
         const uint2 f = fragments[((piece * kSteps + step) * kTiles + out_group * 4 + j) * 32 + lane];
         const uint32_t b[2] = {f.x, f.y};
-        mma_m16n8k16<T>(sums[j], a, b);
+        float part[4] = {};
+        mma_m16n8k16<T>(part, a, b);
+        OFT_UNROLL
+        for (int i = 0; i < 4; ++i) sums[j][i] += part[i];
       }
     }
   }
@@ -253,7 +270,12 @@ __global__ void OFT_LAUNCH_BOUNDS(kThreads, kMmaBlocksPerMultiprocessor)
       OFT_UNROLL
       for (int mt = 0; mt < 2; ++mt) {
         OFT_UNROLL
-        for (int nt = 0; nt < 4; ++nt) mma_m16n8k16<T>(sums[mt][nt], a[mt], b[nt]);
+        for (int nt = 0; nt < 4; ++nt) {
+          float part[4] = {};
+          mma_m16n8k16<T>(part, a[mt], b[nt]);
+          OFT_UNROLL
+          for (int i = 0; i < 4; ++i) sums[mt][nt][i] += part[i];
+        }
       }
     }
   }
@@ -282,9 +304,8 @@ template <int kB>
 inline LaunchShape rotate_mma_shape_for(int64_t tokens, int features, int multiprocessors) {
   const int64_t groups = ((tokens + 15) / 16 + kWarps * kChunksPerPass<kB> - 1) / (kWarps * kChunksPerPass<kB>);
   const int64_t oft_blocks = features / kB;
-  return {dim3(static_cast<unsigned>(oft_blocks),
-               grid_rows(groups, oft_blocks, int64_t{multiprocessors} * kMmaBlocksPerMultiprocessor)),
-          kThreads, kFragmentBytes<kB>};
+  return {dim3(static_cast<unsigned>(oft_blocks), mma_grid_rows(groups, oft_blocks, multiprocessors)), kThreads,
+          kFragmentBytes<kB>};
 }
 
 template <int kB>
@@ -293,9 +314,8 @@ inline LaunchShape rotate_backward_mma_shape_for(int64_t tokens, int features, b
   const int64_t oft_blocks = features / kB;
   const size_t tile_bytes = 2 * sizeof(uint16_t) * kGradTileRows<kB> * kGradTileStride<kB>;
   const size_t sum_bytes = sizeof(float) * (kWarps / ((kB / 32) * (kB / 32))) * kB * kB;
-  return {dim3(static_cast<unsigned>(oft_blocks),
-               grid_rows(tiles, oft_blocks, int64_t{multiprocessors} * kMmaBlocksPerMultiprocessor)),
-          kThreads, std::max((with_dx ? kFragmentBytes<kB> : 0) + tile_bytes, sum_bytes)};
+  return {dim3(static_cast<unsigned>(oft_blocks), mma_grid_rows(tiles, oft_blocks, multiprocessors)), kThreads,
+          std::max((with_dx ? kFragmentBytes<kB> : 0) + tile_bytes, sum_bytes)};
 }
 
 // Launch shapes of the two kernels for blocks of b (32 or 64, mma_rotation_fits) on a GPU of `multiprocessors`.

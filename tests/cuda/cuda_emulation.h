@@ -89,7 +89,9 @@ T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
 }
 
 // mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16} with core/cuda/warp_mma.cuh's fragments (PTX ISA layout): this
-// lane's D += A . B, its four sums in fp32 from the exact products, k in order.
+// lane's D += A . B, its four sums in fp32 from the exact products, k in order. A model of the tensor cores' adder,
+// which aligns and truncates instead of rounding each sum: the kernels start each mma from zero, so that only its
+// 16 products differ.
 template <class T>
 void emulated_mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   static_assert(std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>);
