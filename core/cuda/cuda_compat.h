@@ -1,13 +1,7 @@
 #pragma once
 // What kernel code spells differently under nvcc and in plain C++. Kernel headers (*.cuh) compile both
 // ways: under nvcc, and on the CPU in tests, where tests/cuda/cuda_emulation.h is included first.
-#if !defined(OFT_UNROLL)  // also defined, alike, by rotation_arith.h (plain C++ tests include it alone)
-#if defined(__CUDACC__)
-#define OFT_UNROLL _Pragma("unroll")
-#else
-#define OFT_UNROLL
-#endif
-#endif
+#include "host_device.h"
 
 #if defined(__CUDACC__)
 // The launch's dynamic shared memory, as an array of `type`.

@@ -4,18 +4,7 @@
 // are b x b, row-major, fp32; "element e" is (i, j) = (e / b, e % b). Free of CUDA and LibTorch headers.
 #include "oft/adapter/neumann_series.h"
 
-#if defined(__CUDACC__)
-#define OFT_HOST_DEVICE __host__ __device__ inline
-#else
-#define OFT_HOST_DEVICE inline
-#endif
-#if !defined(OFT_UNROLL)  // as cuda_compat.h defines it
-#if defined(__CUDACC__)
-#define OFT_UNROLL _Pragma("unroll")
-#else
-#define OFT_UNROLL
-#endif
-#endif
+#include "host_device.h"
 
 namespace oft::cuda::arith {
 
