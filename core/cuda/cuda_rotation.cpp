@@ -96,27 +96,18 @@ class RotateRows : public torch::autograd::Function<RotateRows> {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
     at::Tensor dx, dblocks;
-    if (ctx->needs_input_grad(0) && ctx->needs_input_grad(1)) {  // the usual case: both from one pass
-      dx = at::empty_like(dy);
+    if (ctx->needs_input_grad(1)) {  // dR, and dx from the same pass when it is wanted too
+      if (ctx->needs_input_grad(0)) dx = at::empty_like(dy);
       dblocks = at::zeros_like(blocks);
-      check_launch(launch_rotate_backward(
-                       element_type(x.scalar_type()), x.data_ptr(), dy.data_ptr(), blocks.data_ptr<float>(), x.size(0),
-                       static_cast<int>(x.size(1)), static_cast<int>(blocks.size(-1)), blocks.size(0) == 1,
-                       tensor_cores_run_on(x.device()), dx.data_ptr(), dblocks.data_ptr<float>(), current_stream()),
-                   "block rotation backward");
-      return {dx, dblocks};
-    }
-    if (ctx->needs_input_grad(0)) {
+      check_launch(
+          launch_rotate_backward(element_type(x.scalar_type()), x.data_ptr(), dy.data_ptr(), blocks.data_ptr<float>(),
+                                 x.size(0), static_cast<int>(x.size(1)), static_cast<int>(blocks.size(-1)),
+                                 blocks.size(0) == 1, launch_device(x.device()), dx.defined() ? dx.data_ptr() : nullptr,
+                                 dblocks.data_ptr<float>(), current_stream()),
+          "block rotation backward");
+    } else if (ctx->needs_input_grad(0)) {
       dx = at::empty_like(dy);
       launch(dy, blocks, /*transpose=*/true, dx);
-    }
-    if (ctx->needs_input_grad(1)) {
-      dblocks = at::zeros_like(blocks);
-      const int b = static_cast<int>(blocks.size(-1));
-      check_launch(launch_rotate_grad(element_type(x.scalar_type()), x.data_ptr(), dy.data_ptr(), x.size(0),
-                                      static_cast<int>(x.size(1)), b, blocks.size(0) == 1,
-                                      tensor_cores_run_on(x.device()), dblocks.data_ptr<float>(), current_stream()),
-                   "block rotation backward (dR)");
     }
     return {dx, dblocks};
   }
@@ -125,7 +116,7 @@ class RotateRows : public torch::autograd::Function<RotateRows> {
   static void launch(const at::Tensor& x, const at::Tensor& blocks, bool transpose, at::Tensor& y) {
     check_launch(launch_rotate(element_type(x.scalar_type()), x.data_ptr(), blocks.data_ptr<float>(), x.size(0),
                                static_cast<int>(x.size(1)), static_cast<int>(blocks.size(-1)), blocks.size(0) == 1,
-                               transpose, tensor_cores_run_on(x.device()), y.data_ptr(), current_stream()),
+                               transpose, launch_device(x.device()), y.data_ptr(), current_stream()),
                  transpose ? "block rotation backward (dx)" : "block rotation");
   }
 };

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <ATen/core/Tensor.h>
+#include <ATen/cuda/CUDAContextLight.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
@@ -63,6 +64,11 @@ inline bool tensor_cores_run_on(const at::Device& device) {
   }();
   static DeviceAnswers known{};
   return allowed && asked_once(known, device, tensor_cores_run_on_current_device);
+}
+
+// The rotation launches' view of a CUDA device (LibTorch caches its properties).
+inline LaunchDevice launch_device(const at::Device& device) {
+  return {tensor_cores_run_on(device), at::cuda::getDeviceProperties(device.index())->multiProcessorCount};
 }
 
 }  // namespace oft::cuda

@@ -2,8 +2,6 @@
 // on the given stream with the kernel's LaunchShape.
 #include <cuda_runtime.h>
 
-#include <array>
-#include <atomic>
 #include <type_traits>
 
 #include "rotation_mma_kernels.cuh"
@@ -14,30 +12,10 @@ namespace {
 // Without an opt-in, a kernel may use this much dynamic shared memory.
 constexpr size_t kDefaultSharedBytes = 48 * 1024;
 
-// Multiprocessors of the current device, asked once per device. A failed query (cleared, so that the launch after
-// it is not blamed) gives an H100's count and is asked again next time.
-int multiprocessors() {
-  constexpr int kFallback = 132;
-  static std::array<std::atomic<int>, 64> known{};  // 0: not asked yet
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= static_cast<int>(known.size())) {
-    cudaGetLastError();
-    return kFallback;
-  }
-  if (const int count = known[device].load(std::memory_order_relaxed); count > 0) return count;
-  int count = 0;
-  if (cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || count < 1) {
-    cudaGetLastError();
-    return kFallback;
-  }
-  known[device].store(count, std::memory_order_relaxed);
-  return count;
-}
-
 template <class T, int kB>
 cudaError_t rotate_mma(const void* x, const float* blocks, int64_t tokens, int features, bool shared_block,
-                       bool transpose, void* y, cudaStream_t stream) {
-  const LaunchShape shape = rotate_mma_shape(tokens, features, kB, multiprocessors());
+                       bool transpose, const LaunchDevice& device, void* y, cudaStream_t stream) {
+  const LaunchShape shape = rotate_mma_shape(tokens, features, kB, device.multiprocessors);
   rotate_mma_kernel<T, kB><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
       static_cast<const T*>(x), blocks, tokens, features, shared_block, transpose, static_cast<T*>(y));
   return cudaGetLastError();
@@ -46,8 +24,9 @@ cudaError_t rotate_mma(const void* x, const float* blocks, int64_t tokens, int f
 // dR, and dx unless it is null (then blocks is not read).
 template <class T, int kB>
 cudaError_t rotate_backward_mma(const void* x, const void* dy, const float* blocks, int64_t tokens, int features,
-                                bool shared_block, float* grad_blocks, void* dx, cudaStream_t stream) {
-  const LaunchShape shape = rotate_backward_mma_shape(tokens, features, kB, dx != nullptr, multiprocessors());
+                                bool shared_block, const LaunchDevice& device, float* grad_blocks, void* dx,
+                                cudaStream_t stream) {
+  const LaunchShape shape = rotate_backward_mma_shape(tokens, features, kB, dx != nullptr, device.multiprocessors);
   rotate_backward_mma_kernel<T, kB><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
       static_cast<const T*>(x), static_cast<const T*>(dy), blocks, tokens, features, shared_block, grad_blocks,
       static_cast<T*>(dx));
@@ -56,11 +35,11 @@ cudaError_t rotate_backward_mma(const void* x, const void* dy, const float* bloc
 
 template <class T>
 cudaError_t rotate_typed(const void* x, const float* blocks, int64_t tokens, int features, int b, bool shared_block,
-                         bool transpose, bool tensor_cores, void* y, cudaStream_t stream) {
+                         bool transpose, const LaunchDevice& device, void* y, cudaStream_t stream) {
   if constexpr (!std::is_same_v<T, float>) {
-    if (tensor_cores && mma_rotation_fits(sizeof(T), b, features, x, y))
-      return b == 32 ? rotate_mma<T, 32>(x, blocks, tokens, features, shared_block, transpose, y, stream)
-                     : rotate_mma<T, 64>(x, blocks, tokens, features, shared_block, transpose, y, stream);
+    if (device.tensor_cores && mma_rotation_fits(sizeof(T), b, features, x, y))
+      return b == 32 ? rotate_mma<T, 32>(x, blocks, tokens, features, shared_block, transpose, device, y, stream)
+                     : rotate_mma<T, 64>(x, blocks, tokens, features, shared_block, transpose, device, y, stream);
   }
   const LaunchShape shape = rotate_shape(tokens, features, b);
   const bool vectorized = vector_access_fits(sizeof(T), b, features, x, y);
@@ -70,15 +49,24 @@ cudaError_t rotate_typed(const void* x, const float* blocks, int64_t tokens, int
   return cudaGetLastError();
 }
 
+// dR, and dx = dy . blockdiag(R^T) unless dx is null: one pass over x and dy on the tensor cores, else the CUDA-core
+// kernels one after the other.
 template <class T>
-cudaError_t rotate_grad_typed(const void* x, const void* dy, int64_t tokens, int features, int b, bool shared_block,
-                              bool tensor_cores, float* grad_blocks, cudaStream_t stream) {
+cudaError_t rotate_backward_typed(const void* x, const void* dy, const float* blocks, int64_t tokens, int features,
+                                  int b, bool shared_block, const LaunchDevice& device, void* dx, float* grad_blocks,
+                                  cudaStream_t stream) {
   if constexpr (!std::is_same_v<T, float>) {
-    if (tensor_cores && mma_rotation_fits(sizeof(T), b, features, x, dy))
-      return b == 32 ? rotate_backward_mma<T, 32>(x, dy, nullptr, tokens, features, shared_block, grad_blocks, nullptr,
-                                                  stream)
-                     : rotate_backward_mma<T, 64>(x, dy, nullptr, tokens, features, shared_block, grad_blocks, nullptr,
-                                                  stream);
+    if (device.tensor_cores && mma_rotation_fits(sizeof(T), b, features, x, dy) &&
+        (dx == nullptr || mma_rotation_fits(sizeof(T), b, features, dx, dx)))
+      return b == 32 ? rotate_backward_mma<T, 32>(x, dy, blocks, tokens, features, shared_block, device, grad_blocks,
+                                                  dx, stream)
+                     : rotate_backward_mma<T, 64>(x, dy, blocks, tokens, features, shared_block, device, grad_blocks,
+                                                  dx, stream);
+  }
+  if (dx != nullptr) {
+    const cudaError_t err =
+        rotate_typed<T>(dy, blocks, tokens, features, b, shared_block, /*transpose=*/true, device, dx, stream);
+    if (err != cudaSuccess) return err;
   }
   const LaunchShape shape = rotate_grad_shape(tokens, features, b);
   rotate_grad_kernel<T><<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(
@@ -145,56 +133,35 @@ cudaError_t launch_cayley_backward(const float* rotation, const float* grad, int
 }
 
 cudaError_t launch_rotate(ElementType type, const void* x, const float* blocks, int64_t tokens, int features, int b,
-                          bool shared_block, bool transpose, bool tensor_cores, void* y, cudaStream_t stream) {
+                          bool shared_block, bool transpose, const LaunchDevice& device, void* y, cudaStream_t stream) {
   if (tokens == 0 || features == 0) return cudaSuccess;
   switch (type) {
     case ElementType::kFloat32:
-      return rotate_typed<float>(x, blocks, tokens, features, b, shared_block, transpose, tensor_cores, y, stream);
+      return rotate_typed<float>(x, blocks, tokens, features, b, shared_block, transpose, device, y, stream);
     case ElementType::kFloat16:
-      return rotate_typed<__half>(x, blocks, tokens, features, b, shared_block, transpose, tensor_cores, y, stream);
+      return rotate_typed<__half>(x, blocks, tokens, features, b, shared_block, transpose, device, y, stream);
     case ElementType::kBFloat16:
-      return rotate_typed<__nv_bfloat16>(x, blocks, tokens, features, b, shared_block, transpose, tensor_cores, y,
-                                         stream);
-  }
-  return cudaErrorInvalidValue;
-}
-
-cudaError_t launch_rotate_grad(ElementType type, const void* x, const void* dy, int64_t tokens, int features, int b,
-                               bool shared_block, bool tensor_cores, float* grad_blocks, cudaStream_t stream) {
-  if (tokens == 0 || features == 0) return cudaSuccess;
-  switch (type) {
-    case ElementType::kFloat32:
-      return rotate_grad_typed<float>(x, dy, tokens, features, b, shared_block, tensor_cores, grad_blocks, stream);
-    case ElementType::kFloat16:
-      return rotate_grad_typed<__half>(x, dy, tokens, features, b, shared_block, tensor_cores, grad_blocks, stream);
-    case ElementType::kBFloat16:
-      return rotate_grad_typed<__nv_bfloat16>(x, dy, tokens, features, b, shared_block, tensor_cores, grad_blocks,
-                                              stream);
+      return rotate_typed<__nv_bfloat16>(x, blocks, tokens, features, b, shared_block, transpose, device, y, stream);
   }
   return cudaErrorInvalidValue;
 }
 
 cudaError_t launch_rotate_backward(ElementType type, const void* x, const void* dy, const float* blocks, int64_t tokens,
-                                   int features, int b, bool shared_block, bool tensor_cores, void* dx,
+                                   int features, int b, bool shared_block, const LaunchDevice& device, void* dx,
                                    float* grad_blocks, cudaStream_t stream) {
   if (tokens == 0 || features == 0) return cudaSuccess;
-  if (type != ElementType::kFloat32 && tensor_cores && mma_rotation_fits(2, b, features, x, dy) &&
-      mma_rotation_fits(2, b, features, dx, dx)) {
-    const bool bf16 = type == ElementType::kBFloat16;
-    if (b == 32)
-      return bf16 ? rotate_backward_mma<__nv_bfloat16, 32>(x, dy, blocks, tokens, features, shared_block, grad_blocks,
-                                                           dx, stream)
-                  : rotate_backward_mma<__half, 32>(x, dy, blocks, tokens, features, shared_block, grad_blocks, dx,
-                                                    stream);
-    return bf16 ? rotate_backward_mma<__nv_bfloat16, 64>(x, dy, blocks, tokens, features, shared_block, grad_blocks, dx,
-                                                         stream)
-                : rotate_backward_mma<__half, 64>(x, dy, blocks, tokens, features, shared_block, grad_blocks, dx,
-                                                  stream);
+  switch (type) {
+    case ElementType::kFloat32:
+      return rotate_backward_typed<float>(x, dy, blocks, tokens, features, b, shared_block, device, dx, grad_blocks,
+                                          stream);
+    case ElementType::kFloat16:
+      return rotate_backward_typed<__half>(x, dy, blocks, tokens, features, b, shared_block, device, dx, grad_blocks,
+                                           stream);
+    case ElementType::kBFloat16:
+      return rotate_backward_typed<__nv_bfloat16>(x, dy, blocks, tokens, features, b, shared_block, device, dx,
+                                                  grad_blocks, stream);
   }
-  const cudaError_t err =
-      launch_rotate(type, dy, blocks, tokens, features, b, shared_block, /*transpose=*/true, tensor_cores, dx, stream);
-  if (err != cudaSuccess) return err;
-  return launch_rotate_grad(type, x, dy, tokens, features, b, shared_block, tensor_cores, grad_blocks, stream);
+  return cudaErrorInvalidValue;
 }
 
 }  // namespace oft::cuda

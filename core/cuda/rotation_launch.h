@@ -29,19 +29,21 @@ cudaError_t launch_cayley_forward(const float* vec, int64_t blocks, int b, float
 // From the forward's rotations and grad (blocks, b, b) = dL/dR -> grad_vec (blocks, b(b-1)/2).
 cudaError_t launch_cayley_backward(const float* rotation, const float* grad, int64_t blocks, int b, float* grad_vec,
                                    cudaStream_t stream);
+// What the activation rotations' launches need to know of the device.
+struct LaunchDevice {
+  bool tensor_cores;    // may take the tensor-core kernels (tensor_cores_run_on_current_device, and not switched off)
+  int multiprocessors;  // sizes their grids
+};
+
 // y (tokens, features) = x . blockdiag(R) (R^T with transpose), R (features / b or 1 shared, b, b) fp32;
-// x and y of `type`, arithmetic in fp32; on the tensor cores where `tensor_cores` and the shapes allow
-// (tensor_cores_run_on_current_device says whether the device may).
+// x and y of `type`, arithmetic in fp32; on the tensor cores where the device and the shapes allow.
 cudaError_t launch_rotate(ElementType type, const void* x, const float* blocks, int64_t tokens, int features, int b,
-                          bool shared_block, bool transpose, bool tensor_cores, void* y, cudaStream_t stream);
-// grad_blocks (zeroed, fp32) += per block sum over tokens of x_k^T dy_k (all blocks into one when shared).
-cudaError_t launch_rotate_grad(ElementType type, const void* x, const void* dy, int64_t tokens, int features, int b,
-                               bool shared_block, bool tensor_cores, float* grad_blocks, cudaStream_t stream);
-// Both gradients of y = x . blockdiag(R): dx (tokens, features) of `type` = dy . blockdiag(R^T), and grad_blocks
-// (zeroed, fp32) as launch_rotate_grad adds them; from one read of x and dy on the tensor cores where they apply,
-// else the two launches above.
+                          bool shared_block, bool transpose, const LaunchDevice& device, void* y, cudaStream_t stream);
+// The gradients of y = x . blockdiag(R) for dy: grad_blocks (zeroed, fp32) += per block sum over tokens of x_k^T dy_k
+// (all blocks into one when shared), and unless dx is null, dx (tokens, features) of `type` = dy . blockdiag(R^T).
+// Both from one read of x and dy on the tensor cores where they apply, else one kernel after the other.
 cudaError_t launch_rotate_backward(ElementType type, const void* x, const void* dy, const float* blocks, int64_t tokens,
-                                   int features, int b, bool shared_block, bool tensor_cores, void* dx,
+                                   int features, int b, bool shared_block, const LaunchDevice& device, void* dx,
                                    float* grad_blocks, cudaStream_t stream);
 
 }  // namespace oft::cuda

@@ -182,7 +182,7 @@ void check_rotate_grad(const RotateCase& c) {
     for (const emu::Order order : emu::kAllOrders) {
       if (vectorized && !fits) continue;
       SCOPED_TRACE(std::string(emu::describe(order)) + (vectorized ? ", 16-byte accesses" : ""));
-      const at::Tensor grad = at::zeros_like(blocks);  // launch_rotate_grad's contract: zeroed
+      const at::Tensor grad = at::zeros_like(blocks);  // launch_rotate_backward's contract: zeroed
       with_element_type(c.dtype, [&](auto element) {
         using T = decltype(element);
         emu::launch(shape.grid, shape.threads, shape.shared_bytes, {order, 2}, kernels::rotate_grad_kernel<T>,
