@@ -3,7 +3,10 @@
 // eval, no grad: 1 token (a GEMV, where reading fewer bytes should show) and 2048 tokens (a GEMM plus
 // dequantization). --options is merged over the method's default options (e.g. the compute dtype).
 // Also reports how far its output is from x·Wq^T with its own dequantized weight (a sanity check that
-// the timed path computes the right thing). Prints one JSON object (times in ms).
+// the timed path computes the right thing). Each pair is timed twice: one call at a time on an idle GPU
+// (dense_fwd, quantized_fwd: what one isolated call costs, host work included) and back to back with the GPU's
+// queue kept full (*_queued: the GPU's time per call, as in a decode loop whose host runs ahead). Prints one JSON
+// object (times in ms).
 //   bench_gpu_quantized_linear --method NAME [--options JSON] [--device cuda] [--dtype bf16]
 //                              [--tokens 1,2048] [--features 4096] [--small]
 
@@ -20,6 +23,8 @@
 namespace {
 
 using oft::bench::measurement;
+
+constexpr int kQueuedCalls = 20;  // per queued sample: enough that the two events' own cost is a small part
 
 std::shared_ptr<oft::sdk::LinearModule> quantize(const at::Tensor& weight, const std::string& method_name,
                                                  const std::string& overrides) {
@@ -73,6 +78,14 @@ int main(int argc, char** argv) {
         out["measurements"].push_back(measurement(prefix + "dense_fwd", timed[0].median_ms, "ms", timed[0].samples));
         out["measurements"].push_back(
             measurement(prefix + "quantized_fwd", timed[1].median_ms, "ms", timed[1].samples));
+        // The same pair with the GPU's queue kept full: the kernels' own time, without the host's per call.
+        oft::bench::QueuedTimer queued(device, kQueuedCalls);
+        const auto busy = oft::bench::measure_interleaved(
+            device, {[&] { dense->forward(x); }, [&] { quantized->forward(x); }}, timing, std::ref(queued));
+        out["measurements"].push_back(
+            measurement(prefix + "dense_fwd_queued", busy[0].median_ms, "ms", busy[0].samples));
+        out["measurements"].push_back(
+            measurement(prefix + "quantized_fwd_queued", busy[1].median_ms, "ms", busy[1].samples));
         const at::Tensor reference = at::linear(x.to(at::kFloat), dequantized.to(at::kFloat));
         const double error =
             ((quantized->forward(x).to(at::kFloat) - reference).norm() / reference.norm()).item<double>();

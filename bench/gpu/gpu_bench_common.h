@@ -11,9 +11,13 @@
 #include <iostream>
 #include <malloc.h>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/mm.h>
+#include <ATen/ops/randn.h>
 #include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/Device.h>
 #include <c10/core/Event.h>
@@ -69,11 +73,60 @@ inline double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-// Each of `fns` timed in turns (a, b, a, b, ...) until each has min_samples and fns.size() * budget_s passed: the
-// variants a ratio compares see the same GPU clocks and temperature, which drift over seconds of load (one after
-// the other, the later one would pay for the earlier one's heat).
+// fn's GPU time per call when the calls come faster than the GPU runs them (a decode loop whose host runs ahead,
+// or CUDA graphs): `calls` calls are enqueued behind held-up work, so the GPU reaches the first only after the host
+// has enqueued the last, and two events bracket the calls back to back. time_once's single call starts on an idle
+// GPU instead, so its time includes the host's work before the first launch, which for a kernel of a few µs can be
+// most of it. The hold is matrix products, doubled until the GPU is still busy with them when the last call is
+// enqueued. On the CPU: the wall time per call.
+class QueuedTimer {
+ public:
+  QueuedTimer(const c10::Device& device, int calls) : device_(device), calls_(calls) {
+    if (device.is_cuda()) {
+      hold_a_ = at::randn({2048, 2048}, at::TensorOptions().device(device).dtype(at::kBFloat16));
+      hold_out_ = at::empty_like(hold_a_);
+    }
+  }
+
+  double operator()(const std::function<void()>& fn) {
+    if (!device_.is_cuda()) return time_once(device_, [&] { run(fn); }) / calls_;
+    c10::impl::VirtualGuardImpl impl(device_.type());
+    const c10::Stream stream = impl.getStream(device_);
+    for (;;) {
+      for (int i = 0; i < holds_; ++i) at::mm_out(hold_out_, hold_a_, hold_a_);
+      c10::Event begin(device_.type(), c10::EventFlag::BACKEND_DEFAULT);
+      c10::Event end(device_.type(), c10::EventFlag::BACKEND_DEFAULT);
+      begin.record(stream);
+      run(fn);
+      const bool caught_up = begin.query();  // the GPU was idle before the last call came: a gap may be timed
+      end.record(stream);
+      end.synchronize();
+      if (!caught_up) return begin.elapsedTime(end) / calls_;
+      if (holds_ >= kMaxHolds)
+        throw std::runtime_error("queued timing: the GPU caught up with the host behind " + std::to_string(holds_) +
+                                 " held-up products (does the timed call wait for the GPU?)");
+      holds_ *= 2;
+    }
+  }
+
+ private:
+  static constexpr int kMaxHolds = 4096;
+  void run(const std::function<void()>& fn) const {
+    for (int i = 0; i < calls_; ++i) fn();
+  }
+  c10::Device device_;
+  int calls_;
+  int holds_ = 1;
+  at::Tensor hold_a_, hold_out_;
+};
+
+// Each of `fns` timed by `sample` (default: time_once) in turns (a, b, a, b, ...) until each has min_samples and
+// fns.size() * budget_s passed: the variants a ratio compares see the same GPU clocks and temperature, which drift
+// over seconds of load (one after the other, the later one would pay for the earlier one's heat).
+using Sampler = std::function<double(const std::function<void()>&)>;
 inline std::vector<Timing> measure_interleaved(const c10::Device& device, const std::vector<std::function<void()>>& fns,
-                                               const TimingOptions& options) {
+                                               const TimingOptions& options, Sampler sample = {}) {
+  if (!sample) sample = [&device](const std::function<void()>& fn) { return time_once(device, fn); };
   for (const auto& fn : fns)
     for (int i = 0; i < options.warmup; ++i) fn();
   synchronize(device);
@@ -81,7 +134,7 @@ inline std::vector<Timing> measure_interleaved(const c10::Device& device, const 
   const double budget_s = options.budget_s * static_cast<double>(fns.size());
   const auto start = std::chrono::steady_clock::now();
   while (static_cast<int>(samples[0].size()) < options.max_samples) {
-    for (size_t i = 0; i < fns.size(); ++i) samples[i].push_back(time_once(device, fns[i]));
+    for (size_t i = 0; i < fns.size(); ++i) samples[i].push_back(sample(fns[i]));
     const double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (static_cast<int>(samples[0].size()) >= options.min_samples && spent >= budget_s) break;
   }

@@ -160,7 +160,7 @@ def ratio_of(values: Values, pair) -> float | None:
 def goal(values: Values, gid: str, text: str, num: tuple, den: tuple, op: str, limit: float, peers=None) -> dict:
     """num / den (each (bench, impl, measurement name)) compared with limit by op ("<=" or ">=");
     peers: {"peft_ratio": (num, den), ...}, PEFT's own ratios on the same definition (and cuda_cores_ratio, ours
-    without the tensor cores), for context."""
+    without the tensor cores; single_call_ratio, one call on an idle GPU instead of a full queue), for context."""
     g = {"id": gid, "goal": text, "comparison": op, "limit": limit, "unit": "x",
          "numerator": "/".join(num), "denominator": "/".join(den)}
     a, b = values.get(*num), values.get(*den)
@@ -206,10 +206,14 @@ def goals(values: Values, a) -> list[dict]:
              llama("oft", "qv.oft_peak_memory"), llama("peft", "oft_qv.peak_memory"), "<=", 1.0),
         goal(values, "llama_all_linear_vs_lora", "LLaMA-shaped training step, OFT all-linear: >= PEFT LoRA r=16 all-linear tokens/s",
              llama("oft", "all_linear.oft_tokens_per_s"), llama("peft", "lora_all_linear.tokens_per_s"), ">=", 1.0),
+        # The GPU's time per call with its queue full (the kernels' time, which the goal is about); one isolated
+        # call's time, which adds the host's work before the launch to both sides, beside it.
         goal(values, "nf4_gemv", f"NF4 forward, {V} token(s): <= 0.5x dense",
-             quant(V, "quantized_fwd"), quant(V, "dense_fwd"), "<=", 0.5),
+             quant(V, "quantized_fwd_queued"), quant(V, "dense_fwd_queued"), "<=", 0.5,
+             {"single_call_ratio": (quant(V, "quantized_fwd"), quant(V, "dense_fwd"))}),
         goal(values, "nf4_gemm", f"NF4 forward, {M} tokens: <= 1.3x dense",
-             quant(M, "quantized_fwd"), quant(M, "dense_fwd"), "<=", 1.3),
+             quant(M, "quantized_fwd_queued"), quant(M, "dense_fwd_queued"), "<=", 1.3,
+             {"single_call_ratio": (quant(M, "quantized_fwd"), quant(M, "dense_fwd"))}),
     ]
 
 
@@ -294,6 +298,7 @@ def main() -> int:
         peft = f"  (PEFT {g['peft_ratio']:.2f}x)" if "peft_ratio" in g else ""
         peft += f" (PEFT compiled {g['peft_compile_ratio']:.2f}x)" if "peft_compile_ratio" in g else ""
         peft += f" (oft on CUDA cores {g['cuda_cores_ratio']:.2f}x)" if "cuda_cores_ratio" in g else ""
+        peft += f" (one call on an idle GPU {g['single_call_ratio']:.2f}x)" if "single_call_ratio" in g else ""
         print(f"[gpu-check]   {g['status']:7s} {ratio} {g['comparison']} {g['limit']:<5} {g['goal']}{peft}")
     for c in checks:
         print(f"[gpu-check]   {c['status']:7s} {c['check']} (oft {c['oft']}, PEFT {c['peft']})")
