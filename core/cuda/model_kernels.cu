@@ -23,7 +23,7 @@ cudaError_t launch_silu_mul(ElementType type, const void* gate, const void* up, 
   return with_element(type, [&](auto element) {
     using T = decltype(element);
     const bool vectorized = elementwise_vectors(sizeof(T), n, {gate, up, out});
-    silu_mul_kernel<T><<<elementwise_blocks(vectorized ? n / kPerAccess<T> : n), kElementwiseThreads, 0, stream>>>(
+    silu_mul_kernel<T><<<elementwise_blocks(vectorized ? n / kPer16Bytes<T> : n), kElementwiseThreads, 0, stream>>>(
         static_cast<const T*>(gate), static_cast<const T*>(up), n, vectorized, static_cast<T*>(out));
     return cudaGetLastError();
   });
@@ -36,7 +36,7 @@ cudaError_t launch_silu_mul_backward(ElementType type, const void* dy, const voi
     using T = decltype(element);
     const bool vectorized = elementwise_vectors(sizeof(T), n, {dy, gate, up, dgate, dup});
     silu_mul_backward_kernel<T>
-        <<<elementwise_blocks(vectorized ? n / kPerAccess<T> : n), kElementwiseThreads, 0, stream>>>(
+        <<<elementwise_blocks(vectorized ? n / kPer16Bytes<T> : n), kElementwiseThreads, 0, stream>>>(
             static_cast<const T*>(dy), static_cast<const T*>(gate), static_cast<const T*>(up), n, vectorized,
             static_cast<T*>(dgate), static_cast<T*>(dup));
     return cudaGetLastError();
@@ -48,8 +48,8 @@ cudaError_t launch_rotary(ElementType type, const void* v, const void* cos, cons
   if (n == 0) return cudaSuccess;
   return with_element(type, [&](auto element) {
     using T = decltype(element);
-    const bool vectorized = dim % (2 * kPerAccess<T>) == 0 && elementwise_vectors(sizeof(T), n, {v, cos, sin, out});
-    rotary_kernel<T><<<elementwise_blocks(vectorized ? n / kPerAccess<T> : n), kElementwiseThreads, 0, stream>>>(
+    const bool vectorized = dim % (2 * kPer16Bytes<T>) == 0 && elementwise_vectors(sizeof(T), n, {v, cos, sin, out});
+    rotary_kernel<T><<<elementwise_blocks(vectorized ? n / kPer16Bytes<T> : n), kElementwiseThreads, 0, stream>>>(
         static_cast<const T*>(v), static_cast<const T*>(cos), static_cast<const T*>(sin), n, heads, length, dim,
         backward, vectorized, static_cast<T*>(out));
     return cudaGetLastError();

@@ -11,9 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <initializer_list>
-#include <type_traits>
 
 #include "cuda_compat.h"
 #include "oft/sdk/cuda/float16_bits.cuh"
@@ -22,6 +20,7 @@ namespace oft::cuda {
 namespace {
 
 using sdk::cuda::from_float;
+using sdk::cuda::kPer16Bytes;
 using sdk::cuda::to_float;
 
 constexpr int kElementwiseThreads = 256;
@@ -47,71 +46,15 @@ __device__ inline float rounded(float v) {
   return to_float(from_float<T>(v));
 }
 
-// Elements of T in one 16-byte access: the kernels move 16 bytes at a time where every pointer and count allows
-// (elementwise_vectors), so that each thread has several loads in flight; one element a thread left the GPU
-// waiting on memory.
-template <class T>
-constexpr int kPerAccess = 16 / static_cast<int>(sizeof(T));
-
-__device__ inline float float_of_word(uint32_t w) {
-#if defined(__CUDACC__)
-  return __uint_as_float(w);
-#else
-  float f;
-  std::memcpy(&f, &w, sizeof(f));
-  return f;
-#endif
-}
-
-__device__ inline uint32_t word_of_float(float f) {
-#if defined(__CUDACC__)
-  return __float_as_uint(f);
-#else
-  uint32_t w;
-  std::memcpy(&w, &f, sizeof(w));
-  return w;
-#endif
-}
-
 // 16 bytes of T at p (16-byte aligned) as floats, and back.
 template <class T>
-__device__ inline void load_vector(const T* p, float (&v)[kPerAccess<T>]) {
-#if defined(__CUDACC__)
-  const uint4 bits = *reinterpret_cast<const uint4*>(p);
-#else
-  uint4 bits;
-  std::memcpy(&bits, p, sizeof(bits));
-#endif
-  const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
-  if constexpr (std::is_same_v<T, float>) {
-    OFT_UNROLL
-    for (int i = 0; i < 4; ++i) v[i] = float_of_word(words[i]);
-  } else {
-    OFT_UNROLL
-    for (int i = 0; i < 8; ++i)
-      v[i] = sdk::cuda::float_of_bits(static_cast<uint16_t>(words[i / 2] >> (16 * (i % 2))),
-                                      static_cast<const T*>(nullptr));
-  }
+__device__ inline void load_vector(const T* p, float (&v)[kPer16Bytes<T>]) {
+  sdk::cuda::unpack_floats<T>(sdk::cuda::load16(p), v);
 }
 
 template <class T>
-__device__ inline void store_vector(const float (&v)[kPerAccess<T>], T* p) {
-  uint32_t words[4];
-  if constexpr (std::is_same_v<T, float>) {
-    OFT_UNROLL
-    for (int i = 0; i < 4; ++i) words[i] = word_of_float(v[i]);
-  } else {
-    OFT_UNROLL
-    for (int i = 0; i < 4; ++i)
-      words[i] = sdk::cuda::bits_of(from_float<T>(v[2 * i])) |
-                 static_cast<uint32_t>(sdk::cuda::bits_of(from_float<T>(v[2 * i + 1]))) << 16;
-  }
-  const uint4 bits{words[0], words[1], words[2], words[3]};
-#if defined(__CUDACC__)
-  *reinterpret_cast<uint4*>(p) = bits;
-#else
-  std::memcpy(static_cast<void*>(p), &bits, sizeof(bits));
-#endif
+__device__ inline void store_vector(const float (&v)[kPer16Bytes<T>], T* p) {
+  sdk::cuda::store16(p, sdk::cuda::pack_floats<T>(v));
 }
 
 // Whether n elements of `element_bytes` at each of `pointers` can move 16 bytes at a time.
@@ -134,7 +77,7 @@ __device__ inline float silu_mul_value(float gate, float up) {
 // out = silu(gate) * up; `vectorized`: elementwise_vectors holds for gate, up and out.
 template <class T>
 __global__ void silu_mul_kernel(const T* gate, const T* up, int64_t n, bool vectorized, T* out) {
-  constexpr int kLanes = kPerAccess<T>;
+  constexpr int kLanes = kPer16Bytes<T>;
   if (vectorized) {
     OFT_GRID_STRIDE(v, n / kLanes) {
       float g[kLanes], u[kLanes], o[kLanes];
@@ -163,7 +106,7 @@ __device__ inline float silu_mul_dgate(float dy, float gate, float up) {
 template <class T>
 __global__ void silu_mul_backward_kernel(const T* dy, const T* gate, const T* up, int64_t n, bool vectorized, T* dgate,
                                          T* dup) {
-  constexpr int kLanes = kPerAccess<T>;
+  constexpr int kLanes = kPer16Bytes<T>;
   if (vectorized) {
     OFT_GRID_STRIDE(v, n / kLanes) {
       float d[kLanes], g[kLanes], u[kLanes], o[kLanes];
@@ -209,7 +152,7 @@ __device__ inline float rotary_value(float v, float partner, float cos, float si
 template <class T>
 __global__ void rotary_kernel(const T* v, const T* cos, const T* sin, int64_t n, int64_t heads, int64_t length,
                               int64_t dim, bool backward, bool vectorized, T* out) {
-  constexpr int kLanes = kPerAccess<T>;
+  constexpr int kLanes = kPer16Bytes<T>;
   const int64_t half = dim / 2;
   // Where element i's partner and angles are.
   const auto locate = [&](int64_t i, int64_t& partner, int64_t& angle, int64_t& sin_at, bool& first_half) {

@@ -34,25 +34,12 @@ constexpr int kDefaultSharedFloats = 48 * 1024 / sizeof(float);
 using sdk::cuda::bits_of;
 using sdk::cuda::float_of_bits;
 using sdk::cuda::from_float;
+using sdk::cuda::kPer16Bytes;
+using sdk::cuda::load16;
+using sdk::cuda::store16;
 using sdk::cuda::to_float;
 
-// 16 and 8 bytes at aligned addresses, as one access on the GPU.
-__device__ inline uint4 load16(const void* p) {
-#if defined(__CUDACC__)
-  return *static_cast<const uint4*>(p);
-#else
-  uint4 v;
-  memcpy(&v, p, sizeof(v));
-  return v;
-#endif
-}
-__device__ inline void store16(void* p, uint4 v) {
-#if defined(__CUDACC__)
-  *static_cast<uint4*>(p) = v;
-#else
-  memcpy(p, &v, sizeof(v));
-#endif
-}
+// 8 bytes at an aligned address, as one access on the GPU.
 __device__ inline void store8(void* p, uint2 v) {
 #if defined(__CUDACC__)
   *static_cast<uint2*>(p) = v;
@@ -60,10 +47,6 @@ __device__ inline void store8(void* p, uint2 v) {
   memcpy(p, &v, sizeof(v));
 #endif
 }
-
-// Elements of T in one 16-byte access.
-template <class T>
-constexpr int kPerVector = 16 / static_cast<int>(sizeof(T));
 
 // Whether the activation kernels may move x and y (or dY) in 16-byte accesses: every row segment of a block
 // starts on a 16-byte boundary.
@@ -82,20 +65,13 @@ __device__ inline void store_floats(float* dst, float a, float b, float c, float
 #endif
 }
 
-// The 16 bytes of kPerVector<T> elements into dst (16-byte aligned shared memory) as float32.
+// The 16 bytes of kPer16Bytes<T> elements into dst (16-byte aligned shared memory) as float32.
 template <class T>
 __device__ inline void store_as_floats(uint4 bits, float* dst) {
-  if constexpr (std::is_same_v<T, float>) {
-    store16(dst, bits);
-  } else {
-    const uint32_t words[4] = {bits.x, bits.y, bits.z, bits.w};
-    float v[8];
-    OFT_UNROLL
-    for (int i = 0; i < 8; ++i)
-      v[i] = float_of_bits(static_cast<uint16_t>(words[i / 2] >> (16 * (i % 2))), static_cast<const T*>(nullptr));
-    store_floats(dst, v[0], v[1], v[2], v[3]);
-    store_floats(dst + 4, v[4], v[5], v[6], v[7]);
-  }
+  float v[kPer16Bytes<T>];
+  sdk::cuda::unpack_floats<T>(bits, v);
+  OFT_UNROLL
+  for (int i = 0; i < kPer16Bytes<T>; i += 4) store_floats(dst + i, v[i], v[i + 1], v[i + 2], v[i + 3]);
 }
 
 // Loads per thread issued before any is stored: a loop that loads and stores one element at a time waits out
@@ -108,19 +84,19 @@ template <class T>
 __device__ inline void load_tile(const T* src, int features, int rows, int b, bool vectorized, float* dst, int stride) {
   const int step = kLoadsInFlight * static_cast<int>(blockDim.x);
   if (vectorized) {
-    const int per_row = b / kPerVector<T>, total = rows * per_row;
+    const int per_row = b / kPer16Bytes<T>, total = rows * per_row;
     for (int first = static_cast<int>(threadIdx.x); first < total; first += step) {
       uint4 bits[kLoadsInFlight];
       OFT_UNROLL
       for (int u = 0; u < kLoadsInFlight; ++u) {
         const int v = first + u * static_cast<int>(blockDim.x);
         if (v < total)
-          bits[u] = load16(src + static_cast<size_t>(v / per_row) * features + v % per_row * kPerVector<T>);
+          bits[u] = load16(src + static_cast<size_t>(v / per_row) * features + v % per_row * kPer16Bytes<T>);
       }
       OFT_UNROLL
       for (int u = 0; u < kLoadsInFlight; ++u) {
         const int v = first + u * static_cast<int>(blockDim.x);
-        if (v < total) store_as_floats<T>(bits[u], dst + v / per_row * stride + v % per_row * kPerVector<T>);
+        if (v < total) store_as_floats<T>(bits[u], dst + v / per_row * stride + v % per_row * kPer16Bytes<T>);
       }
     }
   } else {

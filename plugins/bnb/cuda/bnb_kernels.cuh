@@ -6,7 +6,6 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "bnb_kernels.h"
@@ -78,24 +77,15 @@ __device__ inline float gemv_weight(float table_value, float absmax) {
   return rounded_to<T>(math::dequantize_4bit_value(table_value, absmax));
 }
 
-// Elements of T in one 16-byte load.
-template <typename T>
-constexpr int kPerLoad = 16 / static_cast<int>(sizeof(T));
+using sdk::cuda::kPer16Bytes;
 
-using sdk::cuda::float_of_bits;
-
-// kPerLoad<T> consecutive elements from 16-byte aligned p, as float32.
+// kPer16Bytes<T> consecutive elements from 16-byte aligned p, as float32.
 template <typename T>
 __device__ inline void load_run(const T* p, float* out) {
-  const uint4 bits = *reinterpret_cast<const uint4*>(p);
-  if constexpr (std::is_same_v<T, float>) {
-    memcpy(out, &bits, sizeof(bits));
-  } else {
-    uint16_t halves[8];
-    memcpy(halves, &bits, sizeof(bits));
+  float v[kPer16Bytes<T>];
+  sdk::cuda::unpack_floats<T>(sdk::cuda::load16(p), v);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) out[i] = float_of_bits(halves[i], p);
-  }
+  for (int i = 0; i < kPer16Bytes<T>; ++i) out[i] = v[i];
 }
 
 // Block b's absmax, as the CPU path has it (dequantize_absmax for nested codes).
@@ -156,7 +146,7 @@ __global__ void gemv_4bit_kernel(const T* x, int tokens, int64_t in, int64_t out
           if (t >= tokens) break;
           float xs[32];
 #pragma unroll
-          for (int i = 0; i < 32; i += kPerLoad<T>) load_run(x + t * in + k0 + i, xs + i);
+          for (int i = 0; i < 32; i += kPer16Bytes<T>) load_run(x + t * in + k0 + i, xs + i);
 #pragma unroll
           for (int j = 0; j < 16; ++j) acc[t] += w[2 * j] * xs[2 * j] + w[2 * j + 1] * xs[2 * j + 1];
         }
