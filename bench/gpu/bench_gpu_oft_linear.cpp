@@ -5,7 +5,8 @@
 //   bare_fwdbwd   weight and bias frozen, x.requires_grad: y = linear(x); y.backward(g)  (input gradient)
 //   oft_fwdbwd    base frozen, adapter trainable: y = oft(x); y.backward(g)  (input and adapter gradients)
 // for in = out = --features, block --block, each of --tokens. Prints one JSON object (times in ms). The two sides of
-// each ratio (bare_fwd and oft_fwd, bare_fwdbwd and oft_fwdbwd) are timed in turns (measure_interleaved).
+// each ratio (bare_fwd and oft_fwd, bare_fwdbwd and oft_fwdbwd) are timed in turns (measure_interleaved), one call at
+// a time on an idle GPU, and again with the GPU's queue kept full (*_queued, oft::bench::QueuedTimer).
 //   bench_gpu_oft_linear [--device cuda] [--dtype bf16] [--tokens 8192,2048] [--features 4096] [--block 32]
 //                        [--budget-s 1] [--small] [--cuda-cores]
 //   --small: 64 tokens x 256 features x block 16, for CPU smoke runs; --cuda-cores: the rotation kernels without
@@ -24,6 +25,7 @@
 namespace {
 
 using oft::bench::measurement;
+
 
 void bench_tokens(int64_t tokens, int64_t features, int64_t block, const c10::Device& device, c10::ScalarType dtype,
                   const oft::bench::TimingOptions& timing, nlohmann::json& out) {
@@ -45,32 +47,45 @@ void bench_tokens(int64_t tokens, int64_t features, int64_t block, const c10::De
   config.init_weights = false;  // a random rotation: no identity shortcut anywhere
   layer->add_adapter("default", config);
 
-  // Each pair in turns (measure_interleaved): the ratio's two sides under the same clocks.
+  // Each pair in turns (measure_interleaved): the ratio's two sides under the same clocks. Then the same pair
+  // with the GPU's queue kept full (*_queued): the GPU's own time per call, so that the difference between the
+  // two ratios is what the host's work per call adds to one call on an idle GPU.
+  oft::bench::QueuedTimer queued(device);
+  oft::bench::TimingOptions queued_timing = timing;
+  queued_timing.min_samples = 5;
+  queued_timing.budget_s = timing.budget_s / 4;
+  auto time_pair = [&](const std::string& bare_name, const std::string& oft_name,
+                       const std::vector<std::function<void()>>& pair) {
+    const auto t = oft::bench::measure_interleaved(device, pair, timing);
+    record(bare_name, t[0]);
+    record(oft_name, t[1]);
+    try {  // a call that waits for the GPU cannot be queued: reported, and the other pairs still run
+      const auto q = oft::bench::measure_interleaved(device, pair, queued_timing, std::ref(queued));
+      record(bare_name + "_queued", q[0]);
+      record(oft_name + "_queued", q[1]);
+    } catch (const std::exception& e) {
+      out["errors"].push_back(prefix + oft_name + "_queued: " + e.what());
+    }
+  };
   layer->eval();
   {
     torch::NoGradGuard no_grad;
-    const auto t =
-        oft::bench::measure_interleaved(device, {[&] { base->forward(x); }, [&] { layer->forward(x); }}, timing);
-    record("bare_fwd", t[0]);
-    record("oft_fwd", t[1]);
+    time_pair("bare_fwd", "oft_fwd", {[&] { base->forward(x); }, [&] { layer->forward(x); }});
   }
   layer->train();
   auto& adapter = layer->rotation("default")->weight;
   const at::Tensor x_bare = x.detach().clone().set_requires_grad(true);
   const at::Tensor x_oft = x.detach().clone().set_requires_grad(true);
-  const auto t = oft::bench::measure_interleaved(device,
-                                                 {[&] {
-                                                    x_bare.mutable_grad() = at::Tensor();
-                                                    base->forward(x_bare).backward(grad);
-                                                  },
-                                                  [&] {
-                                                    x_oft.mutable_grad() = at::Tensor();
-                                                    adapter.mutable_grad() = at::Tensor();
-                                                    layer->forward(x_oft).backward(grad);
-                                                  }},
-                                                 timing);
-  record("bare_fwdbwd", t[0]);
-  record("oft_fwdbwd", t[1]);
+  time_pair("bare_fwdbwd", "oft_fwdbwd",
+            {[&] {
+               x_bare.mutable_grad() = at::Tensor();
+               base->forward(x_bare).backward(grad);
+             },
+             [&] {
+               x_oft.mutable_grad() = at::Tensor();
+               adapter.mutable_grad() = at::Tensor();
+               layer->forward(x_oft).backward(grad);
+             }});
   out["adapter_dtype"] = oft::dtype_name(adapter.scalar_type());
 }
 

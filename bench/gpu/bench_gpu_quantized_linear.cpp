@@ -24,7 +24,6 @@ namespace {
 
 using oft::bench::measurement;
 
-constexpr int kQueuedCalls = 20;  // per queued sample: enough that the two events' own cost is a small part
 
 std::shared_ptr<oft::sdk::LinearModule> quantize(const at::Tensor& weight, const std::string& method_name,
                                                  const std::string& overrides) {
@@ -79,7 +78,7 @@ int main(int argc, char** argv) {
         out["measurements"].push_back(
             measurement(prefix + "quantized_fwd", timed[1].median_ms, "ms", timed[1].samples));
         // The same pair with the GPU's queue kept full: the kernels' own time, without the host's per call.
-        oft::bench::QueuedTimer queued(device, kQueuedCalls);
+        oft::bench::QueuedTimer queued(device);
         const auto busy = oft::bench::measure_interleaved(
             device, {[&] { dense->forward(x); }, [&] { quantized->forward(x); }}, timing, std::ref(queued));
         out["measurements"].push_back(

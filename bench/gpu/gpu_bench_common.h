@@ -81,7 +81,9 @@ inline double median(std::vector<double> values) {
 // enqueued. On the CPU: the wall time per call.
 class QueuedTimer {
  public:
-  QueuedTimer(const c10::Device& device, int calls) : device_(device), calls_(calls) {
+  static constexpr int kDefaultCalls = 20;  // per sample: enough that the two events' own cost is a small part
+
+  explicit QueuedTimer(const c10::Device& device, int calls = kDefaultCalls) : device_(device), calls_(calls) {
     if (device.is_cuda()) {
       hold_a_ = at::randn({2048, 2048}, at::TensorOptions().device(device).dtype(at::kBFloat16));
       hold_out_ = at::empty_like(hold_a_);
