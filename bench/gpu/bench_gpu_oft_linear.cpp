@@ -26,7 +26,6 @@ namespace {
 
 using oft::bench::measurement;
 
-
 void bench_tokens(int64_t tokens, int64_t features, int64_t block, const c10::Device& device, c10::ScalarType dtype,
                   const oft::bench::TimingOptions& timing, nlohmann::json& out) {
   at::manual_seed(0);

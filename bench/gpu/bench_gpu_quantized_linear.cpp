@@ -24,7 +24,6 @@ namespace {
 
 using oft::bench::measurement;
 
-
 std::shared_ptr<oft::sdk::LinearModule> quantize(const at::Tensor& weight, const std::string& method_name,
                                                  const std::string& overrides) {
   const oft::PluginHostResult plugins = oft::load_plugins({});
