@@ -21,8 +21,11 @@
 #     --no-compile    leave out PEFT under torch.compile (run last, in the time left; compiling takes a while)
 #     --stages LIST   run only these stages (comma-separated names, e.g. configure,build,ctest_gpu,oft_linear_oft:
 #                     a short second run when little device time is left); the others are left out of results.json
+#     --skip LIST     leave out these stages (e.g. ctest_gpu, where the dry run itself runs inside ctest)
+#     --build DIR     with --dry-run-cpu: the build folder whose programs it runs (default build)
 #     --dry-run-cpu   here, on the CPU: builds nothing, runs every stage on the existing build/ with
-#                     .venv/bin/python at tiny sizes (about a minute), and writes the same JSON shape
+#                     .venv/bin/python at tiny sizes (about a minute), and writes the same JSON shape; a
+#                     benchmark's error or a goal without its numbers fails it (ctest's gpu_check_dry_run)
 # Exit status: 0 when every stage ran (goals may still fail: read results.json), 1 otherwise.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +34,7 @@ log() { printf '[gpu-check] %s\n' "$*"; }
 die() { printf '[gpu-check] error: %s\n' "$*" >&2; exit 2; }
 
 out="" send="" kit=.cache/device-kit budget=530 skip_build=0 compile=1 dry=0 gpu_python=python3 prefix=/tmp/oftdeps
-stages=""
+stages="" skip="" build=""
 while (($#)); do
   case "$1" in
     --out) out=$2; shift ;;
@@ -43,6 +46,8 @@ while (($#)); do
     --prefix) prefix=$2; shift ;;
     --no-compile) compile=0 ;;
     --stages) stages=",$2,"; shift ;;
+    --skip) skip=",$2,"; shift ;;
+    --build) build=$2; shift ;;
     --dry-run-cpu) dry=1 ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -52,10 +57,11 @@ done
 [[ $budget =~ ^[0-9]+$ ]] || die "--budget-s: expected whole seconds, got '$budget'"
 
 if ((dry)); then
-  build=$repo/build python=$repo/.venv/bin/python device=cpu size=(--small) compile=0
+  build=${build:-$repo/build} python=$repo/.venv/bin/python device=cpu size=(--small) compile=0
   out=${out:-$build/gpu-check-dry-run}
   linear_tokens=64,32 quantized_tokens=1,16 llama_config=bench/gpu/configs/llama-tiny.json
 else
+  [ -z "$build" ] || die "--build goes with --dry-run-cpu (on the GPU machine the kit builds into build-device)"
   build=$repo/build-device python=$gpu_python device=cuda size=()
   out=${out:-$build/gpu-check}
   linear_tokens=8192,2048 quantized_tokens=1,2048 llama_config=bench/gpu/configs/llama-1.1b.json
@@ -122,6 +128,10 @@ stage() {
   shift 2
   if [ -n "$stages" ] && [[ $stages != *",$name,"* ]]; then
     log "$name: not selected (--stages)"
+    return 0
+  fi
+  if [[ $skip == *",$name,"* ]]; then
+    log "$name: left out (--skip)"
     return 0
   fi
   if [ "$1" = --stdout ]; then stdout=$2; shift 2; fi

@@ -13,11 +13,13 @@ while (($#)) && [[ $1 != -- ]]; do capabilities+=("$1"); shift; done
 cd "$repo/build"
 # Not the tests that build or read the sources and binaries rather than run kernels (the install tests compile
 # for minutes), those that pin the portable paths themselves, nor those of processes killed, hung or racing,
-# whose timing an instruction set does not change (each run of them is one more chance of a slow machine's flake).
+# whose timing an instruction set does not change (each run of them is one more chance of a slow machine's flake),
+# nor the GPU check's dry run (it tests scripts and report shapes).
 skipped='sdk_install_builds_template_plugin|host_install_builds_host_application|no_backend_names_outside_plugins'
 skipped+='|liboft_core_links_no_cuda|sdk_abi_matches_baseline|.*_same_results_on_portable_cpu_paths'
 skipped+='|DistributedTraining\.A(KilledWorker|WorkerWhosePeerDies|HungWorker).*|test_crash_safe_outputs'
 skipped+='|test_train_crash_resume|test_concurrent_plugin_cache|SafeScanTest\.PluginsThatCrash.*'
+skipped+='|gpu_check_dry_run'
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 for capability in "${capabilities[@]}"; do
   case $capability in
