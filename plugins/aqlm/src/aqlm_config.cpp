@@ -5,26 +5,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oft/sdk/json_reading.h"
+
 namespace oft::aqlm {
 namespace {
 
 using nlohmann::json;
 
-json parse(const std::string& text, const char* what) {
-  if (text.empty()) return json::object();
-  json value;
-  try {
-    value = json::parse(text);
-  } catch (const json::exception& e) {
-    throw std::invalid_argument(std::string("aqlm: ") + what + " is not valid JSON: " + e.what());
-  }
-  if (!value.is_object()) throw std::invalid_argument(std::string("aqlm: ") + what + " must be a JSON object");
-  return value;
-}
-
 int64_t positive_int(const json& object, const char* key, const char* what, int64_t fallback) {
   if (!object.contains(key) || object[key].is_null()) return fallback;
-  if (!object[key].is_number_integer() || object[key].get<int64_t>() <= 0)
+  if (!sdk::json_holds<int64_t>(object[key]) || object[key].get<int64_t>() <= 0)
     throw std::invalid_argument(std::string("aqlm: ") + what + " \"" + key + "\" must be a positive integer, got " +
                                 object[key].dump());
   return object[key].get<int64_t>();
@@ -59,7 +49,7 @@ AqlmConfig read(const json& c, const char* what) {
 }  // namespace
 
 AqlmConfig AqlmConfig::from_quantization_config(const std::string& json_text) {
-  return read(parse(json_text, "quantization_config"), "quantization_config");
+  return read(sdk::parse_json_object(json_text, "aqlm", "quantization_config"), "quantization_config");
 }
 
 std::string AqlmConfig::to_quantization_config() const {
@@ -73,7 +63,7 @@ std::string AqlmConfig::to_quantization_config() const {
 }
 
 QuantizeSettings QuantizeSettings::from_options(const std::string& json_text) {
-  const json options = parse(json_text, "options");
+  const json options = sdk::parse_json_object(json_text, "aqlm", "options");
   static const std::set<std::string> known = {"quant_method",
                                               "in_group_size",
                                               "out_group_size",

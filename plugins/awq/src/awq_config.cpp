@@ -2,51 +2,25 @@
 
 #include <algorithm>
 #include <cctype>
-#include <limits>
 #include <set>
 #include <stdexcept>
-#include <type_traits>
 
 #include <nlohmann/json.hpp>
+
+#include "oft/sdk/json_reading.h"
 
 namespace oft::awq {
 namespace {
 
 using nlohmann::json;
 
-json parse(const std::string& text, const char* what) {
-  if (text.empty()) return json::object();
-  json value;
-  try {
-    value = json::parse(text);
-  } catch (const json::exception& e) {
-    throw std::invalid_argument(std::string("awq: ") + what + " is not valid JSON: " + e.what());
-  }
-  if (!value.is_object()) throw std::invalid_argument(std::string("awq: ") + what + " must be a JSON object");
-  return value;
-}
+json parse(const std::string& text, const char* what) { return sdk::parse_json_object(text, "awq", what); }
 
+// Every value is checked against the type it is read as (a fraction or a number out of range was found by
+// fuzz_awq_config).
 template <typename T>
 T get(const json& object, const std::string& key, const char* expected) {
-  const json& value = object.at(key);
-  auto refuse = [&] {
-    return std::invalid_argument("awq: quantization_config \"" + key + "\" must be " + expected + ", got " +
-                                 value.dump());
-  };
-  // nlohmann converts any number to an integer type with a plain cast: a fraction or a value out of the
-  // type's range (found by fuzz_awq_config) must be refused first.
-  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-    if (!value.is_number_integer()) throw refuse();
-    if (value.is_number_unsigned() ? value.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max())
-                                   : value.get<int64_t>() < std::numeric_limits<T>::min() ||
-                                         value.get<int64_t>() > std::numeric_limits<T>::max())
-      throw refuse();
-  }
-  try {
-    return value.get<T>();
-  } catch (const json::exception&) {
-    throw refuse();
-  }
+  return sdk::json_value<T>(object, key, "awq", "quantization_config", expected);
 }
 
 bool present(const json& c, const char* key) { return c.contains(key) && !c[key].is_null(); }

@@ -4,18 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oft/sdk/json_reading.h"
+
 namespace oft::eetq {
 namespace {
 
 using nlohmann::json;
-
-json parse_object(const std::string& text, const std::string& what) {
-  if (text.empty()) return json::object();
-  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) throw std::invalid_argument("eetq: " + what + " is not valid JSON");
-  if (!value.is_object()) throw std::invalid_argument("eetq: " + what + " must be a JSON object");
-  return value;
-}
 
 void expect_string(const json& object, const std::string& key, const std::string& expected, const std::string& what) {
   if (!object.contains(key)) return;
@@ -32,7 +26,7 @@ bool is_eetq_quantization_config(const std::string& json_text) {
 }
 
 void check_quantization_config(const std::string& json_text) {
-  const json config = parse_object(json_text, "quantization_config");
+  const json config = sdk::parse_json_object(json_text, "eetq", "quantization_config");
   if (!config.contains("quant_method"))
     throw std::invalid_argument("eetq: quantization_config has no \"quant_method\", expected \"eetq\"");
   expect_string(config, "quant_method", "eetq", "quantization_config");
@@ -40,7 +34,7 @@ void check_quantization_config(const std::string& json_text) {
 }
 
 void check_options(const std::string& json_text) {
-  const json options = parse_object(json_text, "options");
+  const json options = sdk::parse_json_object(json_text, "eetq", "options");
   for (const auto& [key, value] : options.items())
     if (key != "weights" && key != "quant_method")
       throw std::invalid_argument("eetq: unknown option \"" + key + "\" (known: weights, quant_method)");

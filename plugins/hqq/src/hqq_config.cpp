@@ -5,19 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oft/sdk/json_reading.h"
+
 namespace oft::hqq {
 namespace {
 
 using nlohmann::json;
-
-json parse(const std::string& text, const char* what) {
-  if (text.empty()) return json::object();
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw std::invalid_argument(std::string("hqq: ") + what + " is not valid JSON: " + e.what());
-  }
-}
 
 double number(const json& value, const std::string& key) {
   if (!value.is_number()) throw std::invalid_argument("hqq: option \"" + key + "\" must be a number");
@@ -25,7 +18,7 @@ double number(const json& value, const std::string& key) {
 }
 
 int64_t integer(const json& value, const std::string& key) {
-  if (!value.is_number_integer()) throw std::invalid_argument("hqq: option \"" + key + "\" must be an integer");
+  if (!sdk::json_holds<int64_t>(value)) throw std::invalid_argument("hqq: option \"" + key + "\" must be an integer");
   return value.get<int64_t>();
 }
 
@@ -84,7 +77,7 @@ void HqqSettings::validate() const {
 }
 
 HqqSettings HqqSettings::from_options(const std::string& options_json) {
-  json options = parse(options_json, "options");
+  json options = sdk::parse_json_object(options_json, "hqq", "options");
   if (!options.is_object()) throw std::invalid_argument("hqq: options must be a JSON object");
   HqqSettings s;
   for (const auto& [key, value] : options.items()) {
@@ -106,7 +99,7 @@ HqqSettings HqqSettings::from_options(const std::string& options_json) {
 }
 
 HqqSettings HqqSettings::from_quantization_config(const std::string& quantization_config_json) {
-  json config = parse(quantization_config_json, "quantization_config");
+  json config = sdk::parse_json_object(quantization_config_json, "hqq", "quantization_config");
   if (!is_hqq_quantization_config(quantization_config_json))
     throw std::invalid_argument("hqq: quantization_config has no \"quant_method\": \"hqq\"");
   if (!config.contains("quant_config") || !config["quant_config"].is_object())

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oft/sdk/json_reading.h"
+
 namespace oft::inc {
 namespace {
 
@@ -15,18 +17,6 @@ using nlohmann::json;
 // per-channel method INC offers that needs no Gaudi-specific scale table).
 const std::set<std::string> kQuantizerMethods{"maxabs_pow2", "maxabs_arbitrary",
                                               "act_maxabs_pow2_weights_pcs_maxabs_pow2"};
-
-json parse(const std::string& text, const char* what) {
-  if (text.empty()) return json::object();
-  json value;
-  try {
-    value = json::parse(text);
-  } catch (const json::exception& e) {
-    throw std::invalid_argument(std::string("inc: ") + what + " is not valid JSON: " + e.what());
-  }
-  if (!value.is_object()) throw std::invalid_argument(std::string("inc: ") + what + " must be a JSON object");
-  return value;
-}
 
 std::string string_key(const json& c, const char* key, const char* what, const std::set<std::string>& allowed) {
   const json& v = c.at(key);
@@ -61,11 +51,11 @@ bool IncConfig::pow2_input() const {
 }
 
 IncConfig IncConfig::from_quantization_config(const std::string& json_text) {
-  return read(parse(json_text, "quantization_config"), "quantization_config", {});
+  return read(sdk::parse_json_object(json_text, "inc", "quantization_config"), "quantization_config", {});
 }
 
 IncConfig IncConfig::from_options(const std::string& json_text) {
-  json options = parse(json_text, "quantize options");
+  json options = sdk::parse_json_object(json_text, "inc", "quantize options");
   for (const auto& item : options.items())
     if (item.key() != "fp8_config" && item.key() != "scale_method" && item.key() != "scale_format" &&
         item.key() != "hp_dtype" && item.key() != "blocklist")

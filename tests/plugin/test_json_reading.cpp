@@ -1,0 +1,78 @@
+// oft/sdk/json_reading.h: the plugins' strict reading of quantization_config and quantize options.
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "oft/sdk/json_reading.h"
+
+namespace {
+
+using nlohmann::json;
+
+// The message of the std::invalid_argument fn throws ("" when it throws nothing).
+std::string invalid_argument_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(JsonReading, ParsesAnObjectAndReadsNoTextAsAnEmptyOne) {
+  EXPECT_EQ(oft::sdk::parse_json_object(R"({"bits": 4})", "gptq", "options"), json({{"bits", 4}}));
+  EXPECT_EQ(oft::sdk::parse_json_object("", "gptq", "options"), json::object());
+}
+
+TEST(JsonReading, NamesThePluginAndTheTextWhenItIsNoObject) {
+  EXPECT_EQ(invalid_argument_of([] { oft::sdk::parse_json_object("[1]", "awq", "quantization_config"); }),
+            "awq: quantization_config must be a JSON object");
+  const std::string broken = invalid_argument_of([] { oft::sdk::parse_json_object("{", "awq", "options"); });
+  EXPECT_EQ(broken.rfind("awq: options is not valid JSON: ", 0), 0u) << broken;
+}
+
+TEST(JsonReading, IntegersMustBeWholeAndWithinTheTypesRange) {
+  using oft::sdk::json_holds;
+  EXPECT_TRUE(json_holds<int>(json(4)));
+  EXPECT_TRUE(json_holds<int>(json(-2147483648LL)));
+  EXPECT_TRUE(json_holds<int>(json(2147483647LL)));
+  EXPECT_FALSE(json_holds<int>(json(2147483648LL)));
+  EXPECT_FALSE(json_holds<int>(json(-2147483649LL)));
+  EXPECT_FALSE(json_holds<int>(json(4.5)));
+  EXPECT_FALSE(json_holds<int>(json(4.0)));  // written as a float: not an integer in the JSON
+  EXPECT_FALSE(json_holds<int>(json("4")));
+  EXPECT_FALSE(json_holds<int>(json(true)));
+  // Unsigned JSON numbers above int64's range, and negatives for an unsigned type.
+  EXPECT_FALSE(json_holds<int64_t>(json::parse("9223372036854775808")));
+  EXPECT_TRUE(json_holds<int64_t>(json::parse("-9223372036854775808")));
+  EXPECT_TRUE(json_holds<uint64_t>(json::parse("18446744073709551615")));
+  EXPECT_FALSE(json_holds<uint8_t>(json(-1)));
+  EXPECT_TRUE(json_holds<uint8_t>(json(255)));
+  EXPECT_FALSE(json_holds<uint8_t>(json(256)));
+}
+
+TEST(JsonReading, OtherTypesTakeOnlyTheirKindOfValue) {
+  using oft::sdk::json_holds;
+  EXPECT_TRUE(json_holds<double>(json(1)));
+  EXPECT_TRUE(json_holds<double>(json(0.25)));
+  EXPECT_FALSE(json_holds<double>(json("0.25")));
+  EXPECT_TRUE(json_holds<bool>(json(false)));
+  EXPECT_FALSE(json_holds<bool>(json(0)));
+  EXPECT_TRUE(json_holds<std::string>(json("gemm")));
+  EXPECT_FALSE(json_holds<std::string>(json(nullptr)));
+}
+
+TEST(JsonReading, AValueOfTheWrongKindIsRefusedWithKeyAndValue) {
+  const json config = {{"bits", 4.5}, {"group_size", 128}};
+  EXPECT_EQ(oft::sdk::json_value<int64_t>(config, "group_size", "gptq", "quantization_config", "an integer"), 128);
+  EXPECT_EQ(invalid_argument_of([&] {
+              oft::sdk::json_value<int>(config, "bits", "gptq", "quantization_config", "an integer");
+            }),
+            "gptq: quantization_config \"bits\" must be an integer, got 4.5");
+}
+
+}  // namespace
