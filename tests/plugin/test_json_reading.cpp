@@ -69,9 +69,8 @@ TEST(JsonReading, OtherTypesTakeOnlyTheirKindOfValue) {
 TEST(JsonReading, AValueOfTheWrongKindIsRefusedWithKeyAndValue) {
   const json config = {{"bits", 4.5}, {"group_size", 128}};
   EXPECT_EQ(oft::sdk::json_value<int64_t>(config, "group_size", "gptq", "quantization_config", "an integer"), 128);
-  EXPECT_EQ(invalid_argument_of([&] {
-              oft::sdk::json_value<int>(config, "bits", "gptq", "quantization_config", "an integer");
-            }),
+  EXPECT_EQ(invalid_argument_of(
+                [&] { oft::sdk::json_value<int>(config, "bits", "gptq", "quantization_config", "an integer"); }),
             "gptq: quantization_config \"bits\" must be an integer, got 4.5");
 }
 

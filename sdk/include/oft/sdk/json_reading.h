@@ -41,7 +41,8 @@ bool json_holds(const nlohmann::json& value) {
   } else {
     static_assert(std::is_integral_v<T>, "json_holds: T must be bool, std::string, a floating or an integral type");
     if (!value.is_number_integer()) return false;
-    if (value.is_number_unsigned()) return value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+    if (value.is_number_unsigned())
+      return value.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
     const int64_t v = value.get<int64_t>();
     return v >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
            (v < 0 || static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<T>::max()));
