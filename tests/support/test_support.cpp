@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <stdexcept>
+
 #include "oft/errors.h"
 
 namespace oft::test {
@@ -9,6 +11,21 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
   auto e = expected.detach().to(at::kDouble);
   const double scale = std::max(e.abs().max().item<double>(), 1e-12);
   return (a - e).abs().max().item<double>() / scale;
+}
+
+::testing::AssertionResult throws_naming(const std::function<void()>& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    for (const auto& p : parts)
+      if (what.find(p) == std::string::npos)
+        return ::testing::AssertionFailure() << "message \"" << what << "\" does not name \"" << p << "\"";
+    return ::testing::AssertionSuccess();
+  } catch (const std::exception& e) {
+    return ::testing::AssertionFailure() << "threw something else: " << e.what();
+  }
+  return ::testing::AssertionFailure() << "no std::invalid_argument thrown";
 }
 
 ::testing::AssertionResult close(const at::Tensor& actual, const at::Tensor& expected, double rtol,

@@ -5,17 +5,7 @@
 namespace oft::awq::test {
 namespace {
 
-// Passes when `f` throws std::invalid_argument whose message contains `needle`.
-template <typename F>
-::testing::AssertionResult throws_naming(F&& f, const std::string& needle) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    if (std::string(e.what()).find(needle) != std::string::npos) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "message \"" << e.what() << "\" does not name " << needle;
-  }
-  return ::testing::AssertionFailure() << "no std::invalid_argument thrown";
-}
+using oft::test::throws_naming;
 
 class AwqErrors : public ::testing::Test {
  protected:

@@ -14,21 +14,7 @@ namespace {
 
 using test::json;
 
-// Passes when `f` throws std::invalid_argument whose message contains every one of `parts`.
-::testing::AssertionResult throws_naming(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    for (const auto& p : parts)
-      if (what.find(p) == std::string::npos)
-        return ::testing::AssertionFailure() << "message \"" << what << "\" does not name \"" << p << "\"";
-    return ::testing::AssertionSuccess();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw something else: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
+using oft::test::throws_naming;
 
 const sdk::LinearShape kShape{64, 24, true};
 

@@ -25,16 +25,6 @@ std::vector<GoldenCase> golden_cases();
 // The case's checkpoint tensors as EetqLinear stores them (weight, weight_scales, and bias if any).
 sdk::TensorMap checkpoint_tensors(const GoldenCase& c);
 
-// Passes when `f` throws std::invalid_argument whose message contains `needle`.
-template <typename F>
-::testing::AssertionResult throws_naming(F&& f, const std::string& needle) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    if (std::string(e.what()).find(needle) != std::string::npos) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "message \"" << e.what() << "\" does not name " << needle;
-  }
-  return ::testing::AssertionFailure() << "no std::invalid_argument thrown";
-}
+using oft::test::throws_naming;
 
 }  // namespace oft::eetq::test
