@@ -25,8 +25,8 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected);
 ::testing::AssertionResult throws_naming(const std::function<void()>& f, const std::vector<std::string>& parts);
 // One part (a template, so that a braced list of parts still means the vector).
 template <class Part>
-  requires(std::convertible_to<const Part&, std::string>)
-::testing::AssertionResult throws_naming(const std::function<void()>& f, const Part& part) {
+requires(std::convertible_to<const Part&, std::string>)::testing::AssertionResult
+    throws_naming(const std::function<void()>& f, const Part& part) {
   return throws_naming(f, std::vector<std::string>{std::string(part)});
 }
 
