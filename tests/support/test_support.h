@@ -1,9 +1,9 @@
 #pragma once
 // Helpers shared by the test suites: tensor comparison with a stated relative tolerance, errors that must
 // name what is wrong, and the golden data written by tests/golden/*.py with the real PEFT.
-#include <concepts>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -24,9 +24,8 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected);
 // Passes when `f` throws std::invalid_argument whose message contains every one of `parts`.
 ::testing::AssertionResult throws_naming(const std::function<void()>& f, const std::vector<std::string>& parts);
 // One part (a template, so that a braced list of parts still means the vector).
-template <class Part>
-requires(std::convertible_to<const Part&, std::string>)::testing::AssertionResult
-    throws_naming(const std::function<void()>& f, const Part& part) {
+template <class Part, class = std::enable_if_t<std::is_convertible_v<const Part&, std::string>>>
+::testing::AssertionResult throws_naming(const std::function<void()>& f, const Part& part) {
   return throws_naming(f, std::vector<std::string>{std::string(part)});
 }
 
