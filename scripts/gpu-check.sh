@@ -268,7 +268,7 @@ if ((compile)); then
 fi
 
 # --- one JSON, and the summary ------------------------------------------------------------------
-summarize | tee "$out/summary.txt" || { log "summarize.py failed"; failures=$((failures + 1)); }
+summarize | tee "$out/summary.txt" || { log "summarize.py: failed, or the dry run is not clean (above)"; failures=$((failures + 1)); }
 log "results: $out/results.json ($(($(date +%s) - t_start))s in all, $failures stage(s) not ok)" |
   tee -a "$out/summary.txt"
 send_files

@@ -6,6 +6,7 @@
 // the wall clock.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <iostream>
@@ -77,16 +78,20 @@ inline double median(std::vector<double> values) {
 // or CUDA graphs): `calls` calls are enqueued behind held-up work, so the GPU reaches the first only after the host
 // has enqueued the last, and two events bracket the calls back to back. time_once's single call starts on an idle
 // GPU instead, so its time includes the host's work before the first launch, which for a kernel of a few µs can be
-// most of it. The hold is matrix products, doubled until the GPU is still busy with them when the last call is
-// enqueued. On the CPU: the wall time per call.
+// most of it. The hold is products of 8192² bf16 matrices (about 1 ms each on an H200: few launches, since CUDA
+// blocks the host once about a thousand wait), as many as cover hold_ms_, which doubles whenever the GPU still
+// caught up (begin complete once everything up to `end` was enqueued). On the CPU: the wall time per call.
 class QueuedTimer {
  public:
   static constexpr int kDefaultCalls = 20;  // per sample: enough that the two events' own cost is a small part
 
   explicit QueuedTimer(const c10::Device& device, int calls = kDefaultCalls) : device_(device), calls_(calls) {
+    if (calls < 1) throw std::invalid_argument("QueuedTimer: calls must be at least 1");
     if (device.is_cuda()) {
-      hold_a_ = at::randn({2048, 2048}, at::TensorOptions().device(device).dtype(at::kBFloat16));
+      hold_a_ = at::randn({8192, 8192}, at::TensorOptions().device(device).dtype(at::kBFloat16));
       hold_out_ = at::empty_like(hold_a_);
+      hold();  // cuBLAS's first call sets itself up
+      product_ms_ = time_once(device, [this] { hold(); });
     }
   }
 
@@ -95,30 +100,34 @@ class QueuedTimer {
     c10::impl::VirtualGuardImpl impl(device_.type());
     const c10::Stream stream = impl.getStream(device_);
     for (;;) {
-      for (int i = 0; i < holds_; ++i) at::mm_out(hold_out_, hold_a_, hold_a_);
+      const auto products = static_cast<int>(std::ceil(hold_ms_ / std::max(product_ms_, 1e-3)));
+      for (int i = 0; i < products; ++i) hold();
       c10::Event begin(device_.type(), c10::EventFlag::BACKEND_DEFAULT);
       c10::Event end(device_.type(), c10::EventFlag::BACKEND_DEFAULT);
       begin.record(stream);
       run(fn);
-      const bool caught_up = begin.query();  // the GPU was idle before the last call came: a gap may be timed
       end.record(stream);
+      const bool caught_up = begin.query();  // the GPU reached the calls before all were enqueued: gaps may be timed
       end.synchronize();
       if (!caught_up) return begin.elapsedTime(end) / calls_;
-      if (holds_ >= kMaxHolds)
-        throw std::runtime_error("queued timing: the GPU caught up with the host behind " + std::to_string(holds_) +
-                                 " held-up products (does the timed call wait for the GPU?)");
-      holds_ *= 2;
+      if (hold_ms_ >= kMaxHoldMs)
+        throw std::runtime_error("queued timing: the GPU caught up with the host behind " + std::to_string(hold_ms_) +
+                                 " ms of held-up work (does the timed call wait for the GPU, or launch so many kernels "
+                                 "that CUDA's launch queue fills?)");
+      hold_ms_ *= 2;
     }
   }
 
  private:
-  static constexpr int kMaxHolds = 4096;
+  static constexpr double kMaxHoldMs = 512;
+  void hold() { at::mm_out(hold_out_, hold_a_, hold_a_); }
   void run(const std::function<void()>& fn) const {
     for (int i = 0; i < calls_; ++i) fn();
   }
   c10::Device device_;
   int calls_;
-  int holds_ = 1;
+  double hold_ms_ = 2;  // held-up GPU time before the calls
+  double product_ms_ = 1;
   at::Tensor hold_a_, hold_out_;
 };
 

@@ -11,5 +11,6 @@ if ! "$repo/.venv/bin/python" -c 'import peft, transformers' 2>/dev/null; then
   echo "gpu_check_dry_run: skipped: $repo/.venv has no peft/transformers (scripts/setup.sh --peers installs them)"
   exit 77
 fi
-exec bash "$repo/scripts/gpu-check.sh" --dry-run-cpu --build "$build" --skip ctest_gpu \
+# Within ctest's TIMEOUT (300 s), so that gpu-check.sh ends its stages itself rather than leave them running.
+exec bash "$repo/scripts/gpu-check.sh" --dry-run-cpu --build "$build" --skip ctest_gpu --budget-s 240 \
   --out "$build/gpu-check-dry-run-test"

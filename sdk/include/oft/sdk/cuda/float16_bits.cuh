@@ -50,7 +50,7 @@ __device__ inline float float_of_bits(uint16_t bits, const __nv_bfloat16*) {
 // Elements of T in 16 bytes: kernels move activations 16 bytes per access where pointers and sizes allow, so that
 // each thread has several loads in flight (one element per thread leaves the GPU waiting on memory).
 template <class T>
-constexpr int kPer16Bytes = 16 / static_cast<int>(sizeof(T));
+inline constexpr int kPer16Bytes = 16 / static_cast<int>(sizeof(T));
 
 // 16 bytes at a 16-byte aligned address, as one access on the GPU (memcpy in the kernels' CPU emulation, where a
 // reinterpreting access would break C++'s aliasing rules).
