@@ -77,18 +77,18 @@ int main(int argc, char** argv) {
              static_cast<int64_t>(quantized.size()) * features * features / 2 < kColdBytes);
     out["config"]["copies"] = quantized.size();
     size_t next_dense = 0, next_quantized = 0;
+    oft::bench::QueuedTimer queued(device);
     torch::NoGradGuard no_grad;
     const at::Tensor dequantized = quantized[0]->dense_weight().to(device, dtype);
     for (const int64_t t : tokens) {
       try {
         const at::Tensor x = at::randn({t, features}, at::TensorOptions().device(device).dtype(dtype));
         const std::string prefix = "quantized_linear.t" + std::to_string(t) + ".";
+        const std::vector<std::function<void()>> pair = {
+            [&] { dense[next_dense++ % dense.size()]->forward(x); },
+            [&] { quantized[next_quantized++ % quantized.size()]->forward(x); }};
         // In turns, so that both sides of the ratio see the same clocks.
-        const auto timed =
-            oft::bench::measure_interleaved(device,
-                                            {[&] { dense[next_dense++ % dense.size()]->forward(x); },
-                                             [&] { quantized[next_quantized++ % quantized.size()]->forward(x); }},
-                                            timing);
+        const auto timed = oft::bench::measure_interleaved(device, pair, timing);
         out["measurements"].push_back(measurement(prefix + "dense_fwd", timed[0].median_ms, "ms", timed[0].samples));
         out["measurements"].push_back(
             measurement(prefix + "quantized_fwd", timed[1].median_ms, "ms", timed[1].samples));
@@ -98,12 +98,7 @@ int main(int argc, char** argv) {
         out["measurements"].push_back(measurement(prefix + "quantized_rel_error_vs_dequantized", error, "1"));
         // The same pair with the GPU's queue kept full: the kernels' own time, without the host's per call. Last,
         // since a call that waits for the GPU makes it throw.
-        oft::bench::QueuedTimer queued(device);
-        const auto busy =
-            oft::bench::measure_interleaved(device,
-                                            {[&] { dense[next_dense++ % dense.size()]->forward(x); },
-                                             [&] { quantized[next_quantized++ % quantized.size()]->forward(x); }},
-                                            timing, std::ref(queued));
+        const auto busy = oft::bench::measure_interleaved(device, pair, timing, std::ref(queued));
         out["measurements"].push_back(
             measurement(prefix + "dense_fwd_queued", busy[0].median_ms, "ms", busy[0].samples));
         out["measurements"].push_back(
