@@ -31,7 +31,8 @@ at::Tensor sum_codewords(const at::Tensor& codes, const at::Tensor& codebooks) {
   const int64_t og = codebooks.size(2), ig = codebooks.size(3);
   at::Tensor flat = codebooks.to(at::kFloat).reshape({c, codebooks.size(1), og * ig});
   at::Tensor sum = at::zeros({no * ki, og * ig}, flat.options());
-  for (int64_t k = 0; k < c; ++k) sum.add_(flat[k].index_select(0, codes.select(2, k).reshape(-1)));
+  // Indexing rather than index_select, which has no meta kernel in LibTorch (the device tests stand in with meta).
+  for (int64_t k = 0; k < c; ++k) sum.add_(flat[k].index({codes.select(2, k).reshape(-1)}));
   return sum.view({no, ki, og, ig});
 }
 

@@ -16,7 +16,7 @@ at::Tensor pack_codes(const at::Tensor& codes, int64_t nbits);
 at::Tensor unpack_codes(const at::Tensor& stored, int64_t nbits);
 
 // The unscaled reconstruction sum_c codebooks[c, codes[o, i, c]] in fp32, summed in codebook order:
-// codes int64 [No, Ki, C], codebooks [C, Q, og, ig] (any float dtype) -> float [No, Ki, og, ig].
+// codes int64 [No, Ki, C], codebooks [C, Q, og, ig] (any float dtype) -> float [No, Ki, og, ig], on their device.
 at::Tensor sum_codewords(const at::Tensor& codes, const at::Tensor& codebooks);
 
 // Rounds a contiguous fp32 tensor in place to `dtype`'s values as aqlm's CPU embedding_bag does: fp16 to

@@ -238,6 +238,9 @@ bool codeword_product_applies(int64_t tokens, int64_t num_codebooks) {
 
 at::Tensor codeword_product(const at::Tensor& x, const at::Tensor& stored_codes, int64_t nbits_per_codebook,
                             const at::Tensor& codebooks, const at::Tensor& float_scales, sdk::RoundingPath path) {
+  if (!x.device().is_cpu() || !stored_codes.device().is_cpu() || !codebooks.device().is_cpu() ||
+      !float_scales.device().is_cpu())
+    throw std::invalid_argument("aqlm: the codeword product takes CPU tensors");
   const auto dtype_of_codes = stored_codes.scalar_type();
   const int64_t max_bits = dtype_of_codes == at::kChar ? 8 : 16;
   if (nbits_per_codebook < 1 || nbits_per_codebook > max_bits ||

@@ -38,11 +38,10 @@ int64_t codeword_max_tokens(int64_t num_codebooks);
 // Whether the codeword product applies to `tokens` tokens (at least 1).
 bool codeword_product_applies(int64_t tokens, int64_t num_codebooks);
 
-// x float (T, K) contiguous; stored_codes [N/og, K/ig, C] as aqlm stores them: int8 for up to 8 bits, int16 for up
-// to 16 (either read as stored, mod 2^nbits);
-// codebooks [C, 2^nbits, og, ig] (fp16, bf16 or fp32); float_scales [N/og]. Returns y float (T, N) = x · Wᵀ where
-// W[o·og + j, g·ig + i] = scales[o] · Σ_c codebooks[c, codes[o, g, c], j, i]. The summation order is fixed (it
-// depends neither on the number of threads nor on the path).
+// CPU tensors: x float (T, K) contiguous; stored_codes [N/og, K/ig, C] as aqlm stores them: int8 for up to 8 bits,
+// int16 for up to 16 (either read as stored, mod 2^nbits); codebooks [C, 2^nbits, og, ig] (fp16, bf16 or fp32);
+// float_scales [N/og]. Returns y float (T, N) = x · Wᵀ where W[o·og + j, g·ig + i] = scales[o] · Σ_c codebooks[c,
+// codes[o, g, c], j, i]. The summation order is fixed (it depends neither on the number of threads nor on the path).
 at::Tensor codeword_product(const at::Tensor& x, const at::Tensor& stored_codes, int64_t nbits_per_codebook,
                             const at::Tensor& codebooks, const at::Tensor& float_scales, sdk::RoundingPath path);
 inline at::Tensor codeword_product(const at::Tensor& x, const at::Tensor& stored_codes, int64_t nbits_per_codebook,

@@ -45,7 +45,7 @@ void round_sums_like_embedding_bag(float* values, int64_t count, c10::ScalarType
 }
 
 // One row's codeword sum for one input group: kChunks · 4 values (input groups of 4, 8, ...), four lanes at a time;
-// 0 + the first codeword, as the reference's zeros plus index_select (a -0 codeword value sums to +0).
+// 0 + the first codeword, as the reference's zeros plus lookups (a -0 codeword value sums to +0).
 template <int64_t kChunks, typename Code>
 void sum_codewords_in_4_lanes(const CodebookWeights& w, const Code* codes, int64_t entry, int64_t row_offset,
                               float* dst) {
@@ -112,6 +112,8 @@ CodebookWeights codebook_weights(const at::Tensor& stored_codes, int64_t nbits, 
   if (code_dtype != at::kChar && code_dtype != at::kShort)
     throw std::invalid_argument(std::string("aqlm: codes of dtype ") + c10::toString(code_dtype) +
                                 ", expected int8 or int16");
+  if (!stored_codes.device().is_cpu() || !float_codebooks.device().is_cpu() || !float_scales.device().is_cpu())
+    throw std::invalid_argument("aqlm: the dequantization loops take CPU tensors (other devices take the operators)");
   if (!stored_codes.is_contiguous() || !float_codebooks.is_contiguous() || !float_scales.is_contiguous() ||
       float_codebooks.scalar_type() != at::kFloat || float_scales.scalar_type() != at::kFloat ||
       float_codebooks.dim() != 4 || stored_codes.dim() != 3 || float_scales.numel() != stored_codes.size(0))

@@ -1,6 +1,6 @@
 #pragma once
 // W dequantized output group by output group in plain loops, from the codes as stored: the values of
-// dequantize_float (aqlm_codes.h) bit for bit, without its LibTorch ops (an int64 copy of the codes, an index_select
+// dequantize_float (aqlm_codes.h) bit for bit, without its LibTorch ops (an int64 copy of the codes, a lookup
 // and an add per codebook, two roundings and a permuting copy, each a pass over memory).
 #include <cstdint>
 
@@ -21,8 +21,8 @@ struct CodebookWeights {
   int64_t codebook_count, book_size, out_group, in_group, in_features;
 };
 
-// stored_codes contiguous int8/int16; float_codebooks and float_scales contiguous float32 (scales of any shape
-// with N/og values); throws std::invalid_argument naming what is not so.
+// CPU tensors: stored_codes contiguous int8/int16; float_codebooks and float_scales contiguous float32 (scales of any
+// shape with N/og values); throws std::invalid_argument naming what is not so.
 CodebookWeights codebook_weights(const at::Tensor& stored_codes, int64_t nbits, const at::Tensor& float_codebooks,
                                  const at::Tensor& float_scales, c10::ScalarType dtype);
 

@@ -5,7 +5,6 @@
 #include <ATen/ATen.h>
 
 #include "aqlm_codes.h"
-#include "oft/sdk/tensor_checks.h"
 
 namespace oft::aqlm {
 std::shared_ptr<AqlmLinear> make_layer(const AqlmWeights& weights, const at::Tensor& bias, const AqlmConfig& config) {
@@ -36,14 +35,19 @@ std::shared_ptr<sdk::LinearModule> AqlmFormat::quantize(const at::Tensor& weight
                                                         const std::string& options_json,
                                                         const at::Tensor& calibration) const {
   const QuantizeSettings settings = QuantizeSettings::from_options(options_json);
-  sdk::expect_cpu("aqlm", weight, "weight", "the aqlm plugin quantizes on CPU only");
   const c10::ScalarType storage = weight.scalar_type();
   if (storage != at::kHalf && storage != at::kBFloat16 && storage != at::kFloat)
     throw std::invalid_argument(std::string("aqlm: tensor \"weight\" has dtype ") + c10::toString(storage) +
                                 ", expected float16, bfloat16 or float32");
-  auto layer = make_layer(quantize_aqlm(weight, calibration, settings.config, settings.quantizer, storage), bias,
-                          settings.config);
+  // Quantized on the CPU wherever the weight is (the quantizer's searches and CPU generator), then the layer moves to
+  // the weight's device.
+  const at::Tensor cpu_calibration = calibration.defined() ? calibration.to(at::kCPU) : at::Tensor();
+  const at::Tensor cpu_bias = bias.defined() ? bias.to(at::kCPU) : at::Tensor();
+  auto layer =
+      make_layer(quantize_aqlm(weight.to(at::kCPU), cpu_calibration, settings.config, settings.quantizer, storage),
+                 cpu_bias, settings.config);
   layer->set_cache_dequantized(cache_dequantized_);
+  if (!weight.device().is_cpu()) layer->module()->to(weight.device());
   return layer;
 }
 

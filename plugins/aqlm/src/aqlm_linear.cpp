@@ -8,6 +8,7 @@
 
 #include "aqlm_codes.h"
 #include "aqlm_codeword_product.h"
+#include "aqlm_dequant_operators.h"
 #include "aqlm_dequant_rows.h"
 #include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tensor_checks.h"
@@ -41,9 +42,10 @@ AqlmLinear::AqlmLinear(AqlmTensors t, const sdk::LinearShape& shape, const AqlmC
                                 " is not a positive multiple of out_group_size " + std::to_string(og));
   for (auto [tensor, name] : {std::pair{&t.codes, "codes"}, {&t.codebooks, "codebooks"}, {&t.scales, "scales"}})
     if (!tensor->defined()) throw std::invalid_argument(std::string("aqlm: tensor \"") + name + "\" is missing");
-  for (auto [tensor, name] :
-       {std::pair{&t.codes, "codes"}, {&t.codebooks, "codebooks"}, {&t.scales, "scales"}, {&t.bias, "bias"}})
-    if (tensor->defined()) check_on_cpu(*tensor, name);
+  for (auto [tensor, name] : {std::pair{&t.codes, "codes"}, {&t.scales, "scales"}, {&t.bias, "bias"}})
+    if (tensor->defined() && tensor->device() != t.codebooks.device())
+      throw std::invalid_argument(std::string("aqlm: tensor \"") + name + "\" is on " + tensor->device().str() +
+                                  ", the codebooks on " + t.codebooks.device().str());
   const auto expected_codes = code_dtype(config.nbits_per_codebook);
   if (t.codes.scalar_type() != expected_codes)
     throw std::invalid_argument(std::string("aqlm: tensor \"codes\" has dtype ") +
@@ -70,19 +72,9 @@ AqlmLinear::AqlmLinear(AqlmTensors t, const sdk::LinearShape& shape, const AqlmC
   if (t.bias.defined()) bias_ = register_buffer("bias", t.bias);
 }
 
-void AqlmLinear::check_on_cpu(const at::Tensor& t, const char* name) const {
-  sdk::expect_cpu("aqlm", t, name, "the aqlm plugin computes on CPU only (no CUDA kernels are built)");
-}
-
 at::Tensor AqlmLinear::unpacked_codes() const { return unpack_codes(codes_, config_.nbits_per_codebook); }
 
-void AqlmLinear::check_weights_on_cpu() const {
-  for (auto [tensor, name] : {std::pair{&codes_, "codes"}, {&codebooks_, "codebooks"}, {&scales_, "scales"}})
-    check_on_cpu(*tensor, name);
-}
-
 at::Tensor AqlmLinear::dequantize_float() const {
-  check_weights_on_cpu();
   const at::Tensor codes = codes_.contiguous(), books = codebooks_.to(at::kFloat).contiguous();
   const at::Tensor scales = scales_.to(at::kFloat).contiguous();
   const CodebookWeights w =
@@ -97,16 +89,20 @@ at::Tensor AqlmLinear::dequantize_float() const {
   return out;
 }
 
-at::Tensor AqlmLinear::dequantize() const { return dequantize_float().to(codebooks_.scalar_type()); }
+at::Tensor AqlmLinear::dequantize() const {
+  if (!codebooks_.device().is_cpu())
+    return dequantize_by_operators(codes_, config_.nbits_per_codebook, codebooks_, scales_);
+  return dequantize_float().to(codebooks_.scalar_type());
+}
 
 void AqlmLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor AqlmLinear::compute_weight() {
-  return weight_cache_.get({&codes_, &codebooks_, &scales_}, [&] { return dequantize_float(); });
+  return weight_cache_.get({&codes_, &codebooks_, &scales_},
+                           [&] { return codebooks_.device().is_cpu() ? dequantize_float() : dequantize(); });
 }
 
 at::Tensor AqlmLinear::tiled_forward(const at::Tensor& x) const {
-  check_weights_on_cpu();
   const at::Tensor codes = codes_.contiguous(), books = codebooks_.to(at::kFloat).contiguous();
   const at::Tensor scales = scales_.to(at::kFloat).contiguous();
   const CodebookWeights w =
@@ -121,7 +117,6 @@ at::Tensor AqlmLinear::tiled_forward(const at::Tensor& x) const {
 }
 
 at::Tensor AqlmLinear::codeword_forward(const at::Tensor& x) const {
-  check_weights_on_cpu();
   const at::Tensor x2d = x.reshape({-1, in_features_}).to(at::kFloat).contiguous();
   const at::Tensor y =
       codeword_product(x2d, codes_, config_.nbits_per_codebook, codebooks_, scales_.to(at::kFloat).reshape(-1));
@@ -132,14 +127,17 @@ at::Tensor AqlmLinear::forward(const at::Tensor& x) {
   if (x.size(-1) != in_features_)
     throw std::invalid_argument("aqlm: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
-  check_on_cpu(x, "input");
-  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
+  if (x.device() != device())
+    throw std::invalid_argument("aqlm: input is on " + x.device().str() + ", the layer's tensors on " + device().str());
+  const bool on_cpu = device().is_cpu();
+  if (on_cpu && !weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
     const int64_t tokens = x.numel() / in_features_;
     return codeword_product_applies(tokens, config_.num_codebooks) ? codeword_forward(x) : tiled_forward(x);
   }
-  const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
-  return sdk::linear_recomputing_weight(x.to(at::kFloat), b, *this, [this] { return compute_weight(); })
-      .to(x.scalar_type());
+  // compute_weight()'s dtype: fp32 on the CPU, the codebooks' elsewhere.
+  const at::ScalarType dtype = on_cpu ? at::kFloat : codebooks_.scalar_type();
+  const at::Tensor b = bias_.defined() ? bias_.to(dtype) : at::Tensor();
+  return sdk::linear_recomputing_weight(x.to(dtype), b, *this, [this] { return compute_weight(); }).to(x.scalar_type());
 }
 
 void AqlmLinear::set_dense_weight(const at::Tensor&) { throw std::logic_error(kMergeRefused); }

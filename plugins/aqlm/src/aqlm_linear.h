@@ -4,7 +4,8 @@
 //   codebooks  [C, 2^B, og, ig]            in the model dtype, which is also the dtype the layer computes in
 //   scales     [N/og, 1, 1, 1]             one scale per output group
 //   bias       [N], optional
-// All are buffers: nothing here trains. CPU only (no CUDA kernels are built).
+// All are buffers: nothing here trains. On the CPU the layer computes with its own kernels; on other devices with
+// LibTorch operators (aqlm_dequant_operators.h), the same dequantized weight.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,7 +29,8 @@ struct AqlmTensors {
 
 class AqlmLinear final : public sdk::LinearModule {
  public:
-  // Checks every tensor against the shape and config (std::invalid_argument naming the tensor).
+  // Checks every tensor against the shape and config (std::invalid_argument naming the tensor); the tensors may be
+  // on any one device.
   AqlmLinear(AqlmTensors tensors, const sdk::LinearShape& shape, const AqlmConfig& config);
 
   const AqlmConfig& config() const { return config_; }
@@ -39,12 +41,12 @@ class AqlmLinear final : public sdk::LinearModule {
 
   // int64 codes [N/og, K/ig, C] in [0, 2^B).
   at::Tensor unpacked_codes() const;
-  // W (out, in) in the codebooks' dtype, equal to aqlm's _dequantize_weight on CPU.
+  // W (out, in) in the codebooks' dtype, equal to aqlm's _dequantize_weight on CPU, on the layer's device.
   at::Tensor dequantize() const;
 
-  // Keeping the dequantized weight saves the codebook lookups on every forward but holds a dense fp32 copy
-  // (4 bytes/weight beside the ~0.25 of 2x8 codes), so it is off unless asked for (plugin config
-  // "cache_dequantized": true). The cache is refilled when codes, codebooks or scales change (storage or
+  // Keeping the dequantized weight saves the codebook lookups on every forward but holds a dense copy (fp32 on the
+  // CPU, 4 bytes/weight beside the ~0.25 of 2x8 codes; the codebooks' dtype elsewhere), so it is off unless asked for
+  // (plugin config "cache_dequantized": true). The cache is refilled when codes, codebooks or scales change (storage or
   // in-place version); with it on, forward must not run concurrently on one layer.
   void set_cache_dequantized(bool enabled);
 
@@ -55,24 +57,24 @@ class AqlmLinear final : public sdk::LinearModule {
   int64_t out_features() const override { return out_features_; }
   c10::ScalarType compute_dtype() const override { return codebooks_.scalar_type(); }
   c10::Device device() const override { return codebooks_.device(); }
-  // y = x W^T + b, multiplied in fp32 (the weight holds values of the codebooks' dtype) and returned in
-  // the input's dtype, like aqlm's dequantize_gemm on CPU.
+  // y = x W^T + b returned in the input's dtype; x must be on the layer's device. On the CPU multiplied in fp32 (the
+  // weight holds values of the codebooks' dtype), like aqlm's dequantize_gemm on CPU; elsewhere in the codebooks'
+  // dtype, as dequantize_gemm's F.linear there.
   at::Tensor forward(const at::Tensor& x) override;
   sdk::MergePolicy merge_policy() const override { return {sdk::MergeMode::Refused, kMergeRefused}; }
   at::Tensor dense_weight() override { return dequantize(); }
   void set_dense_weight(const at::Tensor& weight) override;
 
  private:
+  // The CPU kernels' W in fp32 (holding the codebooks' dtype's values).
   at::Tensor dequantize_float() const;
-  // The fp32 weight forward multiplies with (cached if enabled and still current).
+  // The weight forward multiplies with (cached if enabled and still current): dequantize_float() on the CPU,
+  // dequantize() elsewhere.
   at::Tensor compute_weight();
   // Forward for a few tokens: W dequantized a tile of output groups at a time (sdk::tiled_dequantized_linear).
   at::Tensor tiled_forward(const at::Tensor& x) const;
   // Forward for a few tokens straight from the codes, W never formed (aqlm_codeword_product.h).
   at::Tensor codeword_forward(const at::Tensor& x) const;
-  void check_on_cpu(const at::Tensor& t, const char* name) const;
-  // check_on_cpu for codes, codebooks and scales.
-  void check_weights_on_cpu() const;
 
   AqlmConfig config_;
   int64_t in_features_, out_features_;

@@ -7,6 +7,13 @@
 #include "awq_scale_search.h"
 
 namespace oft::awq {
+namespace {
+
+// The quantizer and the scale search run on the CPU: device tensors go in as CPU copies (CPU ones as they are).
+at::Tensor cpu_copy(const at::Tensor& t) { return t.defined() ? t.to(at::kCPU) : t; }
+
+}  // namespace
+
 std::shared_ptr<AwqLinear> make_layer(const QuantizedWeight& q, const at::Tensor& bias, const AwqConfig& config) {
   AwqTensors tensors = pack_tensors(q.codes, q.scales, q.zeros, config);
   if (bias.defined()) tensors.bias = bias.detach().to(q.scales.scalar_type()).clone();
@@ -33,9 +40,11 @@ std::shared_ptr<sdk::LinearModule> AwqFormat::quantize(const at::Tensor& weight,
                                                        const std::string& options_json,
                                                        const at::Tensor& calibration) const {
   AwqConfig config = AwqConfig::from_options(options_json);
-  QuantizedWeight q = calibration.defined() ? quantize_awq(weight, calibration, config, at::kHalf)
-                                            : quantize_rtn(weight, config, at::kHalf);
-  auto layer = make_layer(q, bias, config);
+  const at::Tensor w = cpu_copy(weight);
+  QuantizedWeight q = calibration.defined() ? quantize_awq(w, cpu_copy(calibration), config, at::kHalf)
+                                            : quantize_rtn(w, config, at::kHalf);
+  auto layer = make_layer(q, cpu_copy(bias), config);
+  if (!weight.device().is_cpu()) layer->to(weight.device());  // the layer lives where the weight was
   layer->set_cache_dequantized(cache_dequantized_);
   return layer;
 }
@@ -66,7 +75,11 @@ at::Tensor AwqFormat::search_input_scale(const std::vector<at::Tensor>& weights_
                                          const std::string& options_json, const at::Tensor& calibration) const {
   const AwqConfig config = AwqConfig::from_options(options_json);
   if (!config.scale_search) return {};
-  return awq::search_input_scale(weights_reading_one_input, calibration, config).scale;
+  std::vector<at::Tensor> weights;
+  for (const auto& w : weights_reading_one_input) weights.push_back(cpu_copy(w));
+  const at::Tensor scale = awq::search_input_scale(weights, cpu_copy(calibration), config).scale;
+  // On the calibration inputs' device, which the host divides by it.
+  return calibration.defined() ? scale.to(calibration.device()) : scale;
 }
 
 }  // namespace oft::awq

@@ -30,7 +30,8 @@ class AwqFormat final : public sdk::LinearFormat, public sdk::InputScaleSearch {
   bool recognizes(const sdk::TensorMap& tensors, const std::string& quantization_config_json) const override;
   std::shared_ptr<sdk::LinearModule> load(const sdk::TensorMap& tensors, const sdk::LinearShape& shape,
                                           const std::string& quantization_config_json) const override;
-  // Runs the clipping search when calibration is given, round-to-nearest otherwise; scales in fp16.
+  // Runs the clipping search when calibration is given, round-to-nearest otherwise; scales in fp16. A weight on
+  // another device is quantized on a CPU copy (the same values) and the layer's tensors put on that device.
   std::shared_ptr<sdk::LinearModule> quantize(const at::Tensor& weight, const at::Tensor& bias,
                                               const std::string& options_json,
                                               const at::Tensor& calibration) const override;

@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "awq_dequant_cpu.h"
+#include "awq_dequant_operators.h"
 #include "awq_gemv_cpu.h"
 #include "awq_packing.h"
 #include "awq_quantizer.h"
@@ -24,10 +25,13 @@ AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfi
   if (k % config.effective_group_size(k) != 0)
     throw std::invalid_argument("awq: group_size " + std::to_string(config.group_size) + " must divide in_features " +
                                 std::to_string(k));
-  for (auto [tensor, name] : {std::pair{&t.qweight, "qweight"}, {&t.qzeros, "qzeros"}, {&t.scales, "scales"}}) {
+  for (auto [tensor, name] : {std::pair{&t.qweight, "qweight"}, {&t.qzeros, "qzeros"}, {&t.scales, "scales"}})
     if (!tensor->defined()) throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" is missing");
-    check_cpu(*tensor, name);
-  }
+  // One device for all: the layer computes where its tensors are.
+  for (auto [tensor, name] : {std::pair{&t.qzeros, "qzeros"}, {&t.scales, "scales"}, {&t.bias, "bias"}})
+    if (tensor->defined() && tensor->device() != t.qweight.device())
+      throw std::invalid_argument(std::string("awq: tensor \"") + name + "\" is on " + tensor->device().str() +
+                                  ", \"qweight\" on " + t.qweight.device().str());
   const int64_t groups = config.num_groups(k);
   sdk::expect_dtype("awq", t.qweight, "qweight", at::kInt);
   sdk::expect_dtype("awq", t.qzeros, "qzeros", at::kInt);
@@ -56,19 +60,12 @@ AwqLinear::AwqLinear(AwqTensors t, const sdk::LinearShape& shape, const AwqConfi
     throw std::invalid_argument("awq: tensor \"bias\" is missing (the layer has a bias)");
   if (!shape.bias && t.bias.defined())
     throw std::invalid_argument("awq: tensor \"bias\" is present but the layer has no bias");
-  if (t.bias.defined()) {
-    sdk::expect_shape("awq", t.bias, "bias", {n});
-    check_cpu(t.bias, "bias");
-  }
+  if (t.bias.defined()) sdk::expect_shape("awq", t.bias, "bias", {n});
 
   qweight_ = register_buffer("qweight", t.qweight);
   qzeros_ = register_buffer("qzeros", t.qzeros);
   scales_ = register_buffer("scales", t.scales);
   if (t.bias.defined()) bias_ = register_buffer("bias", t.bias);
-}
-
-void AwqLinear::check_cpu(const at::Tensor& t, const char* name) const {
-  sdk::expect_cpu("awq", t, name, "this backend has CPU kernels only (no CUDA dequantization yet)");
 }
 
 at::Tensor AwqLinear::zeros() const {
@@ -78,7 +75,6 @@ at::Tensor AwqLinear::zeros() const {
 }
 
 AwqLinear::CpuOperands AwqLinear::cpu_operands() const {
-  check_cpu(qweight_, "qweight");
   if (config_.layout == Layout::Gemm)
     return {qweight_.contiguous(), decode_gemm_cpu(qzeros_, config_.bits, out_features_),
             scales_.to(at::kFloat).contiguous()};
@@ -93,6 +89,10 @@ at::Tensor AwqLinear::dequantize_float() const {
   if (config_.layout == Layout::Gemm)
     return dequantize_gemm_cpu(o.qweight, o.zeros, o.scales, config_.bits, gs, scales_.scalar_type()).t();
   return dequantize_gemv_cpu(o.qweight, o.zeros, o.scales, gs, scales_.scalar_type());
+}
+
+at::Tensor AwqLinear::dequantize_on_device() const {
+  return dequantize_by_operators(qweight_, qzeros_, scales_, config_, in_features_, out_features_);
 }
 
 at::Tensor AwqLinear::tiled_forward(const at::Tensor& x) const {
@@ -122,23 +122,30 @@ at::Tensor AwqLinear::tiled_forward(const at::Tensor& x) const {
                                        });
 }
 
-at::Tensor AwqLinear::dequantize() const { return dequantize_float().contiguous().to(scales_.scalar_type()); }
+at::Tensor AwqLinear::dequantize() const {
+  if (!qweight_.device().is_cpu()) return dequantize_on_device().contiguous();
+  return dequantize_float().contiguous().to(scales_.scalar_type());
+}
 
 void AwqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor AwqLinear::compute_weight() {
-  return weight_cache_.get({&qweight_, &qzeros_, &scales_}, [&] { return dequantize_float(); });
+  return weight_cache_.get({&qweight_, &qzeros_, &scales_},
+                           [&] { return qweight_.device().is_cpu() ? dequantize_float() : dequantize_on_device(); });
 }
 
 at::Tensor AwqLinear::forward(const at::Tensor& x) {
-  check_cpu(x, "input");
+  if (x.device() != device())
+    throw std::invalid_argument("awq: input is on " + x.device().str() + ", the layer's tensors on " + device().str());
   if (x.size(-1) != in_features_)
     throw std::invalid_argument("awq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
-  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) return tiled_forward(x);
-  const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
-  return sdk::linear_recomputing_weight(x.to(at::kFloat), b, *this, [this] { return compute_weight(); })
-      .to(x.scalar_type());
+  const bool on_cpu = device().is_cpu();
+  if (on_cpu && !weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) return tiled_forward(x);
+  // compute_weight()'s dtype: fp32 on the CPU, the scales' dtype elsewhere.
+  const at::ScalarType dtype = on_cpu ? at::kFloat : scales_.scalar_type();
+  const at::Tensor b = bias_.defined() ? bias_.to(dtype) : at::Tensor();
+  return sdk::linear_recomputing_weight(x.to(dtype), b, *this, [this] { return compute_weight(); }).to(x.scalar_type());
 }
 
 sdk::MergePolicy AwqLinear::merge_policy() const {
@@ -152,7 +159,8 @@ void AwqLinear::set_dense_weight(const at::Tensor& weight) {
   if (weight.sizes() != at::IntArrayRef({out_features_, in_features_}))
     throw std::invalid_argument("awq: the dense weight has shape " + sdk::shape_text(weight.sizes()) + ", expected " +
                                 sdk::shape_text({out_features_, in_features_}));
-  QuantizedWeight q = quantize_rtn(weight.to(scales_.scalar_type()), config_, scales_.scalar_type());
+  // Quantized on a CPU copy (the quantizer runs there); copy_ moves the results to the layer's device.
+  QuantizedWeight q = quantize_rtn(weight.to(at::kCPU, scales_.scalar_type()), config_, scales_.scalar_type());
   AwqTensors packed = pack_tensors(q.codes, q.scales, q.zeros, config_);
   torch::NoGradGuard no_grad;
   qweight_.copy_(packed.qweight);

@@ -5,7 +5,9 @@
 //   gemv: qweight int32 (out, in/8)              qzeros int32 (out, W)   scales (out, 8W)  (awq_packing.h)
 //   bias (out), optional. scales are fp16 in checkpoints and set the dtype the layer computes in.
 // Zero points are the integer zero (no -1 offset as in GPTQ v1); W = (code - zero) * scale, rounded
-// once to the scales dtype. All tensors are buffers: nothing here trains.
+// once to the scales dtype. All tensors are buffers (Module::to moves them all): nothing here trains. On the CPU
+// the weight comes from the CPU kernels (awq_dequant_cpu.h, awq_gemv_cpu.h); on another device from LibTorch
+// operators (awq_dequant_operators.h), the same values.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,7 +26,7 @@ struct AwqTensors {
 
 class AwqLinear final : public sdk::LinearModule {
  public:
-  // Checks every tensor against the shape and config (std::invalid_argument naming the tensor).
+  // Checks every tensor against the shape and config (std::invalid_argument naming the tensor); all on one device.
   AwqLinear(AwqTensors tensors, const sdk::LinearShape& shape, const AwqConfig& config);
 
   const AwqConfig& config() const { return config_; }
@@ -51,17 +53,21 @@ class AwqLinear final : public sdk::LinearModule {
   int64_t out_features() const override { return out_features_; }
   c10::ScalarType compute_dtype() const override { return scales_.scalar_type(); }
   c10::Device device() const override { return qweight_.device(); }
-  // y = x W^T + b, computed in fp32 from the (fp16-rounded) weight; returns the input's dtype.
+  // y = x W^T + b from the weight rounded to the scales dtype, returning the input's dtype; x must be on the layer's
+  // device. On the CPU the product runs in fp32, elsewhere in the scales dtype (one GEMM, as gptq on CUDA).
   at::Tensor forward(const at::Tensor& x) override;
   sdk::MergePolicy merge_policy() const override;
   at::Tensor dense_weight() override { return dequantize(); }
-  // Requantizes `weight` with round-to-nearest at the layer's bits, group size, zero point and layout.
+  // Requantizes `weight` (on any device) with round-to-nearest at the layer's bits, group size, zero point and
+  // layout, on a CPU copy; the results are copied into the layer's tensors where they are.
   void set_dense_weight(const at::Tensor& weight) override;
 
  private:
-  // W (out, in) in fp32, each value rounded to the scales dtype (gemm: a transposed view of W^T, which the
-  // matmul reads without a copy).
+  // W (out, in) in fp32, each value rounded to the scales dtype, by the CPU kernels (gemm: a transposed view of W^T,
+  // which the matmul reads without a copy).
   at::Tensor dequantize_float() const;
+  // W (out, in) in the scales dtype by LibTorch operators on the tensors' device (gemm: a transposed view).
+  at::Tensor dequantize_on_device() const;
   // The CPU dequantizers' operands: contiguous qweight; zeros and scales in fp32, (groups, out) for gemm and
   // (out, groups) for gemv.
   struct CpuOperands {
@@ -71,9 +77,9 @@ class AwqLinear final : public sdk::LinearModule {
   // Forward for a few tokens: W dequantized a tile at a time (sdk::tiled_dequantized_linear), or for one token of
   // the 4-bit gemm layout straight from the packed words where the CPU allows (awq_gemv_cpu.h).
   at::Tensor tiled_forward(const at::Tensor& x) const;
-  // The dense weight forward multiplies with (cached if enabled and still current).
+  // The dense weight forward multiplies with (cached if enabled and still current): dequantize_float() on the CPU,
+  // dequantize_on_device() elsewhere.
   at::Tensor compute_weight();
-  void check_cpu(const at::Tensor& t, const char* name) const;
 
   AwqConfig config_;
   int64_t in_features_, out_features_;

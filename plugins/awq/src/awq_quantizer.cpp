@@ -16,7 +16,8 @@ void check_weight(const at::Tensor& weight, const AwqConfig& config) {
   if (weight.dim() != 2 || !at::isFloatingType(weight.scalar_type()))
     throw std::invalid_argument("awq: weight must be a floating (out_features, in_features) matrix");
   if (!weight.device().is_cpu())
-    throw std::invalid_argument("awq: weight is on " + weight.device().str() + "; this backend quantizes on CPU only");
+    throw std::invalid_argument("awq: weight is on " + weight.device().str() +
+                                "; the quantizer runs on CPU tensors (the format quantizes a CPU copy)");
   const int64_t k = weight.size(1);
   if (config.group_size != -1 && k % config.group_size != 0)
     throw std::invalid_argument("awq: option group_size " + std::to_string(config.group_size) +

@@ -24,7 +24,8 @@ void check_inputs(const std::vector<at::Tensor>& weights, const at::Tensor& cali
                                   " must be a floating (out_features, " + std::to_string(k) + ") matrix like weight 0");
     if (!w.device().is_cpu())
       throw std::invalid_argument("awq: input scale search: weight " + std::to_string(i) + " is on " +
-                                  w.device().str() + "; this backend quantizes on CPU only");
+                                  w.device().str() +
+                                  "; the search runs on CPU tensors (the format searches CPU copies)");
   }
   if (config.group_size != -1 && k % config.group_size != 0)
     throw std::invalid_argument("awq: option group_size " + std::to_string(config.group_size) +

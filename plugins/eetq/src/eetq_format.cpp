@@ -33,9 +33,13 @@ std::shared_ptr<sdk::LinearModule> EetqFormat::quantize(const at::Tensor& weight
   if (weight.dim() != 2) throw std::invalid_argument("eetq: the weight to quantize must be 2-D (out, in)");
   const sdk::LinearShape shape{weight.size(1), weight.size(0), bias.defined()};
   check_layout_shape(shape.in_features, shape.out_features);
-  QuantizedWeight q = quantize_per_channel(weight, weight.scalar_type() == at::kHalf ? at::kHalf : at::kFloat);
-  auto layer =
-      std::make_shared<EetqLinear>(q.codes, q.scales, bias.defined() ? bias.detach().clone() : at::Tensor(), shape);
+  // The quantizer runs on the CPU: a weight on another device is quantized on a CPU copy (the same values) and the
+  // layer moved where the weight was.
+  QuantizedWeight q =
+      quantize_per_channel(weight.to(at::kCPU), weight.scalar_type() == at::kHalf ? at::kHalf : at::kFloat);
+  auto layer = std::make_shared<EetqLinear>(q.codes, q.scales,
+                                            bias.defined() ? bias.detach().to(at::kCPU).clone() : at::Tensor(), shape);
+  if (!weight.device().is_cpu()) layer->to(weight.device());
   layer->set_cache_dequantized(cache_dequantized_);
   return layer;
 }

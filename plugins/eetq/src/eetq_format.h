@@ -22,7 +22,8 @@ class EetqFormat final : public sdk::LinearFormat {
   // Undoes the arch-80 layout: the layer holds the plain codes.
   std::shared_ptr<sdk::LinearModule> load(const sdk::TensorMap& tensors, const sdk::LinearShape& shape,
                                           const std::string& quantization_config_json) const override;
-  // Scales (and the compute dtype) in float16 for a float16 weight, float32 otherwise; bias kept as given.
+  // Scales (and the compute dtype) in float16 for a float16 weight, float32 otherwise; bias kept as given. A weight on
+  // another device is quantized on a CPU copy and the layer's tensors put on that device.
   std::shared_ptr<sdk::LinearModule> quantize(const at::Tensor& weight, const at::Tensor& bias,
                                               const std::string& options_json,
                                               const at::Tensor& calibration) const override;

@@ -1,9 +1,12 @@
 #include "eetq_linear.h"
 
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include <ATen/ATen.h>
 
+#include "eetq_dequant_operators.h"
 #include "eetq_gemv_cpu.h"
 #include "eetq_layout.h"
 #include "eetq_quantizer.h"
@@ -17,11 +20,6 @@ namespace {
 // A few-token tile's width in output columns: 64 int8 codes, one cache line of each row (see forward).
 constexpr int64_t kTileColumns = 64;
 
-// This build has no CUDA kernels (EETQ's GEMM is CUDA-only and its layout is for SM 75-89).
-void expect_cpu(const at::Tensor& t, const std::string& name) {
-  sdk::expect_cpu("eetq", t, name, "the eetq plugin computes on CPU only (no CUDA kernels in this build)");
-}
-
 }  // namespace
 
 void check_weight(const at::Tensor& weight, const sdk::LinearShape& shape) {
@@ -30,7 +28,6 @@ void check_weight(const at::Tensor& weight, const sdk::LinearShape& shape) {
     throw std::invalid_argument(std::string("eetq: tensor \"weight\" has dtype ") +
                                 c10::toString(weight.scalar_type()) + ", expected Char (int8)");
   sdk::expect_shape("eetq", weight, "weight", {shape.in_features, shape.out_features});
-  expect_cpu(weight, "weight");
 }
 
 EetqLinear::EetqLinear(at::Tensor codes, at::Tensor scales, at::Tensor bias, const sdk::LinearShape& shape)
@@ -42,7 +39,6 @@ EetqLinear::EetqLinear(at::Tensor codes, at::Tensor scales, at::Tensor bias, con
     throw std::invalid_argument(std::string("eetq: tensor \"weight_scales\" has dtype ") +
                                 c10::toString(scales.scalar_type()) + ", expected Half or Float");
   sdk::expect_shape("eetq", scales, "weight_scales", {out_features_});
-  expect_cpu(scales, "weight_scales");
   if (shape.bias && !bias.defined())
     throw std::invalid_argument("eetq: tensor \"bias\" is missing (the layer has a bias)");
   if (!shape.bias && bias.defined())
@@ -52,28 +48,44 @@ EetqLinear::EetqLinear(at::Tensor codes, at::Tensor scales, at::Tensor bias, con
       throw std::invalid_argument(std::string("eetq: tensor \"bias\" has dtype ") + c10::toString(bias.scalar_type()) +
                                   ", expected a floating dtype");
     sdk::expect_shape("eetq", bias, "bias", {out_features_});
-    expect_cpu(bias, "bias");
   }
+  // One device for all: the layer computes where its tensors are.
+  for (const auto& [tensor, name] : {std::pair{&scales, "weight_scales"}, {&bias, "bias"}})
+    if (tensor->defined() && tensor->device() != codes.device())
+      throw std::invalid_argument(std::string("eetq: tensor \"") + name + "\" is on " + tensor->device().str() +
+                                  ", \"weight\" on " + codes.device().str());
   codes_ = register_buffer("weight", codes.contiguous());
   scales_ = register_buffer("weight_scales", scales.clone());  // a checkpoint's tensor: merging rewrites it in place
   if (bias.defined()) bias_ = register_buffer("bias", bias);
 }
 
 at::Tensor EetqLinear::dequantize() const {
+  if (!codes_.device().is_cpu()) return dequantize_kn_by_operators(codes_, scales_).t().contiguous();
   return dequantize_float_kn(codes_, scales_).to(scales_.scalar_type()).t().contiguous();
 }
 
 void EetqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor EetqLinear::compute_weight() {
-  return weight_cache_.get({&codes_, &scales_}, [&] { return dequantize_float_kn(codes_, scales_); });
+  return weight_cache_.get({&codes_, &scales_}, [&] {
+    return codes_.device().is_cpu() ? dequantize_float_kn(codes_, scales_)
+                                    : dequantize_kn_by_operators(codes_, scales_);
+  });
 }
 
 at::Tensor EetqLinear::forward(const at::Tensor& x) {
-  expect_cpu(x, "input");
+  if (x.device() != device())
+    throw std::invalid_argument("eetq: input is on " + x.device().str() + ", the layer's tensors on " + device().str());
   if (x.dim() == 0 || x.size(-1) != in_features_)
     throw std::invalid_argument("eetq: input has " + std::to_string(x.dim() ? x.size(-1) : 0) +
                                 " features, the layer expects " + std::to_string(in_features_));
+  if (!device().is_cpu()) {
+    // One GEMM in the scales dtype (fp16 or fp32), as gptq on CUDA; the weight by LibTorch operators.
+    const at::ScalarType dtype = scales_.scalar_type();
+    const at::Tensor b = bias_.defined() ? bias_.to(dtype) : at::Tensor();
+    return sdk::linear_recomputing_weight(x.to(dtype), b, *this, [this] { return compute_weight().t(); })
+        .to(x.scalar_type());
+  }
   if (!weight_cache_.enabled() && sdk::tiled_linear_applies(x, bias_)) {
     if (gemv_applies(x.numel() / in_features_, out_features_, scales_.scalar_type())) {
       return sdk::few_token_result(gemv_cpu(x.reshape(-1).to(at::kFloat).contiguous(), codes_, scales_), x, bias_);
@@ -96,7 +108,8 @@ at::Tensor EetqLinear::forward(const at::Tensor& x) {
 
 void EetqLinear::set_dense_weight(const at::Tensor& weight) {
   sdk::expect_shape("eetq", weight, "merged weight", {out_features_, in_features_});
-  QuantizedWeight q = quantize_per_channel(weight, scales_.scalar_type());
+  // Quantized on a CPU copy (the quantizer runs there); copy_ moves the results to the layer's device.
+  QuantizedWeight q = quantize_per_channel(weight.to(at::kCPU), scales_.scalar_type());
   at::NoGradGuard no_grad;
   codes_.copy_(q.codes);
   scales_.copy_(q.scales);

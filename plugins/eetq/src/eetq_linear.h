@@ -4,7 +4,9 @@
 //   weight         int8 (in, out)  code q[k, n]: W[n, k] = q[k, n] * weight_scales[n]
 //   weight_scales  (out)           float16 or float32; also the dtype the layer computes in
 //   bias           (out), optional
-// All are buffers named as transformers names the checkpoint's tensors: nothing here trains. CPU only.
+// All are buffers named as transformers names the checkpoint's tensors (Module::to moves them all): nothing here
+// trains. On the CPU the weight comes from the CPU kernels (eetq_quantizer.h, eetq_gemv_cpu.h); on another device
+// from LibTorch operators (eetq_dequant_operators.h), the same values.
 #include <cstdint>
 #include <string>
 
@@ -27,7 +29,7 @@ void check_weight(const at::Tensor& weight, const sdk::LinearShape& shape);
 class EetqLinear final : public sdk::LinearModule {
  public:
   // `codes`: plain int8 codes (in, out), taken over (merging rewrites them in place). Checks every tensor against
-  // the shape (std::invalid_argument naming it).
+  // the shape (std::invalid_argument naming it); all on one device.
   EetqLinear(at::Tensor codes, at::Tensor weight_scales, at::Tensor bias, const sdk::LinearShape& shape);
 
   const at::Tensor& codes() const { return codes_; }
@@ -49,15 +51,18 @@ class EetqLinear final : public sdk::LinearModule {
   int64_t out_features() const override { return out_features_; }
   c10::ScalarType compute_dtype() const override { return scales_.scalar_type(); }
   c10::Device device() const override { return codes_.device(); }
-  // y = x W^T + b in fp32 from the dequantized weight, returned in the input's dtype.
+  // y = x W^T + b from the dequantized weight, returned in the input's dtype; x must be on the layer's device. On
+  // the CPU the product runs in fp32, elsewhere in the scales dtype (one GEMM, as gptq on CUDA).
   at::Tensor forward(const at::Tensor& x) override;
   sdk::MergePolicy merge_policy() const override { return {sdk::MergeMode::Requantize, kRequantizeReason}; }
   at::Tensor dense_weight() override { return dequantize(); }
-  // Quantizes `weight` (out, in) per channel into this layer's codes and scales (scales keep their dtype).
+  // Quantizes `weight` (out, in, on any device) per channel on a CPU copy into this layer's codes and scales, where
+  // they are (scales keep their dtype).
   void set_dense_weight(const at::Tensor& weight) override;
 
  private:
-  // W^T (in, out) in fp32, from the cache when enabled and still current.
+  // W^T (in, out), from the cache when enabled and still current: fp32 from the CPU kernel on the CPU, the scales
+  // dtype from LibTorch operators elsewhere.
   at::Tensor compute_weight();
 
   int64_t in_features_, out_features_;

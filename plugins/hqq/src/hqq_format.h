@@ -21,7 +21,8 @@ class HqqFormat final : public sdk::LinearFormat {
   bool recognizes(const sdk::TensorMap& tensors, const std::string& quantization_config_json) const override;
   std::shared_ptr<sdk::LinearModule> load(const sdk::TensorMap& tensors, const sdk::LinearShape& shape,
                                           const std::string& quantization_config_json) const override;
-  // Computes in the weight's dtype (as transformers quantizes a model in its dtype); no calibration.
+  // Computes in the weight's dtype (as transformers quantizes a model in its dtype); no calibration. A weight on
+  // another device is quantized on a CPU copy (the same values), and the layer's tensors are on its device.
   std::shared_ptr<sdk::LinearModule> quantize(const at::Tensor& weight, const at::Tensor& bias,
                                               const std::string& options_json,
                                               const at::Tensor& calibration) const override;

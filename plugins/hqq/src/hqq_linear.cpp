@@ -7,6 +7,7 @@
 
 #include "hqq_code_row_product.h"
 #include "hqq_dequant_cpu.h"
+#include "hqq_dequant_operators.h"
 #include "hqq_packing.h"
 #include "hqq_quantizer.h"
 #include "oft/sdk/recomputed_weight_linear.h"
@@ -60,23 +61,28 @@ at::Tensor HqqLinear::dequantize_float() const {
 }
 
 at::Tensor HqqLinear::dequantize() const {
+  if (!W_q_.device().is_cpu()) return dequantize_by_operators(packed(), meta_, zero_, scale_);
   return dequantize_float().to(step_dtypes(meta_.compute_dtype, zero_, scale_).product);
 }
 
 void HqqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor HqqLinear::compute_weight() {
-  return weight_cache_.get({&W_q_, &scale_, &zero_}, [&] { return dequantize_float(); });
+  return weight_cache_.get({&W_q_, &scale_, &zero_},
+                           [&] { return W_q_.device().is_cpu() ? dequantize_float() : dequantize(); });
 }
 
 at::Tensor HqqLinear::forward(const at::Tensor& x) {
-  expect_cpu(x, "input");
+  if (x.device() != device())
+    throw std::invalid_argument("hqq: input is on " + x.device().str() + ", the layer's tensors on " + device().str());
   if (x.size(-1) != meta_.in_features)
     throw std::invalid_argument("hqq: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(meta_.in_features));
-  // A few tokens with groups along the input (axis 1, the usual setting): straight from the codes where the code
-  // row product applies (up to 16 tokens of byte packings on x86 with AVX2), else W a tile of output rows at a time.
-  const bool rows_whole = meta_.settings.axis == 1 && meta_.in_features % meta_.cols == 0 &&
+  // A few tokens on the CPU with groups along the input (axis 1, the usual setting): straight from the codes where the
+  // code row product applies (up to 16 tokens of byte packings on x86 with AVX2), else W a tile of output rows at a
+  // time.
+  const bool on_cpu = device().is_cpu();
+  const bool rows_whole = on_cpu && meta_.settings.axis == 1 && meta_.in_features % meta_.cols == 0 &&
                           scale_.sizes() == at::IntArrayRef({meta_.rows, 1}) && zero_.sizes() == scale_.sizes();
   if (!weight_cache_.enabled() && rows_whole && sdk::tiled_linear_applies(x, bias_)) {
     const at::Tensor codes = packed();
@@ -100,9 +106,10 @@ at::Tensor HqqLinear::forward(const at::Tensor& x) {
                                                scale_.narrow(0, begin, rows), tile.view({rows, meta_.cols}));
                                          });
   }
-  const at::Tensor b = bias_.defined() ? bias_.to(at::kFloat) : at::Tensor();
-  return sdk::linear_recomputing_weight(x.to(at::kFloat), b, *this, [this] { return compute_weight(); })
-      .to(x.scalar_type());
+  // compute_weight()'s dtype: fp32 on the CPU, the dequantized weight's elsewhere.
+  const at::ScalarType dtype = on_cpu ? at::kFloat : step_dtypes(meta_.compute_dtype, zero_, scale_).product;
+  const at::Tensor b = bias_.defined() ? bias_.to(dtype) : at::Tensor();
+  return sdk::linear_recomputing_weight(x.to(dtype), b, *this, [this] { return compute_weight(); }).to(x.scalar_type());
 }
 
 void HqqLinear::set_dense_weight(const at::Tensor& weight) {
@@ -110,7 +117,8 @@ void HqqLinear::set_dense_weight(const at::Tensor& weight) {
       weight.size(1) != meta_.in_features)
     throw std::invalid_argument("hqq: dense weight must be (" + std::to_string(meta_.out_features) + ", " +
                                 std::to_string(meta_.in_features) + ")");
-  // As PEFT's HqqBackend: the rotated weight in the compute dtype, quantized with the same settings.
+  // As PEFT's HqqBackend: the rotated weight in the compute dtype, quantized with the same settings (on a CPU copy;
+  // q's tensors are on the weight's device, copied into the layer's wherever they are).
   HqqState q = quantize_state(weight.to(meta_.compute_dtype), at::Tensor(), meta_.settings, meta_.compute_dtype);
   // Through the integer view: a float view of packed bytes may hold NaN patterns.
   const at::ScalarType packed = packed_dtype(meta_.packing);

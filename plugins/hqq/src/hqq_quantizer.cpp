@@ -46,7 +46,6 @@ HqqQuantized quantize_hqq(const at::Tensor& weight, const HqqSettings& s) {
   s.validate();
   if (!weight.defined() || weight.dim() != 2 || !at::isFloatingType(weight.scalar_type()))
     throw std::invalid_argument("hqq: the weight to quantize must be a floating (out, in) matrix");
-  expect_cpu(weight, "weight");
   const int64_t max_v = max_code(s.nbits);
   at::Tensor w = weight.detach().to(at::kFloat);
   at::Tensor min, max;
@@ -81,17 +80,17 @@ HqqState quantize_state(const at::Tensor& weight, const at::Tensor& bias, const 
                         at::ScalarType compute_dtype) {
   HqqState state;
   state.meta = make_meta(settings, weight.size(0), weight.size(1), compute_dtype);
+  const at::Device device = weight.device();
   if (bias.defined()) {
-    expect_cpu(bias, "bias");
     if (bias.dim() != 1 || bias.size(0) != weight.size(0))
       throw std::invalid_argument("hqq: the bias must have " + std::to_string(weight.size(0)) + " values");
-    state.bias = bias.detach().to(compute_dtype).clone();
+    state.bias = bias.detach().to(device, compute_dtype, /*non_blocking=*/false, /*copy=*/true);
   }
-  HqqQuantized q = quantize_hqq(weight, settings);
+  HqqQuantized q = quantize_hqq(weight.detach().to(at::kCPU), settings);
   at::Tensor packed = pack(q.codes, state.meta.packing);
-  state.W_q = settings.view_as_float ? packed.view(compute_dtype) : packed;
-  state.scale = q.scale.to(compute_dtype);
-  state.zero = q.zero.to(compute_dtype);
+  state.W_q = (settings.view_as_float ? packed.view(compute_dtype) : packed).to(device);
+  state.scale = q.scale.to(device, compute_dtype);
+  state.zero = q.zero.to(device, compute_dtype);
   return state;
 }
 

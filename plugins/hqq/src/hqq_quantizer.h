@@ -18,7 +18,8 @@ struct HqqQuantized {
   at::Tensor zero;   // float32
 };
 
-// `weight` (out, in), any floating dtype (quantized from its float32 values, as hqq does).
+// `weight` (out, in), any floating dtype (quantized from its float32 values, as hqq does), on its device (LibTorch
+// operators; on the CPU the results are hqq's CPU ones).
 HqqQuantized quantize_hqq(const at::Tensor& weight, const HqqSettings& settings);
 
 // The solver alone: the zero points after optimize_weights_proximal_legacy for the reshaped float32
@@ -27,7 +28,9 @@ at::Tensor optimize_zero_proximal(const at::Tensor& w, const at::Tensor& inverse
                                   int64_t max_code, int axis);
 
 // A layer's state for a float weight (out, in) and bias (undefined when none): quantized with
-// `settings`, packed, scale/zero/bias stored in `compute_dtype` (and W_q viewed as it with view_as_float).
+// `settings`, packed, scale/zero/bias stored in `compute_dtype` (and W_q viewed as it with view_as_float). The weight
+// is quantized on a CPU copy, so the values are hqq's CPU results wherever it is; the state's tensors are on the
+// weight's device.
 HqqState quantize_state(const at::Tensor& weight, const at::Tensor& bias, const HqqSettings& settings,
                         at::ScalarType compute_dtype);
 

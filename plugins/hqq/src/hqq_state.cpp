@@ -18,14 +18,12 @@ namespace {
 const at::Tensor& required(const sdk::TensorMap& tensors, const std::string& name) {
   auto it = tensors.find(name);
   if (it == tensors.end() || !it->second.defined()) bad(name, "is missing");
-  expect_cpu(it->second, name);
   return it->second;
 }
 
 const at::Tensor* optional(const sdk::TensorMap& tensors, const std::string& name) {
   auto it = tensors.find(name);
   if (it == tensors.end() || !it->second.defined()) return nullptr;
-  expect_cpu(it->second, name);
   return &it->second;
 }
 
@@ -52,7 +50,7 @@ std::string read_string(const at::Tensor& t, const std::string& name) {
   if (t.scalar_type() != at::kByte || t.dim() != 1)
     bad(name, "has dtype " + std::string(c10::toString(t.scalar_type())) + " and shape " + sdk::shape_text(t.sizes()) +
                   ", expected uint8 character codes (1-D)");
-  at::Tensor c = t.contiguous();
+  at::Tensor c = t.to(at::kCPU).contiguous();  // a few characters, read once
   return std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), static_cast<size_t>(c.numel()));
 }
 
@@ -77,10 +75,6 @@ at::Tensor float_tensor(const at::Tensor& t, const std::string& name, at::Scalar
 }
 
 }  // namespace
-
-void expect_cpu(const at::Tensor& tensor, const std::string& name) {
-  sdk::expect_cpu("hqq", tensor, name, "the hqq plugin runs on the CPU only (move the model to the CPU)");
-}
 
 std::string torch_dtype_name(at::ScalarType dtype) {
   switch (dtype) {
@@ -213,6 +207,10 @@ HqqState decode_state(const sdk::TensorMap& tensors, const sdk::LinearShape& sha
   if (codes_view.sizes() != at::IntArrayRef(packed_shape))
     bad("W_q", "holds packed codes of shape " + sdk::shape_text(codes_view.sizes()) + ", expected " +
                    sdk::shape_text(packed_shape));
+  // The layer computes where W_q is.
+  for (const char* name : {"scale", "zero", "bias"})
+    if (const at::Tensor* t = optional(tensors, name); t != nullptr && t->device() != w_q.device())
+      bad(name, "is on " + t->device().str() + ", but \"W_q\" on " + w_q.device().str());
   state.W_q = w_q.contiguous().clone();
   state.scale = float_tensor(scale, "scale", compute_dtype, m.group_stat_shape());
   state.zero = float_tensor(required(tensors, "zero"), "zero", compute_dtype, m.group_stat_shape());

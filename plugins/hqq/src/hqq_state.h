@@ -40,7 +40,8 @@ struct HqqState {
 };
 
 // Reads and checks a checkpoint's tensors for a layer of `shape` into copies the state owns
-// (std::invalid_argument naming the tensor and what was expected). CPU tensors only.
+// (std::invalid_argument naming the tensor and what was expected). W_q, scale, zero and bias may be on any device,
+// all on the same one, where the copies stay; the meta data tensors are read wherever they are.
 HqqState decode_state(const sdk::TensorMap& tensors, const sdk::LinearShape& shape);
 // The tensors HQQLinear.state_dict() writes for `state`.
 sdk::TensorMap encode_state(const HqqState& state);
@@ -48,8 +49,5 @@ sdk::TensorMap encode_state(const HqqState& state);
 // The name torch gives a dtype ("torch.float16"), and back (std::invalid_argument for others).
 std::string torch_dtype_name(at::ScalarType dtype);
 at::ScalarType dtype_from_torch_name(const std::string& name, const std::string& tensor);
-
-// Throws std::invalid_argument when `tensor` is not on the CPU (the GPU path has not landed).
-void expect_cpu(const at::Tensor& tensor, const std::string& name);
 
 }  // namespace oft::hqq

@@ -62,8 +62,6 @@ std::shared_ptr<sdk::LinearModule> IncFormat::quantize(const at::Tensor& weight,
                                                        const std::string& options_json,
                                                        const at::Tensor& calibration) const {
   const IncConfig config = IncConfig::from_options(options_json);
-  if (!weight.device().is_cpu() || (calibration.defined() && !calibration.device().is_cpu()))
-    throw std::invalid_argument("inc: the weight and calibration must be on CPU (no CUDA path yet)");
   if (weight.dim() != 2) throw std::invalid_argument("inc: weight must be (out_features, in_features)");
   if (!calibration.defined())
     throw std::invalid_argument("inc: inc-fp8 needs calibration inputs (N, in_features) for the input scale");
@@ -73,15 +71,17 @@ std::shared_ptr<sdk::LinearModule> IncFormat::quantize(const at::Tensor& weight,
   const auto fp8 = config.fp8_config == "E5M2" ? at::kFloat8_e5m2 : at::kFloat8_e4m3fn;
   const auto hp = hp_type(config.hp_dtype);
   at::NoGradGuard no_grad;
-  // INC quantizes fp16 weights from bf16 copies.
-  at::Tensor w = weight.scalar_type() == at::kHalf ? weight.to(at::kBFloat16) : weight;
+  // Quantized on the CPU wherever the weight is (the scales' log2 and exp2 are the CPU's); the layer then moves to
+  // the weight's device. INC quantizes fp16 weights from bf16 copies.
+  at::Tensor w = weight.to(at::kCPU);
+  if (w.scalar_type() == at::kHalf) w = w.to(at::kBFloat16);
   IncTensors t;
   t.weight_scale = weight_scale(w, fp8, hp, config.per_channel_weight(), config.pow2_weight());
   t.weight = quantize_weight(w, t.weight_scale, fp8);
-  at::Tensor s = input_scale(calibration, fp8, hp, config.pow2_input());
+  at::Tensor s = input_scale(calibration.to(at::kCPU), fp8, hp, config.pow2_input());
   t.input_scale_inv = at::reciprocal(s);
   t.input_scale = at::reciprocal(t.input_scale_inv);
-  if (bias.defined()) t.bias = bias.detach().to(hp).clone();
+  if (bias.defined()) t.bias = bias.detach().to(at::kCPU).to(hp).clone();
   if (config.scale_format == "const") {
     t.weight_zero_point = at::zeros({}, at::kFloat);
     t.input_zero_point = at::zeros({}, at::kFloat);
@@ -89,6 +89,7 @@ std::shared_ptr<sdk::LinearModule> IncFormat::quantize(const at::Tensor& weight,
   sdk::LinearShape shape{weight.size(1), weight.size(0), bias.defined()};
   auto layer = std::make_shared<IncLinear>(std::move(t), shape, config, Naming::Qdq);
   layer->set_cache_dequantized(cache_dequantized_);
+  if (!weight.device().is_cpu()) layer->module()->to(weight.device());
   return layer;
 }
 

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include "inc_dequant_operators.h"
 #include "inc_fp8_math.h"
 #include "oft/sdk/recomputed_weight_linear.h"
 #include "oft/sdk/tensor_checks.h"
@@ -18,8 +19,8 @@ namespace {
   throw std::invalid_argument(std::string("inc: tensor \"") + name + "\" " + what);
 }
 
-void expect_cpu(const at::Tensor& t, const char* name) {
-  sdk::expect_cpu("inc", t, name, "the inc backend computes on CPU only (no CUDA path yet)");
+void expect_on(const at::Tensor& t, const char* name, const c10::Device& device) {
+  if (t.defined() && t.device() != device) bad(name, "is on " + t.device().str() + ", the weight on " + device.str());
 }
 
 void expect_scale(const at::Tensor& t, const char* name, std::vector<int64_t> channel_shape = {}) {
@@ -50,12 +51,13 @@ IncLinear::IncLinear(IncTensors t, const sdk::LinearShape& shape, const IncConfi
   if (!t.weight_scale.defined()) bad(weight_scale_name, "is missing");
   if (!t.input_scale.defined() && !t.input_scale_inv.defined())
     bad(input_scale_name, qdq ? "is missing (and so is quant_input.scale_inv)" : "is missing");
-  for (auto [tensor, name] : {std::pair{&t.weight, "weight"},
-                              {&t.bias, "bias"},
+  for (auto [tensor, name] : {std::pair{&t.bias, "bias"},
                               {&t.weight_scale, weight_scale_name},
                               {&t.input_scale, input_scale_name},
-                              {&t.input_scale_inv, "quant_input.scale_inv"}})
-    expect_cpu(*tensor, name);
+                              {&t.input_scale_inv, "quant_input.scale_inv"},
+                              {&t.weight_zero_point, "dequant_weights.zero_point"},
+                              {&t.input_zero_point, "quant_input.zero_point"}})
+    expect_on(*tensor, name, t.weight.device());
 
   const auto fp8 = t.weight.scalar_type();
   if (fp8 != at::kFloat8_e4m3fn && fp8 != at::kFloat8_e5m2)
@@ -92,19 +94,27 @@ IncLinear::IncLinear(IncTensors t, const sdk::LinearShape& shape, const IncConfi
     input_zero_point_ = register_buffer("input_zero_point", t.input_zero_point);
 }
 
-at::Tensor IncLinear::dense_weight() { return dequantize_weight(weight_, weight_scale_).t().contiguous(); }
+at::Tensor IncLinear::dense_weight() {
+  const at::Tensor w = weight_.device().is_cpu() ? dequantize_weight(weight_, weight_scale_)
+                                                 : dequantize_weight_by_operators(weight_, weight_scale_);
+  return w.t().contiguous();
+}
 
 at::Tensor IncLinear::forward(const at::Tensor& x) {
   if (x.size(-1) != in_features_)
     throw std::invalid_argument("inc: input has " + std::to_string(x.size(-1)) + " features, the layer expects " +
                                 std::to_string(in_features_));
-  expect_cpu(x, "input");
-  expect_cpu(weight_, "weight");
+  if (x.device() != weight_.device())
+    throw std::invalid_argument("inc: input is on " + x.device().str() + ", the layer's tensors on " +
+                                weight_.device().str());
   const auto hp = weight_scale_.scalar_type();
   at::Tensor xq = quant_dequant_input(x, input_scale_, weight_.scalar_type(), hp);
   at::Tensor y;
-  if (!weight_cache_.enabled() && sdk::tiled_linear_applies(xq) &&
-      one_token_product_applies(xq.numel() / in_features_, weight_, weight_scale_)) {
+  if (!weight_.device().is_cpu()) {
+    // Off the CPU: INC's matmul in the hp dtype on the operators' W (in, out), no dense W kept for the backward.
+    y = sdk::linear_recomputing_weight(xq, at::Tensor(), *this, [this] { return compute_weight().t(); });
+  } else if (!weight_cache_.enabled() && sdk::tiled_linear_applies(xq) &&
+             one_token_product_applies(xq.numel() / in_features_, weight_, weight_scale_)) {
     // One token: straight from the codes into the outputs' sums (inc_fp8_rows.h), W never written.
     y = sdk::few_token_result(one_token_product(xq.reshape(-1).to(at::kFloat).contiguous(), weight_, weight_scale_), xq,
                               at::Tensor());
@@ -131,7 +141,10 @@ at::Tensor IncLinear::forward(const at::Tensor& x) {
 void IncLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }
 
 at::Tensor IncLinear::compute_weight() {
-  return weight_cache_.get({&weight_, &weight_scale_}, [&] { return dequantize_weight_float(weight_, weight_scale_); });
+  return weight_cache_.get({&weight_, &weight_scale_}, [&] {
+    return weight_.device().is_cpu() ? dequantize_weight_float(weight_, weight_scale_)
+                                     : dequantize_weight_by_operators(weight_, weight_scale_);
+  });
 }
 
 void IncLinear::set_dense_weight(const at::Tensor& weight) {
@@ -140,10 +153,14 @@ void IncLinear::set_dense_weight(const at::Tensor& weight) {
                                 sdk::shape_text({out_features_, in_features_}));
   const bool per_channel = weight_scale_.dim() == 1;
   at::NoGradGuard no_grad;
+  // Quantized on the CPU wherever the layer is (the scale's log2 and exp2 are the CPU's), then moved. New tensors
+  // rather than writes into the old ones, whose storage may be the checkpoint's.
+  const c10::Device device = weight_.device();
+  const at::Tensor w = weight.to(at::kCPU);
   at::Tensor scale =
-      inc::weight_scale(weight, weight_.scalar_type(), weight_scale_.scalar_type(), per_channel, config_.pow2_weight());
-  weight_.set_(quantize_weight(weight, scale, weight_.scalar_type()));
-  weight_scale_.set_(scale);
+      inc::weight_scale(w, weight_.scalar_type(), weight_scale_.scalar_type(), per_channel, config_.pow2_weight());
+  weight_.set_(quantize_weight(w, scale, weight_.scalar_type()).to(device));
+  weight_scale_.set_(scale.to(device));
 }
 
 }  // namespace oft::inc

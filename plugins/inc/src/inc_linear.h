@@ -33,8 +33,8 @@ inline constexpr const char* kMergeWarning =
 
 class IncLinear final : public sdk::LinearModule {
  public:
-  // Checks every tensor against the shape and config (std::invalid_argument naming the tensor). A
-  // missing input_scale or input_scale_inv is the other's reciprocal, as INC derives it.
+  // Checks every tensor against the shape and config (std::invalid_argument naming the tensor); the tensors may be
+  // on any one device. A missing input_scale or input_scale_inv is the other's reciprocal, as INC derives it.
   IncLinear(IncTensors tensors, const sdk::LinearShape& shape, const IncConfig& config, Naming naming);
 
   const IncConfig& config() const { return config_; }
@@ -47,10 +47,10 @@ class IncLinear final : public sdk::LinearModule {
   const at::Tensor& weight_zero_point() const { return weight_zero_point_; }
   const at::Tensor& input_zero_point() const { return input_zero_point_; }
 
-  // Keeping the dequantized weight (fp32, holding the hp dtype's values) saves converting the FP8 codes on
-  // every forward, which dominates at few tokens, but holds 4 bytes/weight beside the 1 of the codes, so it
-  // is off unless asked for (plugin config "cache_dequantized": true). Refilled when the weight or its
-  // scale change; with it on, forward must not run concurrently on one layer.
+  // Keeping the dequantized weight (on the CPU fp32 holding the hp dtype's values, elsewhere the hp dtype) saves
+  // converting the FP8 codes on every forward, which dominates at few tokens, but holds 4 bytes/weight (CPU) beside
+  // the 1 of the codes, so it is off unless asked for (plugin config "cache_dequantized": true). Refilled when the
+  // weight or its scale change; with it on, forward must not run concurrently on one layer.
   void set_cache_dequantized(bool enabled);
 
   // sdk::LinearModule / LinearBase
@@ -60,9 +60,10 @@ class IncLinear final : public sdk::LinearModule {
   int64_t out_features() const override { return out_features_; }
   c10::ScalarType compute_dtype() const override { return weight_scale_.scalar_type(); }
   c10::Device device() const override { return weight_.device(); }
-  // Returns the input's dtype. CPU only: a CUDA input or layer is an error. The matmul runs in fp32 on the
-  // hp dtype's values and is rounded to it once, as INC's bf16 matmul does (up to summation order; LibTorch's
-  // CPU bf16 GEMM is about 200x slower than fp32 here).
+  // Returns the input's dtype; x must be on the layer's device. On the CPU the matmul runs in fp32 on the hp
+  // dtype's values and is rounded to it once, as INC's bf16 matmul does (up to summation order; LibTorch's CPU
+  // bf16 GEMM is about 200x slower than fp32 here). On other devices W is dequantized by LibTorch operators
+  // (inc_dequant_operators.h) and the matmul runs in the hp dtype, as INC's does.
   at::Tensor forward(const at::Tensor& x) override;
   sdk::MergePolicy merge_policy() const override { return {sdk::MergeMode::Requantize, kMergeWarning}; }
   // (out, in) in the hp dtype.
@@ -76,7 +77,8 @@ class IncLinear final : public sdk::LinearModule {
   Naming naming_;
   int64_t in_features_, out_features_;
   at::Tensor weight_, bias_, weight_scale_, input_scale_, input_scale_inv_, weight_zero_point_, input_zero_point_;
-  // The dequantized weight (in, out) in fp32 for forward, cached if enabled and still current.
+  // The dequantized weight (in, out) for forward, cached if enabled and still current: fp32 holding the hp dtype's
+  // values on the CPU, the hp dtype on other devices.
   at::Tensor compute_weight();
   sdk::DequantizedWeightCache weight_cache_;
 };

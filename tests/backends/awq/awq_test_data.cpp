@@ -36,7 +36,8 @@ std::vector<GoldenCase> golden_cases() {
 
 sdk::TensorMap checkpoint_tensors(const GoldenCase& c) {
   sdk::TensorMap tensors;
-  for (const char* field : {"qweight", "qzeros", "scales", "bias"}) tensors[field] = c.get(field);
+  // Copies: a layer's buffers are these tensors, and tests change them in place (the cache test's scales, merges).
+  for (const char* field : {"qweight", "qzeros", "scales", "bias"}) tensors[field] = c.get(field).clone();
   return tensors;
 }
 

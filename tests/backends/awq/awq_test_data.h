@@ -25,7 +25,7 @@ const oft::test::GoldenFile& golden_layers();  // awq/awq_layers.safetensors
 const oft::test::GoldenFile& golden_clip();    // awq/awq_clip.safetensors
 const oft::test::GoldenFile& golden_oft();     // awq/awq_oft.safetensors
 std::vector<GoldenCase> golden_cases();
-// The case's checkpoint tensors (qweight, qzeros, scales, bias).
+// The case's checkpoint tensors (qweight, qzeros, scales, bias), copies of the golden ones.
 sdk::TensorMap checkpoint_tensors(const GoldenCase& c);
 
 // ||X (W - Wq)^T||_F / ||X W^T||_F: the layer's output error on inputs X.

@@ -49,17 +49,9 @@ TEST_F(AwqErrors, GemvTensorsNamedWhenWrong) {
   EXPECT_TRUE(throws_naming([&] { format.load(t, gemv.shape, gemv.quantization_config); }, "\"qzeros\" has shape"));
 }
 
-TEST_F(AwqErrors, TensorsOffTheCpuAreRefused) {
-  // No CUDA kernels yet: tensors elsewhere are named, not silently copied. (meta stands in for CUDA here.)
-  auto t = tensors;
-  t["qweight"] = at::empty(t["qweight"].sizes(), at::TensorOptions().dtype(at::kInt).device(at::kMeta));
-  EXPECT_TRUE(throws_naming([&] { load(t); }, "\"qweight\" is on meta; this backend has CPU kernels only"));
+TEST_F(AwqErrors, InputOfAnotherWidthIsNamed) {
+  // Inputs and tensors on two devices: AwqDeviceSeam (test_awq_dequant_operators.cpp).
   auto layer = load(tensors);
-  EXPECT_TRUE(throws_naming(
-      [&] {
-        layer->forward(at::empty({2, 128}, at::TensorOptions().device(at::kMeta)));
-      },
-      "\"input\" is on meta"));
   EXPECT_TRUE(throws_naming([&] { layer->forward(at::zeros({2, 64})); }, "input has 64 features"));
 }
 

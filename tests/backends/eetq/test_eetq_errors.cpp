@@ -1,4 +1,4 @@
-// Bad checkpoints, configs and options: std::invalid_argument naming the tensor or option; CPU only.
+// Bad checkpoints, configs and options: std::invalid_argument naming the tensor or option.
 #include <limits>
 
 #include "eetq_format.h"
@@ -53,17 +53,9 @@ TEST_F(EetqErrors, ShapesTheLayoutCannotHoldAreRefused) {
       "got 64 and 96"));
 }
 
-TEST_F(EetqErrors, TensorsOffTheCpuAreRefusedByName) {
-  // No CUDA here: a meta tensor stands in for any device this CPU-only plugin does not compute on.
-  auto t = tensors;
-  t["weight_scales"] = t["weight_scales"].to(at::kMeta);
-  EXPECT_TRUE(throws_naming([&] { load(t); }, "\"weight_scales\" is on meta; the eetq plugin computes on CPU only"));
+TEST_F(EetqErrors, InputOfAnotherWidthIsNamed) {
+  // Inputs and tensors on two devices: EetqDeviceSeam (test_eetq_dequant_operators.cpp).
   auto layer = load(tensors);
-  EXPECT_TRUE(throws_naming(
-      [&] {
-        layer->forward(at::ones({2, 64}, at::TensorOptions().device(at::kMeta)));
-      },
-      "\"input\" is on meta"));
   EXPECT_TRUE(throws_naming([&] { layer->forward(at::ones({2, 100})); }, "input has 100 features"));
 }
 

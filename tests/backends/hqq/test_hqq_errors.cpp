@@ -52,19 +52,13 @@ TEST(HqqErrors, BadTensorsAreNamed) {
   expect_error(load_error([](auto& s) { s["bias"] = s["bias"].slice(0, 1); }), {"\"bias\"", "(15)", "(16)"});
 }
 
-TEST(HqqErrors, TensorsOffTheCpuAreRefused) {
-  // The GPU path has not landed: anything not on the CPU is refused by name.
+TEST(HqqErrors, TensorsOnAnotherDeviceThanWqAreRefused) {
+  // The layer computes where W_q is (on any device); scale, zero and bias must be there too.
   expect_error(load_error([](auto& s) {
                  s["scale"] = at::empty({16, 1}, at::TensorOptions().device(at::kMeta));
                }),
-               {"\"scale\"", "meta", "CPU only"});
-  auto layer = HqqFormat().load(layer_cases().front().state(), golden_shape(), "");
-  try {
-    layer->forward(at::empty({2, 64}, at::TensorOptions().device(at::kMeta)));
-    FAIL() << "no error";
-  } catch (const std::invalid_argument& e) {
-    expect_error(e.what(), {"\"input\"", "CPU only"});
-  }
+               {"\"scale\"", "is on meta", "\"W_q\" on cpu"});
+  expect_error(load_error([](auto& s) { s["bias"] = s["bias"].to(at::kMeta); }), {"\"bias\"", "is on meta"});
 }
 
 TEST(HqqErrors, BadInputsAndWeights) {
