@@ -1,6 +1,7 @@
 #pragma once
 // The per-element arithmetic of liboft_cuda's rotation kernels, shared by the kernels (as __device__
-// code) and a CPU test (plain C++), so the CPU suite checks the exact sums the GPU computes. Matrices
+// code) and a CPU test (plain C++), so the CPU suite checks the sums the GPU computes (in fp32 nvcc may fuse a
+// product and its sum into one FMA, one rounding fewer: the GPU tests compare with a tolerance). Matrices
 // are b x b, row-major, fp32; "element e" is (i, j) = (e / b, e % b). Free of CUDA and LibTorch headers.
 #include "oft/adapter/neumann_series.h"
 

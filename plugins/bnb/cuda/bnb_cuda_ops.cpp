@@ -113,7 +113,9 @@ at::Tensor gemv_4bit(const at::Tensor& x, const at::Tensor& packed, const at::Te
   }
   const at::Tensor b = bias.defined() ? flat(bias, x.scalar_type(), out_features, packed.device(), "bias", what) : bias;
   at::Tensor y = at::empty({tokens, out_features}, x.options());
-  const bool vectorized = in % 32 == 0 && reinterpret_cast<std::uintptr_t>(bytes.data_ptr()) % 16 == 0 &&
+  // The 16-byte path gives 32 codes one absmax: block sizes must be whole multiples of 32 (the options allow 32..4096).
+  const bool vectorized = in % 32 == 0 && blocksize % 32 == 0 &&
+                          reinterpret_cast<std::uintptr_t>(bytes.data_ptr()) % 16 == 0 &&
                           reinterpret_cast<std::uintptr_t>(input.data_ptr()) % 16 == 0;
   check(cuda::gemv_4bit(input.data_ptr(), tokens, in, out_features, bytes.data_ptr<uint8_t>(), scales, nf4, blocksize,
                         b.defined() ? b.data_ptr() : nullptr, vectorized, kernel_dtype(x.scalar_type(), what),
