@@ -96,7 +96,14 @@ class RotateRows : public torch::autograd::Function<RotateRows> {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
     at::Tensor dx, dblocks;
-    if (ctx->needs_input_grad(1)) {  // dR, and dx from the same pass when it is wanted too
+    if (ctx->needs_input_grad(1) && at::globalContext().deterministicAlgorithms()) {
+      // The kernels sum dR over token tiles with atomics, in an order that varies by run; batched GEMMs do not.
+      dblocks = math::rotate_rows_blocks_gradient(x, dy, blocks.size(0), blocks.size(-1));
+      if (ctx->needs_input_grad(0)) {
+        dx = at::empty_like(dy);
+        launch(dy, blocks, /*transpose=*/true, dx);
+      }
+    } else if (ctx->needs_input_grad(1)) {  // dR, and dx from the same pass when it is wanted too
       if (ctx->needs_input_grad(0)) dx = at::empty_like(dy);
       dblocks = at::zeros_like(blocks);
       check_launch(
@@ -127,10 +134,17 @@ bool skew_vectors_fit_kernels(const at::Tensor& vec, int64_t block_size) {
          vec.dim() == 2 && vec.size(1) == block_size * (block_size - 1) / 2 && kernels_run_on(vec.device());
 }
 
+// Whether the device gives the Cayley-Neumann backward its shared memory at this block size; otherwise the whole
+// rotation takes the operators, whose autograd then has a backward.
+bool neumann_backward_fits(const at::Device& device, int64_t block_size) {
+  return neumann_backward_shared_bytes(static_cast<int>(block_size)) <=
+         at::cuda::getDeviceProperties(device.index())->sharedMemPerBlockOptin;
+}
+
 }  // namespace
 
 at::Tensor cayley_neumann(const at::Tensor& vec, int64_t block_size, int64_t num_terms) {
-  if (num_terms < 2 || !skew_vectors_fit_kernels(vec, block_size))
+  if (num_terms < 2 || !skew_vectors_fit_kernels(vec, block_size) || !neumann_backward_fits(vec.device(), block_size))
     return math::cayley_neumann(math::skew_symmetric(vec, block_size), num_terms);  // and its errors
   // fp32 arithmetic for fp32/fp16/bf16 adapters; autograd carries the casts. Always a copy: the Function
   // saves its input, and COFT writes into the adapter's weight at every use (as PEFT does), which would

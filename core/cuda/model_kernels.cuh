@@ -133,11 +133,21 @@ __global__ void silu_mul_backward_kernel(const T* dy, const T* gate, const T* up
   }
 }
 
+// a * b rounded to fp32 on its own. A plain product followed by a sum is one FMA for nvcc (one rounding), where
+// the operators round the product in one kernel and add in the next: fp32 values would differ in the last bit.
+__device__ inline float unfused_product(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;  // host code is built with -ffp-contract=off
+#endif
+}
+
 // One output of the rotary embedding: v cos + rotate_half(v) sin from v, its partner in the other half, and the
 // angle's cos and sin (the partner angle's sin in the backward), each product and the sum rounded as the operators.
 template <class T>
 __device__ inline float rotary_value(float v, float partner, float cos, float sin, bool first_half, bool backward) {
-  const float cos_term = rounded<T>(v * cos), sin_term = rounded<T>(partner * sin);
+  const float cos_term = rounded<T>(unfused_product(v, cos)), sin_term = rounded<T>(unfused_product(partner, sin));
   // Forward: -v[partner] in the first half; backward: the transpose, - in the second half.
   return first_half != backward ? cos_term - sin_term : cos_term + sin_term;
 }

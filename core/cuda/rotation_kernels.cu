@@ -103,6 +103,8 @@ cudaError_t launch_neumann_forward(const float* vec, int64_t blocks, int b, int 
   return cudaGetLastError();
 }
 
+size_t neumann_backward_shared_bytes(int b) { return neumann_backward_shape(1, b).shared_bytes; }
+
 cudaError_t launch_neumann_backward(const float* vec, const float* grad, int64_t blocks, int b, int num_terms,
                                     float* scratch, float* grad_vec, cudaStream_t stream) {
   if (blocks == 0) return cudaSuccess;
@@ -110,7 +112,10 @@ cudaError_t launch_neumann_backward(const float* vec, const float* grad, int64_t
   if (shape.shared_bytes > kDefaultSharedBytes) {
     const cudaError_t err = cudaFuncSetAttribute(neumann_backward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                  static_cast<int>(shape.shared_bytes));
-    if (err != cudaSuccess) return err;
+    if (err != cudaSuccess) {
+      cudaGetLastError();  // returned here, not left for a later launch to report
+      return err;
+    }
   }
   neumann_backward_kernel<<<shape.grid, shape.threads, shape.shared_bytes, stream>>>(vec, grad, b, num_terms, scratch,
                                                                                      grad_vec);

@@ -1,6 +1,7 @@
 #pragma once
 // Host entry points of the rotation kernels (rotation_kernels.cu): raw device pointers, sizes and a
 // stream, so that the .cu file needs no LibTorch headers. Each returns the launch's cudaError_t.
+#include <cstddef>
 #include <cstdint>
 
 #include <cuda_runtime_api.h>
@@ -21,6 +22,9 @@ bool tensor_cores_run_on_current_device();
 // vec (blocks, b(b-1)/2) -> out (blocks, b, b): PEFT's Cayley-Neumann series with num_terms >= 2.
 cudaError_t launch_neumann_forward(const float* vec, int64_t blocks, int b, int num_terms, float* out,
                                    cudaStream_t stream);
+// Shared memory of one block's launch_neumann_backward: above the default 48 KiB for b > 49 (80 KiB at b = 64),
+// which needs the device's opt-in limit (64 KiB on sm_75 and older, more from sm_80).
+size_t neumann_backward_shared_bytes(int b);
 // grad (blocks, b, b) = dL/dR -> grad_vec (blocks, b(b-1)/2); scratch holds (blocks, b, b) floats.
 cudaError_t launch_neumann_backward(const float* vec, const float* grad, int64_t blocks, int b, int num_terms,
                                     float* scratch, float* grad_vec, cudaStream_t stream);

@@ -1,6 +1,9 @@
 // Rotation math against the values PEFT's own code produces (obtained by running PEFT 0.21's
 // OFTRotationModule on the inputs below) and against the definitions.
 #include "oft/adapter/rotation_math.h"
+
+#include <torch/csrc/autograd/autograd.h>
+
 #include "oft/errors.h"
 #include "test_support.h"
 
@@ -102,6 +105,24 @@ TEST(RotateRows, EqualsMultiplyingByTheBlockDiagonalMatrix) {
   auto shared = blocks.narrow(0, 0, 1);
   EXPECT_TRUE(test::close(rotate_rows(x, shared), at::matmul(x, block_diagonal(shared.expand({3, 4, 4}))), 1e-12,
                           "shared block"));
+}
+
+// Against autograd through rotate_rows: for separate blocks and a shared one, from bf16 activations (upcast, so
+// the only difference is the order of fp32 sums).
+TEST(RotateRows, BlocksGradientEqualsAutograd) {
+  at::manual_seed(3);
+  const at::Tensor x = at::randn({2, 5, 12}).to(at::kBFloat16), dy = at::randn({2, 5, 12}).to(at::kBFloat16);
+  for (const int64_t r : {3, 1}) {
+    SCOPED_TRACE(r == 1 ? "shared block" : "3 blocks");
+    const at::Tensor blocks = at::randn({r, 4, 4}).requires_grad_();
+    const at::Tensor y = rotate_rows(x.to(at::kFloat), blocks);
+    const at::Tensor expected = torch::autograd::grad({y}, {blocks}, {dy.to(at::kFloat)})[0];
+    const at::Tensor gradient = rotate_rows_blocks_gradient(x, dy, r, 4);
+    EXPECT_EQ(gradient.scalar_type(), at::kFloat);
+    EXPECT_TRUE(test::close(gradient, expected, 1e-5, "blocks gradient"));
+  }
+  EXPECT_THROW(rotate_rows_blocks_gradient(x, dy.narrow(1, 0, 4), 3, 4), c10::Error);
+  EXPECT_THROW(rotate_rows_blocks_gradient(x, dy, 2, 4), c10::Error);
 }
 
 }  // namespace

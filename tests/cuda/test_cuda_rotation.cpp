@@ -123,6 +123,39 @@ TEST(CudaRotation, ManyTilesPerSplitMatchTheCpu) {
   for (const int b : {32, 64}) check_rotate(*kernels, at::kBFloat16, b, false, 4096 / b, 3000);
 }
 
+// LibTorch's deterministic mode on while it lives (warn_only: LibTorch's own GEMMs then need no cuBLAS setup).
+struct DeterministicAlgorithms {
+  DeterministicAlgorithms() { at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true); }
+  ~DeterministicAlgorithms() { at::globalContext().setDeterministicAlgorithms(false, false); }
+};
+
+// In deterministic mode dR comes from batched GEMMs, not the kernels' atomic sums over token tiles: the same bits on
+// every run, and the CPU's values within fp32 summation order. Sizes of ManyTilesPerSplit: many tiles per block.
+TEST(CudaRotation, DeterministicModeGivesTheSameRotationGradientEveryRun) {
+  REQUIRE_CUDA_KERNELS(kernels);
+  const DeterministicAlgorithms deterministic;
+  for (const bool shared : {false, true}) {
+    SCOPED_TRACE(shared ? "shared block" : "64 blocks");
+    const int b = 32, features = 2048;
+    at::manual_seed(shared ? 11 : 12);
+    const at::Tensor x = at::randn({3000, features}).to(at::kBFloat16), dy = at::randn({3000, features});
+    const at::Tensor vec = at::randn({shared ? 1 : features / b, b * (b - 1) / 2}) * (0.3 / b);
+    const at::Tensor blocks = oft::math::cayley_neumann(oft::math::skew_symmetric(vec, b), 5);
+    const at::Tensor blocks_ref = blocks.clone().requires_grad_();
+    const at::Tensor y_ref = oft::math::rotate_rows(x.to(at::kFloat), blocks_ref);
+    const at::Tensor dr_ref = torch::autograd::grad({y_ref}, {blocks_ref}, {dy.to(at::kBFloat16).to(at::kFloat)})[0];
+    auto rotation_gradient = [&] {
+      const at::Tensor blocks_gpu = blocks.to(kCuda).requires_grad_();
+      const at::Tensor y = kernels->rotate_rows(x.to(kCuda).requires_grad_(), blocks_gpu);
+      EXPECT_TRUE(computed_by(y, "RotateRows")) << "the rotation kernel did not run";
+      return torch::autograd::grad({y}, {blocks_gpu}, {dy.to(kCuda, at::kBFloat16)})[0].cpu();
+    };
+    const at::Tensor first = rotation_gradient(), second = rotation_gradient();
+    EXPECT_TRUE(at::equal(first, second));
+    EXPECT_TRUE(close(first, dr_ref, 1e-4, "dR"));
+  }
+}
+
 // The kernel for `num_terms` (0: exact Cayley) against rotation_math and autograd on the CPU.
 void check_cayley_kernel(const oft::RotationKernels& kernels, int b, int num_terms, double scale, uint64_t seed) {
   SCOPED_TRACE("b = " + std::to_string(b) + ", N = " + std::to_string(num_terms) +

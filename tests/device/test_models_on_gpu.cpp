@@ -113,25 +113,28 @@ TEST(ModelsOnGpu, GatedSiluOnTheGpuMatchesTheCpu) {
   EXPECT_TRUE(test::close(gpu[2], cpu[2], 1e-2, "d up"));
 }
 
-// The rotary embedding: liboft_cuda's one-pass kernels on the GPU, the operators on the CPU. Products of bf16 values
-// are exact in fp32 and both round each step alike: bit for bit.
+// The rotary embedding: liboft_cuda's one-pass kernels on the GPU, the operators on the CPU. Both round each
+// product and sum alike (the kernels keep nvcc from fusing them into an FMA, which fp32 would show): bit for bit.
 TEST(ModelsOnGpu, RotaryEmbeddingOnTheGpuEqualsTheCpu) {
   REQUIRE_CUDA();
-  at::manual_seed(9);
-  const at::Tensor angles = 10 * at::rand({7, 64});
-  const at::Tensor cos = angles.cos().to(at::kBFloat16), sin = angles.sin().to(at::kBFloat16);
-  const at::Tensor x = (3 * at::randn({2, 7, 4, 64})).to(at::kBFloat16);
-  const at::Tensor dy = at::randn({2, 7, 4, 64}).to(at::kBFloat16);
-  auto run = [&](const c10::Device& device) {
-    const at::Tensor input = x.to(device).requires_grad_();
-    const at::Tensor y = models::rotary_embedding(input, cos.to(device), sin.to(device));
-    const at::Tensor dx = torch::autograd::grad({y}, {input}, {dy.to(device)})[0];
-    return std::make_pair(y.cpu(), dx.cpu());
-  };
-  const auto [cpu_y, cpu_dx] = run(at::kCPU);
-  const auto [gpu_y, gpu_dx] = run(kCuda);
-  EXPECT_TRUE(at::equal(gpu_y, cpu_y));
-  EXPECT_TRUE(at::equal(gpu_dx, cpu_dx));
+  for (const at::ScalarType dtype : {at::kBFloat16, at::kFloat}) {
+    SCOPED_TRACE(c10::toString(dtype));
+    at::manual_seed(9);
+    const at::Tensor angles = 10 * at::rand({7, 64});
+    const at::Tensor cos = angles.cos().to(dtype), sin = angles.sin().to(dtype);
+    const at::Tensor x = (3 * at::randn({2, 7, 4, 64})).to(dtype);
+    const at::Tensor dy = at::randn({2, 7, 4, 64}).to(dtype);
+    auto run = [&](const c10::Device& device) {
+      const at::Tensor input = x.to(device).requires_grad_();
+      const at::Tensor y = models::rotary_embedding(input, cos.to(device), sin.to(device));
+      const at::Tensor dx = torch::autograd::grad({y}, {input}, {dy.to(device)})[0];
+      return std::make_pair(y.cpu(), dx.cpu());
+    };
+    const auto [cpu_y, cpu_dx] = run(at::kCPU);
+    const auto [gpu_y, gpu_dx] = run(kCuda);
+    EXPECT_TRUE(at::equal(gpu_y, cpu_y));
+    EXPECT_TRUE(at::equal(gpu_dx, cpu_dx));
+  }
 }
 
 TEST(ModelsOnGpu, MergeAndUnmergeOnTheGpu) {

@@ -90,6 +90,21 @@ at::Tensor rotate_rows(const at::Tensor& x, const at::Tensor& blocks) {
   return at::bmm(rows, blocks).transpose(0, 1).reshape(sizes);
 }
 
+at::Tensor rotate_rows_blocks_gradient(const at::Tensor& x, const at::Tensor& dy, int64_t r, int64_t b) {
+  TORCH_CHECK(x.sizes() == dy.sizes(), "rotation gradient: x ", x.sizes(), " and its output gradient ", dy.sizes(),
+              " differ in shape");
+  TORCH_CHECK(r >= 1 && b >= 1 && (r == 1 ? x.size(-1) % b == 0 : x.size(-1) == r * b),
+              "rotation gradient: ", x.size(-1), " features do not split into ", r, " blocks of ", b);
+  if (r == 1) {
+    const at::Tensor rows = x.reshape({-1, b}).to(at::kFloat), grads = dy.reshape({-1, b}).to(at::kFloat);
+    return at::mm(rows.t(), grads).unsqueeze(0);
+  }
+  // (T, r, b) -> (r, b, T) . (r, T, b) -> (r, b, b).
+  const at::Tensor rows = x.reshape({-1, r, b}).permute({1, 2, 0}).to(at::kFloat);
+  const at::Tensor grads = dy.reshape({-1, r, b}).transpose(0, 1).to(at::kFloat);
+  return at::bmm(rows, grads);
+}
+
 at::Tensor block_diagonal(const at::Tensor& blocks) {
   std::vector<at::Tensor> list(blocks.unbind(0));
   return at::block_diag(list);

@@ -31,6 +31,10 @@ OFT_CORE_API at::Tensor multiplicative_dropout(const at::Tensor& blocks, double 
 
 // Row-vector rotation by a block-diagonal matrix: x (..., r*b) -> x . blockdiag(blocks), blocks (r, b, b).
 OFT_CORE_API at::Tensor rotate_rows(const at::Tensor& x, const at::Tensor& blocks);
+// The gradient of rotate_rows(x, blocks) with respect to blocks (r, b, b) for its output gradient dy, in fp32 from
+// x and dy of any float dtype: per block the sum over rows of x_k^T dy_k, all into one when r == 1 (a shared
+// block). Batched GEMMs: run to run the same bits, which the CUDA kernels' atomic sums do not promise.
+OFT_CORE_API at::Tensor rotate_rows_blocks_gradient(const at::Tensor& x, const at::Tensor& dy, int64_t r, int64_t b);
 // Dense block-diagonal (r*b, r*b) matrix of the blocks.
 OFT_CORE_API at::Tensor block_diagonal(const at::Tensor& blocks);
 
