@@ -1,9 +1,10 @@
 // Every quantize method of every built backend plugin on a CUDA device against the same method on the CPU
 // (label gpu; every test skips without a CUDA device). The plugins are found in the build's plugin folder, not
-// named: a new backend is checked with no change here. Each method quantizes a random weight with its default
-// options on the CPU; the saved tensors load into a second layer that moves to the GPU. There:
+// named: a new backend is checked with no change here, and every plugin file there must load. Each method quantizes
+// a random weight in fp32, bf16 and fp16 with its default options on the CPU; the saved tensors load into a second
+// layer that moves to the GPU. There:
 // - its dense weight is the CPU layer's, bit for bit (the same float32 steps and one rounding on both devices);
-// - its forward agrees with the CPU layer's within 1e-2 of the output's scale (the GPU multiplies in the
+// - its forward agrees with the CPU layer's within 1e-2 of the output's scale (the GPU may multiply in the
 //   format's 16-bit dtype where the CPU path multiplies in float32);
 // - OFT over it trains there: the output and the rotation's gradient agree with OFT over the CPU layer;
 // - a merge there does what the layer's merge policy says (refused: nothing changes; otherwise the merged
@@ -63,7 +64,7 @@ struct Pair {
 };
 
 class BackendsOnGpu : public ::testing::Test {
- protected:
+ public:
   static void SetUpTestSuite() {
     if (!cuda_unavailable_reason().empty()) return;  // every test skips
     PluginHostOptions options;
@@ -76,20 +77,37 @@ class BackendsOnGpu : public ::testing::Test {
 
   void SetUp() override {
     if (const std::string why = cuda_unavailable_reason(); !why.empty()) GTEST_SKIP() << "needs a CUDA device: " << why;
+    // A plugin rejected here (say, its CUDA library does not load) would otherwise just drop out of the checks.
+    for (const PluginFileReport& file : host_->files)
+      ASSERT_EQ(file.status, PluginStatus::Loaded) << file.file << ": " << file.reason;
     ASSERT_FALSE(host_->formats->methods().empty()) << "no quantize method in " << OFT_SHIPPED_PLUGIN_DIR;
   }
 
-  static std::vector<MethodInfo> methods() { return host_->formats->methods(); }
+  // `check` of every method's pair for every weight dtype (an ASSERT in it ends that case, not the others).
+  template <class Check>
+  static void for_each_case(const Check& check) {
+    for (const MethodInfo& method : host_->formats->methods())
+      for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+        SCOPED_TRACE("method " + method.method.name + ", " + c10::toString(dtype) + " weight");
+        check(BackendsOnGpu::quantized(method, dtype));
+      }
+  }
 
-  static Pair quantized(const MethodInfo& method) {
+  // The method of `p` applied to these tensors.
+  static std::shared_ptr<sdk::LinearModule> quantize(const Pair& p, const at::Tensor& weight, const at::Tensor& bias,
+                                                     const at::Tensor& calibration) {
+    return host_->formats->quantize(p.method.format, "layer", weight, bias, p.options, calibration);
+  }
+
+  static Pair quantized(const MethodInfo& method, at::ScalarType dtype) {
     at::manual_seed(0);
     Pair p;
     p.method = method;
     p.options = method.method.default_options_json;
-    p.weight = at::randn({kOut, kIn}) * 0.2;
-    p.bias = at::randn({kOut}) * 0.1;
-    if (method.method.needs_calibration) p.calibration = at::randn({256, kIn});
-    p.cpu = host_->formats->quantize(method.format, "layer", p.weight, p.bias, p.options, p.calibration);
+    p.weight = (at::randn({kOut, kIn}) * 0.2).to(dtype);
+    p.bias = (at::randn({kOut}) * 0.1).to(dtype);
+    if (method.method.needs_calibration) p.calibration = at::randn({256, kIn}).to(dtype);
+    p.cpu = quantize(p, p.weight, p.bias, p.calibration);
     const std::string config = host_->formats->get(method.format)->quantization_config(p.options);
     // load keeps the tensors it is given and Module::to moves them in place: without copies, moving the GPU layer
     // would move the CPU layer's tensors with it.
@@ -122,100 +140,100 @@ class BackendsOnGpu : public ::testing::Test {
   static inline std::unique_ptr<PluginHostResult> host_;
 };
 
+void expect_same_computation(const Pair& p) {
+  ASSERT_TRUE(p.gpu) << "the format does not load what it saved";
+  for (const auto& buffer : p.gpu->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
+  const at::Tensor cpu_weight = p.cpu->dense_weight(), gpu_weight = p.gpu->dense_weight();
+  ASSERT_TRUE(gpu_weight.is_cuda());
+  EXPECT_EQ(gpu_weight.scalar_type(), cpu_weight.scalar_type());
+  EXPECT_TRUE(at::equal(gpu_weight.cpu(), cpu_weight)) << relative_error(gpu_weight, cpu_weight);
+  for (bool training : {true, false}) {
+    p.cpu->train(training);
+    p.gpu->train(training);
+    for (int64_t tokens : {1, 40}) {
+      SCOPED_TRACE(std::to_string(tokens) + (training ? " tokens, train" : " tokens, eval"));
+      const at::Tensor x = at::randn({tokens, kIn}).to(p.cpu->compute_dtype());
+      const at::Tensor y = p.gpu->forward(x.to(kGpu));
+      ASSERT_TRUE(y.is_cuda());
+      EXPECT_EQ(y.scalar_type(), x.scalar_type());
+      EXPECT_LT(relative_error(y, p.cpu->forward(x)), kForwardTolerance);
+    }
+  }
+}
+
 TEST_F(BackendsOnGpu, EveryMethodsLayerComputesOnTheGpuAsOnTheCpu) {
-  for (const MethodInfo& method : methods()) {
-    SCOPED_TRACE("method " + method.method.name);
-    const Pair p = quantized(method);
-    ASSERT_TRUE(p.gpu) << "the format does not load what it saved";
-    for (const auto& buffer : p.gpu->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
-    const at::Tensor cpu_weight = p.cpu->dense_weight(), gpu_weight = p.gpu->dense_weight();
-    ASSERT_TRUE(gpu_weight.is_cuda());
-    EXPECT_EQ(gpu_weight.scalar_type(), cpu_weight.scalar_type());
-    EXPECT_TRUE(at::equal(gpu_weight.cpu(), cpu_weight)) << relative_error(gpu_weight, cpu_weight);
-    for (bool training : {true, false}) {
-      p.cpu->train(training);
-      p.gpu->train(training);
-      for (int64_t tokens : {1, 40}) {
-        SCOPED_TRACE(std::to_string(tokens) + (training ? " tokens, train" : " tokens, eval"));
-        at::NoGradGuard no_grad;
-        const at::Tensor x = at::randn({tokens, kIn}).to(p.cpu->compute_dtype());
-        const at::Tensor y = p.gpu->forward(x.to(kGpu));
-        ASSERT_TRUE(y.is_cuda());
-        EXPECT_EQ(y.scalar_type(), x.scalar_type());
-        EXPECT_LT(relative_error(y, p.cpu->forward(x)), kForwardTolerance);
-      }
-    }
-  }
-}
-
-TEST_F(BackendsOnGpu, OftOverEveryMethodsLayerTrainsOnTheGpu) {
-  for (const MethodInfo& method : methods()) {
-    SCOPED_TRACE("method " + method.method.name);
-    const Pair p = quantized(method);
-    ASSERT_TRUE(p.gpu);
-    const at::Tensor rotation = random_rotation(0.03);
-    OFTLinear on_cpu = with_oft(p.cpu, rotation);
-    OFTLinear on_gpu = with_oft(p.gpu, rotation);
-    const at::Tensor x = at::randn({16, kIn}).to(p.cpu->compute_dtype());
-    const at::Tensor y_cpu = on_cpu->forward(x), y_gpu = on_gpu->forward(x.to(kGpu));
-    EXPECT_LT(relative_error(y_gpu, y_cpu), kForwardTolerance);
-    y_cpu.to(at::kFloat).pow(2).sum().backward();
-    y_gpu.to(at::kFloat).pow(2).sum().backward();
-    const at::Tensor g_cpu = on_cpu->rotation("default")->weight.grad();
-    const at::Tensor g_gpu = on_gpu->rotation("default")->weight.grad();
-    ASSERT_TRUE(g_gpu.defined());
-    EXPECT_TRUE(g_gpu.is_cuda());
-    EXPECT_LT(relative_error(g_gpu, g_cpu), 3 * kForwardTolerance);
-    for (const auto& parameter : p.gpu->module()->parameters()) EXPECT_FALSE(parameter.grad().defined());
-  }
-}
-
-TEST_F(BackendsOnGpu, MergeOnTheGpuDoesWhatEachPolicySays) {
-  for (const MethodInfo& method : methods()) {
-    SCOPED_TRACE("method " + method.method.name);
-    const Pair p = quantized(method);
-    ASSERT_TRUE(p.gpu);
-    p.gpu->eval();
-    const at::Tensor x = at::randn({8, kIn}).to(p.cpu->compute_dtype()).to(kGpu);
-    OFTLinear oft = with_oft(p.gpu, random_rotation(0.05));  // far from the identity, within the series' reach
-    oft->eval();
+  for_each_case([](const Pair& p) {
     at::NoGradGuard no_grad;
-    const at::Tensor before = p.gpu->dense_weight().clone(), base = p.gpu->forward(x), unmerged = oft->forward(x);
-    const sdk::MergePolicy policy = p.gpu->merge_policy();
-    if (policy.mode == sdk::MergeMode::Refused) {
-      EXPECT_THROW(oft->merge(), UsageError);
-      EXPECT_TRUE(at::equal(p.gpu->dense_weight(), before)) << "a refused merge must not touch the weight";
-      continue;
-    }
-    oft->merge();
-    ASSERT_TRUE(oft->merged());
-    for (const auto& buffer : p.gpu->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
-    const at::Tensor merged = oft->forward(x);
-    ASSERT_GT(relative_error(unmerged, base), 0.05) << "the rotation must change the output";
-    // Exact: the GEMM's rounding; requantize: one more rounding of the format's (3x: the rotation widens the range).
-    const double rounding = relative_error(base, at::linear(x.to(at::kFloat), p.weight.to(kGpu), p.bias.to(kGpu)));
-    const double limit = policy.mode == sdk::MergeMode::Exact ? kForwardTolerance : 3 * rounding + kForwardTolerance;
-    EXPECT_LE(relative_error(merged, unmerged), limit) << "the format's own rounding is " << rounding;
-    EXPECT_GT(relative_error(merged, base), 0.05) << "the rotation is in the merged weight";
+    expect_same_computation(p);
+  });
+}
+
+void expect_oft_trains(const Pair& p) {
+  ASSERT_TRUE(p.gpu);
+  const at::Tensor rotation = BackendsOnGpu::random_rotation(0.03);
+  OFTLinear on_cpu = BackendsOnGpu::with_oft(p.cpu, rotation);
+  OFTLinear on_gpu = BackendsOnGpu::with_oft(p.gpu, rotation);
+  const at::Tensor x = at::randn({16, kIn}).to(p.cpu->compute_dtype());
+  const at::Tensor y_cpu = on_cpu->forward(x), y_gpu = on_gpu->forward(x.to(kGpu));
+  EXPECT_LT(relative_error(y_gpu, y_cpu), kForwardTolerance);
+  y_cpu.to(at::kFloat).pow(2).sum().backward();
+  y_gpu.to(at::kFloat).pow(2).sum().backward();
+  const at::Tensor g_cpu = on_cpu->rotation("default")->weight.grad();
+  const at::Tensor g_gpu = on_gpu->rotation("default")->weight.grad();
+  ASSERT_TRUE(g_gpu.defined());
+  EXPECT_TRUE(g_gpu.is_cuda());
+  EXPECT_LT(relative_error(g_gpu, g_cpu), 3 * kForwardTolerance);
+  // The quantized base is frozen: its tensors get no gradient.
+  for (const auto& tensor : p.gpu->module()->buffers()) {
+    EXPECT_FALSE(tensor.requires_grad());
+    EXPECT_FALSE(tensor.grad().defined());
   }
 }
 
-TEST_F(BackendsOnGpu, EveryMethodQuantizesAWeightOnTheGpu) {
-  for (const MethodInfo& method : methods()) {
-    SCOPED_TRACE("method " + method.method.name);
-    const Pair p = quantized(method);
-    const at::Tensor calibration = p.calibration.defined() ? p.calibration.to(kGpu) : at::Tensor();
-    const auto layer =
-        host_->formats->quantize(method.format, "layer", p.weight.to(kGpu), p.bias.to(kGpu), p.options, calibration);
-    ASSERT_TRUE(layer);
-    for (const auto& buffer : layer->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
-    const at::Tensor on_gpu = layer->dense_weight();
-    EXPECT_TRUE(on_gpu.is_cuda());
-    // Within 1.5x the CPU quantizer's error: the same method, though float sums may round codes otherwise.
-    const double cpu_error = relative_error(p.cpu->dense_weight(), p.weight);
-    EXPECT_LE(relative_error(on_gpu, p.weight), 1.5 * cpu_error + 1e-6);
+TEST_F(BackendsOnGpu, OftOverEveryMethodsLayerTrainsOnTheGpu) { for_each_case(expect_oft_trains); }
+
+void expect_merge_by_policy(const Pair& p) {
+  ASSERT_TRUE(p.gpu);
+  p.gpu->eval();
+  const at::Tensor x = at::randn({8, kIn}).to(p.cpu->compute_dtype()).to(kGpu);
+  OFTLinear oft = BackendsOnGpu::with_oft(p.gpu, BackendsOnGpu::random_rotation(0.05));  // within the series' reach
+  oft->eval();
+  at::NoGradGuard no_grad;
+  const at::Tensor before = p.gpu->dense_weight().clone(), base = p.gpu->forward(x), unmerged = oft->forward(x);
+  const sdk::MergePolicy policy = p.gpu->merge_policy();
+  if (policy.mode == sdk::MergeMode::Refused) {
+    EXPECT_THROW(oft->merge(), UsageError);
+    EXPECT_TRUE(at::equal(p.gpu->dense_weight(), before)) << "a refused merge must not touch the weight";
+    return;
   }
+  oft->merge();
+  ASSERT_TRUE(oft->merged());
+  for (const auto& buffer : p.gpu->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
+  const at::Tensor merged = oft->forward(x);
+  ASSERT_GT(relative_error(unmerged, base), 0.05) << "the rotation must change the output";
+  // Exact: the GEMM's rounding; requantize: one more rounding of the format's (3x: the rotation widens the range).
+  const double rounding =
+      relative_error(base, at::linear(x.to(at::kFloat), p.weight.to(kGpu, at::kFloat), p.bias.to(kGpu, at::kFloat)));
+  const double limit = policy.mode == sdk::MergeMode::Exact ? kForwardTolerance : 3 * rounding + kForwardTolerance;
+  EXPECT_LE(relative_error(merged, unmerged), limit) << "the format's own rounding is " << rounding;
+  EXPECT_GT(relative_error(merged, base), 0.05) << "the rotation is in the merged weight";
 }
+
+TEST_F(BackendsOnGpu, MergeOnTheGpuDoesWhatEachPolicySays) { for_each_case(expect_merge_by_policy); }
+
+void expect_quantizes_on_the_gpu(const Pair& p) {
+  const at::Tensor calibration = p.calibration.defined() ? p.calibration.to(kGpu) : at::Tensor();
+  const auto layer = BackendsOnGpu::quantize(p, p.weight.to(kGpu), p.bias.to(kGpu), calibration);
+  ASSERT_TRUE(layer);
+  for (const auto& buffer : layer->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
+  const at::Tensor on_gpu = layer->dense_weight();
+  EXPECT_TRUE(on_gpu.is_cuda());
+  // Within 1.5x the CPU quantizer's error: the same method, though a quantizer on the GPU may sum in another order.
+  const double cpu_error = relative_error(p.cpu->dense_weight(), p.weight);
+  EXPECT_LE(relative_error(on_gpu, p.weight), 1.5 * cpu_error + 1e-6);
+}
+
+TEST_F(BackendsOnGpu, EveryMethodQuantizesAWeightOnTheGpu) { for_each_case(expect_quantizes_on_the_gpu); }
 
 }  // namespace
 }  // namespace oft::test

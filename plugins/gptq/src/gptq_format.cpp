@@ -39,8 +39,13 @@ std::shared_ptr<sdk::LinearModule> GptqFormat::quantize(const at::Tensor& weight
                                                         const std::string& options_json,
                                                         const at::Tensor& calibration) const {
   GptqConfig config = GptqConfig::from_options(options_json);
-  QuantizedWeight q = calibration.defined() ? quantize_gptq(weight, calibration, config) : quantize_rtn(weight, config);
-  auto layer = make_layer(q, bias, config);
+  // The quantizer runs on the CPU: a weight on another device is quantized from CPU copies (the same values) and the
+  // layer moved where the weight was.
+  const at::Tensor cpu_weight = weight.to(at::kCPU);
+  QuantizedWeight q = calibration.defined() ? quantize_gptq(cpu_weight, calibration.to(at::kCPU), config)
+                                            : quantize_rtn(cpu_weight, config);
+  auto layer = make_layer(q, bias.defined() ? bias.to(at::kCPU) : bias, config);
+  if (!weight.device().is_cpu()) layer->to(weight.device());
   layer->set_cache_dequantized(cache_dequantized_);
   return layer;
 }
