@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The installed host: `cmake --install --component runtime` to a fresh prefix, then the installed
 # `oft plugins --json` must search <prefix>/lib/oft/plugins (next to liboft_core) and load every
-# shipped plugin there, vetting each in the installed oft-plugin-scan child first.
+# shipped plugin there, vetting each in the installed oft-plugin-scan child first; the installed `oft demo`
+# finds the task installed with it (<prefix>/share/oft/review_sentiment).
 #   install_test.sh CMAKE BUILD_DIR WORK_DIR
 set -euo pipefail
 cmake=$1 build=$2 work=$3
@@ -20,3 +21,4 @@ for name in shipped:
     assert plugin and plugin["status"] == "loaded", f"{name}: {plugin}"
 print("installed host loads", ", ".join(shipped), "from", folder)
 PY
+bash "$(dirname "$0")/app/demo_defaults_test.sh" "$work/prefix/bin/oft" "$work/demo-defaults"

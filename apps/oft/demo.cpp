@@ -14,6 +14,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adamw.h>
 
+#include "bundled_data.h"
 #include "commands.h"
 #include "compute_options.h"
 #include "host.h"
@@ -34,9 +35,9 @@ namespace fs = std::filesystem;
 
 struct DemoOptions {
   std::string model;
-  std::string data = "data/review_sentiment";
-  std::string out = "runs/demo";
-  int64_t steps = 240;  // 12 epochs of the 320 training sentences
+  std::string data = bundled_data_folder("review_sentiment").string();  // found from any current folder
+  std::string out = "runs/demo";                                        // an output: under the current folder
+  int64_t steps = 240;                                                  // 12 epochs of the 320 training sentences
   int64_t batch_size = 16;
   int64_t block_size = 32;
   double lr = 5e-3;
@@ -106,6 +107,9 @@ int run_demo(Host& host, const DemoOptions& o) {
   const auto start = std::chrono::steady_clock::now();
   at::manual_seed(static_cast<int64_t>(o.seed));
   const fs::path data_dir = o.data, out = o.out;
+  if (!fs::is_directory(data_dir))
+    throw UsageError("demo: --data '" + o.data +
+                     "' is not a folder; expected the task folder with train.jsonl, test.jsonl and labels.json");
   const auto labels = read_labels(data_dir / "labels.json");
   const ComputeSettings compute = resolve_compute(host, o.compute);
   models::LoadOptions load;
@@ -194,14 +198,22 @@ void add_demo_command(CLI::App& app, Host& host) {
   cmd->add_option("--model", o->model, "all-MiniLM-L6-v2 folder (scripts/fetch_minilm.sh prints it)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--data", o->data, "task folder with train.jsonl, test.jsonl, labels.json")
-      ->check(CLI::ExistingDirectory);
-  cmd->add_option("--out", o->out, "where the adapter and the merged model are written");
-  cmd->add_option("--steps", o->steps, "OFT training steps");
-  cmd->add_option("--block-size", o->block_size, "oft_block_size");
-  cmd->add_option("--targets", o->targets, "target_modules (module names or suffixes)")->delimiter(',');
-  cmd->add_option("--lr", o->lr, "learning rate of the OFT adapters");
-  cmd->add_option("--seed", o->seed, "random seed");
+  cmd->add_option("--data", o->data,
+                  "task folder with train.jsonl, test.jsonl, labels.json (default: the task oft ships)")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  cmd->add_option("--out", o->out,
+                  "where the adapter and the merged model are written (relative: to the current folder)")
+      ->capture_default_str();
+  cmd->add_option("--steps", o->steps, "OFT training steps")->capture_default_str();
+  cmd->add_option("--block-size", o->block_size, "oft_block_size")->capture_default_str();
+  std::string default_targets;  // shown as it is typed: comma-separated
+  for (const auto& target : o->targets) default_targets += (default_targets.empty() ? "" : ",") + target;
+  cmd->add_option("--targets", o->targets, "target_modules (module names or suffixes)")
+      ->delimiter(',')
+      ->default_str(default_targets);
+  cmd->add_option("--lr", o->lr, "learning rate of the OFT adapters")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "random seed")->capture_default_str();
   add_compute_options(*cmd, o->compute, /*eval_flag=*/false);
   cmd->callback([o, &host] {
     if (const int rc = run_demo(host, *o); rc != 0) throw CLI::RuntimeError(rc);

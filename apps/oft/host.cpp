@@ -19,7 +19,12 @@ void Host::configure(const std::filesystem::path& host_config) {
     settings_ = plugin_settings_from_json(config.at("plugins"), std::filesystem::absolute(host_config).parent_path());
   if (config.contains("logging")) {
     const auto& logging = config.at("logging");
-    if (!logging.is_object() || logging.size() != 1 || !logging.contains("level") || !logging.at("level").is_string())
+    if (logging.is_object())
+      for (const auto& [key, value] : logging.items())
+        if (key != "level")
+          throw ConfigError("unknown key '" + key + "' in host config " + host_config.string() +
+                            ": logging (expected level)");
+    if (!logging.is_object() || !logging.contains("level") || !logging.at("level").is_string())
       throw ConfigError("host config 'logging' must be {\"level\": \"trace|debug|info|warn|error|off\"}, found " +
                         logging.dump());
     log_level_ = logging.at("level").get<std::string>();

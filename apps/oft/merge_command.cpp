@@ -1,5 +1,6 @@
 // `oft merge --model DIR --adapter DIR --out DIR`: merge_and_unload, then write a full checkpoint
-// (config.json + model.safetensors) that transformers loads.
+// (config.json + model.safetensors, and the base folder's tokenizer and generation files) that transformers
+// and `oft generate` load.
 #include "commands.h"
 #include "model_session.h"
 #include "oft/errors.h"
@@ -27,7 +28,8 @@ void run_merge(Host& host, const MergeOptions& o) {
   }
   attach_adapters(host, session, adapters, names);
   session.model.module = session.oft->merge_and_unload({.safe_merge = o.safe_merge});
-  models::save_pretrained(session.model, o.out, host.formats().get());
+  // With the base folder's tokenizer and generation files, so that `oft generate --prompt` runs on the output.
+  models::save_pretrained(session.model, o.out, host.formats().get(), o.model);
   std::string merged;
   for (const auto& name : names) merged += (merged.empty() ? "" : ", ") + name;
   logger()->info("merged adapter(s) {} into {} and wrote {}", merged, o.model, o.out);

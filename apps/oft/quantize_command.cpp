@@ -1,7 +1,8 @@
 // `oft quantize --model DIR --method METHOD [--options JSON] [--calibration IN.safetensors] --out DIR`
 // Quantizes every linear layer of a dense checkpoint (except the output layer, which transformers
 // also keeps dense) with a backend plugin's format, and writes a checkpoint (config.json with
-// quantization_config + safetensors) that oft and, where it runs, the Python library load.
+// quantization_config + safetensors, and the model folder's tokenizer and generation files) that oft and, where it
+// runs, the Python library load.
 // The methods are those the loaded plugins' formats offer (`oft quantize --help` lists them).
 // A method that needs calibration gets activations: the inputs each linear layer sees when the dense
 // model runs on the calibration token ids (one pass, all layers at once; the reference GPTQ instead
@@ -221,7 +222,7 @@ void run_quantize(Host& host, const QuantizeOptions& o) {
   }
   model.config["quantization_config"] =
       nlohmann::json::parse(formats->get(method.format)->quantization_config(options.dump()));
-  models::save_pretrained(model, o.out, formats.get());
+  models::save_pretrained(model, o.out, formats.get(), o.model);  // with the tokenizer and generation files
   logger()->info("wrote {} ({} linear layers quantized with {})", o.out, linears.size(), method.format);
 }
 

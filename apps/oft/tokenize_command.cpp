@@ -42,7 +42,7 @@ void add_tokenize_command(CLI::App& app) {
   cmd->add_option("--model", options->model, "model folder (tokenizer.json, tokenizer.model or vocab.txt)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_flag("--json", options->json, "one {\"text\", \"ids\"} JSON object per line");
+  cmd->add_flag("--json", options->json, "one {\"ids\", \"text\"} JSON object per line");
   cmd->add_flag("--no-special-tokens", options->no_special_tokens, "leave out the template's BOS/EOS/CLS/SEP");
   cmd->add_option("texts", options->texts, "texts to tokenize (UTF-8)")->required();
   cmd->callback([options] { run_tokenize(*options); });

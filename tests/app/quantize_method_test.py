@@ -8,7 +8,7 @@ method with tests/CMakeLists.txt's helper, e.g.
 
 It checks that `oft plugins` and `oft quantize --help` list the method, that `oft quantize` writes a
 checkpoint (with calibration token ids when the method needs them) whose config.json carries the format's
-quantization_config, that `oft forward` on it gives logits near the dense model's but not equal to them
+quantization_config and the model folder's generation and tokenizer files, that `oft forward` on it gives logits near the dense model's but not equal to them
 (relative max error in (0, --max-error)), and that `oft plan` loads it with the given dispatcher claiming
 q_proj/v_proj and the given merge mode. Plugins come from the build's plugin folder (or OFT_PLUGIN_PATH).
 """
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -78,8 +79,13 @@ def main() -> int:
     ids = [rng.randrange(config["vocab_size"]) for _ in range(2 * 16)]
     write_safetensors(a.work / "input.safetensors",
                       {"input_ids": ("I64", [2, 16], ids), "attention_mask": ("I64", [2, 16], [1] * 32)})
+    # The model with a generation config beside it, which the quantized folder must carry over.
+    model = a.work / "model"
+    shutil.rmtree(model, ignore_errors=True)
+    shutil.copytree(a.model, model)
+    (model / "generation_config.json").write_text('{"bos_token_id": 0, "eos_token_id": 2}\n')
     quantized = a.work / "quantized"
-    args = ["quantize", "--model", a.model, "--method", a.method, "--out", quantized]
+    args = ["quantize", "--model", model, "--method", a.method, "--out", quantized]
     if a.options:
         args += ["--options", a.options]
     if method["needs_calibration"]:
@@ -90,6 +96,9 @@ def main() -> int:
     written = json.loads((quantized / "config.json").read_text()).get("quantization_config")
     if not written:
         sys.exit(f"FAIL: {quantized}/config.json has no quantization_config")
+    copied = quantized / "generation_config.json"
+    if not copied.is_file() or copied.read_bytes() != (model / "generation_config.json").read_bytes():
+        sys.exit(f"FAIL: {quantized} does not hold the model folder's generation_config.json")
 
     oft("forward", "--model", a.model, "--input", a.work / "input.safetensors", "--output", a.work / "dense.safetensors")
     oft("forward", "--model", quantized, "--input", a.work / "input.safetensors", "--output", a.work / "q.safetensors")

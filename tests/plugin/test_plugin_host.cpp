@@ -482,5 +482,23 @@ TEST_F(PluginHostTest, EachPluginGetsItsOwnSectionOfPluginsConfig) {
   EXPECT_EQ(report_for(result, plugin_file(kGood, "fixture_second")).status, PluginStatus::Loaded);
 }
 
+// A section for a name no plugin file has (a typo) would reach nothing: an error naming it and the names found.
+// A disabled plugin's section is fine: the plugin is there, only turned off.
+TEST_F(PluginHostTest, PluginsConfigSectionForAPluginNotFoundIsAnError) {
+  PluginHostOptions options = only({kGood});
+  options.settings.config["fixture_godo"] = "{}";
+  try {
+    load_plugins(options);
+    FAIL() << "a plugins.config section for a plugin that was not found was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("unknown key plugins.config.fixture_godo in the host config: no plugin named "
+                                    "'fixture_godo' was found (expected one of the plugins found: fixture_good, "
+                                    "fixture_second)"));
+  }
+  options.settings.config = {{"fixture_second", "{}"}};
+  options.settings.disable = {"fixture_second"};
+  EXPECT_NO_THROW(load_plugins(options));
+}
+
 }  // namespace
 }  // namespace oft

@@ -13,6 +13,7 @@
 #include "hf/checkpoint_files.h"
 #include "nn/module_types.h"
 #include "oft/errors.h"
+#include "oft/hf/companion_files.h"
 #include "oft/io/atomic_file.h"
 #include "oft/io/safetensors.h"
 #include "oft/log.h"
@@ -321,7 +322,8 @@ Pretrained load_pretrained(const fs::path& dir, const LoadOptions& options) {
   return wrap(std::move(a), config, dir.string(), options.formats.get());
 }
 
-void save_pretrained(const Pretrained& model, const fs::path& dir, const FormatRegistry* formats) {
+void save_pretrained(const Pretrained& model, const fs::path& dir, const FormatRegistry* formats,
+                     const fs::path& companions_from) {
   if (!model.module) throw UsageError("save_pretrained: the model is empty");
   BuildOptions meta;
   meta.device = c10::kMeta;
@@ -365,6 +367,7 @@ void save_pretrained(const Pretrained& model, const fs::path& dir, const FormatR
   write_folder_atomically(dir, [&](const fs::path& tmp) {
     safetensors::save(tmp / "model.safetensors", out, {{"format", "pt"}});
     write_atomically(tmp / "config.json", [&](std::ostream& os) { os << config.dump(2) << "\n"; });
+    if (!companions_from.empty()) copy_companion_files(companions_from, tmp);
   });
 }
 

@@ -3,6 +3,8 @@ target_sources(oft_core PRIVATE src/hf/layers.cpp)
 target_sources(oft_core PRIVATE src/hf/bert.cpp)
 target_sources(oft_core PRIVATE src/hf/pretrained.cpp)
 target_sources(oft_core PRIVATE src/hf/checkpoint_files.cpp)  # config.json, model.safetensors(.index.json)
+target_sources(oft_core PRIVATE src/hf/companion_files.cpp)  # tokenizer and generation files copied on save
+set_source_files_properties(src/hf/companion_files.cpp PROPERTIES SKIP_PRECOMPILE_HEADERS ON)  # torch-free
 target_sources(oft_core PRIVATE src/hf/llama.cpp)
 target_sources(oft_core PRIVATE src/hf/gpt2.cpp)
 target_sources(oft_core PRIVATE src/hf/cached_decoding.cpp)

@@ -111,6 +111,21 @@ void enforce_required(const PluginHostOptions& options, const PluginHostResult& 
   if (!problems.empty()) throw PluginError(problems + " (plugins.require)");
 }
 
+// The keys of plugins.config are plugin names: a section no plugin file is named for would reach nothing
+// (a typo, or a plugin that is not installed), so it is an error rather than settings silently dropped.
+void reject_config_of_unknown_plugins(const PluginHostOptions& options, const PluginHostResult& result) {
+  std::set<std::string> found;
+  for (const auto& r : result.files)
+    if (!r.name.empty()) found.insert(r.name);
+  for (const auto& [name, section] : options.settings.config) {
+    if (found.count(name)) continue;
+    std::string names;
+    for (const auto& f : found) names += (names.empty() ? "" : ", ") + f;
+    throw ConfigError("unknown key plugins.config." + name + " in the host config: no plugin named '" + name +
+                      "' was found (expected one of the plugins found: " + (names.empty() ? "none" : names) + ")");
+  }
+}
+
 }  // namespace
 
 PluginHostResult load_plugins(const PluginHostOptions& options) {
@@ -166,6 +181,7 @@ PluginHostResult load_plugins(const PluginHostOptions& options) {
     result.dispatchers.push_back({info.name, info.priority, info.origin.empty() ? "built in" : info.origin});
   for (const auto& info : result.formats->describe())
     result.format_summaries.push_back({info.name, info.origin, info.methods});
+  reject_config_of_unknown_plugins(options, result);
   enforce_required(options, result);
   return result;
 }

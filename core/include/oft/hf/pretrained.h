@@ -58,11 +58,14 @@ OFT_CORE_API Pretrained load_pretrained(const std::filesystem::path& dir, const 
 // A randomly initialized model for `config` on `device` (meta: no storage at all).
 OFT_CORE_API Pretrained from_config(const nlohmann::json& config, c10::Device device = c10::kCPU);
 
-// config.json + model.safetensors (atomic writes) with transformers' names; tied weights are saved
-// once, as transformers does. Quantized layers are saved through `formats`. UsageError for a model
-// that still holds OFT layers (merge_and_unload first) or has tensors on the meta device.
+// config.json + model.safetensors with transformers' names; tied weights are saved once, as transformers
+// does. Quantized layers are saved through `formats`. With `companions_from` (the folder the model came
+// from), its tokenizer and generation files (oft/hf/companion_files.h) are copied too. The folder is
+// written aside and renamed into place whole. UsageError for a model that still holds OFT layers
+// (merge_and_unload first) or has tensors on the meta device.
 OFT_CORE_API void save_pretrained(const Pretrained& model, const std::filesystem::path& dir,
-                                  const FormatRegistry* formats = nullptr);
+                                  const FormatRegistry* formats = nullptr,
+                                  const std::filesystem::path& companions_from = {});
 
 // The model_type values load_pretrained and from_config accept.
 OFT_CORE_API const std::vector<std::string>& supported_model_types();

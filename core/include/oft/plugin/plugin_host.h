@@ -78,7 +78,8 @@ struct PluginHostResult {
   std::vector<FormatSummary> format_summaries;   // the loaded formats, by name
 };
 
-// Throws PluginError when a plugin named in plugins.require is missing, disabled or rejected.
+// Throws ConfigError when plugins.config has a section for a name no plugin file found has, and
+// PluginError when a plugin named in plugins.require is missing, disabled or rejected.
 OFT_CORE_API PluginHostResult load_plugins(const PluginHostOptions& options);
 
 // Loads one plugin file in this process and checks it as load_plugins would (without the search,
