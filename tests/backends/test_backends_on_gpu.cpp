@@ -4,7 +4,7 @@
 // a random weight in fp32, bf16 and fp16 with its default options on the CPU; the saved tensors load into a second
 // layer that moves to the GPU. There:
 // - its dense weight is the CPU layer's, bit for bit (the same float32 steps and one rounding on both devices);
-// - its forward agrees with the CPU layer's within 1e-2 of the output's scale (the GPU may multiply in the
+// - its forward agrees with the CPU layer's within 1.5e-2 of the output's scale (the GPU may multiply in the
 //   format's 16-bit dtype where the CPU path multiplies in float32);
 // - OFT over it trains there: the output and the rotation's gradient agree with OFT over the CPU layer;
 // - a merge there does what the layer's merge policy says (refused: nothing changes; otherwise the merged
@@ -32,7 +32,9 @@ namespace {
 
 constexpr int64_t kIn = 256, kOut = 128;  // whole blocks, groups and packed words for every shipped format
 constexpr int64_t kOftBlock = 32;
-constexpr double kForwardTolerance = 1e-2;
+// 1.5e-2: a format may round the activations on one device only (LLM.int8's CPU eval path makes them int8; on a
+// GPU it dequantizes and runs one GEMM), measured at 0.6-0.7e-2 here and above 1e-2 for 3% of random draws.
+constexpr double kForwardTolerance = 1.5e-2;
 const at::Device kGpu(at::kCUDA, 0);
 
 // "" when this process can compute on cuda:0, else why not (the reason the tests skip with).
