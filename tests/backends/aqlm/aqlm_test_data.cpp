@@ -38,4 +38,18 @@ std::vector<GoldenCase> golden_cases(const std::string& file_name) {
   return cases;
 }
 
+std::string layout_name(const CodebookLayout& l) {
+  return std::to_string(l.codebooks) + "x" + std::to_string(l.nbits) + " og" + std::to_string(l.out_group) + " ig" +
+         std::to_string(l.in_group);
+}
+
+AqlmConfig config_of(const CodebookLayout& l) {
+  AqlmConfig config;
+  config.num_codebooks = l.codebooks;
+  config.nbits_per_codebook = l.nbits;
+  config.out_group_size = l.out_group;
+  config.in_group_size = l.in_group;
+  return config;
+}
+
 }  // namespace oft::aqlm::test

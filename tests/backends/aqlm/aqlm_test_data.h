@@ -30,4 +30,13 @@ struct GoldenCase {
 
 std::vector<GoldenCase> golden_cases(const std::string& file_name);  // "aqlm_layers" or "aqlm_oft"
 
+// A codebook layout for random layers: `codebooks` x `nbits` codes per group of out_group x in_group weights.
+struct CodebookLayout {
+  int64_t codebooks, nbits, out_group, in_group;
+};
+// "2x8 og1 ig8", for test traces.
+std::string layout_name(const CodebookLayout& l);
+// The layout's AqlmConfig (the other fields at their defaults).
+AqlmConfig config_of(const CodebookLayout& l);
+
 }  // namespace oft::aqlm::test

@@ -10,31 +10,25 @@
 #include "aqlm_codes.h"
 #include "aqlm_codeword_product.h"
 #include "aqlm_format.h"
+#include "aqlm_test_data.h"
 #include "test_support.h"
 
 namespace oft::aqlm::test {
 namespace {
 
-struct Layout {
-  int64_t codebooks, nbits, out_group, in_group;
-};
-
 // The golden cases' layouts plus 1x16 and 1x8 in groups of 8: one and two codebooks with single-row output groups
 // (the kernels that know the codebook count) in input groups of 4, 8 and 16 (one, two and four four-lane chunks),
 // the generic kernel with output groups of 2 and 4, input groups of 2 (one lane).
-const Layout kLayouts[] = {{1, 16, 1, 8}, {2, 8, 1, 8}, {1, 8, 1, 8},  {1, 16, 1, 4}, {2, 8, 1, 16},
-                           {1, 8, 2, 4},  {3, 6, 4, 2}, {4, 4, 1, 16}, {2, 10, 2, 8}};
+const CodebookLayout kLayouts[] = {{1, 16, 1, 8}, {2, 8, 1, 8}, {1, 8, 1, 8},  {1, 16, 1, 4}, {2, 8, 1, 16},
+                                   {1, 8, 2, 4},  {3, 6, 4, 2}, {4, 4, 1, 16}, {2, 10, 2, 8}};
 
 // Row blocks of four and, for output groups of 1 and 2, the single rows after them.
-int64_t outputs_of(const Layout& l) { return l.out_group == 4 ? 44 : 46; }
+int64_t outputs_of(const CodebookLayout& l) { return l.out_group == 4 ? 44 : 46; }
 
-std::shared_ptr<AqlmLinear> random_layer(const Layout& l, c10::ScalarType dtype, int64_t out = 0, int64_t in = 64) {
+std::shared_ptr<AqlmLinear> random_layer(const CodebookLayout& l, c10::ScalarType dtype, int64_t out = 0,
+                                         int64_t in = 64) {
   if (out == 0) out = outputs_of(l);
-  AqlmConfig config;
-  config.num_codebooks = l.codebooks;
-  config.nbits_per_codebook = l.nbits;
-  config.out_group_size = l.out_group;
-  config.in_group_size = l.in_group;
+  const AqlmConfig config = config_of(l);
   const int64_t q = config.codebook_size();
   AqlmWeights w{at::randint(q, {out / l.out_group, in / l.in_group, l.codebooks}, at::kLong),
                 at::randn({l.codebooks, q, l.out_group, l.in_group}).to(dtype),
@@ -53,17 +47,12 @@ at::Tensor unrounded_weight(const AqlmLinear& layer) {
   return from_groups(sum * layer.scales().to(at::kFloat).reshape({-1, 1, 1, 1}));
 }
 
-std::string name(const Layout& l) {
-  return std::to_string(l.codebooks) + "x" + std::to_string(l.nbits) + " og" + std::to_string(l.out_group) + " ig" +
-         std::to_string(l.in_group);
-}
-
 TEST(AqlmCodewordProduct, EqualsTheDequantizedProductUpToSummationOrderForFloat32Codebooks) {
   at::manual_seed(1);
   c10::NoGradGuard no_grad;
-  for (const Layout& l : kLayouts)
+  for (const CodebookLayout& l : kLayouts)
     for (int64_t tokens : {int64_t{1}, int64_t{3}, int64_t{8}}) {
-      SCOPED_TRACE(name(l) + ", " + std::to_string(tokens) + " tokens");
+      SCOPED_TRACE(layout_name(l) + ", " + std::to_string(tokens) + " tokens");
       auto layer = random_layer(l, at::kFloat);
       const at::Tensor x = at::randn({tokens, layer->in_features()});
       const at::Tensor expected = at::linear(x, layer->dequantize(), layer->bias());
@@ -74,9 +63,9 @@ TEST(AqlmCodewordProduct, EqualsTheDequantizedProductUpToSummationOrderForFloat3
 TEST(AqlmCodewordProduct, LeavesTheCodewordSumsOfReducedPrecisionCodebooksUnrounded) {
   at::manual_seed(2);
   c10::NoGradGuard no_grad;
-  for (const Layout& l : kLayouts)
+  for (const CodebookLayout& l : kLayouts)
     for (const at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
-      SCOPED_TRACE(name(l) + ", " + c10::toString(dtype));
+      SCOPED_TRACE(layout_name(l) + ", " + c10::toString(dtype));
       auto layer = random_layer(l, dtype);
       const at::Tensor x = at::randn({5, layer->in_features()});
       const at::Tensor y = product(*layer, x, l.nbits);
@@ -92,11 +81,11 @@ TEST(AqlmCodewordProduct, EightLanesGiveTheBitsOfTheCodeForEveryCpu) {
   if (!sdk::runs_in_8_lanes(at::kFloat)) GTEST_SKIP() << "this CPU has no eight-lane path (x86 AVX2 + F16C)";
   at::manual_seed(3);
   c10::NoGradGuard no_grad;
-  for (const Layout& l : kLayouts) {
+  for (const CodebookLayout& l : kLayouts) {
     if (l.in_group != 8) continue;  // only input groups of 8 take eight lanes
     for (const at::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16})
       for (int64_t tokens : {int64_t{1}, int64_t{2}, int64_t{7}}) {
-        SCOPED_TRACE(name(l) + ", " + c10::toString(dtype) + ", " + std::to_string(tokens) + " tokens");
+        SCOPED_TRACE(layout_name(l) + ", " + c10::toString(dtype) + ", " + std::to_string(tokens) + " tokens");
         auto layer = random_layer(l, dtype);
         const at::Tensor x = at::randn({tokens, layer->in_features()});
         EXPECT_TRUE(at::equal(product(*layer, x, l.nbits, sdk::RoundingPath::kFastest),
@@ -108,10 +97,10 @@ TEST(AqlmCodewordProduct, EightLanesGiveTheBitsOfTheCodeForEveryCpu) {
 TEST(AqlmCodewordProduct, ReadsCodesOfUpTo8BitsAlikeFromInt8AndInt16) {
   at::manual_seed(6);
   c10::NoGradGuard no_grad;
-  for (const Layout& l : kLayouts) {
+  for (const CodebookLayout& l : kLayouts) {
     if (l.nbits > 8) continue;
     for (const auto path : {sdk::RoundingPath::kFastest, sdk::RoundingPath::kPortable}) {
-      SCOPED_TRACE(name(l) + (path == sdk::RoundingPath::kFastest ? ", fastest" : ", portable"));
+      SCOPED_TRACE(layout_name(l) + (path == sdk::RoundingPath::kFastest ? ", fastest" : ", portable"));
       auto layer = random_layer(l, at::kHalf);
       const at::Tensor x = at::randn({3, layer->in_features()});
       const at::Tensor scales = layer->scales().to(at::kFloat).reshape(-1);
@@ -127,8 +116,8 @@ TEST(AqlmCodewordProduct, ReadsCodesOfUpTo8BitsAlikeFromInt8AndInt16) {
 TEST(AqlmCodewordProduct, ForwardTakesItUpToTheTokenLimitAndInEveryInputShape) {
   at::manual_seed(4);
   c10::NoGradGuard no_grad;
-  for (const Layout& l : {kLayouts[0], kLayouts[1]}) {
-    SCOPED_TRACE(name(l));
+  for (const CodebookLayout& l : {kLayouts[0], kLayouts[1]}) {
+    SCOPED_TRACE(layout_name(l));
     auto layer = random_layer(l, at::kHalf);
     const auto by_codewords = [&](const at::Tensor& x2d) {
       return (product(*layer, x2d.to(at::kFloat), l.nbits) + layer->bias().to(at::kFloat)).to(x2d.scalar_type());

@@ -47,24 +47,11 @@ TEST(AqlmDequantOperators, GoldenLayersGiveTheCpuKernelsBits) {
     }
 }
 
-struct OperatorLayout {
-  int64_t codebooks, nbits, out_group, in_group;
-};
-
-std::string layout_name(const OperatorLayout& l) {
-  return std::to_string(l.codebooks) + "x" + std::to_string(l.nbits) + " og" + std::to_string(l.out_group) + " ig" +
-         std::to_string(l.in_group);
-}
-
 // Random codes, codebooks and scales of `dtype`; the first codewords of every codebook hold -0 and values whose sum
 // is a bf16 tie (with two codebooks or more: one bf16 value cannot be one), and the first code tuple names them.
-std::shared_ptr<AqlmLinear> layer_with_random_codebooks(const OperatorLayout& l, c10::ScalarType dtype) {
+std::shared_ptr<AqlmLinear> layer_with_random_codebooks(const CodebookLayout& l, c10::ScalarType dtype) {
   const int64_t out = 8 * l.out_group, in = 12 * l.in_group;
-  AqlmConfig config;
-  config.num_codebooks = l.codebooks;
-  config.nbits_per_codebook = l.nbits;
-  config.out_group_size = l.out_group;
-  config.in_group_size = l.in_group;
+  const AqlmConfig config = config_of(l);
   const int64_t q = config.codebook_size();
   at::Tensor codes = at::randint(q, {out / l.out_group, in / l.in_group, l.codebooks}, at::kLong);
   codes[0][0].fill_(0);
@@ -79,11 +66,11 @@ std::shared_ptr<AqlmLinear> layer_with_random_codebooks(const OperatorLayout& l,
 
 // 1x16, 2x8 in groups of 8 and 16, output groups of 2 and 4, input groups of 2 and 3 (the kernels' one lane), and
 // three and four codebooks, whose sums' order shows in fp32.
-const OperatorLayout kOperatorLayouts[] = {{1, 16, 1, 8}, {2, 8, 1, 8}, {2, 8, 1, 16}, {1, 8, 2, 4},
+const CodebookLayout kCodebookLayouts[] = {{1, 16, 1, 8}, {2, 8, 1, 8}, {2, 8, 1, 16}, {1, 8, 2, 4},
                                            {3, 6, 4, 2},  {4, 4, 1, 8}, {2, 10, 2, 8}, {3, 5, 1, 3}};
 
 TEST(AqlmDequantOperators, RandomCodebooksOfEveryLayoutAndDtypeGiveTheCpuKernelsBits) {
-  for (const OperatorLayout& l : kOperatorLayouts)
+  for (const CodebookLayout& l : kCodebookLayouts)
     for (c10::ScalarType dtype : {at::kFloat, at::kHalf, at::kBFloat16}) {
       SCOPED_TRACE(layout_name(l) + ", " + c10::toString(dtype));
       at::manual_seed(l.nbits * 10 + l.in_group);
