@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every host-level key of the host config is checked: an unknown one fails the command with an error that
 # names the key, its section and the keys expected, and so does a plugins.config section for a name no plugin
-# file has. (What a plugin's own section holds is the plugin's to check.)
+# file has. Every plugin found refuses a key of its own section it does not know, which fails the command with
+# the plugin's reason.
 #   host_config_keys_test.sh OFT WORK_DIR
 set -euo pipefail
 oft=$1 work=$2
@@ -21,6 +22,15 @@ expect_error '{"distributed": {"buckets": 4}}' \
   "unknown key 'buckets' in host config $work/host.json: distributed (expected backend, bucket_mb, timeout_s)"
 expect_error '{"plugins": {"config": {"no_such_plugin": {}}}}' \
   "unknown key plugins.config.no_such_plugin in the host config: no plugin named 'no_such_plugin' was found"
+plugins=$("$oft" plugins --json | python3 -c '
+import json, sys
+print(" ".join(p["name"] for p in json.load(sys.stdin)["plugins"] if p["status"] == "loaded"))')
+[ -n "$plugins" ] || fail "no plugin loaded"
+for plugin in $plugins; do
+  expect_error "{\"plugins\": {\"config\": {\"$plugin\": {\"no_such_setting\": 1}}}}" \
+    "plugins.config.$plugin in the host config reaches no plugin: '$plugin' was rejected"
+  [[ "$out" == *"unknown plugin config key \"no_such_setting\""* ]] || fail "$plugin: the key is not named: $out"
+done
 echo '{"logging": {"level": "warn"}}' >"$work/host.json"
 "$oft" --host-config "$work/host.json" plugins >/dev/null || fail "a good host config was refused"
 echo "host config keys: ok"

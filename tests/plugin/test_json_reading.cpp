@@ -1,4 +1,5 @@
-// oft/sdk/json_reading.h: the plugins' strict reading of quantization_config and quantize options.
+// oft/sdk/json_reading.h and plugin_config.h: the plugins' strict reading of quantization_config, quantize options
+// and their own section of the host config.
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oft/sdk/json_reading.h"
+#include "oft/sdk/plugin_config.h"
 
 namespace {
 
@@ -72,6 +74,34 @@ TEST(JsonReading, AValueOfTheWrongKindIsRefusedWithKeyAndValue) {
   EXPECT_EQ(invalid_argument_of(
                 [&] { oft::sdk::json_value<int>(config, "bits", "gptq", "quantization_config", "an integer"); }),
             "gptq: quantization_config \"bits\" must be an integer, got 4.5");
+}
+
+TEST(JsonReading, AnUnknownKeyIsRefusedWithTheKeysExpected) {
+  const json options = {{"bits", 4}, {"group_szie", 64}};
+  EXPECT_EQ(invalid_argument_of([&] {
+              oft::sdk::reject_unknown_keys(options, {"bits", "group_size"}, "awq", "option");
+            }),
+            "awq: unknown option \"group_szie\" (expected bits, group_size)");
+  EXPECT_EQ(invalid_argument_of([&] { oft::sdk::reject_unknown_keys(options, {}, "bnb", "plugin config key"); }),
+            "bnb: unknown plugin config key \"bits\" (expected none)");
+  EXPECT_EQ(invalid_argument_of([&] {
+              oft::sdk::reject_unknown_keys(options, {"group_szie", "bits"}, "awq", "option");
+            }),
+            "");
+}
+
+TEST(PluginConfig, ReadsCacheDequantizedAndRefusesAnythingElse) {
+  using oft::sdk::read_cache_dequantized_config;
+  EXPECT_FALSE(read_cache_dequantized_config("", "gptq"));
+  EXPECT_FALSE(read_cache_dequantized_config("{}", "gptq"));
+  EXPECT_TRUE(read_cache_dequantized_config(R"({"cache_dequantized": true})", "gptq"));
+  EXPECT_FALSE(read_cache_dequantized_config(R"({"cache_dequantized": false})", "gptq"));
+  EXPECT_EQ(invalid_argument_of([] { read_cache_dequantized_config(R"({"cache_dequantised": true})", "hqq"); }),
+            "hqq: unknown plugin config key \"cache_dequantised\" (expected cache_dequantized)");
+  EXPECT_EQ(invalid_argument_of([] { read_cache_dequantized_config(R"({"cache_dequantized": 1})", "hqq"); }),
+            "hqq: plugin config \"cache_dequantized\" must be a boolean, got 1");
+  EXPECT_EQ(invalid_argument_of([] { read_cache_dequantized_config("[]", "hqq"); }),
+            "hqq: plugin config must be a JSON object");
 }
 
 }  // namespace

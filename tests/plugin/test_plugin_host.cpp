@@ -474,12 +474,30 @@ TEST(PluginSettingsTest, ReadsThePluginsSectionOfTheHostConfig) {
 
 TEST_F(PluginHostTest, EachPluginGetsItsOwnSectionOfPluginsConfig) {
   PluginHostOptions options = only({kGood});
-  options.settings.config["fixture_good"] = R"({"refuse": true})";
+  options.settings.config["fixture_good"] = R"({"keep": true})";
+  // fixture_good would refuse this one: it reaches only fixture_second, which reads no settings.
+  options.settings.config["fixture_second"] = R"({"refuse": true})";
   const PluginHostResult result = load_plugins(options);
-  const auto& good = report_for(result, plugin_file(kGood, "fixture_good"));
-  EXPECT_EQ(good.status, PluginStatus::Rejected);
-  EXPECT_THAT(good.reason, HasSubstr("registration failed: refused by its settings {\"refuse\": true}"));
+  EXPECT_EQ(report_for(result, plugin_file(kGood, "fixture_good")).status, PluginStatus::Loaded);
   EXPECT_EQ(report_for(result, plugin_file(kGood, "fixture_second")).status, PluginStatus::Loaded);
+}
+
+// A section is settings the user wants in force: a plugin that refuses its section (fixture_good refuses
+// {"refuse": ...}) fails the whole load with the plugin's reason, where any other rejected plugin is only reported.
+TEST_F(PluginHostTest, APluginRefusingItsSectionOfPluginsConfigIsAnError) {
+  PluginHostOptions options = only({kGood});
+  options.settings.config["fixture_good"] = R"({"refuse": true})";
+  try {
+    load_plugins(options);
+    FAIL() << "a plugin that refused its plugins.config section was only reported";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("plugins.config.fixture_good in the host config reaches no plugin: 'fixture_good' "
+                                    "was rejected (" +
+                                    plugin_file(kGood, "fixture_good").string() +
+                                    ": registration failed: refused by its settings {\"refuse\": true})"));
+  }
+  options.settings.disable = {"fixture_good"};
+  EXPECT_NO_THROW(load_plugins(options));
 }
 
 // A section for a name no plugin file has (a typo) would reach nothing: an error naming it and the names found.

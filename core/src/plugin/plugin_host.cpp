@@ -111,18 +111,29 @@ void enforce_required(const PluginHostOptions& options, const PluginHostResult& 
   if (!problems.empty()) throw PluginError(problems + " (plugins.require)");
 }
 
-// The keys of plugins.config are plugin names: a section no plugin file is named for would reach nothing
-// (a typo, or a plugin that is not installed), so it is an error rather than settings silently dropped.
-void reject_config_of_unknown_plugins(const PluginHostOptions& options, const PluginHostResult& result) {
+// The keys of plugins.config are plugin names, and a section is settings the user wants in force: one that reaches
+// no plugin (a typo, a plugin that is not installed, or one that failed to load, e.g. refusing the section's own
+// keys) is an error rather than settings silently dropped. A disabled plugin's section is fine: it is only off.
+void check_config_reaches_its_plugin(const PluginHostOptions& options, const PluginHostResult& result) {
   std::set<std::string> found;
   for (const auto& r : result.files)
     if (!r.name.empty()) found.insert(r.name);
   for (const auto& [name, section] : options.settings.config) {
-    if (found.count(name)) continue;
-    std::string names;
-    for (const auto& f : found) names += (names.empty() ? "" : ", ") + f;
-    throw ConfigError("unknown key plugins.config." + name + " in the host config: no plugin named '" + name +
-                      "' was found (expected one of the plugins found: " + (names.empty() ? "none" : names) + ")");
+    if (!found.count(name)) {
+      std::string names;
+      for (const auto& f : found) names += (names.empty() ? "" : ", ") + f;
+      throw ConfigError("unknown key plugins.config." + name + " in the host config: no plugin named '" + name +
+                        "' was found (expected one of the plugins found: " + (names.empty() ? "none" : names) + ")");
+    }
+    const auto loaded_or_off = [&](const PluginFileReport& r) {
+      return r.name == name && r.status != PluginStatus::Rejected;
+    };
+    if (std::any_of(result.files.begin(), result.files.end(), loaded_or_off)) continue;
+    std::string why;
+    for (const auto& r : result.files)
+      if (r.name == name) why += (why.empty() ? "" : "; ") + r.file.string() + ": " + r.reason;
+    throw ConfigError("plugins.config." + name + " in the host config reaches no plugin: '" + name +
+                      "' was rejected (" + why + ")");
   }
 }
 
@@ -181,7 +192,7 @@ PluginHostResult load_plugins(const PluginHostOptions& options) {
     result.dispatchers.push_back({info.name, info.priority, info.origin.empty() ? "built in" : info.origin});
   for (const auto& info : result.formats->describe())
     result.format_summaries.push_back({info.name, info.origin, info.methods});
-  reject_config_of_unknown_plugins(options, result);
+  check_config_reaches_its_plugin(options, result);
   enforce_required(options, result);
   return result;
 }

@@ -1,6 +1,5 @@
 #include "aqlm_config.h"
 
-#include <set>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -64,23 +63,11 @@ std::string AqlmConfig::to_quantization_config() const {
 
 QuantizeSettings QuantizeSettings::from_options(const std::string& json_text) {
   const json options = sdk::parse_json_object(json_text, "aqlm", "options");
-  static const std::set<std::string> known = {"quant_method",
-                                              "in_group_size",
-                                              "out_group_size",
-                                              "num_codebooks",
-                                              "nbits_per_codebook",
-                                              "linear_weights_not_to_quantize",
-                                              "beam_size",
-                                              "epochs",
-                                              "kmeans_iterations",
-                                              "codebook_iterations",
-                                              "seed"};
-  for (const auto& item : options.items())
-    if (!known.count(item.key()))
-      throw std::invalid_argument("aqlm: unknown option \"" + item.key() +
-                                  "\" (expected in_group_size, out_group_size, num_codebooks, nbits_per_codebook, "
-                                  "linear_weights_not_to_quantize, beam_size, epochs, kmeans_iterations, "
-                                  "codebook_iterations, seed)");
+  sdk::reject_unknown_keys(
+      options,
+      {"quant_method", "in_group_size", "out_group_size", "num_codebooks", "nbits_per_codebook",
+       "linear_weights_not_to_quantize", "beam_size", "epochs", "kmeans_iterations", "codebook_iterations", "seed"},
+      "aqlm", "option");
   if (options.contains("quant_method") && options["quant_method"] != "aqlm")
     throw std::invalid_argument("aqlm: option \"quant_method\" must be \"aqlm\", got " +
                                 options["quant_method"].dump());

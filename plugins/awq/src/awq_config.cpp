@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <set>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -71,12 +70,10 @@ AwqConfig AwqConfig::from_quantization_config(const std::string& json_text) {
 
 AwqConfig AwqConfig::from_options(const std::string& json_text) {
   json options = parse(json_text, "options");
-  static const std::set<std::string> known = {"bits",       "group_size",   "zero_point", "format",      "version",
-                                              "pack_dtype", "quant_method", "method",     "scale_search"};
-  for (const auto& item : options.items())
-    if (!known.count(item.key()))
-      throw std::invalid_argument("awq: unknown option \"" + item.key() +
-                                  "\" (expected bits, group_size, zero_point, format, scale_search)");
+  sdk::reject_unknown_keys(
+      options,
+      {"bits", "group_size", "zero_point", "format", "version", "pack_dtype", "quant_method", "method", "scale_search"},
+      "awq", "option");
   for (const char* key : {"quant_method", "method"})
     if (options.contains(key) && options[key] != "awq")
       throw std::invalid_argument(std::string("awq: option ") + key + " must be \"awq\", got " + options[key].dump());

@@ -2,8 +2,12 @@
 
 #include <set>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "oft/sdk/json_reading.h"
 
 namespace oft::bnb {
 namespace {
@@ -11,22 +15,23 @@ namespace {
 using nlohmann::json;
 
 // Every key transformers' BitsAndBytesConfig.to_dict() writes, plus oft's blocksize extension.
-const std::set<std::string> kKnownKeys = {"quant_method",
-                                          "_load_in_8bit",
-                                          "_load_in_4bit",
-                                          "load_in_8bit",
-                                          "load_in_4bit",
-                                          "llm_int8_threshold",
-                                          "llm_int8_skip_modules",
-                                          "llm_int8_enable_fp32_cpu_offload",
-                                          "llm_int8_has_fp16_weight",
-                                          "bnb_4bit_quant_type",
-                                          "bnb_4bit_use_double_quant",
-                                          "bnb_4bit_compute_dtype",
-                                          "bnb_4bit_quant_storage",
-                                          "bnb_4bit_blocksize"};
+const std::vector<std::string> kKnownKeys = {"quant_method",
+                                             "_load_in_8bit",
+                                             "_load_in_4bit",
+                                             "load_in_8bit",
+                                             "load_in_4bit",
+                                             "llm_int8_threshold",
+                                             "llm_int8_skip_modules",
+                                             "llm_int8_enable_fp32_cpu_offload",
+                                             "llm_int8_has_fp16_weight",
+                                             "bnb_4bit_quant_type",
+                                             "bnb_4bit_use_double_quant",
+                                             "bnb_4bit_compute_dtype",
+                                             "bnb_4bit_quant_storage",
+                                             "bnb_4bit_blocksize"};
 
-json parse(const std::string& text, bool reject_unknown_keys) {
+// `strict` for the user's quantize options (only the keys above); a checkpoint's quantization_config may hold others.
+json parse(const std::string& text, bool strict) {
   if (text.empty()) return json::object();
   json j;
   try {
@@ -35,10 +40,7 @@ json parse(const std::string& text, bool reject_unknown_keys) {
     throw std::invalid_argument(std::string("bitsandbytes options: not valid JSON (") + e.what() + ")");
   }
   if (!j.is_object()) throw std::invalid_argument("bitsandbytes options: expected a JSON object, got " + j.dump());
-  for (const auto& [key, value] : j.items())
-    if (reject_unknown_keys && !kKnownKeys.count(key))
-      throw std::invalid_argument("bitsandbytes options: unknown key '" + key +
-                                  "' (expected transformers' BitsAndBytesConfig keys)");
+  if (strict) sdk::reject_unknown_keys(j, kKnownKeys, "bitsandbytes options", "key");
   if (j.contains("quant_method") && j["quant_method"] != "bitsandbytes")
     throw std::invalid_argument("bitsandbytes options: quant_method is " + j["quant_method"].dump() +
                                 ", expected \"bitsandbytes\"");

@@ -5,11 +5,13 @@
 #include "linear4bit.h"
 #include "linear8bit.h"
 #include "oft/sdk/plugin.h"
+#include "oft/sdk/plugin_config.h"
 #include "oft/sdk/typed_dispatcher.h"
 
 namespace {
 
 void register_bnb(oft::sdk::Registrar& registrar) {
+  oft::sdk::read_plugin_config(registrar.config_json(), "bnb", {});  // no settings: any key is a mistake
   // Each layer type is claimed by its own dispatcher, in PEFT's order (8-bit at 100, 4-bit at 200).
   registrar.add(std::make_shared<oft::sdk::TypedDispatcher<oft::bnb::Linear8bitLt>>(oft::bnb::kFormat8bit, 100));
   registrar.add(std::make_shared<oft::sdk::TypedDispatcher<oft::bnb::Linear4bit>>(oft::bnb::kFormat4bit, 200));

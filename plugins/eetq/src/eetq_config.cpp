@@ -35,9 +35,7 @@ void check_quantization_config(const std::string& json_text) {
 
 void check_options(const std::string& json_text) {
   const json options = sdk::parse_json_object(json_text, "eetq", "options");
-  for (const auto& [key, value] : options.items())
-    if (key != "weights" && key != "quant_method")
-      throw std::invalid_argument("eetq: unknown option \"" + key + "\" (known: weights, quant_method)");
+  sdk::reject_unknown_keys(options, {"weights", "quant_method"}, "eetq", "option");
   expect_string(options, "weights", "int8", "option");
   expect_string(options, "quant_method", "eetq", "option");
 }

@@ -1,6 +1,5 @@
 #include "gptq_config.h"
 
-#include <set>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -80,14 +79,10 @@ GptqConfig GptqConfig::from_quantization_config(const std::string& json_text) {
 
 GptqConfig GptqConfig::from_options(const std::string& json_text) {
   json options = parse(json_text, "options");
-  static const std::set<std::string> known = {
-      "bits",   "group_size", "desc_act",     "sym",   "static_groups", "damp_percent", "checkpoint_format",
-      "format", "pack_dtype", "quant_method", "method"};
-  for (const auto& item : options.items())
-    if (!known.count(item.key()))
-      throw std::invalid_argument("gptq: unknown option \"" + item.key() +
-                                  "\" (expected bits, group_size, desc_act, sym, static_groups, damp_percent, "
-                                  "checkpoint_format, pack_dtype)");
+  sdk::reject_unknown_keys(options,
+                           {"bits", "group_size", "desc_act", "sym", "static_groups", "damp_percent",
+                            "checkpoint_format", "format", "pack_dtype", "quant_method", "method"},
+                           "gptq", "option");
   for (const char* key : {"quant_method", "method"})
     if (options.contains(key) && options[key] != "gptq")
       throw std::invalid_argument(std::string("gptq: option ") + key + " must be \"gptq\", got " + options[key].dump());

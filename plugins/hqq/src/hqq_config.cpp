@@ -77,22 +77,13 @@ void HqqSettings::validate() const {
 }
 
 HqqSettings HqqSettings::from_options(const std::string& options_json) {
-  json options = sdk::parse_json_object(options_json, "hqq", "options");
-  if (!options.is_object()) throw std::invalid_argument("hqq: options must be a JSON object");
+  const json options = sdk::parse_json_object(options_json, "hqq", "options");
+  sdk::reject_unknown_keys(options, {"nbits", "group_size", "axis", "view_as_float"}, "hqq", "option");
   HqqSettings s;
-  for (const auto& [key, value] : options.items()) {
-    if (key == "nbits")
-      s.nbits = number(value, key);
-    else if (key == "group_size")
-      s.group_size = integer(value, key);
-    else if (key == "axis")
-      s.axis = static_cast<int>(integer(value, key));
-    else if (key == "view_as_float")
-      s.view_as_float = boolean(value, key);
-    else
-      throw std::invalid_argument("hqq: unknown option \"" + key +
-                                  "\" (expected nbits, group_size, axis, view_as_float)");
-  }
+  if (options.contains("nbits")) s.nbits = number(options["nbits"], "nbits");
+  if (options.contains("group_size")) s.group_size = integer(options["group_size"], "group_size");
+  if (options.contains("axis")) s.axis = static_cast<int>(integer(options["axis"], "axis"));
+  if (options.contains("view_as_float")) s.view_as_float = boolean(options["view_as_float"], "view_as_float");
   s.round_zero = s.nbits == 4;  // as hqq's BaseQuantizeConfig
   s.validate();
   return s;

@@ -56,11 +56,8 @@ IncConfig IncConfig::from_quantization_config(const std::string& json_text) {
 
 IncConfig IncConfig::from_options(const std::string& json_text) {
   json options = sdk::parse_json_object(json_text, "inc", "quantize options");
-  for (const auto& item : options.items())
-    if (item.key() != "fp8_config" && item.key() != "scale_method" && item.key() != "scale_format" &&
-        item.key() != "hp_dtype" && item.key() != "blocklist")
-      throw std::invalid_argument("inc: unknown quantize option \"" + item.key() +
-                                  "\" (expected fp8_config, scale_method, scale_format, hp_dtype, blocklist)");
+  sdk::reject_unknown_keys(options, {"fp8_config", "scale_method", "scale_format", "hp_dtype", "blocklist"}, "inc",
+                           "quantize option");
   IncConfig config = read(options, "quantize option", kQuantizerMethods);
   if (options.contains("blocklist")) {
     const json& b = options.at("blocklist");

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -58,6 +59,22 @@ T json_value(const nlohmann::json& object, const std::string& key, const std::st
   if (!json_holds<T>(value))
     throw std::invalid_argument(who + ": " + what + " \"" + key + "\" must be " + expected + ", got " + value.dump());
   return value.get<T>();
+}
+
+// Every key of `object` must be one of `known` (a misspelt option must not fall back to its default unnoticed),
+// else std::invalid_argument "<who>: unknown <what> \"<key>\" (expected <known, comma-separated>)", or
+// "(expected none)" when nothing is known.
+inline void reject_unknown_keys(const nlohmann::json& object, const std::vector<std::string>& known,
+                                const std::string& who, const std::string& what) {
+  for (const auto& item : object.items()) {
+    bool found = false;
+    for (const std::string& key : known) found = found || key == item.key();
+    if (found) continue;
+    std::string expected;
+    for (const std::string& key : known) expected += (expected.empty() ? "" : ", ") + key;
+    throw std::invalid_argument(who + ": unknown " + what + " \"" + item.key() + "\" (expected " +
+                                (expected.empty() ? "none" : expected) + ")");
+  }
 }
 
 }  // namespace oft::sdk
