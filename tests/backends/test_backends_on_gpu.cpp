@@ -1,8 +1,8 @@
 // Every quantize method of every built backend plugin on a CUDA device against the same method on the CPU
 // (label gpu; every test skips without a CUDA device). The plugins are found in the build's plugin folder, not
 // named: a new backend is checked with no change here, and every plugin file there must load. Each method quantizes
-// a random weight in fp32, bf16 and fp16 with its default options on the CPU; the saved tensors load into a second
-// layer that moves to the GPU. There:
+// a random weight in fp32, bf16 and fp16 on the CPU, with its default options and with each of its option variants
+// (below); the saved tensors load into a second layer that moves to the GPU. There:
 // - its dense weight is the CPU layer's, bit for bit (the same float32 steps and one rounding on both devices);
 // - its forward agrees with the CPU layer's within 1.5e-2 of the output's scale (the GPU may multiply in the
 //   format's 16-bit dtype where the CPU path multiplies in float32);
@@ -10,14 +10,22 @@
 // - a merge there does what the layer's merge policy says (refused: nothing changes; otherwise the merged
 //   forward is the unmerged one within the format's rounding);
 // - a weight on the GPU quantizes to a layer whose tensors are on the GPU, as close to the weight as on the CPU.
+// Option variants: a backend's test folder (tests/backends/<name>/) may hold gpu_option_variants.json, a list of
+// {"method", "options", "why"} reaching device branches the defaults do not (other bit widths, layouts, scales);
+// the options override the method's defaults key by key, as `oft quantize --options` does. A variant whose method
+// no loaded plugin offers fails the tests: a typo must not drop its checks. BackendOptionVariants needs no GPU (and
+// has no label gpu): every variant quantizes on the CPU and loads again, so CI checks what the GPU run reads.
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "oft/adapter/config.h"
 #include "oft/adapter/oft_linear.h"
@@ -57,6 +65,63 @@ double relative_error(const at::Tensor& actual, const at::Tensor& expected) {
   return (a - e).abs().max().item<double>() / std::max(e.abs().max().item<double>(), 1e-12);
 }
 
+// One non-default setting of a quantize method, from a backend test folder's gpu_option_variants.json.
+struct OptionVariant {
+  std::string file, method;
+  nlohmann::json options;  // over the method's default options, key by key
+  std::string why;         // the device branch it reaches
+};
+
+// Every variant in the gpu_option_variants.json files of the backends' test folders, files in path order. Throws
+// std::runtime_error naming the file for one that is not a list of {"method": name, "options": {...}, "why": text}.
+std::vector<OptionVariant> shipped_option_variants() {
+  std::vector<std::filesystem::path> files;
+  for (const auto& folder : std::filesystem::directory_iterator(OFT_BACKEND_TEST_DIR))
+    if (std::filesystem::exists(folder.path() / "gpu_option_variants.json"))
+      files.push_back(folder.path() / "gpu_option_variants.json");
+  std::sort(files.begin(), files.end());
+  std::vector<OptionVariant> variants;
+  for (const auto& file : files) {
+    nlohmann::json list;
+    try {
+      list = nlohmann::json::parse(std::ifstream(file));
+    } catch (const nlohmann::json::exception& e) {
+      throw std::runtime_error(file.string() + ": " + e.what());
+    }
+    if (!list.is_array()) throw std::runtime_error(file.string() + ": expected a JSON list of option variants");
+    for (const nlohmann::json& v : list) {
+      // Exactly these keys: a misspelt one would otherwise be dropped without a word.
+      if (!v.is_object() || v.size() != 3 || !v.contains("method") || !v["method"].is_string() ||
+          !v.contains("options") || !v["options"].is_object() || !v.contains("why") || !v["why"].is_string() ||
+          v["why"].get<std::string>().empty())
+        throw std::runtime_error(file.string() +
+                                 ": expected {\"method\": name, \"options\": {...}, \"why\": text}, got " + v.dump());
+      variants.push_back({file.string(), v["method"].get<std::string>(), v["options"], v["why"].get<std::string>()});
+    }
+  }
+  return variants;
+}
+
+// What `oft quantize --method <method> --options <v.options>` quantizes with.
+std::string options_of(const MethodInfo& method, const OptionVariant& v) {
+  nlohmann::json options = nlohmann::json::parse(method.method.default_options_json);
+  options.update(v.options);
+  return options.dump();
+}
+
+bool offers(const FormatRegistry& formats, const std::string& method) {
+  const std::vector<MethodInfo> methods = formats.methods();
+  return std::any_of(methods.begin(), methods.end(), [&](const MethodInfo& m) { return m.method.name == method; });
+}
+
+std::unique_ptr<PluginHostResult> load_shipped_plugins() {
+  PluginHostOptions options;
+  options.settings.paths = {OFT_SHIPPED_PLUGIN_DIR};
+  options.use_environment = false;
+  options.use_install_folder = false;
+  return std::make_unique<PluginHostResult>(load_plugins(options));
+}
+
 // One method's layer on the CPU and a copy of it (saved, loaded, moved) on the GPU, with what made them.
 struct Pair {
   MethodInfo method;
@@ -65,15 +130,35 @@ struct Pair {
   std::shared_ptr<sdk::LinearModule> cpu, gpu;
 };
 
+// A pair whose CPU layer quantizes a random weight of `dtype` with `options` (no GPU layer yet).
+Pair quantized_on_cpu(const FormatRegistry& formats, const MethodInfo& method, const std::string& options,
+                      at::ScalarType dtype) {
+  at::manual_seed(0);
+  Pair p;
+  p.method = method;
+  p.options = options;
+  p.weight = (at::randn({kOut, kIn}) * 0.2).to(dtype);
+  p.bias = (at::randn({kOut}) * 0.1).to(dtype);
+  if (method.method.needs_calibration) p.calibration = at::randn({256, kIn}).to(dtype);
+  p.cpu = formats.quantize(method.format, "layer", p.weight, p.bias, p.options, p.calibration);
+  return p;
+}
+
+// A new layer, on the CPU, from what the CPU layer of `p` saves and its method's quantization_config.
+std::shared_ptr<sdk::LinearModule> reloaded(const FormatRegistry& formats, const Pair& p) {
+  const std::string config = formats.get(p.method.format)->quantization_config(p.options);
+  // load keeps the tensors it is given and Module::to moves them in place: without copies, moving the new layer
+  // would move the CPU layer's tensors with it.
+  sdk::TensorMap saved = formats.save("layer", *p.cpu);
+  for (auto& item : saved) item.second = item.second.clone();
+  return formats.load("layer", saved, {kIn, kOut, true}, config);
+}
+
 class BackendsOnGpu : public ::testing::Test {
  public:
   static void SetUpTestSuite() {
     if (!cuda_unavailable_reason().empty()) return;  // every test skips
-    PluginHostOptions options;
-    options.settings.paths = {OFT_SHIPPED_PLUGIN_DIR};
-    options.use_environment = false;
-    options.use_install_folder = false;
-    host_ = std::make_unique<PluginHostResult>(load_plugins(options));
+    host_ = load_shipped_plugins();
   }
   static void TearDownTestSuite() { host_.reset(); }
 
@@ -83,16 +168,30 @@ class BackendsOnGpu : public ::testing::Test {
     for (const PluginFileReport& file : host_->files)
       ASSERT_EQ(file.status, PluginStatus::Loaded) << file.file << ": " << file.reason;
     ASSERT_FALSE(host_->formats->methods().empty()) << "no quantize method in " << OFT_SHIPPED_PLUGIN_DIR;
+    try {
+      variants_ = shipped_option_variants();
+    } catch (const std::exception& e) {
+      FAIL() << e.what();
+    }
+    for (const OptionVariant& v : variants_)
+      ASSERT_TRUE(offers(*host_->formats, v.method)) << v.file << ": no loaded plugin offers method " << v.method;
   }
 
-  // `check` of every method's pair for every weight dtype (an ASSERT in it ends that case, not the others).
+  // `check` of every method's pair for its default options and each of its variants, for every weight dtype (an
+  // ASSERT in it ends that case, not the others).
   template <class Check>
   static void for_each_case(const Check& check) {
-    for (const MethodInfo& method : host_->formats->methods())
-      for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
-        SCOPED_TRACE("method " + method.method.name + ", " + c10::toString(dtype) + " weight");
-        check(BackendsOnGpu::quantized(method, dtype));
-      }
+    for (const MethodInfo& method : host_->formats->methods()) {
+      std::vector<std::string> settings = {method.method.default_options_json};
+      for (const OptionVariant& v : variants_)
+        if (v.method == method.method.name) settings.push_back(options_of(method, v));
+      for (const std::string& options : settings)
+        for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+          SCOPED_TRACE("method " + method.method.name + ", options " + options + ", " + c10::toString(dtype) +
+                       " weight");
+          check(BackendsOnGpu::quantized(method, options, dtype));
+        }
+    }
   }
 
   // The method of `p` applied to these tensors.
@@ -101,21 +200,9 @@ class BackendsOnGpu : public ::testing::Test {
     return host_->formats->quantize(p.method.format, "layer", weight, bias, p.options, calibration);
   }
 
-  static Pair quantized(const MethodInfo& method, at::ScalarType dtype) {
-    at::manual_seed(0);
-    Pair p;
-    p.method = method;
-    p.options = method.method.default_options_json;
-    p.weight = (at::randn({kOut, kIn}) * 0.2).to(dtype);
-    p.bias = (at::randn({kOut}) * 0.1).to(dtype);
-    if (method.method.needs_calibration) p.calibration = at::randn({256, kIn}).to(dtype);
-    p.cpu = quantize(p, p.weight, p.bias, p.calibration);
-    const std::string config = host_->formats->get(method.format)->quantization_config(p.options);
-    // load keeps the tensors it is given and Module::to moves them in place: without copies, moving the GPU layer
-    // would move the CPU layer's tensors with it.
-    sdk::TensorMap saved = host_->formats->save("layer", *p.cpu);
-    for (auto& item : saved) item.second = item.second.clone();
-    p.gpu = host_->formats->load("layer", saved, {kIn, kOut, true}, config);
+  static Pair quantized(const MethodInfo& method, const std::string& options, at::ScalarType dtype) {
+    Pair p = quantized_on_cpu(*host_->formats, method, options, dtype);
+    p.gpu = reloaded(*host_->formats, p);
     if (p.gpu) p.gpu->module()->to(kGpu);
     return p;
   }
@@ -140,13 +227,14 @@ class BackendsOnGpu : public ::testing::Test {
   }
 
   static inline std::unique_ptr<PluginHostResult> host_;
+  static inline std::vector<OptionVariant> variants_;
 };
 
 void expect_same_computation(const Pair& p) {
   ASSERT_TRUE(p.gpu) << "the format does not load what it saved";
-  for (const auto& buffer : p.gpu->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
+  for (const auto& buffer : p.gpu->module()->buffers()) EXPECT_EQ(buffer.device(), kGpu);
   const at::Tensor cpu_weight = p.cpu->dense_weight(), gpu_weight = p.gpu->dense_weight();
-  ASSERT_TRUE(gpu_weight.is_cuda());
+  ASSERT_EQ(gpu_weight.device(), kGpu);
   EXPECT_EQ(gpu_weight.scalar_type(), cpu_weight.scalar_type());
   EXPECT_TRUE(at::equal(gpu_weight.cpu(), cpu_weight)) << relative_error(gpu_weight, cpu_weight);
   for (bool training : {true, false}) {
@@ -156,7 +244,7 @@ void expect_same_computation(const Pair& p) {
       SCOPED_TRACE(std::to_string(tokens) + (training ? " tokens, train" : " tokens, eval"));
       const at::Tensor x = at::randn({tokens, kIn}).to(p.cpu->compute_dtype());
       const at::Tensor y = p.gpu->forward(x.to(kGpu));
-      ASSERT_TRUE(y.is_cuda());
+      ASSERT_EQ(y.device(), kGpu);
       EXPECT_EQ(y.scalar_type(), x.scalar_type());
       EXPECT_LT(relative_error(y, p.cpu->forward(x)), kForwardTolerance);
     }
@@ -183,7 +271,7 @@ void expect_oft_trains(const Pair& p) {
   const at::Tensor g_cpu = on_cpu->rotation("default")->weight.grad();
   const at::Tensor g_gpu = on_gpu->rotation("default")->weight.grad();
   ASSERT_TRUE(g_gpu.defined());
-  EXPECT_TRUE(g_gpu.is_cuda());
+  EXPECT_EQ(g_gpu.device(), kGpu);
   EXPECT_LT(relative_error(g_gpu, g_cpu), 3 * kForwardTolerance);
   // The quantized base is frozen: its tensors get no gradient.
   for (const auto& tensor : p.gpu->module()->buffers()) {
@@ -210,7 +298,7 @@ void expect_merge_by_policy(const Pair& p) {
   }
   oft->merge();
   ASSERT_TRUE(oft->merged());
-  for (const auto& buffer : p.gpu->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
+  for (const auto& buffer : p.gpu->module()->buffers()) EXPECT_EQ(buffer.device(), kGpu);
   const at::Tensor merged = oft->forward(x);
   ASSERT_GT(relative_error(unmerged, base), 0.05) << "the rotation must change the output";
   // Exact: the GEMM's rounding; requantize: one more rounding of the format's (3x: the rotation widens the range).
@@ -227,15 +315,40 @@ void expect_quantizes_on_the_gpu(const Pair& p) {
   const at::Tensor calibration = p.calibration.defined() ? p.calibration.to(kGpu) : at::Tensor();
   const auto layer = BackendsOnGpu::quantize(p, p.weight.to(kGpu), p.bias.to(kGpu), calibration);
   ASSERT_TRUE(layer);
-  for (const auto& buffer : layer->module()->buffers()) EXPECT_TRUE(buffer.is_cuda());
+  for (const auto& buffer : layer->module()->buffers()) EXPECT_EQ(buffer.device(), kGpu);
   const at::Tensor on_gpu = layer->dense_weight();
-  EXPECT_TRUE(on_gpu.is_cuda());
+  EXPECT_EQ(on_gpu.device(), kGpu);
   // Within 1.5x the CPU quantizer's error: the same method, though a quantizer on the GPU may sum in another order.
   const double cpu_error = relative_error(p.cpu->dense_weight(), p.weight);
   EXPECT_LE(relative_error(on_gpu, p.weight), 1.5 * cpu_error + 1e-6);
 }
 
 TEST_F(BackendsOnGpu, EveryMethodQuantizesAWeightOnTheGpu) { for_each_case(expect_quantizes_on_the_gpu); }
+
+// Without a GPU: every variant's method is offered, quantizes an fp32 weight on the CPU with the variant's options,
+// and what it saves loads again to the same dense weight.
+TEST(BackendOptionVariants, EveryVariantQuantizesOnTheCpuAndLoadsAgain) {
+  const std::vector<OptionVariant> variants = shipped_option_variants();
+  ASSERT_FALSE(variants.empty()) << "no gpu_option_variants.json under " << OFT_BACKEND_TEST_DIR;
+  const std::unique_ptr<PluginHostResult> host = load_shipped_plugins();
+  const FormatRegistry& formats = *host->formats;
+  for (const OptionVariant& v : variants) {
+    SCOPED_TRACE(v.file + ": method " + v.method + ", options " + v.options.dump());
+    [&] {
+      ASSERT_TRUE(offers(formats, v.method)) << "no loaded plugin offers it";
+      const MethodInfo method = formats.method(v.method);
+      try {  // a plugin's error ends this variant's check, not the others'
+        const Pair p = quantized_on_cpu(formats, method, options_of(method, v), at::kFloat);
+        ASSERT_TRUE(p.cpu);
+        const std::shared_ptr<sdk::LinearModule> loaded = reloaded(formats, p);
+        ASSERT_TRUE(loaded) << "the format does not load what it saved";
+        EXPECT_TRUE(at::equal(loaded->dense_weight(), p.cpu->dense_weight()));
+      } catch (const std::exception& e) {
+        FAIL() << e.what();
+      }
+    }();
+  }
+}
 
 }  // namespace
 }  // namespace oft::test
