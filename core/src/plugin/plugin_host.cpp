@@ -90,6 +90,14 @@ void log_report(const PluginFileReport& r) {
   }
 }
 
+// "<file>: <reason>" of every file of the plugin `name`, "; "-separated ("" when no file has that name).
+std::string file_reasons(const PluginHostResult& result, const std::string& name) {
+  std::string reasons;
+  for (const auto& r : result.files)
+    if (r.name == name) reasons += (reasons.empty() ? "" : "; ") + r.file.string() + ": " + r.reason;
+  return reasons;
+}
+
 void enforce_required(const PluginHostOptions& options, const PluginHostResult& result) {
   std::string problems;
   for (const auto& name : options.settings.require) {
@@ -97,9 +105,7 @@ void enforce_required(const PluginHostOptions& options, const PluginHostResult& 
     if (std::any_of(files.begin(), files.end(),
                     [&](const PluginFileReport& r) { return r.name == name && r.status == PluginStatus::Loaded; }))
       continue;
-    std::string why;
-    for (const auto& r : files)
-      if (r.name == name) why += (why.empty() ? "" : "; ") + r.file.string() + ": " + r.reason;
+    std::string why = file_reasons(result, name);
     if (why.empty()) {
       std::string searched;
       for (const auto& f : result.folders) searched += (searched.empty() ? "" : ", ") + f.folder.string();
@@ -129,11 +135,8 @@ void check_config_reaches_its_plugin(const PluginHostOptions& options, const Plu
       return r.name == name && r.status != PluginStatus::Rejected;
     };
     if (std::any_of(result.files.begin(), result.files.end(), loaded_or_off)) continue;
-    std::string why;
-    for (const auto& r : result.files)
-      if (r.name == name) why += (why.empty() ? "" : "; ") + r.file.string() + ": " + r.reason;
     throw ConfigError("plugins.config." + name + " in the host config reaches no plugin: '" + name +
-                      "' was rejected (" + why + ")");
+                      "' was rejected (" + file_reasons(result, name) + ")");
   }
 }
 

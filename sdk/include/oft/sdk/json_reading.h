@@ -3,6 +3,7 @@
 // quantize method): errors that name the plugin, the text and the key, and values refused unless they convert to
 // the type asked for exactly. Header-only; needs nlohmann/json (find_package(nlohmann_json 3.10), which the oft
 // build and its plugins use).
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
@@ -67,9 +68,7 @@ T json_value(const nlohmann::json& object, const std::string& key, const std::st
 inline void reject_unknown_keys(const nlohmann::json& object, const std::vector<std::string>& known,
                                 const std::string& who, const std::string& what) {
   for (const auto& item : object.items()) {
-    bool found = false;
-    for (const std::string& key : known) found = found || key == item.key();
-    if (found) continue;
+    if (std::find(known.begin(), known.end(), item.key()) != known.end()) continue;
     std::string expected;
     for (const std::string& key : known) expected += (expected.empty() ? "" : ", ") + key;
     throw std::invalid_argument(who + ": unknown " + what + " \"" + item.key() + "\" (expected " +
