@@ -22,9 +22,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "bench"))
+from measured_process import in_turns, run_measured  # noqa: E402
 
 # The PEFT side, run in a fresh interpreter: what a Python user's script does to get the same output.
 PEFT_FORWARD = """
@@ -47,22 +48,7 @@ save_file({"last_hidden_state": out.float().contiguous()}, output_file)
 WITHOUT_BITSANDBYTES = "import sys; sys.modules['bitsandbytes'] = None\n"
 
 
-def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(seconds from start to exit, peak resident GiB) of one process; raises if it fails."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    stderr = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{command[0]} failed ({process.returncode}):\n{stderr}")
-    return seconds, usage.ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
-
-
-# The adapter and the input, made in a child too: a parent that has imported torch would count its own resident
-# memory into every child's peak (a forked child shares the parent's pages until it execs).
+# The adapter and the input, made in a child too (measured_process.py says why).
 MAKE_ADAPTER_AND_INPUT = """
 import json, os, sys
 import peft, torch, transformers
@@ -97,7 +83,6 @@ def main() -> int:
 
     from safetensors.numpy import load_file
 
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     with tempfile.TemporaryDirectory(prefix="oft-startup-") as work:
         made = subprocess.run([sys.executable, "-c", MAKE_ADAPTER_AND_INPUT, model_dir, work, str(args.tokens)],
                               check=True, capture_output=True, text=True)
@@ -112,22 +97,13 @@ def main() -> int:
             "PEFT, no bnb": [sys.executable, "-c", WITHOUT_BITSANDBYTES + PEFT_FORWARD, model_dir, adapter, input_file,
                              out_peft],
         }
-        times: dict[str, list[float]] = {name: [] for name in commands}
-        memory: dict[str, list[float]] = {name: [] for name in commands}
-        for round_index in range(args.rounds + 1):
-            measured = {name: run_measured(command, env) for name, command in commands.items()}
-            if round_index > 0:
-                for name, (seconds, gib) in measured.items():
-                    times[name].append(seconds)
-                    memory[name].append(gib)
-            label = "warm-up" if round_index == 0 else f"round {round_index}"
-            print(f"{label}: " + ", ".join(f"{name} {seconds:.3f} s" for name, (seconds, _) in measured.items()),
-                  flush=True)
+        runs = in_turns(list(commands), args.rounds, lambda name: run_measured(commands[name], args.threads),
+                        lambda run: f"{run.seconds:.3f} s")
         a, b = load_file(out_oft)["last_hidden_state"], load_file(out_peft)["last_hidden_state"]
         difference = float(abs(a - b).max())
 
-    median = {name: statistics.median(values) for name, values in times.items()}
-    peak = {name: statistics.median(values) for name, values in memory.items()}
+    median = {name: statistics.median(run.seconds for run in rounds) for name, rounds in runs.items()}
+    peak = {name: statistics.median(run.peak_gib for run in rounds) for name, rounds in runs.items()}
     print(f"\nmodel {model_dir}\nadapter: PEFT OFT block 32 on query, value; input 2 x {args.tokens} tokens; "
           f"{args.threads} threads; torch {versions['torch']}, transformers {versions['transformers']}, "
           f"peft {versions['peft']}; largest output difference {difference:.2e}")

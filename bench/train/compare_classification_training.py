@@ -2,7 +2,7 @@
 """The main job's training against PEFT on this CPU: OFT (block 32 on query and value) on all-MiniLM-L6-v2 with a
 mean-pooled linear head, AdamW (adapters at lr 5e-3, the head at 1e-3), batches of 16 from
 data/review_sentiment/train.jsonl, as `oft train --config` runs it and as a PEFT + transformers loop does the same
-(the same MeanPoolClassifier as tests/app/cli_interop.py, the head as modules_to_save, every text tokenized once and
+(tests/app/mean_pool_classifier.py, as the interop test uses it, the head as modules_to_save, every text tokenized once and
 padded to the longest, as oft does). A benchmark, not a test.
 
 Each round runs both once, in turns, each in a fresh process; the first round is a warm-up and is left out. The
@@ -23,9 +23,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "bench"))
+from measured_process import in_turns, last_json_line, run_measured  # noqa: E402
+
 DATA = os.path.join(REPO, "data", "review_sentiment")
 BATCH, LR, HEAD_LR, BLOCK, MAX_LENGTH = 16, 5e-3, 1e-3, 32, 64
 
@@ -35,20 +37,11 @@ import peft, torch, transformers
 from peft import OFTConfig, get_peft_model
 from transformers import AutoModel, AutoTokenizer
 
-model_dir, train_file, labels_file, steps, batch, lr, head_lr, block, max_length = sys.argv[1:10]
+sys.path.insert(0, sys.argv[1])
+from mean_pool_classifier import MeanPoolClassifier
+
+model_dir, train_file, labels_file, steps, batch, lr, head_lr, block, max_length = sys.argv[2:11]
 steps, batch, block, max_length, lr, head_lr = int(steps), int(batch), int(block), int(max_length), float(lr), float(head_lr)
-
-
-class MeanPoolClassifier(torch.nn.Module):
-    def __init__(self, encoder, labels):
-        super().__init__()
-        self.bert = encoder
-        self.classifier = torch.nn.Linear(encoder.config.hidden_size, labels)
-
-    def forward(self, input_ids, attention_mask):
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return self.classifier((hidden * m).sum(1) / m.sum(1).clamp_min(1e-9))
 
 
 torch.manual_seed(0)
@@ -81,16 +74,6 @@ print(json.dumps({"train_seconds": seconds, "final_loss": sum(losses[-10:]) / le
 """
 
 
-def run_timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
-    """(seconds from start to exit, standard output) of one process; raises if it fails."""
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{command[0]} failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    return seconds, done.stdout
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--oft", default=os.path.join(REPO, "build", "bin", "oft"))
@@ -101,11 +84,7 @@ def main() -> int:
     model_dir = subprocess.run(["bash", os.path.join(REPO, "scripts", "fetch_minilm.sh")], check=True,
                                capture_output=True, text=True).stdout.strip()
     train_file, labels_file = os.path.join(DATA, "train.jsonl"), os.path.join(DATA, "labels.json")
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
 
-    step_ms: dict[str, list[float]] = {"oft": [], "PEFT": []}
-    wall: dict[str, list[float]] = {"oft": [], "PEFT": []}
-    loss: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="oft-cls-bench-") as work:
         config = os.path.join(work, "train.json")
         with open(config, "w") as f:
@@ -118,31 +97,26 @@ def main() -> int:
                        "resume": False}, f)
         commands = {
             "oft": [args.oft, "--log-level", "warn", "train", "--config", config],
-            "PEFT": [sys.executable, "-c", PEFT_TRAIN, model_dir, train_file, labels_file, str(args.steps),
-                     str(BATCH), str(LR), str(HEAD_LR), str(BLOCK), str(MAX_LENGTH)],
+            "PEFT": [sys.executable, "-c", PEFT_TRAIN, os.path.join(REPO, "tests", "app"), model_dir, train_file,
+                     labels_file, str(args.steps), str(BATCH), str(LR), str(HEAD_LR), str(BLOCK), str(MAX_LENGTH)],
         }
-        for round_index in range(args.rounds + 1):
-            measured = {}
-            for name, command in commands.items():
-                seconds, stdout = run_timed(command, env)
-                if name == "oft":
-                    with open(os.path.join(work, "run", "metrics.json")) as f:
-                        result = json.load(f)
-                else:
-                    result = json.loads(stdout.strip().splitlines()[-1])
-                    versions = {k: result[k] for k in ("torch", "transformers", "peft")}
-                measured[name] = (1000 * result["train_seconds"] / args.steps, seconds)
-                loss[name] = result["final_loss"]
-            if round_index > 0:
-                for name, (ms, seconds) in measured.items():
-                    step_ms[name].append(ms)
-                    wall[name].append(seconds)
-            label = "warm-up" if round_index == 0 else f"round {round_index}"
-            print(f"{label}: " + ", ".join(f"{n} {ms:.1f} ms/step, {s:.2f} s" for n, (ms, s) in measured.items()),
-                  flush=True)
 
-    ms = {name: statistics.median(v) for name, v in step_ms.items()}
-    seconds = {name: statistics.median(v) for name, v in wall.items()}
+        def train(name: str) -> tuple[float, float, dict]:
+            """(ms per training step, process seconds, the run's report) of one run."""
+            run = run_measured(commands[name], args.threads)
+            if name == "oft":
+                with open(os.path.join(work, "run", "metrics.json")) as f:
+                    report = json.load(f)
+            else:
+                report = json.loads(last_json_line(run.stdout))
+            return 1000 * report["train_seconds"] / args.steps, run.seconds, report
+
+        runs = in_turns(list(commands), args.rounds, train, lambda r: f"{r[0]:.1f} ms/step, {r[1]:.2f} s")
+
+    ms = {name: statistics.median(r[0] for r in rounds) for name, rounds in runs.items()}
+    seconds = {name: statistics.median(r[1] for r in rounds) for name, rounds in runs.items()}
+    loss = {name: rounds[-1][2]["final_loss"] for name, rounds in runs.items()}
+    versions = runs["PEFT"][-1][2]
     print(f"\n{args.steps} steps of {BATCH}; {args.threads} threads; torch {versions['torch']}, transformers "
           f"{versions['transformers']}, peft {versions['peft']}")
     print("| | training step ms (median) | process wall s (median) | final loss |\n|---|---|---|---|")

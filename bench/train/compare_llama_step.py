@@ -15,34 +15,26 @@ ratios within one run mean anything.
 """
 import argparse
 import json
-import os
-import subprocess
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from measured_process import last_json_line, run_measured  # noqa: E402
+
 # (label, oft --targets, PEFT OFT adapter, PEFT LoRA adapter)
 TARGET_SETS = [("q_proj,v_proj", "qv", "oft_qv", "lora_qv"),
                ("all-linear", "all_linear", "oft_all_linear", "lora_all_linear")]
 
 
-def run_measured(command: list[str], threads: int) -> tuple[dict, float]:
-    """The command's last JSON line and its peak resident memory in GiB."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    with tempfile.TemporaryFile("w+") as stderr:  # the peers' import banners stay out of the table
-        with subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True) as process:
-            stdout = process.stdout.read()
-            _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage (Popen.wait would not give it)
-            process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            stderr.seek(0)
-            sys.exit(f"{command[0]} exited with {process.returncode}:\n{stderr.read()}")
-    report = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
+def run_report(command: list[str], threads: int) -> tuple[dict, float]:
+    """The command's report (its last JSON line) and its peak resident memory in GiB."""
+    run = run_measured(command, threads, cwd=ROOT)
+    report = json.loads(last_json_line(run.stdout))
     if report.get("errors"):
         sys.exit(f"{command[0]}: {report['errors']}")
-    return report, usage.ru_maxrss / 2**20  # KiB on Linux
+    return report, run.peak_gib
 
 
 def value(report: dict, name: str) -> float:
@@ -74,15 +66,15 @@ def main() -> None:
         held_gib: dict[str, float] = {}
         for round_index in range(args.rounds):
             print(f"[compare_llama_step] {label}, round {round_index + 1} of {args.rounds}", file=sys.stderr, flush=True)
-            oft, rss = run_measured([oft_bench, *shape, "--targets", oft_targets], args.threads)
+            oft, rss = run_report([oft_bench, *shape, "--targets", oft_targets], args.threads)
             times["oft"].append(value(oft, f"llama_step.{oft_targets}.oft_step"))
             peak_gib["oft"] = max(peak_gib["oft"], rss)
             held_gib["oft"] = value(oft, f"llama_step.{oft_targets}.oft_forward_held_memory")
-            peft, rss = run_measured([*peft_bench, *shape, "--only", peft_oft], args.threads)
+            peft, rss = run_report([*peft_bench, *shape, "--only", peft_oft], args.threads)
             times["peft"].append(value(peft, f"llama_step.{peft_oft}.step"))
             peak_gib["peft"] = max(peak_gib["peft"], rss)
             held_gib["peft"] = value(peft, f"llama_step.{peft_oft}.forward_held_memory")
-            lora, _ = run_measured([*peft_bench, *shape, "--only", peft_lora], args.threads)
+            lora, _ = run_report([*peft_bench, *shape, "--only", peft_lora], args.threads)
             times["lora"].append(value(lora, f"llama_step.{peft_lora}.step"))
         if oft["trainable_parameters"][oft_targets] != peft["trainable_parameters"][peft_oft]:
             sys.exit(f"{label}: oft trains {oft['trainable_parameters'][oft_targets]} parameters, "

@@ -17,7 +17,6 @@ a copy of .venv). Only the ratios within one run mean anything.
 """
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from measured_process import last_json_line, run_measured  # noqa: E402
+
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 BATCH, TOKENS, ROWS = 4, 128, 16
 # --dtype as torch (and bnb_4bit_compute_dtype) names it
@@ -53,19 +55,6 @@ for step in range(steps):
     optimizer.zero_grad()
 print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps}))
 """
-
-
-def run(command: list[str], threads: int, cwd: Path) -> tuple[str, float]:
-    """The command's stdout + stderr and its peak resident memory in GiB."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    with subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as process:
-        output = process.stdout.read()
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
-        process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        sys.exit(f"{command[0]} exited with {process.returncode}:\n{output[-4000:]}")
-    return output, usage.ru_maxrss / 2**20  # KiB on Linux
 
 
 MAKE_MODEL = r"""
@@ -120,17 +109,17 @@ def main() -> None:
                  "dtype": args.dtype}
         (work / "train.json").write_text(json.dumps(train))
         shutil.rmtree(work / "oft-run", ignore_errors=True)  # else it resumes a finished run
-        _, oft_gib = run([str(oft), "train", "--config", "train.json"], args.threads, work)
+        oft_gib = run_measured([str(oft), "train", "--config", "train.json"], args.threads, work).peak_gib
         oft_step = json.loads((work / "oft-run" / "metrics.json").read_text())["train_seconds"] / args.steps
-        output, peft_gib = run([sys.executable, "-c", PEFT_STEP, str(ROOT / "tests" / "golden"), str(model),
-                                str(work / "train.jsonl"), str(args.steps), str(BATCH), ",".join(TARGETS),
-                                TORCH_DTYPE[args.dtype]],
-                               args.threads, work)
-        peft_step = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])["seconds_per_step"]
+        peft = run_measured([sys.executable, "-c", PEFT_STEP, str(ROOT / "tests" / "golden"), str(model),
+                             str(work / "train.jsonl"), str(args.steps), str(BATCH), ",".join(TARGETS),
+                             TORCH_DTYPE[args.dtype]],
+                            args.threads, work)
+        peft_step = json.loads(last_json_line(peft.stdout))["seconds_per_step"]
     print(f"| {args.method}, {args.dtype}, hidden {args.hidden}, {args.layers} layers | oft | PEFT + bitsandbytes | oft / PEFT |")
     print("|---|---|---|---|")
     print(f"| seconds per step | {oft_step:.2f} | {peft_step:.2f} | {oft_step / peft_step:.2f} |")
-    print(f"| peak resident memory, GiB | {oft_gib:.2f} | {peft_gib:.2f} | {oft_gib / peft_gib:.2f} |")
+    print(f"| peak resident memory, GiB | {oft_gib:.2f} | {peft.peak_gib:.2f} | {oft_gib / peft.peak_gib:.2f} |")
 
 
 if __name__ == "__main__":

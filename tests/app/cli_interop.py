@@ -36,6 +36,7 @@ try:
 except ImportError as e:  # the test is optional where the Python peers are not installed
     print(f"skipped: {e}")
     sys.exit(77)
+from mean_pool_classifier import MeanPoolClassifier  # noqa: E402  (this folder's; it needs torch)
 
 OFT, HF = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
 WORK = Path(tempfile.mkdtemp(prefix="oft-cli-interop-"))
@@ -138,20 +139,6 @@ def causal_lm_case(name, model_dir, targets, block_size, peft_supports=True):
           f"({len(peft_targets)} modules)")
     check(f"{name}: plan counts PEFT's trainable parameters", plan["trainable"] == trainable,
           f"({plan['trainable']} vs {trainable})")
-
-
-class MeanPoolClassifier(torch.nn.Module):
-    """What `oft train` builds for sequence_classification: encoder, masked mean pooling, linear head."""
-
-    def __init__(self, encoder, labels):
-        super().__init__()
-        self.bert = encoder
-        self.classifier = torch.nn.Linear(encoder.config.hidden_size, labels)
-
-    def forward(self, input_ids, attention_mask):
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return self.classifier((hidden * m).sum(1) / m.sum(1).clamp_min(1e-9))
 
 
 def classification_case(minilm, data_dir):
