@@ -51,4 +51,26 @@ GoldenFile load_golden(const std::string& file_name) {
   return g;
 }
 
+sdk::TensorMap GoldenCase::state() const {
+  sdk::TensorMap tensors;
+  for (const auto& key : meta.at("state_keys"))
+    tensors[key.get<std::string>()] = get("state/" + key.get<std::string>());
+  return tensors;
+}
+
+std::vector<GoldenCase> golden_cases(const GoldenFile& file) {
+  std::vector<GoldenCase> cases;
+  for (const auto& meta : file.cases) {
+    GoldenCase c;
+    c.name = meta.at("name");
+    c.meta = meta;
+    c.quantization_config = meta.at("quantization_config").dump();
+    if (meta.contains("in_features") && meta.contains("out_features"))
+      c.shape = {meta.at("in_features"), meta.at("out_features"), meta.value("bias", true)};
+    c.file = &file;
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
 }  // namespace oft::test

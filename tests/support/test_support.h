@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oft/io/safetensors.h"
+#include "oft/sdk/linear_format.h"
 
 namespace oft::test {
 
@@ -38,5 +39,24 @@ struct GoldenFile {
 };
 
 GoldenFile load_golden(const std::string& file_name);
+
+// One entry of a golden file's "cases", with its tensors, which the file stores as "<name>/<field>".
+struct GoldenCase {
+  std::string name;
+  nlohmann::json meta;
+  std::string quantization_config;  // meta's quantization_config as JSON text, as a checkpoint's config.json holds it
+  // From meta's in_features, out_features and bias (true when absent). Left at its defaults in files whose cases all
+  // quantize one shared layer and so carry no shape of their own.
+  sdk::LinearShape shape;
+  const GoldenFile* file = nullptr;
+
+  at::Tensor get(const std::string& field) const { return file->get(name + "/" + field); }
+  bool has(const std::string& field) const { return file->has(name + "/" + field); }
+  // The module's state_dict as the generator saved it: meta's state_keys, each stored as "<name>/state/<key>".
+  sdk::TensorMap state() const;
+};
+
+// Every case of `file`, in the file's order. They point into `file`, which must outlive them.
+std::vector<GoldenCase> golden_cases(const GoldenFile& file);
 
 }  // namespace oft::test

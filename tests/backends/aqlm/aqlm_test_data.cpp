@@ -25,16 +25,8 @@ std::vector<GoldenCase> golden_cases(const std::string& file_name) {
   if (it == files.end())
     it = files.emplace(file_name, oft::test::load_golden("aqlm/" + file_name + ".safetensors")).first;
   std::vector<GoldenCase> cases;
-  for (const auto& meta : it->second.cases) {
-    GoldenCase c;
-    c.name = meta.at("name");
-    c.meta = meta;
-    c.quantization_config = meta.at("quantization_config").dump();
-    c.config = AqlmConfig::from_quantization_config(c.quantization_config);
-    c.shape = {meta.at("in_features"), meta.at("out_features"), meta.value("bias", true)};
-    c.file = &it->second;
-    cases.push_back(std::move(c));
-  }
+  for (const auto& c : oft::test::golden_cases(it->second))
+    cases.push_back({c, AqlmConfig::from_quantization_config(c.quantization_config)});
   return cases;
 }
 

@@ -4,24 +4,16 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "aqlm_config.h"
 #include "oft/sdk/linear_format.h"
 #include "test_support.h"
 
 namespace oft::aqlm::test {
 
-struct GoldenCase {
-  std::string name;
-  nlohmann::json meta;
-  AqlmConfig config;                // from the case's quantization_config (AqlmConfig.to_dict())
-  std::string quantization_config;  // as JSON text
-  sdk::LinearShape shape;
-  const oft::test::GoldenFile* file = nullptr;
+// The shared golden case, with its quantization_config read as the plugin reads it.
+struct GoldenCase : oft::test::GoldenCase {
+  AqlmConfig config;  // from the case's quantization_config (AqlmConfig.to_dict())
 
-  at::Tensor get(const std::string& field) const { return file->get(name + "/" + field); }
-  bool has(const std::string& field) const { return file->has(name + "/" + field); }
   // The full codebooks (16-bit cases store only the rows the codes use; the others are 0).
   at::Tensor codebooks() const;
   // The checkpoint tensors: codes, codebooks, scales (and bias).

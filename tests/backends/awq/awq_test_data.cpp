@@ -17,20 +17,10 @@ const oft::test::GoldenFile& golden_oft() {
   return file;
 }
 
-at::Tensor GoldenCase::get(const std::string& field) const { return file->get(name + "/" + field); }
-
 std::vector<GoldenCase> golden_cases() {
   std::vector<GoldenCase> cases;
-  for (const auto& meta : golden_layers().cases) {
-    GoldenCase c;
-    c.name = meta.at("name");
-    c.meta = meta;
-    c.quantization_config = meta.at("quantization_config").dump();
-    c.config = AwqConfig::from_quantization_config(c.quantization_config);
-    c.shape = {meta.at("in_features").get<int64_t>(), meta.at("out_features").get<int64_t>(), true};
-    c.file = &golden_layers();
-    cases.push_back(std::move(c));
-  }
+  for (const auto& c : oft::test::golden_cases(golden_layers()))
+    cases.push_back({c, AwqConfig::from_quantization_config(c.quantization_config)});
   return cases;
 }
 

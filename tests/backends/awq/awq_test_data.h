@@ -1,9 +1,6 @@
 #pragma once
 // The GPTQModel golden data (tests/golden/gen_awq.py) as the awq plugin's tests read them.
-#include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "awq_config.h"
 #include "oft/sdk/linear_format.h"
@@ -11,14 +8,9 @@
 
 namespace oft::awq::test {
 
-struct GoldenCase {
-  std::string name;
-  nlohmann::json meta;
-  AwqConfig config;                 // from transformers' AwqConfig.to_dict()
-  std::string quantization_config;  // as JSON text
-  sdk::LinearShape shape;
-  at::Tensor get(const std::string& field) const;
-  const oft::test::GoldenFile* file = nullptr;
+// The shared golden case, with its quantization_config read as the plugin reads it.
+struct GoldenCase : oft::test::GoldenCase {
+  AwqConfig config;  // from transformers' AwqConfig.to_dict()
 };
 
 const oft::test::GoldenFile& golden_layers();  // awq/awq_layers.safetensors

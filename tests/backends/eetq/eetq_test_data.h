@@ -1,26 +1,15 @@
 #pragma once
 // The format-derived EETQ golden cases (tests/golden/gen_eetq.py: a numpy transcription of EETQ's C++
 // quantizer and arch-80 preprocessing; no EETQ code runs without CUDA) as the eetq plugin's tests read them.
-#include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "oft/sdk/linear_format.h"
 #include "test_support.h"
 
 namespace oft::eetq::test {
 
-struct GoldenCase {
-  std::string name;
-  nlohmann::json meta;
-  std::string quantization_config;  // transformers' EetqConfig as JSON text
-  sdk::LinearShape shape;
-  at::Tensor get(const std::string& field) const;
-  const oft::test::GoldenFile* file = nullptr;
-};
+using oft::test::GoldenCase;
 
-const oft::test::GoldenFile& golden();
 std::vector<GoldenCase> golden_cases();
 // The case's checkpoint tensors as EetqLinear stores them (weight, weight_scales, and bias if any).
 sdk::TensorMap checkpoint_tensors(const GoldenCase& c);

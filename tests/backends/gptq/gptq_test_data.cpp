@@ -7,19 +7,10 @@ const oft::test::GoldenFile& golden() {
   return file;
 }
 
-at::Tensor GoldenCase::get(const std::string& field) const { return file->get(name + "/" + field); }
-
 std::vector<GoldenCase> golden_cases() {
   std::vector<GoldenCase> cases;
-  for (const auto& meta : golden().cases) {
-    GoldenCase c;
-    c.name = meta.at("name");
-    c.meta = meta;
-    c.quantization_config = meta.at("quantization_config").dump();
-    c.config = GptqConfig::from_quantization_config(c.quantization_config);
-    c.file = &golden();
-    cases.push_back(std::move(c));
-  }
+  for (const auto& c : oft::test::golden_cases(golden()))
+    cases.push_back({c, GptqConfig::from_quantization_config(c.quantization_config)});
   return cases;
 }
 

@@ -1,9 +1,6 @@
 #pragma once
 // The GPTQModel golden cases (tests/golden/gen_gptq.py) as the gptq plugin's tests read them.
-#include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "gptq_config.h"
 #include "oft/sdk/linear_format.h"
@@ -11,13 +8,9 @@
 
 namespace oft::gptq::test {
 
-struct GoldenCase {
-  std::string name;
-  nlohmann::json meta;
-  GptqConfig config;                // from GPTQModel's quantization_config
-  std::string quantization_config;  // as JSON text
-  at::Tensor get(const std::string& field) const;
-  const oft::test::GoldenFile* file = nullptr;
+// The shared golden case, with its quantization_config read as the plugin reads it.
+struct GoldenCase : oft::test::GoldenCase {
+  GptqConfig config;  // from GPTQModel's quantization_config
 };
 
 const oft::test::GoldenFile& golden();

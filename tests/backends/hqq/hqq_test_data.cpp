@@ -12,18 +12,12 @@ at::ScalarType dtype_named(const std::string& name) {
   throw std::invalid_argument("golden: unknown dtype " + name);
 }
 
-std::vector<GoldenCase> cases(bool oft) {
+std::vector<GoldenCase> cases(bool with_adapter) {
   std::vector<GoldenCase> out;
-  for (const auto& meta : golden().cases) {
-    GoldenCase c;
-    c.name = meta.at("name");
-    if ((c.name.rfind("oft_", 0) == 0) != oft) continue;
-    c.meta = meta;
-    c.quantization_config = meta.at("quantization_config").dump();
-    c.settings = HqqSettings::from_quantization_config(c.quantization_config);
-    c.compute_dtype = dtype_named(meta.at("compute_dtype"));
-    out.push_back(std::move(c));
-  }
+  for (const auto& c : oft::test::golden_cases(golden()))
+    if ((c.name.rfind("oft_", 0) == 0) == with_adapter)
+      out.push_back(
+          {c, HqqSettings::from_quantization_config(c.quantization_config), dtype_named(c.meta.at("compute_dtype"))});
   return out;
 }
 
@@ -32,15 +26,6 @@ std::vector<GoldenCase> cases(bool oft) {
 const oft::test::GoldenFile& golden() {
   static const oft::test::GoldenFile file = oft::test::load_golden("hqq/hqq_layers.safetensors");
   return file;
-}
-
-at::Tensor GoldenCase::get(const std::string& field) const { return golden().get(name + "/" + field); }
-
-sdk::TensorMap GoldenCase::state() const {
-  sdk::TensorMap tensors;
-  for (const auto& key : meta.at("state_keys"))
-    tensors[key.get<std::string>()] = get("state/" + key.get<std::string>());
-  return tensors;
 }
 
 std::vector<GoldenCase> layer_cases() { return cases(false); }

@@ -4,23 +4,17 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "hqq_config.h"
 #include "oft/sdk/linear_format.h"
 #include "test_support.h"
 
 namespace oft::hqq::test {
 
-struct GoldenCase {
-  std::string name;
-  nlohmann::json meta;
-  HqqSettings settings;             // from HqqConfig.to_dict()
-  std::string quantization_config;  // as JSON text
+// The shared golden case, with its quantization_config read as the plugin reads it. Its state() is
+// HQQLinear.state_dict(), named as the checkpoint names them relative to the module.
+struct GoldenCase : oft::test::GoldenCase {
+  HqqSettings settings;  // from HqqConfig.to_dict()
   at::ScalarType compute_dtype = at::kFloat;
-  at::Tensor get(const std::string& field) const;
-  // HQQLinear.state_dict(), named as the checkpoint names them relative to the module.
-  sdk::TensorMap state() const;
 };
 
 const oft::test::GoldenFile& golden();

@@ -9,31 +9,12 @@ const oft::test::GoldenFile& golden() {
   return file;
 }
 
-at::Tensor GoldenCase::get(const std::string& field) const { return file->get(name + "/" + field); }
-
-std::vector<GoldenCase> golden_cases() {
-  std::vector<GoldenCase> cases;
-  for (const auto& meta : golden().cases) {
-    GoldenCase c;
-    c.name = meta.at("name");
-    c.meta = meta;
-    c.quantization_config = meta.at("quantization_config").dump();
-    c.file = &golden();
-    cases.push_back(std::move(c));
-  }
-  return cases;
-}
+std::vector<GoldenCase> golden_cases() { return oft::test::golden_cases(golden()); }
 
 GoldenCase golden_case(const std::string& name) {
   for (auto& c : golden_cases())
     if (c.name == name) return c;
   throw std::out_of_range("no INC golden case " + name);
-}
-
-sdk::TensorMap checkpoint_tensors(const GoldenCase& c) {
-  sdk::TensorMap tensors;
-  for (const auto& key : c.meta.at("state_keys")) tensors[key] = c.get("state/" + key.get<std::string>());
-  return tensors;
 }
 
 sdk::LinearShape golden_shape() {

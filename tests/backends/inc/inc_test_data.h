@@ -4,26 +4,18 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "oft/sdk/linear_format.h"
 #include "test_support.h"
 
 namespace oft::inc::test {
 
-struct GoldenCase {
-  std::string name;
-  nlohmann::json meta;
-  std::string quantization_config;  // what INC wrote into config.json, as JSON text
-  at::Tensor get(const std::string& field) const;
-  const oft::test::GoldenFile* file = nullptr;
-};
+// A case's quantization_config is what INC wrote into config.json; its state() the layer's tensors as INC saved
+// them (weight, bias, dequant_weights.scale, quant_input.*).
+using oft::test::GoldenCase;
 
 const oft::test::GoldenFile& golden();
 std::vector<GoldenCase> golden_cases();
 GoldenCase golden_case(const std::string& name);
-// The layer's tensors as INC saved them (weight, bias, dequant_weights.scale, quant_input.*).
-sdk::TensorMap checkpoint_tensors(const GoldenCase& c);
 // model.layers.0.mlp.up_proj: in 32, out 64, bias.
 sdk::LinearShape golden_shape();
 // The options `oft quantize --method inc-fp8` takes for the case's INC settings.

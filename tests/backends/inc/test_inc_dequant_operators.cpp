@@ -66,8 +66,7 @@ TEST(IncDequantOperators, GoldenCheckpointsGiveTheCpuLayersDenseWeight) {
   IncFormat format;
   for (const auto& c : golden_cases()) {
     SCOPED_TRACE(c.name);
-    auto layer =
-        std::dynamic_pointer_cast<IncLinear>(format.load(checkpoint_tensors(c), golden_shape(), c.quantization_config));
+    auto layer = std::dynamic_pointer_cast<IncLinear>(format.load(c.state(), golden_shape(), c.quantization_config));
     const at::Tensor w = dequantize_weight_by_operators(layer->weight(), layer->weight_scale()).t();
     EXPECT_TRUE(same_bits(w.contiguous(), layer->dense_weight()));
     EXPECT_TRUE(same_bits(w.contiguous(), c.get("dequant").t().contiguous())) << "INC's own dequantized weight";
@@ -101,7 +100,7 @@ TEST(IncDequantOperators, NativelyQuantizedWeightsGiveTheCpuLayersDenseWeight) {
 // Module::to cannot move CPU tensors to meta; without zero points, whose check reads their value (they are optional).
 std::shared_ptr<IncLinear> layer_on_meta(const std::string& case_name) {
   const auto c = golden_case(case_name);
-  sdk::TensorMap tensors = checkpoint_tensors(c);
+  sdk::TensorMap tensors = c.state();
   tensors.erase("dequant_weights.zero_point");
   tensors.erase("quant_input.zero_point");
   for (auto& item : tensors) item.second = item.second.to(at::kMeta);
@@ -121,7 +120,7 @@ void expect_message(Call&& call, const std::string& message) {
 
 TEST(IncDequantOperators, AnInputOnAnotherDeviceThanTheLayersIsAnError) {
   const auto c = golden_case("e4m3_pow2");
-  auto on_cpu = IncFormat().load(checkpoint_tensors(c), golden_shape(), c.quantization_config);
+  auto on_cpu = IncFormat().load(c.state(), golden_shape(), c.quantization_config);
   expect_message(
       [&] {
         on_cpu->forward(at::empty({2, 32}, at::device(at::kMeta)));
@@ -166,7 +165,7 @@ TEST(IncDequantOperators, MergingALayerOffTheCpuQuantizesOnTheCpuAndKeepsItsDevi
 
 TEST(IncDequantOperators, TensorsOnMixedDevicesAreAnError) {
   const auto c = golden_case("e4m3_pow2");
-  sdk::TensorMap tensors = checkpoint_tensors(c);
+  sdk::TensorMap tensors = c.state();
   tensors["dequant_weights.scale"] = tensors["dequant_weights.scale"].to(at::kMeta);
   expect_message([&] { IncFormat().load(tensors, golden_shape(), c.quantization_config); },
                  "inc: tensor \"dequant_weights.scale\" is on meta, the weight on cpu");

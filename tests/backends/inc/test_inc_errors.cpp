@@ -30,7 +30,7 @@ sdk::TensorMap with(sdk::TensorMap tensors, const std::string& name, const at::T
 
 TEST(IncErrors, BadTensorsNameTheTensor) {
   const auto c = golden_case("e4m3_pow2");
-  const sdk::TensorMap t = checkpoint_tensors(c);
+  const sdk::TensorMap t = c.state();
   const at::Tensor w = t.at("weight");
   expect_error(with(t, "dequant_weights.scale", {}), {"dequant_weights.scale", "missing"});
   expect_error(with(with(t, "quant_input.scale", {}), "quant_input.scale_inv", {}), {"quant_input.scale", "missing"});
@@ -50,14 +50,14 @@ TEST(IncErrors, BadTensorsNameTheTensor) {
 
 TEST(IncErrors, WrongInputWidthIsAnError) {
   const auto c = golden_case("e4m3_pow2");
-  auto layer = IncFormat().load(checkpoint_tensors(c), golden_shape(), c.quantization_config);
+  auto layer = IncFormat().load(c.state(), golden_shape(), c.quantization_config);
   EXPECT_THROW(layer->forward(at::randn({2, 31})), std::invalid_argument);
 }
 
 TEST(IncErrors, ScaleInvAloneGivesTheScale) {
   // INC derives quant_input.scale as 1 / scale_inv; a checkpoint with only one of them loads.
   const auto c = golden_case("e4m3_arbitrary");
-  const sdk::TensorMap t = checkpoint_tensors(c);
+  const sdk::TensorMap t = c.state();
   auto full = IncFormat().load(t, golden_shape(), c.quantization_config);
   auto from_inv = IncFormat().load(with(t, "quant_input.scale", {}), golden_shape(), c.quantization_config);
   EXPECT_TRUE(same_bits(std::dynamic_pointer_cast<IncLinear>(from_inv)->input_scale(), t.at("quant_input.scale")));
@@ -68,7 +68,7 @@ TEST(IncErrors, GaudiNamesLoadComputeAndSaveBack) {
   // Synthetic: INC's Gaudi quant mode names the weight scale scale_weight and the input scale scale_input
   // (same values and layout as the QDQ names), without scale_inv or zero points.
   const auto c = golden_case("e4m3_pcs_const");
-  const sdk::TensorMap qdq = checkpoint_tensors(c);
+  const sdk::TensorMap qdq = c.state();
   const sdk::TensorMap gaudi{{"weight", qdq.at("weight")},
                              {"bias", qdq.at("bias")},
                              {"scale_weight", qdq.at("dequant_weights.scale")},

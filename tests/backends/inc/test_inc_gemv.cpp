@@ -111,8 +111,7 @@ TEST(IncGemv, ForwardTakesItForExactlyOneToken) {
   at::manual_seed(32);
   c10::NoGradGuard no_grad;
   const auto c = golden_case("e4m3_pow2");
-  auto layer = std::dynamic_pointer_cast<IncLinear>(
-      IncFormat().load(checkpoint_tensors(c), golden_shape(), c.quantization_config));
+  auto layer = std::dynamic_pointer_cast<IncLinear>(IncFormat().load(c.state(), golden_shape(), c.quantization_config));
   ASSERT_TRUE(layer);
   const at::Tensor x = at::randn({1, golden_shape().in_features}).to(at::kBFloat16);
   const auto hp = layer->weight_scale().scalar_type();

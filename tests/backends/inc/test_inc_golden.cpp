@@ -37,7 +37,7 @@ TEST(IncGolden, LoadedLayerDequantizesLikeInc) {
   IncFormat format;
   for (const auto& c : golden_cases()) {
     SCOPED_TRACE(c.name);
-    const sdk::TensorMap tensors = checkpoint_tensors(c);
+    const sdk::TensorMap tensors = c.state();
     ASSERT_TRUE(format.recognizes(tensors, c.quantization_config));
     ASSERT_TRUE(format.recognizes(tensors, ""));  // the tensors alone are unmistakable
     EXPECT_FALSE(format.recognizes(tensors, R"({"quant_method": "fp8"})"));
@@ -52,7 +52,7 @@ TEST(IncGolden, ForwardIsIncsQuantDequantMatmul) {
   IncFormat format;
   for (const auto& c : golden_cases()) {
     SCOPED_TRACE(c.name);
-    auto layer = format.load(checkpoint_tensors(c), golden_shape(), c.quantization_config);
+    auto layer = format.load(c.state(), golden_shape(), c.quantization_config);
     const at::Tensor y = layer->forward(c.get("x"));
     EXPECT_EQ(y.scalar_type(), at::kBFloat16);
     EXPECT_TRUE(oft::test::close(y, c.get("y"), 1e-2, "forward"));
@@ -70,8 +70,8 @@ TEST(IncGolden, ForwardIsIncsQuantDequantMatmul) {
 TEST(IncGolden, CachedDequantizedWeightGivesTheSameForwardAndFollowsMerges) {
   IncFormat plain, cached(/*cache_dequantized=*/true);
   const auto c = golden_case("e4m3_pcs_const");
-  auto a = plain.load(checkpoint_tensors(c), golden_shape(), c.quantization_config);
-  auto b = cached.load(checkpoint_tensors(c), golden_shape(), c.quantization_config);
+  auto a = plain.load(c.state(), golden_shape(), c.quantization_config);
+  auto b = cached.load(c.state(), golden_shape(), c.quantization_config);
   for (int i = 0; i < 2; ++i) EXPECT_TRUE(same_bits(b->forward(c.get("x")), a->forward(c.get("x"))));
   // A merge swaps in new codes and scales: the cache must follow.
   const at::Tensor rotated = golden().get("weight").flip(1);
@@ -85,7 +85,7 @@ TEST(IncGolden, SaveWritesBackTheCheckpointTensors) {
   IncFormat format;
   for (const auto& c : golden_cases()) {
     SCOPED_TRACE(c.name);
-    const sdk::TensorMap tensors = checkpoint_tensors(c);
+    const sdk::TensorMap tensors = c.state();
     auto layer = format.load(tensors, golden_shape(), c.quantization_config);
     const sdk::TensorMap saved = format.save(*layer);
     ASSERT_EQ(saved.size(), tensors.size());

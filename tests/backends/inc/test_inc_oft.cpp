@@ -35,7 +35,7 @@ OFTLinear with_golden_adapter(const std::shared_ptr<sdk::LinearModule>& base) {
 
 std::shared_ptr<sdk::LinearModule> golden_layer() {
   const auto c = golden_case("e4m3_pow2");
-  return IncFormat().load(checkpoint_tensors(c), golden_shape(), c.quantization_config);
+  return IncFormat().load(c.state(), golden_shape(), c.quantization_config);
 }
 
 TEST(IncOft, ForwardAndAdapterGradientMatchPeftAroundIncsPatchedLinear) {
@@ -95,7 +95,7 @@ TEST(IncOft, PluginRegistersItsDispatcherFormatAndMethod) {
   const auto c = golden_case("e5m2_pow2");
   EXPECT_EQ(host.formats->model_merge_refusal(c.quantization_config), "");
 
-  auto module = host.formats->load("model.up_proj", checkpoint_tensors(c), golden_shape(), c.quantization_config);
+  auto module = host.formats->load("model.up_proj", c.state(), golden_shape(), c.quantization_config);
   ASSERT_TRUE(module);
   EXPECT_EQ(module->format(), "inc_fp8");
   DispatchResult claim = host.registry->dispatch({"model.up_proj", module}, {c.quantization_config});

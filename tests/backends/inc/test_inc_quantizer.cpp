@@ -16,7 +16,7 @@ TEST(IncQuantizer, RequantizesIncsGoldenLayersBitExactly) {
   for (const auto& c : golden_cases()) {
     SCOPED_TRACE(c.name);
     auto layer = format.quantize(w, b, quantize_options(c), x);
-    const sdk::TensorMap saved = format.save(*layer), expected = checkpoint_tensors(c);
+    const sdk::TensorMap saved = format.save(*layer), expected = c.state();
     ASSERT_EQ(saved.size(), expected.size());
     for (const auto& [name, tensor] : expected) {
       ASSERT_TRUE(saved.count(name)) << name;
@@ -75,7 +75,7 @@ TEST(IncQuantizer, MergeRequantizesWithNewWeightScalesAndKeepsTheInputScale) {
   IncFormat format;
   for (const auto& c : golden_cases()) {
     SCOPED_TRACE(c.name);
-    const sdk::TensorMap tensors = checkpoint_tensors(c);
+    const sdk::TensorMap tensors = c.state();
     const at::Tensor checkpoint_weight = tensors.at("weight").clone();
     const at::Tensor checkpoint_scale = tensors.at("dequant_weights.scale").clone();
     auto layer = std::dynamic_pointer_cast<IncLinear>(format.load(tensors, golden_shape(), c.quantization_config));
