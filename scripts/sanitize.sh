@@ -53,7 +53,8 @@ export CCACHE_DIR="${CCACHE_DIR:-$repo/.cache/ccache}"
 # toolkit's headers: ASan checks their shared and global memory accesses (about 2 minutes of build and run).
 ninja -C "$build" build.ninja >/dev/null  # regenerated first when a CMakeLists.txt changed
 if ninja -C "$build" -t query test_kernel_emulation >/dev/null 2>&1; then
-  suites+=(test_cuda_emulation test_kernel_emulation test_bnb_kernel_emulation test_gptq_kernel_emulation)
+  suites+=(test_cuda_emulation test_kernel_emulation test_bnb_kernel_emulation test_gptq_kernel_emulation
+           test_awq_kernel_emulation)
 fi
 start=$SECONDS
 cmake --build "$build" --target "${suites[@]}"

@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include "awq_dequant_math.h"
 #include "oft/sdk/prefetch.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 #include "oft/sdk/simd4.h"
@@ -46,10 +47,8 @@ constexpr int64_t kPrefetchRows = 16;
 // At 4 bits n0 and n1 are multiples of 8 (or n1 = n_out): whole words.
 void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bits, int64_t group_size, int64_t words,
                 int64_t n_out, int64_t k0, int64_t k1, int64_t n0, int64_t n1, float* w, int64_t ld) {
-  const uint32_t mask = (uint32_t{1} << bits) - 1;
-  const bool straddles = 32 % bits != 0;
   // The words holding columns [n0, n1) (3-bit fields may straddle two words).
-  const int64_t first_word = n0 * bits / 32, end_word = (n1 * bits + 31) / 32;
+  const int64_t first_word = n0 * bits / 32, end_word = math::gemm_words(n1, bits);
   const int64_t run_bytes = (end_word - first_word) * int64_t{sizeof(uint32_t)};
   for (int64_t k = k0; k < k1; ++k) {
     const uint32_t* row = packed + k * words;
@@ -69,13 +68,8 @@ void gemm_block(const uint32_t* packed, const float* zp, const float* sp, int bi
         }
       }
     } else {  // 2, 3 and 8 bits: column n's field starts at bit bits * n of the row's bit stream
-      for (int64_t n = n0; n < n1; ++n) {
-        const int64_t bit = int64_t{bits} * n;
-        const uint32_t shift = static_cast<uint32_t>(bit % 32);
-        uint32_t code = row[bit / 32] >> shift;
-        if (straddles && shift + bits > 32) code |= row[bit / 32 + 1] << (32 - shift);  // 3 bits
-        wk[n - n0] = (static_cast<float>(code & mask) - zg[n]) * sg[n];
-      }
+      for (int64_t n = n0; n < n1; ++n)
+        wk[n - n0] = math::dequantize_value(math::code_at(row, math::bit_stream_field(n, bits), bits), zg[n], sg[n]);
     }
   }
 }
@@ -146,8 +140,7 @@ void gemv_block(const uint32_t* packed, const float* zp, const float* sp, int64_
     }
     for (int64_t k = 0; k < in; ++k) {
       const int64_t g = n * groups + k / group_size;
-      const uint32_t code = (row[k / 8] >> (4 * (k % 8))) & 15u;
-      wn[k] = (static_cast<float>(code) - zp[g]) * sp[g];
+      wn[k] = math::dequantize_value(math::code_at(row, math::sequential4_field(k), 4), zp[g], sp[g]);
     }
   }
 }

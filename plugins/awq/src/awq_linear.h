@@ -6,8 +6,9 @@
 //   bias (out), optional. scales are fp16 in checkpoints and set the dtype the layer computes in.
 // Zero points are the integer zero (no -1 offset as in GPTQ v1); W = (code - zero) * scale, rounded
 // once to the scales dtype. All tensors are buffers (Module::to moves them all): nothing here trains. On the CPU
-// the weight comes from the CPU kernels (awq_dequant_cpu.h, awq_gemv_cpu.h); on another device from LibTorch
-// operators (awq_dequant_operators.h), the same values.
+// the weight comes from the CPU kernels (awq_dequant_cpu.h, awq_gemv_cpu.h); on a CUDA device from the companion's
+// kernel (awq_cuda_ops.h) when the plugin was built with CUDA; on any other device from LibTorch operators
+// (awq_dequant_operators.h); the same values everywhere.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,7 +67,8 @@ class AwqLinear final : public sdk::LinearModule {
   // W (out, in) in fp32, each value rounded to the scales dtype, by the CPU kernels (gemm: a transposed view of W^T,
   // which the matmul reads without a copy).
   at::Tensor dequantize_float() const;
-  // W (out, in) in the scales dtype by LibTorch operators on the tensors' device (gemm: a transposed view).
+  // W (out, in) in the scales dtype on the tensors' device (gemm: a transposed view): by the CUDA kernel on a CUDA
+  // device (when built), else by LibTorch operators.
   at::Tensor dequantize_on_device() const;
   // The CPU dequantizers' operands: contiguous qweight; zeros and scales in fp32, (groups, out) for gemm and
   // (out, groups) for gemv.

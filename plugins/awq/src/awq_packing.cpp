@@ -6,6 +6,8 @@
 
 #include <ATen/ATen.h>
 
+#include "awq_dequant_math.h"
+
 namespace oft::awq {
 namespace {
 
@@ -25,7 +27,7 @@ at::Tensor to_int32_words(const at::Tensor& words) {
 
 }  // namespace
 
-int64_t gemm_words(int64_t columns, int bits) { return (columns * bits + 31) / 32; }
+int64_t gemm_words(int64_t columns, int bits) { return math::gemm_words(columns, bits); }
 
 at::Tensor pack_gemm(const at::Tensor& codes, int bits) {
   check_codes(codes, bits);
