@@ -20,20 +20,18 @@
 
 // The emulation first: the kernel header compiles against it.
 #include "cuda_emulation.h"
+#include "emulation_tensors.h"
 
 #include "model_kernels.cuh"
 #include "rotation_mma_kernels.cuh"
 
 namespace emu = oft::test::emulation;
 namespace kernels = oft::cuda;
+using emu::unwritten;
+using emu::with_element_type;
 using oft::test::close;
 
 namespace {
-
-// An output buffer the kernel must fill: NaN where it does not.
-at::Tensor unwritten(at::IntArrayRef sizes, at::ScalarType dtype = at::kFloat) {
-  return at::full(sizes, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
-}
 
 float* f32(const at::Tensor& t) { return t.data_ptr<float>(); }
 
@@ -96,14 +94,6 @@ void check_cayley(int b, double scale) {
     }
     EXPECT_TRUE(at::equal(r, first_r) && at::equal(dv, first_dv)) << "the result depends on the threads' order";
   }
-}
-
-// The activations' element type of each at::ScalarType the kernels take.
-template <class F>
-void with_element_type(at::ScalarType dtype, F&& f) {
-  if (dtype == at::kHalf) return f(__half{});
-  if (dtype == at::kBFloat16) return f(__nv_bfloat16{});
-  f(float{});
 }
 
 // As test_cuda_rotation.cpp: the kernel and LibTorch differ in fp32 summation order before the rounding.

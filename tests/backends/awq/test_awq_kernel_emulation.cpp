@@ -17,6 +17,7 @@
 
 // The emulation first: the kernel header compiles against it.
 #include "cuda_emulation.h"
+#include "emulation_tensors.h"
 
 #include "awq_kernels.cuh"
 
@@ -25,14 +26,6 @@ namespace kernels = oft::awq::cuda;
 
 namespace oft::awq::test {
 namespace {
-
-// The kernel's element type for each dtype.
-template <class F>
-void with_element_type(at::ScalarType dtype, F&& f) {
-  if (dtype == at::kHalf) return f(__half{});
-  if (dtype == at::kBFloat16) return f(__nv_bfloat16{});
-  f(float{});
-}
 
 // Random packed words: int32 (rows, words), every bit random.
 at::Tensor random_words(int64_t rows, int64_t words) {
@@ -87,9 +80,8 @@ TEST(AwqKernelEmulation, GemmDequantizationEqualsTheCpuPath) {
         SCOPED_TRACE(trace("gemm " + std::to_string(c.bits) + " bits, " + std::to_string(c.in) + " x " +
                                std::to_string(c.n_out) + ", group size " + std::to_string(c.group_size),
                            dtype, order));
-        const at::Tensor got =
-            at::full({c.in, c.n_out}, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
-        with_element_type(dtype, [&](auto element) {
+        const at::Tensor got = emu::unwritten({c.in, c.n_out}, dtype);
+        emu::with_element_type(dtype, [&](auto element) {
           using T = decltype(element);
           emu::launch(shape.blocks, shape.threads, 0, {order, 1}, kernels::dequantize_gemm_kernel<T>,
                       reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()),
@@ -138,9 +130,8 @@ TEST(AwqKernelEmulation, GemvDequantizationEqualsTheCpuPath) {
         SCOPED_TRACE(trace("gemv " + std::to_string(c.n_out) + " x " + std::to_string(c.in) + ", group size " +
                                std::to_string(c.group_size) + ", zeros width " + std::to_string(c.zeros_width),
                            dtype, order));
-        const at::Tensor got =
-            at::full({c.n_out, c.in}, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
-        with_element_type(dtype, [&](auto element) {
+        const at::Tensor got = emu::unwritten({c.n_out, c.in}, dtype);
+        emu::with_element_type(dtype, [&](auto element) {
           using T = decltype(element);
           emu::launch(shape.blocks, shape.threads, 0, {order, 1}, kernels::dequantize_gemv_kernel<T>,
                       reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()),

@@ -16,27 +16,18 @@
 
 // The emulation first: the kernel header compiles against it.
 #include "cuda_emulation.h"
+#include "emulation_tensors.h"
 
 #include "bnb_kernels.cuh"
 
 namespace emu = oft::test::emulation;
 namespace kernels = oft::bnb::cuda;
+using emu::unwritten;
+using emu::with_element_type;
 using oft::test::close;
 
 namespace oft::bnb {
 namespace {
-
-at::Tensor unwritten(at::IntArrayRef sizes, at::ScalarType dtype) {
-  return at::full(sizes, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
-}
-
-// The kernels' element type for each dtype.
-template <class F>
-void with_element_type(at::ScalarType dtype, F&& f) {
-  if (dtype == at::kHalf) return f(__half{});
-  if (dtype == at::kBFloat16) return f(__nv_bfloat16{});
-  f(float{});
-}
 
 const at::ScalarType kDtypes[] = {at::kFloat, at::kHalf, at::kBFloat16};
 

@@ -14,6 +14,7 @@
 
 // The emulation first: the kernel header compiles against it.
 #include "cuda_emulation.h"
+#include "emulation_tensors.h"
 
 #include "gptq_kernels.cuh"
 
@@ -22,14 +23,6 @@ namespace kernels = oft::gptq::cuda;
 
 namespace oft::gptq::test {
 namespace {
-
-// The kernel's element type for each dtype.
-template <class F>
-void with_element_type(at::ScalarType dtype, F&& f) {
-  if (dtype == at::kHalf) return f(__half{});
-  if (dtype == at::kBFloat16) return f(__nv_bfloat16{});
-  f(float{});
-}
 
 // 96 inputs (three runs of 32) by 37 outputs: 3552 values, the last block of 256 threads partly idle.
 TEST(GptqKernelEmulation, DequantizationEqualsTheCpuPath) {
@@ -46,9 +39,8 @@ TEST(GptqKernelEmulation, DequantizationEqualsTheCpuPath) {
         SCOPED_TRACE(std::to_string(bits) + " bits, " + c10::toString(dtype) + ", order " +
                      std::to_string(static_cast<int>(order)));
         const at::Tensor expected = dequantize_cpu(qweight, zeros, scales, g_idx, bits, dtype);
-        const at::Tensor got =
-            at::full({in, n_out}, std::numeric_limits<float>::quiet_NaN(), at::TensorOptions().dtype(dtype));
-        with_element_type(dtype, [&](auto element) {
+        const at::Tensor got = emu::unwritten({in, n_out}, dtype);
+        emu::with_element_type(dtype, [&](auto element) {
           using T = decltype(element);
           emu::launch(shape.blocks, shape.threads, 0, {order, 1}, kernels::dequantize_kn_kernel<T>,
                       reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()), zeros.data_ptr<float>(),
@@ -72,7 +64,7 @@ TEST(GptqKernelEmulation, GroupIndicesOutsideTheRangeReadTheNearestGroup) {
   const at::Tensor g_idx = at::randint(-3, groups + 3, {in}, at::kInt);
   ASSERT_TRUE(g_idx.lt(0).any().item<bool>() && g_idx.ge(groups).any().item<bool>());
   const at::Tensor expected = dequantize_cpu(qweight, zeros, scales, g_idx.clamp(0, groups - 1), bits, at::kFloat);
-  const at::Tensor got = at::full({in, n_out}, std::numeric_limits<float>::quiet_NaN());
+  const at::Tensor got = emu::unwritten({in, n_out});
   const kernels::LaunchShape shape = kernels::dequantize_kn_shape(in, n_out);
   emu::launch(shape.blocks, shape.threads, 0, {emu::Order::kForward, 1}, kernels::dequantize_kn_kernel<float>,
               reinterpret_cast<const uint32_t*>(qweight.data_ptr<int32_t>()), zeros.data_ptr<float>(),
