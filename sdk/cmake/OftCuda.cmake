@@ -129,3 +129,25 @@ function(oft_add_cuda_module)
     DISABLE_PRECOMPILE_HEADERS ON)
   target_link_options(${arg_TARGET} PRIVATE LINKER:-z,defs)
 endfunction()
+
+# oft_add_plugin_cuda_companion(PLUGIN <name> LOADER <source> SOURCES <...> [INCLUDE_DIRECTORIES <...>] [LINK <...>])
+# A plugin's CUDA side: liboft_<name>_cuda.so (oft_add_cuda_module) beside liboft_backend_<name>.so, a name plugin
+# discovery skips, built and installed with the plugin. The plugin loads it at its first CUDA tensor
+# (oft/sdk/companion_library.h), so CPU-only use never loads CUDA; LOADER, the plugin's source that does so, gets
+# OFT_<NAME>_CUDA_LIBRARY="liboft_<name>_cuda.so". Call it from the plugin's folder, after oft_add_plugin(NAME <name>).
+function(oft_add_plugin_cuda_companion)
+  cmake_parse_arguments(arg "" "PLUGIN;LOADER" "SOURCES;INCLUDE_DIRECTORIES;LINK" ${ARGN})
+  if(NOT TARGET oft_backend_${arg_PLUGIN} OR NOT arg_LOADER)
+    message(FATAL_ERROR "oft_add_plugin_cuda_companion: PLUGIN must name a plugin of oft_add_plugin and LOADER its "
+                        "source that loads the companion")
+  endif()
+  set(target oft_${arg_PLUGIN}_cuda)
+  oft_add_cuda_module(TARGET ${target} OUTPUT_NAME ${target} SOURCES ${arg_SOURCES}
+                      INCLUDE_DIRECTORIES ${arg_INCLUDE_DIRECTORIES} LINK ${arg_LINK})
+  string(TOUPPER ${arg_PLUGIN} name)
+  set_property(SOURCE ${arg_LOADER} APPEND PROPERTY COMPILE_DEFINITIONS "OFT_${name}_CUDA_LIBRARY=\"lib${target}.so\"")
+  add_dependencies(oft_backend_${arg_PLUGIN} ${target})
+  if(OFT_PLUGIN_INSTALL_DIR)
+    install(TARGETS ${target} LIBRARY DESTINATION ${OFT_PLUGIN_INSTALL_DIR} COMPONENT runtime)
+  endif()
+endfunction()
