@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include "hqq_dequant_math.h"
 #include "hqq_packing.h"
 #include "oft/sdk/code_lookup_8_lanes.h"
 #include "oft/sdk/reduced_precision_rounding.h"
@@ -45,11 +46,11 @@ void codes_minus_zero(const uint8_t* source, int64_t cols, uint32_t shift, uint3
     widen((bytes >> static_cast<uint8_t>(shift)) & static_cast<uint8_t>(mask), codes);
     for (int k = 0; k < 4; ++k) sdk::simd4::store(row + j + 4 * k, sdk::simd4::to_floats(codes[k]) - z);
   }
-  for (; j < cols; ++j) row[j] = static_cast<float>((source[j] >> shift) & mask) - z;
+  for (; j < cols; ++j) row[j] = math::code_minus_zero(math::code_in(source[j], shift, mask), z);
 }
 void codes_minus_zero(const int32_t* source, int64_t cols, uint32_t shift, uint32_t mask, float z, float* row) {
   for (int64_t j = 0; j < cols; ++j)
-    row[j] = static_cast<float>((static_cast<uint32_t>(source[j]) >> shift) & mask) - z;
+    row[j] = math::code_minus_zero(math::code_in(static_cast<uint32_t>(source[j]), shift, mask), z);
 }
 
 // Calls row(source, shift, zero, scale, out_row) for code rows [begin, end): each row's values stay in L1 between
@@ -59,9 +60,8 @@ template <typename Packed, typename Row>
                                                      int64_t planes, uint32_t bits, int64_t begin, int64_t end,
                                                      const float* zero, const float* scale, float* out, Row row) {
   for (int64_t r = begin; r < end; ++r) {
-    const int64_t plane = r / packed_rows;  // plane p holds code rows [p * packed_rows, (p + 1) * packed_rows)
-    const uint32_t shift = bits * static_cast<uint32_t>(planes - 1 - plane);
-    row(packed + (r - plane * packed_rows) * cols, shift, zero[r - begin], scale[r - begin], out + (r - begin) * cols);
+    const math::CodePlace at = math::code_place(r, packed_rows, planes, bits);
+    row(packed + at.packed_row * cols, at.shift, zero[r - begin], scale[r - begin], out + (r - begin) * cols);
   }
 }
 
@@ -73,7 +73,7 @@ void dequantize_row(const Packed* source, int64_t cols, uint32_t shift, uint32_t
   sdk::round_in_place(row, cols, dtypes.difference);
   int64_t j = 0;
   for (; j + 4 <= cols; j += 4) sdk::simd4::store(row + j, sdk::simd4::load(row + j) * s);
-  for (; j < cols; ++j) row[j] *= s;
+  for (; j < cols; ++j) row[j] = math::times_scale(row[j], s);
   sdk::round_in_place(row, cols, dtypes.product);
 }
 

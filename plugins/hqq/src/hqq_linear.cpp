@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "hqq_code_row_product.h"
+#include "hqq_cuda_ops.h"
 #include "hqq_dequant_cpu.h"
 #include "hqq_dequant_operators.h"
 #include "hqq_packing.h"
@@ -61,8 +62,17 @@ at::Tensor HqqLinear::dequantize_float() const {
 }
 
 at::Tensor HqqLinear::dequantize() const {
+  const StepDtypes dtypes = step_dtypes(meta_.compute_dtype, zero_, scale_);
+  // CUDA: the companion's kernel reads the packed codes once and writes the product dtype (the same values as the
+  // operators, in one launch instead of a pass per plane and step and their temporaries). Steps in other dtypes than
+  // fp32/fp16/bf16 (a hand-built state's) stay with the operators.
+  if (W_q_.is_cuda() && cuda_ops_built() && code_rows_supported(dtypes))
+    return cuda_ops()
+        .dequantize(packed(), zero_, scale_, static_cast<int>(code_bits(meta_.packing)), meta_.rows, meta_.cols,
+                    dtypes.difference, dtypes.product)
+        .view({meta_.out_features, meta_.in_features});
   if (!W_q_.device().is_cpu()) return dequantize_by_operators(packed(), meta_, zero_, scale_);
-  return dequantize_float().to(step_dtypes(meta_.compute_dtype, zero_, scale_).product);
+  return dequantize_float().to(dtypes.product);
 }
 
 void HqqLinear::set_cache_dequantized(bool enabled) { weight_cache_.set_enabled(enabled); }

@@ -6,8 +6,9 @@
 // Merging requantizes: dequantize, rotate, and quantize again with the layer's own settings (HQQ's
 // optimizer, as PEFT's HqqBackend does), keeping the bias (which PEFT 0.21.2 drops).
 //
-// On the CPU the plugin's kernels compute (hqq_dequant_cpu, the code row product, tiles); on any other device
-// the weight is dequantized by LibTorch operators (hqq_dequant_operators) and multiplied in its dtype.
+// On the CPU the plugin's kernels compute (hqq_dequant_cpu, the code row product, tiles); on a CUDA device the weight
+// is dequantized by the companion's kernel (hqq_cuda_ops.h) when the plugin was built with CUDA, on any other device
+// by LibTorch operators (hqq_dequant_operators), the same values everywhere, and multiplied in its dtype.
 #include <cstdint>
 #include <string>
 
@@ -33,7 +34,8 @@ class HqqLinear final : public sdk::LinearModule {
 
   // The (rows, cols) integer codes in the compute dtype (hqq's unpack, 3-bit padding dropped).
   at::Tensor codes() const;
-  // W (out, in) = (codes - zero) * scale in the compute dtype, as hqq's Quantizer.dequantize, on the layer's device.
+  // W (out, in) = (codes - zero) * scale in the compute dtype, as hqq's Quantizer.dequantize, on the layer's device
+  // (by the CUDA kernel on a CUDA device when built, else by LibTorch operators off the CPU).
   at::Tensor dequantize() const;
 
   // Keeping the dequantized weight saves the unpacking on every forward (hqq's PyTorch backend does it

@@ -5,6 +5,8 @@
 
 #include <ATen/ATen.h>
 
+#include "hqq_dequant_math.h"
+
 namespace oft::hqq {
 
 bool is_known_packing(const std::string& packing) {
@@ -28,11 +30,10 @@ at::ScalarType packed_dtype(const std::string& packing) { return packing == "3bi
 
 int64_t packed_rows(const std::string& packing, int64_t rows) {
   const int64_t n = planes(packing);
-  if (packing == "3bit_32") return (rows + n - 1) / n;
-  if (rows % n != 0)
+  if (packing != "3bit_32" && rows % n != 0)
     throw std::invalid_argument("hqq: " + std::to_string(rows) + " code rows do not split into the " +
                                 std::to_string(n) + " planes of packing \"" + packing + "\"");
-  return rows / n;
+  return math::packed_rows(rows, n);
 }
 
 at::Tensor pack(const at::Tensor& codes, const std::string& packing) {
@@ -45,9 +46,10 @@ at::Tensor pack(const at::Tensor& codes, const std::string& packing) {
     padded = codes.to(at::kByte);
   }
   // First plane in the most significant bits.
-  at::Tensor packed = padded.slice(0, 0, rows).bitwise_left_shift(bits * (n - 1));
+  const auto shift = [&](int64_t plane) { return int64_t{math::plane_shift(plane, n, static_cast<uint32_t>(bits))}; };
+  at::Tensor packed = padded.slice(0, 0, rows).bitwise_left_shift(shift(0));
   for (int64_t p = 1; p < n; ++p)
-    packed.bitwise_or_(padded.slice(0, p * rows, (p + 1) * rows).bitwise_left_shift(bits * (n - 1 - p)));
+    packed.bitwise_or_(padded.slice(0, p * rows, (p + 1) * rows).bitwise_left_shift(shift(p)));
   return packed;
 }
 
@@ -64,8 +66,9 @@ at::Tensor unpack_rows(const at::Tensor& packed, const std::string& packing, at:
     const int64_t low = std::max(begin, p * rows), high = std::min(end, (p + 1) * rows);
     if (low >= high) continue;
     out.slice(0, low - begin, high - begin)
-        .copy_(
-            packed.slice(0, low - p * rows, high - p * rows).bitwise_right_shift(bits * (n - 1 - p)).bitwise_and(mask));
+        .copy_(packed.slice(0, low - p * rows, high - p * rows)
+                   .bitwise_right_shift(int64_t{math::plane_shift(p, n, static_cast<uint32_t>(bits))})
+                   .bitwise_and(mask));
   }
   return out;
 }
