@@ -54,7 +54,7 @@ export CCACHE_DIR="${CCACHE_DIR:-$repo/.cache/ccache}"
 ninja -C "$build" build.ninja >/dev/null  # regenerated first when a CMakeLists.txt changed
 if ninja -C "$build" -t query test_kernel_emulation >/dev/null 2>&1; then
   suites+=(test_cuda_emulation test_kernel_emulation test_bnb_kernel_emulation test_gptq_kernel_emulation
-           test_awq_kernel_emulation test_hqq_kernel_emulation)
+           test_awq_kernel_emulation test_hqq_kernel_emulation test_aqlm_kernel_emulation)
 fi
 start=$SECONDS
 cmake --build "$build" --target "${suites[@]}"

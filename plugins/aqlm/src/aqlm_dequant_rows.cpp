@@ -1,9 +1,9 @@
 #include "aqlm_dequant_rows.h"
 
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "aqlm_dequant_math.h"
 #include "oft/sdk/reduced_precision_rounding.h"
 #include "oft/sdk/simd4.h"
 
@@ -30,18 +30,12 @@ void round_sums_like_embedding_bag(float* values, int64_t count, c10::ScalarType
     sdk::round_in_place(values, count, dtype);
     return;
   }
-  const auto round = [](uint32_t bits) { return (bits + 0x8000u) & 0xFFFF0000u; };
   int64_t e = 0;
   for (; e + 4 <= count; e += 4) {
     const Words bits = sdk::simd4::bits_of(load(values + e));
-    store(values + e, sdk::simd4::floats_of((bits + 0x8000u) & 0xFFFF0000u));
+    store(values + e, sdk::simd4::floats_of(math::bf16_rounded_bits(bits)));
   }
-  for (; e < count; ++e) {
-    uint32_t bits;
-    std::memcpy(&bits, values + e, sizeof bits);
-    bits = round(bits);
-    std::memcpy(values + e, &bits, sizeof bits);
-  }
+  for (; e < count; ++e) values[e] = math::round_sum_to_bf16(values[e]);
 }
 
 // One row's codeword sum for one input group: kChunks · 4 values (input groups of 4, 8, ...), four lanes at a time;
@@ -52,7 +46,8 @@ void sum_codewords_in_4_lanes(const CodebookWeights& w, const Code* codes, int64
   Floats sum[kChunks];
   for (int64_t q = 0; q < kChunks; ++q) sum[q] = Floats{};
   for (int64_t c = 0; c < w.codebook_count; ++c) {
-    const float* word = w.codebooks + c * w.book_size + (codes[c] & w.code_mask) * entry + row_offset;
+    const float* word =
+        w.codebooks + math::codeword_index(c, math::code_of(codes[c], w.code_mask), w.book_size, entry, row_offset);
     for (int64_t q = 0; q < kChunks; ++q) sum[q] += load(word + 4 * q);
   }
   for (int64_t q = 0; q < kChunks; ++q) store(dst + 4 * q, sum[q]);
@@ -64,8 +59,9 @@ void sum_codewords_in_one_lane(const CodebookWeights& w, const Code* codes, int6
                                float* dst) {
   for (int64_t i = 0; i < w.in_group; ++i) dst[i] = 0.f;
   for (int64_t c = 0; c < w.codebook_count; ++c) {
-    const float* word = w.codebooks + c * w.book_size + (codes[c] & w.code_mask) * entry + row_offset;
-    for (int64_t i = 0; i < w.in_group; ++i) dst[i] += word[i];
+    const float* word =
+        w.codebooks + math::codeword_index(c, math::code_of(codes[c], w.code_mask), w.book_size, entry, row_offset);
+    for (int64_t i = 0; i < w.in_group; ++i) dst[i] = math::add_codeword(dst[i], word[i]);
   }
 }
 
@@ -123,7 +119,7 @@ CodebookWeights codebook_weights(const at::Tensor& stored_codes, int64_t nbits, 
   const int64_t og = float_codebooks.size(2), ig = float_codebooks.size(3);
   return {.codes = stored_codes.const_data_ptr(),
           .wide_codes = code_dtype == at::kShort,
-          .code_mask = (uint32_t{1} << nbits) - 1,
+          .code_mask = math::code_mask(nbits),
           .codebooks = float_codebooks.const_data_ptr<float>(),
           .scales = float_scales.const_data_ptr<float>(),
           .dtype = dtype,

@@ -8,6 +8,7 @@
 
 #include "aqlm_codes.h"
 #include "aqlm_codeword_product.h"
+#include "aqlm_cuda_ops.h"
 #include "aqlm_dequant_operators.h"
 #include "aqlm_dequant_rows.h"
 #include "oft/sdk/recomputed_weight_linear.h"
@@ -90,6 +91,11 @@ at::Tensor AqlmLinear::dequantize_float() const {
 }
 
 at::Tensor AqlmLinear::dequantize() const {
+  // CUDA: the companion's kernel reads the stored codes, codebooks and scales once and writes W in the codebooks'
+  // dtype (the operators' values, in one launch instead of a lookup and an add per codebook, the roundings and their
+  // temporaries).
+  if (codebooks_.is_cuda() && cuda_ops_built())
+    return cuda_ops().dequantize(codes_, config_.nbits_per_codebook, codebooks_, scales_);
   if (!codebooks_.device().is_cpu())
     return dequantize_by_operators(codes_, config_.nbits_per_codebook, codebooks_, scales_);
   return dequantize_float().to(codebooks_.scalar_type());

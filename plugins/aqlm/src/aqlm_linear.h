@@ -4,8 +4,9 @@
 //   codebooks  [C, 2^B, og, ig]            in the model dtype, which is also the dtype the layer computes in
 //   scales     [N/og, 1, 1, 1]             one scale per output group
 //   bias       [N], optional
-// All are buffers: nothing here trains. On the CPU the layer computes with its own kernels; on other devices with
-// LibTorch operators (aqlm_dequant_operators.h), the same dequantized weight.
+// All are buffers: nothing here trains. On the CPU the layer computes with its own kernels; on a CUDA device the
+// weight is dequantized by the companion's kernel (aqlm_cuda_ops.h) when the plugin was built with CUDA, on any other
+// device by LibTorch operators (aqlm_dequant_operators.h): the same dequantized weight everywhere.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -41,7 +42,8 @@ class AqlmLinear final : public sdk::LinearModule {
 
   // int64 codes [N/og, K/ig, C] in [0, 2^B).
   at::Tensor unpacked_codes() const;
-  // W (out, in) in the codebooks' dtype, equal to aqlm's _dequantize_weight on CPU, on the layer's device.
+  // W (out, in) in the codebooks' dtype, equal to aqlm's _dequantize_weight on CPU, on the layer's device (by the
+  // CUDA kernel on a CUDA device when built, else by LibTorch operators off the CPU).
   at::Tensor dequantize() const;
 
   // Keeping the dequantized weight saves the codebook lookups on every forward but holds a dense copy (fp32 on the
