@@ -9,7 +9,9 @@
 // - OFT over it trains there: the output and the rotation's gradient agree with OFT over the CPU layer;
 // - a merge there does what the layer's merge policy says (refused: nothing changes; otherwise the merged
 //   forward is the unmerged one within the format's rounding);
-// - a weight on the GPU quantizes to a layer whose tensors are on the GPU, as close to the weight as on the CPU.
+// - a weight on the GPU quantizes to a layer whose tensors are on the GPU, as close to the weight as on the CPU;
+// - every CUDA companion in the plugin folder (liboft_<name>_cuda.so) was loaded on the way: a plugin built with
+//   kernels that ran LibTorch operators instead would compute the same values.
 // Option variants: a backend's test folder (tests/backends/<name>/) may hold gpu_option_variants.json, a list of
 // {"method", "options", "why"} reaching device branches the defaults do not (other bit widths, layouts, scales);
 // the options override the method's defaults key by key, as `oft quantize --options` does. A variant whose method
@@ -18,6 +20,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -120,6 +123,23 @@ std::unique_ptr<PluginHostResult> load_shipped_plugins() {
   options.use_environment = false;
   options.use_install_folder = false;
   return std::make_unique<PluginHostResult>(load_plugins(options));
+}
+
+// The CUDA companions beside the plugins (liboft_<name>_cuda.so, oft_add_plugin_cuda_companion's files) that this
+// process has not mapped (/proc/self/maps names each mapped file by its real path).
+std::vector<std::string> companions_not_loaded() {
+  std::ifstream maps_file("/proc/self/maps");
+  const std::string maps{std::istreambuf_iterator<char>(maps_file), std::istreambuf_iterator<char>()};
+  std::vector<std::string> missing;
+  for (const auto& entry : std::filesystem::directory_iterator(OFT_SHIPPED_PLUGIN_DIR)) {
+    const std::string name = entry.path().filename().string();
+    const std::string suffix = "_cuda.so";
+    const bool companion = name.rfind("liboft_", 0) == 0 && name.size() > suffix.size() &&
+                           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    if (companion && maps.find(std::filesystem::canonical(entry.path()).string()) == std::string::npos)
+      missing.push_back(name);
+  }
+  return missing;
 }
 
 // One method's layer on the CPU and a copy of it (saved, loaded, moved) on the GPU, with what made them.
@@ -256,6 +276,9 @@ TEST_F(BackendsOnGpu, EveryMethodsLayerComputesOnTheGpuAsOnTheCpu) {
     at::NoGradGuard no_grad;
     expect_same_computation(p);
   });
+  // Every CUDA companion served some method above: a layer that took another path on the GPU (say, LibTorch
+  // operators where its plugin's kernels were meant to run) would give the same values and pass unnoticed.
+  EXPECT_EQ(companions_not_loaded(), std::vector<std::string>{});
 }
 
 void expect_oft_trains(const Pair& p) {
